@@ -1,0 +1,438 @@
+//! `cargo xtask test` — the single command that runs every check of the workspace.
+//!
+//! Steps (each prints a banner and its duration; the run goes on after a failure so one
+//! run reports every problem, and exits non-zero if any step failed):
+//!
+//! 1. `cargo fmt --check` (workspace and the separate `fuzz/` workspace)
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings` (default and all features)
+//! 3. `cargo doc` with `RUSTDOCFLAGS=-D warnings`
+//! 4. `cargo test --workspace --all-features`
+//! 5. `cargo build --no-default-features` of every library crate for each embedded target
+//! 6. Miri (`cargo +nightly miri test`) over every crate that contains `unsafe`
+//! 7. loom models (`--cfg loom`) of every crate that has `tests/loom.rs`
+//! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
+//!
+//! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
+//! fails with a message that says what is missing. Nothing is skipped silently.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Library crates of the workspace, in dependency order. Folders that do not exist yet are
+/// reported and left out (each crate is created when its issue starts).
+const LIB_CRATES: &[&str] = &[
+    "virtqueue",
+    "queuing-port",
+    "vnet-switch",
+    "nic-drivers",
+    "netstack-glue",
+];
+
+/// The embedded targets every library crate must build for without default features.
+const EMBEDDED_TARGETS: &[&str] = &[
+    "riscv64gc-unknown-none-elf",
+    "thumbv7em-none-eabihf",
+    "aarch64-unknown-none",
+];
+
+/// The toolchain used for Miri and cargo-fuzz.
+const NIGHTLY: &str = "nightly";
+
+/// Seconds each fuzz target runs in the smoke run (override: `PARTNET_FUZZ_SECONDS`).
+const FUZZ_SECONDS_DEFAULT: u32 = 20;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    env::set_current_dir(&root).expect("cannot enter the workspace root");
+
+    let mut run = Run::default();
+    match args.first().map(String::as_str) {
+        Some("test") => {
+            let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+            test_all(&mut run, &only);
+        }
+        Some("fuzz") => fuzz_smoke(&mut run),
+        Some("miri") => miri(&mut run),
+        Some("loom") => loom(&mut run),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [STEP ...]\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz (default: all)\n\
+                 \n  also: cargo xtask miri | loom | fuzz"
+            );
+            return ExitCode::from(2);
+        }
+    }
+    run.finish()
+}
+
+fn test_all(run: &mut Run, only: &[&str]) {
+    let want = |s: &str| only.is_empty() || only.contains(&s);
+    if want("fmt") {
+        run.step("fmt", cargo(&["fmt", "--all", "--", "--check"]));
+        if Path::new("fuzz/Cargo.toml").exists() {
+            run.step(
+                "fmt (fuzz)",
+                cargo(&[
+                    "fmt",
+                    "--manifest-path",
+                    "fuzz/Cargo.toml",
+                    "--all",
+                    "--",
+                    "--check",
+                ]),
+            );
+        }
+    }
+    if want("clippy") {
+        run.step(
+            "clippy",
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        );
+        run.step(
+            "clippy (all features)",
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        );
+    }
+    if want("doc") {
+        let mut c = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
+        c.env("RUSTDOCFLAGS", "-D warnings");
+        run.step("doc", c);
+    }
+    if want("test") {
+        run.step("test", cargo(&["test", "--workspace", "--all-features"]));
+    }
+    if want("nostd") {
+        for krate in existing_lib_crates(run) {
+            for target in EMBEDDED_TARGETS {
+                run.step(
+                    &format!("no_std build {krate} ({target})"),
+                    cargo(&[
+                        "build",
+                        "--package",
+                        krate,
+                        "--lib",
+                        "--no-default-features",
+                        "--target",
+                        target,
+                    ]),
+                );
+            }
+        }
+    }
+    if want("miri") {
+        miri(run);
+    }
+    if want("loom") {
+        loom(run);
+    }
+    if want("fuzz") {
+        fuzz_smoke(run);
+    }
+}
+
+/// Miri over every library crate whose sources contain `unsafe`.
+fn miri(run: &mut Run) {
+    if !ensure_nightly(run, &["miri", "rust-src"]) {
+        return;
+    }
+    for krate in existing_lib_crates(run) {
+        if !dir_contains(Path::new(krate).join("src").as_path(), "unsafe") {
+            println!("xtask: {krate} has no `unsafe`: no Miri run needed");
+            continue;
+        }
+        let mut c = cargo(&[
+            &format!("+{NIGHTLY}"),
+            "miri",
+            "test",
+            "--package",
+            krate,
+            "--all-features",
+            "--lib",
+            "--tests",
+        ]);
+        // Property tests run a few cases under Miri (it is ~1000x slower than native); the
+        // native `cargo test` step runs the full counts.
+        c.env("PROPTEST_CASES", "4");
+        c.env(
+            "MIRIFLAGS",
+            "-Zmiri-disable-isolation -Zmiri-strict-provenance",
+        );
+        c.env("CARGO_TARGET_DIR", "target/miri");
+        run.step(&format!("miri {krate}"), c);
+    }
+}
+
+/// loom models: every crate with a `tests/loom.rs`, built with `--cfg loom` in its own
+/// target directory so the normal build is not invalidated.
+fn loom(run: &mut Run) {
+    for krate in existing_lib_crates(run) {
+        if !Path::new(krate).join("tests/loom.rs").exists() {
+            continue;
+        }
+        let mut c = cargo(&[
+            "test",
+            "--package",
+            krate,
+            "--all-features",
+            "--release",
+            "--test",
+            "loom",
+        ]);
+        c.env("RUSTFLAGS", "--cfg loom");
+        c.env("CARGO_TARGET_DIR", "target/loom");
+        c.env("LOOM_MAX_PREEMPTIONS", "3");
+        run.step(&format!("loom {krate}"), c);
+    }
+}
+
+/// Build every cargo-fuzz target and run each for a short time.
+fn fuzz_smoke(run: &mut Run) {
+    if !Path::new("fuzz/Cargo.toml").exists() {
+        run.fail("fuzz", "fuzz/Cargo.toml is missing");
+        return;
+    }
+    if !ensure_nightly(run, &["rust-src"]) {
+        return;
+    }
+    if !ensure_cargo_fuzz(run) {
+        return;
+    }
+    let targets = fuzz_targets();
+    if targets.is_empty() {
+        run.fail("fuzz", "no fuzz targets found in fuzz/Cargo.toml");
+        return;
+    }
+    let seconds = env::var("PARTNET_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(FUZZ_SECONDS_DEFAULT);
+    let nightly = format!("+{NIGHTLY}");
+    if !run.step(
+        "fuzz build",
+        cargo(&[&nightly, "fuzz", "build", "--fuzz-dir", "fuzz", "-O"]),
+    ) {
+        return;
+    }
+    for t in &targets {
+        let corpus = format!("fuzz/corpus/{t}");
+        let _ = fs::create_dir_all(&corpus);
+        let max_time = format!("-max_total_time={seconds}");
+        let mut args = vec![
+            nightly.as_str(),
+            "fuzz",
+            "run",
+            "--fuzz-dir",
+            "fuzz",
+            "-O",
+            t.as_str(),
+            corpus.as_str(),
+        ];
+        let seeds = format!("fuzz/seeds/{t}");
+        if Path::new(&seeds).is_dir() {
+            args.push(seeds.as_str());
+        }
+        args.extend([
+            "--",
+            max_time.as_str(),
+            "-rss_limit_mb=2048",
+            "-print_final_stats=1",
+        ]);
+        run.step(&format!("fuzz {t} ({seconds} s)"), cargo(&args));
+    }
+}
+
+/// Fuzz target names, from the `[[bin]]` sections of fuzz/Cargo.toml.
+fn fuzz_targets() -> Vec<String> {
+    let text = fs::read_to_string("fuzz/Cargo.toml").unwrap_or_default();
+    let mut out = Vec::new();
+    let mut in_bin = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_bin = l == "[[bin]]";
+            continue;
+        }
+        if in_bin {
+            if let Some(rest) = l.strip_prefix("name") {
+                if let Some(v) = rest.trim_start().strip_prefix('=') {
+                    out.push(v.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn ensure_nightly(run: &mut Run, components: &[&str]) -> bool {
+    let have = Command::new("rustup")
+        .args([&format!("+{NIGHTLY}"), "component", "list", "--installed"])
+        .output();
+    let installed = match have {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => String::new(),
+    };
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
+        .collect();
+    if !installed.is_empty() && missing.is_empty() {
+        return true;
+    }
+    println!("xtask: installing the {NIGHTLY} toolchain with {components:?} (needed for Miri and cargo-fuzz)");
+    let mut c = Command::new("rustup");
+    c.args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]);
+    for comp in components {
+        c.args(["--component", comp]);
+    }
+    run.step(&format!("install {NIGHTLY} toolchain"), c)
+}
+
+fn ensure_cargo_fuzz(run: &mut Run) -> bool {
+    let ok = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return true;
+    }
+    println!("xtask: cargo-fuzz is missing; installing it from crates.io");
+    run.step(
+        "install cargo-fuzz",
+        cargo(&["install", "cargo-fuzz", "--locked"]),
+    )
+}
+
+fn existing_lib_crates(run: &mut Run) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for k in LIB_CRATES {
+        if Path::new(k).join("Cargo.toml").exists() {
+            out.push(*k);
+        } else if run.noted_missing.iter().all(|m| m != k) {
+            println!("xtask: crate {k}/ does not exist yet; not checked");
+            run.noted_missing.push(k.to_string());
+        }
+    }
+    out
+}
+
+fn dir_contains(dir: &Path, needle: &str) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            dir_contains(&p, needle)
+        } else {
+            p.extension().is_some_and(|x| x == "rs")
+                && fs::read_to_string(&p).is_ok_and(|t| t.contains(needle))
+        }
+    })
+}
+
+fn cargo(args: &[&str]) -> Command {
+    // Always through the rustup proxy on PATH: it honours rust-toolchain.toml, finds the
+    // fmt/clippy/miri/fuzz subcommands, and understands a leading `+toolchain`.
+    let mut c = Command::new("cargo");
+    if args.first().is_some_and(|a| a.starts_with('+')) {
+        // The outer `cargo xtask` may pin RUSTUP_TOOLCHAIN; let `+nightly` win.
+        c.env_remove("RUSTUP_TOOLCHAIN");
+        c.env_remove("RUSTC");
+        c.env_remove("RUSTDOC");
+        c.env_remove("CARGO");
+    }
+    c.args(args);
+    c
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = env::var("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| env::current_dir().expect("no current directory"));
+    manifest
+        .ancestors()
+        .find(|p| p.join("rust-toolchain.toml").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest)
+}
+
+#[derive(Default)]
+struct Run {
+    passed: Vec<String>,
+    failed: Vec<String>,
+    noted_missing: Vec<String>,
+    start: Option<Instant>,
+}
+
+impl Run {
+    fn step(&mut self, name: &str, mut cmd: Command) -> bool {
+        self.start.get_or_insert_with(Instant::now);
+        println!("\n===== xtask: {name} =====");
+        println!("$ {cmd:?}");
+        let t = Instant::now();
+        let ok = match cmd.status() {
+            Ok(s) => s.success(),
+            Err(e) => {
+                println!("xtask: could not start the command: {e}");
+                false
+            }
+        };
+        let secs = t.elapsed().as_secs_f32();
+        if ok {
+            println!("===== xtask: {name}: ok ({secs:.1} s) =====");
+            self.passed.push(format!("{name} ({secs:.1} s)"));
+        } else {
+            println!("===== xtask: {name}: FAILED ({secs:.1} s) =====");
+            self.failed.push(name.to_string());
+        }
+        ok
+    }
+
+    fn fail(&mut self, name: &str, why: &str) {
+        println!("===== xtask: {name}: FAILED: {why} =====");
+        self.failed.push(format!("{name}: {why}"));
+    }
+
+    fn finish(self) -> ExitCode {
+        let total = self.start.map(|s| s.elapsed().as_secs_f32()).unwrap_or(0.0);
+        println!("\n===== xtask summary ({total:.0} s) =====");
+        for p in &self.passed {
+            println!("  ok      {p}");
+        }
+        for f in &self.failed {
+            println!("  FAILED  {f}");
+        }
+        println!(
+            "steps: {} passed, {} failed",
+            self.passed.len(),
+            self.failed.len()
+        );
+        if self.failed.is_empty() && !self.passed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
