@@ -1,0 +1,241 @@
+//! A validated descriptor chain popped by the device side, and its payload reader and
+//! writer.
+//!
+//! Every descriptor of the chain was read exactly once from shared memory at pop time,
+//! checked, and its buffer translated; the chain holds only those private copies. Payload
+//! bytes are copied through [`VolatileSlice`]s.
+
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::{Error, VolatileSlice};
+
+/// One buffer of a chain.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'m> {
+    /// The peer address of the buffer (as written in its descriptor).
+    pub addr: u64,
+    /// The translated, bounds-checked view of the buffer.
+    pub slice: VolatileSlice<'m>,
+    /// Device-writable (otherwise device-readable).
+    pub writable: bool,
+}
+
+/// A validated chain: readable segments first, then writable ones, at most `S` in all.
+///
+/// Return it with [`crate::DeviceQueue::add_used`] using [`DescriptorChain::head`].
+#[derive(Debug, Clone)]
+pub struct DescriptorChain<'m, const S: usize = 16> {
+    pub(crate) head: u16,
+    pub(crate) segs: heapless::Vec<Segment<'m>, S>,
+    pub(crate) readable_segs: usize,
+    pub(crate) readable_len: u32,
+    pub(crate) writable_len: u32,
+}
+
+impl<'m, const S: usize> DescriptorChain<'m, S> {
+    pub(crate) fn new(head: u16) -> Self {
+        DescriptorChain {
+            head,
+            segs: heapless::Vec::new(),
+            readable_segs: 0,
+            readable_len: 0,
+            writable_len: 0,
+        }
+    }
+
+    /// The head descriptor index: the id to return in the used ring.
+    pub fn head(&self) -> u16 {
+        self.head
+    }
+
+    /// Total bytes of the readable (device-read) buffers.
+    pub fn readable_len(&self) -> u32 {
+        self.readable_len
+    }
+
+    /// Total bytes of the writable (device-written) buffers.
+    pub fn writable_len(&self) -> u32 {
+        self.writable_len
+    }
+
+    /// All segments, readable ones first.
+    pub fn segments(&self) -> &[Segment<'m>] {
+        &self.segs
+    }
+
+    /// The readable segments.
+    pub fn readable(&self) -> &[Segment<'m>] {
+        self.segs.get(..self.readable_segs).unwrap_or(&[])
+    }
+
+    /// The writable segments.
+    pub fn writable(&self) -> &[Segment<'m>] {
+        self.segs.get(self.readable_segs..).unwrap_or(&[])
+    }
+
+    /// A reader over the readable buffers.
+    pub fn reader(&self) -> ChainReader<'_, 'm> {
+        ChainReader::new(self.readable(), self.readable_len as usize)
+    }
+
+    /// A writer over the writable buffers.
+    pub fn writer(&self) -> ChainWriter<'_, 'm> {
+        ChainWriter {
+            cursor: Cursor::new(self.writable(), self.writable_len as usize),
+        }
+    }
+}
+
+/// Position inside a list of segments.
+#[derive(Debug, Clone)]
+struct Cursor<'c, 'm> {
+    segs: &'c [Segment<'m>],
+    seg: usize,
+    off: usize,
+    remaining: usize,
+    done: usize,
+}
+
+impl<'c, 'm> Cursor<'c, 'm> {
+    fn new(segs: &'c [Segment<'m>], total: usize) -> Self {
+        Cursor {
+            segs,
+            seg: 0,
+            off: 0,
+            remaining: total,
+            done: 0,
+        }
+    }
+
+    /// Visit up to `want` bytes as (view, offset in view, start in caller buffer, length)
+    /// pieces.
+    fn advance(
+        &mut self,
+        want: usize,
+        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let mut moved = 0;
+        while moved < want {
+            let Some(s) = self.segs.get(self.seg) else {
+                break;
+            };
+            let left_in_seg = s.slice.len().saturating_sub(self.off);
+            if left_in_seg == 0 {
+                self.seg += 1;
+                self.off = 0;
+                continue;
+            }
+            let n = left_in_seg.min(want - moved);
+            f(s.slice, self.off, moved, n)?;
+            self.off += n;
+            moved += n;
+        }
+        self.remaining -= moved;
+        self.done += moved;
+        Ok(moved)
+    }
+}
+
+/// Reads the readable part of a chain as one byte stream.
+#[derive(Debug, Clone)]
+pub struct ChainReader<'c, 'm> {
+    cursor: Cursor<'c, 'm>,
+}
+
+impl<'c, 'm> ChainReader<'c, 'm> {
+    fn new(segs: &'c [Segment<'m>], total: usize) -> Self {
+        ChainReader {
+            cursor: Cursor::new(segs, total),
+        }
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.cursor.remaining
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> usize {
+        self.cursor.done
+    }
+
+    /// Copy up to `buf.len()` bytes; returns how many were copied.
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        let want = buf.len().min(self.cursor.remaining);
+        let res = self.cursor.advance(want, |view, off, at, n| {
+            view.read_into(off, &mut buf[at..at + n])
+        });
+        // Every piece is inside its checked segment, so the copy cannot fail.
+        res.unwrap_or(0)
+    }
+
+    /// Copy exactly `buf.len()` bytes, or fail without consuming anything.
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
+        if buf.len() > self.cursor.remaining {
+            return Err(Error::PayloadBounds {
+                wanted: buf.len(),
+                available: self.cursor.remaining,
+            });
+        }
+        self.read(buf);
+        Ok(())
+    }
+
+    /// Read one plain-data value (e.g. a virtio-net header).
+    pub fn read_obj<T: FromBytes + IntoBytes>(&mut self) -> Result<T, Error> {
+        let mut v = T::new_zeroed();
+        self.read_exact(v.as_mut_bytes())?;
+        Ok(v)
+    }
+
+    /// Skip up to `n` bytes; returns how many were skipped.
+    pub fn skip(&mut self, n: usize) -> usize {
+        let want = n.min(self.cursor.remaining);
+        self.cursor.advance(want, |_, _, _, _| Ok(())).unwrap_or(0)
+    }
+}
+
+/// Writes the writable part of a chain as one byte stream.
+#[derive(Debug, Clone)]
+pub struct ChainWriter<'c, 'm> {
+    cursor: Cursor<'c, 'm>,
+}
+
+impl ChainWriter<'_, '_> {
+    /// Room left.
+    pub fn remaining(&self) -> usize {
+        self.cursor.remaining
+    }
+
+    /// Bytes written so far: the `len` to report in the used ring.
+    pub fn written(&self) -> u32 {
+        // Bounded by the chain's writable_len, a u32.
+        self.cursor.done as u32
+    }
+
+    /// Copy up to `buf.len()` bytes; returns how many were copied.
+    pub fn write(&mut self, buf: &[u8]) -> usize {
+        let want = buf.len().min(self.cursor.remaining);
+        let res = self.cursor.advance(want, |view, off, at, n| {
+            view.write_from(off, &buf[at..at + n])
+        });
+        res.unwrap_or(0)
+    }
+
+    /// Copy all of `buf`, or fail without writing anything.
+    pub fn write_all(&mut self, buf: &[u8]) -> Result<(), Error> {
+        if buf.len() > self.cursor.remaining {
+            return Err(Error::PayloadBounds {
+                wanted: buf.len(),
+                available: self.cursor.remaining,
+            });
+        }
+        self.write(buf);
+        Ok(())
+    }
+
+    /// Write one plain-data value.
+    pub fn write_obj<T: IntoBytes + zerocopy::Immutable>(&mut self, v: &T) -> Result<(), Error> {
+        self.write_all(v.as_bytes())
+    }
+}

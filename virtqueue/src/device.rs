@@ -1,0 +1,422 @@
+//! The device side of a split ring: pops validated chains the (untrusted) driver made
+//! available, returns them through the used ring, and decides when to notify.
+//!
+//! Per-chain errors (a bad head, loop, buffer, order, indirect table) consume that one
+//! avail entry and are returned with the head (see [`Error::chain_head`]) so the device
+//! can give the chain back with [`DeviceQueue::add_used`] and length 0; the next
+//! [`DeviceQueue::pop`] serves the next chain. An avail index that jumps by more than the
+//! queue size is fatal: the ring can no longer be trusted and the queue becomes broken
+//! (the transport should then set `DEVICE_NEEDS_RESET`).
+
+use crate::chain::{DescriptorChain, Segment};
+use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedElem, UsedFlags};
+use crate::ordering::{self, IndexCell};
+use crate::ring::SplitRing;
+use crate::{Error, Features, SharedMemory, VolatileSlice};
+
+/// One entry for [`DeviceQueue::add_used_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsedEntry {
+    /// Chain head.
+    pub head: u16,
+    /// Bytes written to the chain's writable buffers.
+    pub len: u32,
+}
+
+/// The device side of one split virtqueue over memory `M`.
+///
+/// `N` is the largest queue size supported (private per-descriptor state is sized by it),
+/// `S` the most segments one chain may have.
+pub struct DeviceQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
+    mem: &'m M,
+    ring: SplitRing<'m>,
+    features: Features,
+    event_idx: bool,
+    next_avail: u16,
+    cached_avail: u16,
+    next_used: u16,
+    signalled_used: Option<u16>,
+    stamps: [u16; N],
+    generation: u16,
+    broken: bool,
+}
+
+impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
+    for DeviceQueue<'_, M, N, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeviceQueue")
+            .field("size", &self.ring.size)
+            .field("next_avail", &self.next_avail)
+            .field("next_used", &self.next_used)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'m, M, N, S> {
+    /// Attach to the rings at `cfg` (from the transport) in `mem`. Checks the size (a
+    /// power of two, at most `N` and 32768), the alignment of each part and that each
+    /// part is inside `mem`. `features` are the negotiated generic features.
+    pub fn attach(mem: &'m M, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
+        let ring = SplitRing::attach(mem, cfg, N, features)?;
+        Ok(DeviceQueue {
+            mem,
+            ring,
+            features,
+            event_idx: features.contains(Features::RING_EVENT_IDX),
+            next_avail: 0,
+            cached_avail: 0,
+            next_used: 0,
+            signalled_used: None,
+            stamps: [0; N],
+            generation: 0,
+            broken: false,
+        })
+    }
+
+    /// Set the ring positions (vhost-user `SET_VRING_BASE`, migration, resumption).
+    pub fn set_indices(&mut self, next_avail: u16, next_used: u16) {
+        self.next_avail = next_avail;
+        self.cached_avail = next_avail;
+        self.next_used = next_used;
+        self.signalled_used = None;
+    }
+
+    /// The queue size.
+    pub fn size(&self) -> u16 {
+        self.ring.size
+    }
+
+    /// The negotiated generic features.
+    pub fn features(&self) -> Features {
+        self.features
+    }
+
+    /// Next avail index to be popped.
+    pub fn next_avail(&self) -> u16 {
+        self.next_avail
+    }
+
+    /// Next used index to be written.
+    pub fn next_used(&self) -> u16 {
+        self.next_used
+    }
+
+    /// Whether a fatal violation broke the queue.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            self.broken = true;
+        }
+        e
+    }
+
+    /// Take in a newly observed `avail.idx`, checking the jump.
+    fn accept_avail(&mut self, published: u16) -> Result<(), Error> {
+        if published.wrapping_sub(self.next_avail) > self.ring.size {
+            return Err(self.fail(Error::AvailIndexJump {
+                next: self.next_avail,
+                published,
+            }));
+        }
+        self.cached_avail = published;
+        Ok(())
+    }
+
+    /// Chains made available and not popped yet (reads `avail.idx` once).
+    pub fn pending(&mut self) -> Result<u16, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
+        self.accept_avail(published)?;
+        Ok(self.cached_avail.wrapping_sub(self.next_avail))
+    }
+
+    /// Pop the next available chain: `Ok(None)` when there is none. O(chain length),
+    /// which is at most the queue size.
+    ///
+    /// A per-chain error consumes the avail entry; the queue keeps working.
+    pub fn pop(&mut self) -> Result<Option<DescriptorChain<'m, S>>, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        if self.next_avail == self.cached_avail {
+            let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
+            self.accept_avail(published)?;
+            if self.next_avail == self.cached_avail {
+                return Ok(None);
+            }
+        }
+        let head = self.ring.read_avail_slot(self.next_avail)?;
+        self.next_avail = self.next_avail.wrapping_add(1);
+        self.walk(head).map(Some)
+    }
+
+    fn next_generation(&mut self) -> u16 {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Once every 65535 walks: O(N) reset so stale stamps never match.
+            self.stamps = [0; N];
+            self.generation = 1;
+        }
+        self.generation
+    }
+
+    /// Mark `index` visited in this walk; false when it was already.
+    fn visit(&mut self, index: u16, generation: u16) -> bool {
+        match self.stamps.get_mut(usize::from(index)) {
+            Some(s) if *s != generation => {
+                *s = generation;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn walk(&mut self, head: u16) -> Result<DescriptorChain<'m, S>, Error> {
+        let size = self.ring.size;
+        if head >= size {
+            return Err(Error::HeadOutOfRange { head, size });
+        }
+        let mut chain = DescriptorChain::new(head);
+        let generation = self.next_generation();
+        let mut index = head;
+        let mut position: u32 = 0;
+        loop {
+            if !self.visit(index, generation) {
+                return Err(Error::ChainLoop { head, index });
+            }
+            let d = self.ring.read_desc(index)?;
+            let flags = DescFlags::from_bits_retain(d.flags.get());
+            if flags.contains(DescFlags::INDIRECT) {
+                if !self.features.contains(Features::INDIRECT_DESC) {
+                    return Err(Error::IndirectNotNegotiated { head });
+                }
+                if flags.contains(DescFlags::NEXT) || position != 0 {
+                    return Err(Error::IndirectInChain { head });
+                }
+                self.walk_indirect(&mut chain, &d)?;
+                return Ok(chain);
+            }
+            self.push(&mut chain, &d, flags, position)?;
+            position += 1;
+            if !flags.contains(DescFlags::NEXT) {
+                return Ok(chain);
+            }
+            let next = d.next.get();
+            if next >= size {
+                return Err(Error::NextOutOfRange {
+                    head,
+                    next,
+                    table_len: u32::from(size),
+                });
+            }
+            index = next;
+        }
+    }
+
+    fn walk_indirect(
+        &mut self,
+        chain: &mut DescriptorChain<'m, S>,
+        table: &Descriptor,
+    ) -> Result<(), Error> {
+        let head = chain.head;
+        let len = table.len.get();
+        if len == 0 || len % 16 != 0 {
+            return Err(Error::IndirectLength { head, len });
+        }
+        let entries = len / 16;
+        if entries > u32::from(self.ring.size) {
+            return Err(Error::ChainTooLong {
+                head,
+                len: entries,
+                size: self.ring.size,
+            });
+        }
+        let addr = table.addr.get();
+        let view: VolatileSlice<'m> = self
+            .mem
+            .slice(addr, len as usize)
+            .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
+        let generation = self.next_generation();
+        let mut index: u16 = 0;
+        let mut position: u32 = 0;
+        loop {
+            if !self.visit(index, generation) {
+                return Err(Error::ChainLoop { head, index });
+            }
+            let d: Descriptor = view.read_obj(usize::from(index) * 16)?;
+            let flags = DescFlags::from_bits_retain(d.flags.get());
+            if flags.contains(DescFlags::INDIRECT) {
+                return Err(Error::NestedIndirect { head });
+            }
+            self.push(chain, &d, flags, position)?;
+            position += 1;
+            if !flags.contains(DescFlags::NEXT) {
+                return Ok(());
+            }
+            let next = d.next.get();
+            if u32::from(next) >= entries {
+                return Err(Error::NextOutOfRange {
+                    head,
+                    next,
+                    table_len: entries,
+                });
+            }
+            index = next;
+        }
+    }
+
+    fn push(
+        &self,
+        chain: &mut DescriptorChain<'m, S>,
+        d: &Descriptor,
+        flags: DescFlags,
+        position: u32,
+    ) -> Result<(), Error> {
+        let head = chain.head;
+        let writable = flags.contains(DescFlags::WRITE);
+        if !writable && chain.segs.len() > chain.readable_segs {
+            return Err(Error::ReadableAfterWritable { head, position });
+        }
+        let (addr, len) = (d.addr.get(), d.len.get());
+        let slice = self
+            .mem
+            .slice(addr, len as usize)
+            .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
+        let total = if writable {
+            &mut chain.writable_len
+        } else {
+            &mut chain.readable_len
+        };
+        *total = total
+            .checked_add(len)
+            .ok_or(Error::ChainBytesOverflow { head })?;
+        chain
+            .segs
+            .push(Segment {
+                addr,
+                slice,
+                writable,
+            })
+            .map_err(|_| Error::TooManySegments { head, capacity: S })?;
+        if !writable {
+            chain.readable_segs += 1;
+        }
+        Ok(())
+    }
+
+    fn write_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
+        if head >= self.ring.size {
+            return Err(Error::HeadOutOfRange {
+                head,
+                size: self.ring.size,
+            });
+        }
+        self.ring
+            .write_used_slot(self.next_used, &UsedElem::new(u32::from(head), len))?;
+        self.next_used = self.next_used.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Return one chain (by its head) with `len` bytes written, and publish it.
+    pub fn add_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        self.write_used(head, len)?;
+        ordering::publish(self.ring.barriers, &self.ring.used_idx, self.next_used);
+        Ok(())
+    }
+
+    /// Return several chains and publish them with one index update. The slice length is
+    /// the budget. Stops at the first invalid head (those before it are published) and
+    /// returns how many were added.
+    pub fn add_used_batch(&mut self, entries: &[UsedEntry]) -> Result<usize, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let mut done = 0;
+        let mut result = Ok(());
+        for e in entries {
+            if let Err(err) = self.write_used(e.head, e.len) {
+                result = Err(err);
+                break;
+            }
+            done += 1;
+        }
+        if done > 0 {
+            ordering::publish(self.ring.barriers, &self.ring.used_idx, self.next_used);
+        }
+        result.map(|()| done)
+    }
+
+    /// Whether the driver wants a used-buffer notification now (call after
+    /// [`DeviceQueue::add_used`]). With `RING_EVENT_IDX`: wrap-safe `used_event` test over
+    /// the used entries added since the last notification; otherwise the driver's
+    /// `NO_INTERRUPT` flag.
+    pub fn needs_notification(&mut self) -> Result<bool, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let new = self.next_used;
+        if self.event_idx {
+            let event = ordering::load_after_publish(self.ring.barriers, &self.ring.used_event);
+            let old = self.signalled_used.replace(new);
+            Ok(match old {
+                None => true,
+                Some(old) => need_event(event, new, old),
+            })
+        } else {
+            let flags = ordering::load_after_publish(self.ring.barriers, &self.ring.avail_flags);
+            Ok(flags & crate::layout::AvailFlags::NO_INTERRUPT.bits() == 0)
+        }
+    }
+
+    /// Ask the driver for notifications of new available buffers. Returns `Ok(true)` when
+    /// buffers were already made available (work raced in): the caller must pop again
+    /// before sleeping.
+    ///
+    /// ```text
+    /// loop {
+    ///     q.disable_notification();
+    ///     while let Some(chain) = q.pop()? { ... }
+    ///     if !q.enable_notification()? { break } // sleep until notified
+    /// }
+    /// ```
+    pub fn enable_notification(&mut self) -> Result<bool, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let published = if self.event_idx {
+            ordering::store_then_load(
+                self.ring.barriers,
+                &self.ring.avail_event,
+                self.next_avail,
+                &self.ring.avail_idx,
+            )
+        } else {
+            ordering::store_then_load(
+                self.ring.barriers,
+                &self.ring.used_flags,
+                0,
+                &self.ring.avail_idx,
+            )
+        };
+        self.accept_avail(published)?;
+        Ok(self.cached_avail != self.next_avail)
+    }
+
+    /// Ask the driver not to notify (best effort: the driver may notify anyway). With
+    /// `RING_EVENT_IDX` the event index is simply left behind.
+    pub fn disable_notification(&mut self) {
+        if !self.event_idx {
+            self.ring.used_flags.store(UsedFlags::NO_NOTIFY.bits());
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The memory the peer can reach: address translation and a bounds-checked volatile view.
+//!
+//! The peer names memory by *peer addresses* (guest-physical, bus or IOVA addresses). A
+//! [`SharedMemory`] translates a peer range `(addr, len)` into a [`VolatileSlice`] — a
+//! bounds-checked view that is only ever accessed through volatile copies and atomics,
+//! never through `&[u8]`/`&mut [u8]`, because the peer may change it at any time.
+//!
+//! Implementations provided: [`MemoryRegion`] (one region at a base address — the offset
+//! translation, and with [`MemoryRegion::identity`] the identity one) and
+//! [`MultiRegion`] (several regions, e.g. the guest memory table of a vhost-user
+//! backend). Integrators with their own translation (an IOMMU, a hypervisor's page
+//! table) implement [`SharedMemory`] themselves.
+#![allow(unsafe_code)]
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ptr;
+use core::sync::atomic::AtomicU16;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use crate::sync::Ordering;
+use crate::Error;
+
+/// A bounds-checked view of `len` bytes of shared memory, valid for `'a`.
+///
+/// All accesses are volatile (payload, descriptors) or atomic (ring indices and flags):
+/// the compiler never assumes the bytes stay the same between two reads, and no Rust
+/// reference to the bytes is ever created. Control values are read once by the caller
+/// into private memory.
+#[derive(Clone, Copy)]
+pub struct VolatileSlice<'a> {
+    ptr: *mut u8,
+    len: usize,
+    _life: PhantomData<&'a UnsafeCell<[u8]>>,
+}
+
+// SAFETY: a `VolatileSlice` is a view of memory shared with another party anyway; every
+// access is volatile or atomic, so moving or sharing the view between threads adds no
+// data race the peer could not already cause, and no reference to the bytes is handed out.
+unsafe impl Send for VolatileSlice<'_> {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for VolatileSlice<'_> {}
+
+impl core::fmt::Debug for VolatileSlice<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VolatileSlice")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl<'a> VolatileSlice<'a> {
+    /// A view of `len` bytes at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr..ptr + len` must be valid for reads and writes for all of `'a`, and during
+    /// `'a` this process must access those bytes only through volatile or atomic
+    /// operations (such as those of this type), never through Rust references.
+    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> Self {
+        VolatileSlice {
+            ptr,
+            len,
+            _life: PhantomData,
+        }
+    }
+
+    /// A view of a private, exclusively borrowed buffer (for tests and for memory the
+    /// integrator owns and shares).
+    pub fn from_mut_slice(buf: &'a mut [u8]) -> Self {
+        // SAFETY: the exclusive borrow lasts for 'a, so nothing else in this process
+        // accesses the bytes except through views derived from this one.
+        unsafe { Self::from_raw_parts(buf.as_mut_ptr(), buf.len()) }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The host address of the first byte (for alignment checks and diagnostics).
+    pub fn host_addr(&self) -> usize {
+        self.ptr.addr()
+    }
+
+    fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(()),
+            _ => Err(Error::SliceBounds {
+                offset,
+                len,
+                slice_len: self.len,
+            }),
+        }
+    }
+
+    /// The sub-view `offset..offset + len`.
+    pub fn subslice(&self, offset: usize, len: usize) -> Result<VolatileSlice<'a>, Error> {
+        self.check(offset, len)?;
+        // SAFETY: offset + len <= self.len (checked), so the new view is inside this one
+        // and inherits its validity and access rules.
+        Ok(unsafe { Self::from_raw_parts(self.ptr.add(offset), len) })
+    }
+
+    /// Copy `dst.len()` bytes starting at `offset` into private memory.
+    pub fn read_into(&self, offset: usize, dst: &mut [u8]) -> Result<(), Error> {
+        self.check(offset, dst.len())?;
+        // SAFETY: the range is inside the view (checked above).
+        unsafe { volatile_read(self.ptr.add(offset), dst) };
+        Ok(())
+    }
+
+    /// Copy `src` into the view starting at `offset`.
+    pub fn write_from(&self, offset: usize, src: &[u8]) -> Result<(), Error> {
+        self.check(offset, src.len())?;
+        // SAFETY: the range is inside the view (checked above).
+        unsafe { volatile_write(self.ptr.add(offset), src) };
+        Ok(())
+    }
+
+    /// Fill `len` bytes at `offset` with `byte`.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<(), Error> {
+        self.check(offset, len)?;
+        for i in 0..len {
+            // SAFETY: offset + i < offset + len <= self.len.
+            unsafe { ptr::write_volatile(self.ptr.add(offset + i), byte) };
+        }
+        Ok(())
+    }
+
+    /// Read one plain-data value (a snapshot: the copy is private afterwards).
+    pub fn read_obj<T: FromBytes + IntoBytes>(&self, offset: usize) -> Result<T, Error> {
+        let mut v = T::new_zeroed();
+        self.read_into(offset, v.as_mut_bytes())?;
+        Ok(v)
+    }
+
+    /// Write one plain-data value.
+    pub fn write_obj<T: IntoBytes + Immutable>(&self, offset: usize, v: &T) -> Result<(), Error> {
+        self.write_from(offset, v.as_bytes())
+    }
+
+    /// The 16-bit field at `offset` as an atomic (must be 2-aligned in host memory).
+    pub(crate) fn atomic_u16(&self, offset: usize) -> Result<&'a AtomicU16, Error> {
+        self.check(offset, 2)?;
+        // SAFETY: in bounds (checked).
+        let p = unsafe { self.ptr.add(offset) };
+        if p.addr() % 2 != 0 {
+            return Err(Error::Misaligned {
+                part: "16-bit ring field",
+                addr: p.addr() as u64,
+                align: 2,
+            });
+        }
+        // SAFETY: `p` is in bounds, 2-aligned, valid for 'a, and accessed by this process
+        // only through volatile/atomic operations (the `from_raw_parts` contract), so
+        // treating it as an `AtomicU16` for the duration of the borrow is sound.
+        Ok(unsafe { AtomicU16::from_ptr(p.cast::<u16>()) })
+    }
+
+    /// Atomically load a little-endian `u16` (ring `idx`, `flags`, event fields). The
+    /// ordering is given by the fences of [`crate::ordering`]; the load itself is relaxed.
+    pub fn load_u16(&self, offset: usize) -> Result<u16, Error> {
+        Ok(u16::from_le(
+            self.atomic_u16(offset)?.load(Ordering::Relaxed),
+        ))
+    }
+
+    /// Atomically store a little-endian `u16` (relaxed; see [`crate::ordering`]).
+    pub fn store_u16(&self, offset: usize, value: u16) -> Result<(), Error> {
+        self.atomic_u16(offset)?
+            .store(value.to_le(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
+///
+/// # Safety
+/// `src..src + dst.len()` must be valid for volatile reads.
+unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
+    let n = dst.len();
+    let mut i = 0;
+    // SAFETY (whole function body): every access is at src + i with i < n.
+    unsafe {
+        while i < n && src.add(i).addr() % 8 != 0 {
+            dst[i] = ptr::read_volatile(src.add(i));
+            i += 1;
+        }
+        while i + 8 <= n {
+            let w = ptr::read_volatile(src.add(i).cast::<u64>());
+            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            i += 8;
+        }
+        while i < n {
+            dst[i] = ptr::read_volatile(src.add(i));
+            i += 1;
+        }
+    }
+}
+
+/// Volatile copy from private memory to shared memory, in 8-byte words where aligned.
+///
+/// # Safety
+/// `dst..dst + src.len()` must be valid for volatile writes.
+unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    let mut i = 0;
+    // SAFETY (whole function body): every access is at dst + i with i < n.
+    unsafe {
+        while i < n && dst.add(i).addr() % 8 != 0 {
+            ptr::write_volatile(dst.add(i), src[i]);
+            i += 1;
+        }
+        while i + 8 <= n {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&src[i..i + 8]);
+            ptr::write_volatile(dst.add(i).cast::<u64>(), u64::from_ne_bytes(w));
+            i += 8;
+        }
+        while i < n {
+            ptr::write_volatile(dst.add(i), src[i]);
+            i += 1;
+        }
+    }
+}
+
+/// The memory the peer can reach, as seen from this side: translates a peer range into a
+/// bounds-checked view, or fails with [`Error::OutOfMemory`].
+///
+/// A range must lie entirely inside one translation unit (region); ranges spanning two
+/// regions are rejected even if the peer addresses are contiguous.
+pub trait SharedMemory {
+    /// Translate `len` bytes at peer address `addr`.
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error>;
+}
+
+impl<T: SharedMemory + ?Sized> SharedMemory for &T {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        (**self).slice(addr, len)
+    }
+}
+
+/// One contiguous region of shared memory that the peer sees at `base..base + len`: the
+/// offset translation (peer address `base + i` is byte `i` of the region).
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryRegion<'a> {
+    base: u64,
+    view: VolatileSlice<'a>,
+}
+
+/// The offset translation: an alias of [`MemoryRegion`].
+pub type OffsetMemory<'a> = MemoryRegion<'a>;
+
+impl<'a> MemoryRegion<'a> {
+    /// A region seen by the peer at `base`.
+    pub fn new(base: u64, view: VolatileSlice<'a>) -> Self {
+        MemoryRegion { base, view }
+    }
+
+    /// The identity translation: the peer uses this process's own addresses (a driver
+    /// without IOMMU whose physical and virtual addresses coincide, or a same-process
+    /// loopback).
+    pub fn identity(view: VolatileSlice<'a>) -> Self {
+        MemoryRegion {
+            base: view.host_addr() as u64,
+            view,
+        }
+    }
+
+    /// First peer address of the region.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Length of the region in bytes.
+    pub fn len(&self) -> usize {
+        self.view.len()
+    }
+
+    /// Whether the region is empty.
+    pub fn is_empty(&self) -> bool {
+        self.view.is_empty()
+    }
+
+    /// Whether `addr..addr + len` is inside the region, and where.
+    fn offset_of(&self, addr: u64, len: usize) -> Option<usize> {
+        let off = addr.checked_sub(self.base)?;
+        let end = off.checked_add(len as u64)?;
+        if end <= self.view.len() as u64 {
+            usize::try_from(off).ok()
+        } else {
+            None
+        }
+    }
+}
+
+impl SharedMemory for MemoryRegion<'_> {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        self.offset_of(addr, len)
+            .and_then(|off| self.view.subslice(off, len).ok())
+            .ok_or(Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            })
+    }
+}
+
+/// Up to `N` non-overlapping regions (e.g. the memory table of a vhost-user front-end,
+/// guest-physical address → region). Lookup is a linear scan over at most `N` regions.
+#[derive(Debug, Clone, Default)]
+pub struct MultiRegion<'a, const N: usize> {
+    regions: heapless::Vec<MemoryRegion<'a>, N>,
+}
+
+impl<'a, const N: usize> MultiRegion<'a, N> {
+    /// No region yet.
+    pub const fn new() -> Self {
+        MultiRegion {
+            regions: heapless::Vec::new(),
+        }
+    }
+
+    /// Add a region. Fails with [`Error::OutOfMemory`] (naming the new region) when it
+    /// overlaps an existing one, wraps the address space, or when `N` regions are present.
+    pub fn add(&mut self, region: MemoryRegion<'a>) -> Result<(), Error> {
+        let bad = Error::OutOfMemory {
+            addr: region.base,
+            len: region.len() as u64,
+        };
+        let end = region.base.checked_add(region.len() as u64).ok_or(bad)?;
+        for r in &self.regions {
+            let r_end = r.base + r.len() as u64;
+            if region.base < r_end && r.base < end {
+                return Err(bad);
+            }
+        }
+        self.regions.push(region).map_err(|_| bad)
+    }
+
+    /// The regions, in insertion order.
+    pub fn regions(&self) -> &[MemoryRegion<'a>] {
+        &self.regions
+    }
+}
+
+impl<const N: usize> SharedMemory for MultiRegion<'_, N> {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        self.regions
+            .iter()
+            .find_map(|r| r.slice(addr, len).ok())
+            .ok_or(Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_translation_is_bounds_checked() {
+        let mut buf = [0u8; 64];
+        let mem = MemoryRegion::new(0x1000, VolatileSlice::from_mut_slice(&mut buf));
+        let s = mem.slice(0x1010, 16).unwrap();
+        s.write_from(0, &[1, 2, 3]).unwrap();
+        let mut out = [0u8; 3];
+        mem.slice(0x1010, 3)
+            .unwrap()
+            .read_into(0, &mut out)
+            .unwrap();
+        assert_eq!(out, [1, 2, 3]);
+        assert_eq!(
+            mem.slice(0x1038, 9).unwrap_err(),
+            Error::OutOfMemory {
+                addr: 0x1038,
+                len: 9
+            }
+        );
+        assert!(mem.slice(0xfff, 1).is_err());
+        assert!(mem.slice(u64::MAX, 2).is_err());
+        assert!(s.subslice(8, 9).is_err());
+        assert!(s.read_into(15, &mut [0u8; 2]).is_err());
+    }
+
+    #[test]
+    fn unaligned_copies_round_trip() {
+        let mut buf = [0u8; 64];
+        let v = VolatileSlice::from_mut_slice(&mut buf);
+        let data: [u8; 29] = core::array::from_fn(|i| i as u8 * 7);
+        v.write_from(3, &data).unwrap();
+        let mut out = [0u8; 29];
+        v.read_into(3, &mut out).unwrap();
+        assert_eq!(out, data);
+        v.store_u16(10, 0xbeef).unwrap();
+        assert_eq!(v.load_u16(10).unwrap(), 0xbeef);
+        assert!(matches!(v.load_u16(11), Err(Error::Misaligned { .. })));
+    }
+
+    #[test]
+    fn identity_and_multi_region() {
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        let mut c = [0u8; 8];
+        let id = MemoryRegion::identity(VolatileSlice::from_mut_slice(&mut a));
+        let host = id.base();
+        id.slice(host + 4, 4)
+            .unwrap()
+            .write_from(0, &[9; 4])
+            .unwrap();
+        let mut multi = MultiRegion::<2>::new();
+        multi.add(id).unwrap();
+        multi
+            .add(MemoryRegion::new(
+                0x10,
+                VolatileSlice::from_mut_slice(&mut b),
+            ))
+            .unwrap();
+        let mut out = [0u8; 4];
+        multi
+            .slice(host + 4, 4)
+            .unwrap()
+            .read_into(0, &mut out)
+            .unwrap();
+        assert_eq!(out, [9; 4]);
+        assert!(multi.slice(0x10, 32).is_ok());
+        assert!(multi.slice(0x10, 33).is_err());
+        let overlap = MemoryRegion::new(0x2f, VolatileSlice::from_mut_slice(&mut c));
+        assert!(multi.add(overlap).is_err());
+    }
+}
+
+/// A heap-allocated, 8-byte aligned buffer the peer sees at `base`: shared memory for
+/// hosted tests, examples and same-process loopbacks (`alloc` feature).
+#[cfg(any(test, feature = "alloc"))]
+pub struct OwnedMemory {
+    ptr: *mut u64,
+    words: usize,
+    base: u64,
+}
+
+#[cfg(any(test, feature = "alloc"))]
+// SAFETY: the buffer is only accessed through volatile/atomic views (VolatileSlice), so
+// sharing it between threads adds no access the peer could not already make.
+unsafe impl Send for OwnedMemory {}
+#[cfg(any(test, feature = "alloc"))]
+// SAFETY: as for `Send`.
+unsafe impl Sync for OwnedMemory {}
+
+#[cfg(any(test, feature = "alloc"))]
+impl OwnedMemory {
+    /// `len` zeroed bytes (rounded up to 8) seen by the peer at `base`.
+    pub fn new(base: u64, len: usize) -> Self {
+        let words = len.div_ceil(8);
+        let boxed: alloc::boxed::Box<[u64]> = alloc::vec![0u64; words].into_boxed_slice();
+        let ptr = alloc::boxed::Box::into_raw(boxed).cast::<u64>();
+        OwnedMemory { ptr, words, base }
+    }
+
+    /// The whole buffer as a region (offset translation at `base`).
+    pub fn region(&self) -> MemoryRegion<'_> {
+        // SAFETY: `ptr` owns `words * 8` bytes until drop; the borrow of `self` keeps the
+        // view from outliving them, and this type never hands out references to them.
+        let view = unsafe { VolatileSlice::from_raw_parts(self.ptr.cast::<u8>(), self.words * 8) };
+        MemoryRegion::new(self.base, view)
+    }
+
+    /// First peer address.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.words * 8
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words == 0
+    }
+}
+
+#[cfg(any(test, feature = "alloc"))]
+impl SharedMemory for OwnedMemory {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        let r = self.region();
+        let off = addr
+            .checked_sub(self.base)
+            .filter(|o| {
+                o.checked_add(len as u64)
+                    .is_some_and(|e| e <= r.len() as u64)
+            })
+            .ok_or(Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            })?;
+        r.view.subslice(off as usize, len)
+    }
+}
+
+#[cfg(any(test, feature = "alloc"))]
+impl Drop for OwnedMemory {
+    fn drop(&mut self) {
+        let slice = core::ptr::slice_from_raw_parts_mut(self.ptr, self.words);
+        // SAFETY: `ptr`/`words` come from `Box::into_raw` in `new` and are freed only here.
+        drop(unsafe { alloc::boxed::Box::from_raw(slice) });
+    }
+}
+
+#[cfg(any(test, feature = "alloc"))]
+impl core::fmt::Debug for OwnedMemory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OwnedMemory")
+            .field("base", &self.base)
+            .field("len", &self.len())
+            .finish()
+    }
+}

@@ -1,0 +1,140 @@
+//! The memory-ordering protocol of a split ring, in one place (VirtIO 1.x 2.7.13 "Supplying
+//! Buffers to The Device", 2.7.14 "Receiving Used Buffers", 2.7.10 "Used Buffer
+//! Notification Suppression", 2.7.7/2.7.13.4 "Notifying the device", and 6
+//! `VIRTIO_F_ORDER_PLATFORM`).
+//!
+//! Ring indices and flags are 16-bit atomics accessed *relaxed*; the ordering comes from
+//! explicit fences, exactly where the specification puts its memory barriers:
+//!
+//! | step | who | rule | here |
+//! |---|---|---|---|
+//! | descriptors and avail entry written before `avail.idx` | driver | 2.7.13.3 | [`publish`]: release fence, then store |
+//! | `avail.idx` read before the entries it covers | device | 2.7.13.3 | [`observe`]: load, then acquire fence |
+//! | used element and buffers written before `used.idx` | device | 2.7.14 | [`publish`] |
+//! | `used.idx` read before the used elements | driver | 2.7.14 | [`observe`] |
+//! | index published before reading the peer's suppression (`avail_event` / `used.flags`, `used_event` / `avail.flags`) | both | 2.7.13.4, 2.7.10 | [`load_after_publish`]: full fence, then load |
+//! | event/flag written before re-checking the peer's index (no lost wake-up) | both | 2.7.10 | [`store_then_load`]: store, full fence, load |
+//!
+//! With `VIRTIO_F_ORDER_PLATFORM` negotiated ([`Barriers::Platform`]) every fence is a
+//! sequentially consistent fence followed by the platform's strongest barrier (`dmb sy` on
+//! AArch64, `fence iorw, iorw` on RISC-V), as the device may be a real device behind the
+//! memory system rather than another CPU; otherwise ([`Barriers::Smp`]) the CPU-to-CPU
+//! fences above are used.
+//!
+//! The functions are generic over [`IndexCell`] so that `tests/loom.rs` model-checks this
+//! very code with loom atomics.
+
+use crate::sync::{fence, Ordering};
+
+/// A 16-bit ring field (an index, flags or an event field), accessed relaxed.
+pub trait IndexCell {
+    /// Relaxed load.
+    fn load(&self) -> u16;
+    /// Relaxed store.
+    fn store(&self, value: u16);
+}
+
+/// Which barriers the ring needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Barriers {
+    /// CPU-to-CPU (SMP) ordering: the peer is software on another core.
+    Smp,
+    /// `VIRTIO_F_ORDER_PLATFORM`: the peer may be hardware; platform barriers too.
+    Platform,
+}
+
+#[inline]
+fn barrier(b: Barriers, order: Ordering) {
+    match b {
+        Barriers::Smp => fence(order),
+        Barriers::Platform => {
+            fence(Ordering::SeqCst);
+            platform_barrier();
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", not(miri), not(loom)))]
+#[allow(unsafe_code)]
+#[inline]
+fn platform_barrier() {
+    // SAFETY: `dmb sy` is a full-system memory barrier; it touches no memory or registers.
+    unsafe { core::arch::asm!("dmb sy", options(nostack, preserves_flags)) };
+}
+
+#[cfg(all(target_arch = "riscv64", not(miri), not(loom)))]
+#[allow(unsafe_code)]
+#[inline]
+fn platform_barrier() {
+    // SAFETY: `fence iorw, iorw` orders all memory and I/O accesses; no other effect.
+    unsafe { core::arch::asm!("fence iorw, iorw", options(nostack, preserves_flags)) };
+}
+
+#[cfg(not(all(
+    any(target_arch = "aarch64", target_arch = "riscv64"),
+    not(miri),
+    not(loom)
+)))]
+#[inline]
+fn platform_barrier() {
+    // x86 (TSO, locked instructions order I/O too) and other targets: the SeqCst fence
+    // already emitted is the platform barrier.
+}
+
+/// Make everything written before visible, then store `value` into `cell` (publishing
+/// `avail.idx` or `used.idx`).
+#[inline]
+pub fn publish<C: IndexCell + ?Sized>(b: Barriers, cell: &C, value: u16) {
+    barrier(b, Ordering::Release);
+    cell.store(value);
+}
+
+/// Load `cell` (the peer's `avail.idx` or `used.idx`); everything the peer wrote before
+/// publishing it is visible afterwards.
+#[inline]
+pub fn observe<C: IndexCell + ?Sized>(b: Barriers, cell: &C) -> u16 {
+    let v = cell.load();
+    barrier(b, Ordering::Acquire);
+    v
+}
+
+/// After publishing an index, read the peer's suppression field (its event index or
+/// flags) with a full fence in between, so that the peer either sees the new index or
+/// this side sees its up-to-date request for a notification.
+#[inline]
+pub fn load_after_publish<C: IndexCell + ?Sized>(b: Barriers, cell: &C) -> u16 {
+    barrier(b, Ordering::SeqCst);
+    cell.load()
+}
+
+/// Write this side's event/flag field, full fence, then re-read the peer's index: the
+/// other half of [`load_after_publish`] (no lost wake-up).
+#[inline]
+pub fn store_then_load<S: IndexCell + ?Sized, L: IndexCell + ?Sized>(
+    b: Barriers,
+    store: &S,
+    value: u16,
+    load: &L,
+) -> u16 {
+    store.store(value);
+    barrier(b, Ordering::SeqCst);
+    let v = load.load();
+    barrier(b, Ordering::Acquire);
+    v
+}
+
+/// A little-endian 16-bit field of a ring in shared memory.
+#[derive(Clone, Copy)]
+pub(crate) struct RingU16<'a>(pub(crate) &'a core::sync::atomic::AtomicU16);
+
+impl IndexCell for RingU16<'_> {
+    #[inline]
+    fn load(&self) -> u16 {
+        u16::from_le(self.0.load(core::sync::atomic::Ordering::Relaxed))
+    }
+    #[inline]
+    fn store(&self, value: u16) {
+        self.0
+            .store(value.to_le(), core::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,145 @@
+//! The three parts of one split ring, translated once and checked at attach time.
+
+use zerocopy::little_endian::U16;
+
+use crate::layout::{self, avail, used, Descriptor, QueueConfig, UsedElem};
+use crate::ordering::{Barriers, RingU16};
+use crate::{Error, Features, SharedMemory, VolatileSlice};
+
+/// Translated, checked views of a split ring, shared by [`crate::DriverQueue`] and
+/// [`crate::DeviceQueue`].
+#[derive(Clone, Copy)]
+pub(crate) struct SplitRing<'m> {
+    pub(crate) size: u16,
+    pub(crate) mask: u16,
+    pub(crate) desc: VolatileSlice<'m>,
+    pub(crate) avail: VolatileSlice<'m>,
+    pub(crate) used: VolatileSlice<'m>,
+    pub(crate) avail_flags: RingU16<'m>,
+    pub(crate) avail_idx: RingU16<'m>,
+    pub(crate) used_event: RingU16<'m>,
+    pub(crate) used_flags: RingU16<'m>,
+    pub(crate) used_idx: RingU16<'m>,
+    pub(crate) avail_event: RingU16<'m>,
+    pub(crate) barriers: Barriers,
+}
+
+fn part<'m, M: SharedMemory + ?Sized>(
+    mem: &'m M,
+    name: &'static str,
+    addr: u64,
+    bytes: u64,
+    align: u64,
+) -> Result<VolatileSlice<'m>, Error> {
+    if addr % align != 0 {
+        return Err(Error::Misaligned {
+            part: name,
+            addr,
+            align,
+        });
+    }
+    let len = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { addr, len: bytes })?;
+    let view = mem.slice(addr, len)?;
+    // Host alignment matters for the atomics; a translation that breaks it is rejected.
+    if (view.host_addr() as u64) % align.min(4) != 0 {
+        return Err(Error::Misaligned {
+            part: name,
+            addr: view.host_addr() as u64,
+            align: align.min(4),
+        });
+    }
+    Ok(view)
+}
+
+impl<'m> SplitRing<'m> {
+    /// Check `cfg` (size a power of two in `1..=max`, parts aligned and inside memory)
+    /// and translate the three parts.
+    pub(crate) fn attach<M: SharedMemory + ?Sized>(
+        mem: &'m M,
+        cfg: QueueConfig,
+        max: usize,
+        features: Features,
+    ) -> Result<Self, Error> {
+        let max = max.min(layout::MAX_QUEUE_SIZE as usize) as u16;
+        let size = cfg.size;
+        if size == 0 || !size.is_power_of_two() || size > max {
+            return Err(Error::InvalidQueueSize { size, max });
+        }
+        let desc = part(
+            mem,
+            "descriptor table",
+            cfg.desc,
+            layout::desc_table_bytes(size),
+            layout::DESC_ALIGN,
+        )?;
+        let avail_v = part(
+            mem,
+            "avail ring",
+            cfg.avail,
+            layout::avail_ring_bytes(size),
+            layout::AVAIL_ALIGN,
+        )?;
+        let used_v = part(
+            mem,
+            "used ring",
+            cfg.used,
+            layout::used_ring_bytes(size),
+            layout::USED_ALIGN,
+        )?;
+        let barriers = if features.contains(Features::ORDER_PLATFORM) {
+            Barriers::Platform
+        } else {
+            Barriers::Smp
+        };
+        Ok(SplitRing {
+            size,
+            mask: size - 1,
+            desc,
+            avail: avail_v,
+            used: used_v,
+            avail_flags: RingU16(avail_v.atomic_u16(avail::FLAGS)?),
+            avail_idx: RingU16(avail_v.atomic_u16(avail::IDX)?),
+            used_event: RingU16(avail_v.atomic_u16(avail::used_event(size))?),
+            used_flags: RingU16(used_v.atomic_u16(used::FLAGS)?),
+            used_idx: RingU16(used_v.atomic_u16(used::IDX)?),
+            avail_event: RingU16(used_v.atomic_u16(used::avail_event(size))?),
+            barriers,
+        })
+    }
+
+    /// Read descriptor `i` of the main table once.
+    #[inline]
+    pub(crate) fn read_desc(&self, i: u16) -> Result<Descriptor, Error> {
+        self.desc.read_obj(usize::from(i) * 16)
+    }
+
+    #[inline]
+    pub(crate) fn write_desc(&self, i: u16, d: &Descriptor) -> Result<(), Error> {
+        self.desc.write_obj(usize::from(i) * 16, d)
+    }
+
+    /// Avail ring slot for free-running index `idx`.
+    #[inline]
+    pub(crate) fn read_avail_slot(&self, idx: u16) -> Result<u16, Error> {
+        Ok(self
+            .avail
+            .read_obj::<U16>(avail::ring(idx & self.mask))?
+            .get())
+    }
+
+    #[inline]
+    pub(crate) fn write_avail_slot(&self, idx: u16, head: u16) -> Result<(), Error> {
+        self.avail
+            .write_obj(avail::ring(idx & self.mask), &U16::new(head))
+    }
+
+    #[inline]
+    pub(crate) fn read_used_slot(&self, idx: u16) -> Result<UsedElem, Error> {
+        self.used.read_obj(used::ring(idx & self.mask))
+    }
+
+    #[inline]
+    pub(crate) fn write_used_slot(&self, idx: u16, e: &UsedElem) -> Result<(), Error> {
+        self.used.write_obj(used::ring(idx & self.mask), e)
+    }
+}
