@@ -285,18 +285,20 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             return Err(Error::ReadableAfterWritable { head, position });
         }
         let (addr, len) = (d.addr.get(), d.len.get());
+        // Both directions together stay below 2^32 bytes (checked before translating).
+        let sum = u64::from(chain.readable_len) + u64::from(chain.writable_len) + u64::from(len);
+        if sum > u64::from(u32::MAX) {
+            return Err(Error::ChainBytesOverflow { head });
+        }
         let slice = self
             .mem
             .slice(addr, len as usize)
             .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
-        let total = if writable {
-            &mut chain.writable_len
+        if writable {
+            chain.writable_len += len;
         } else {
-            &mut chain.readable_len
-        };
-        *total = total
-            .checked_add(len)
-            .ok_or(Error::ChainBytesOverflow { head })?;
+            chain.readable_len += len;
+        }
         chain
             .segs
             .push(Segment {

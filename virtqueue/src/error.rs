@@ -163,7 +163,7 @@ pub enum Error {
         /// Position of the offending descriptor in the chain.
         position: u32,
     },
-    /// The buffers of one direction add up to more than 2^32 - 1 bytes.
+    /// The chain's buffers (both directions) add up to more than 2^32 - 1 bytes.
     ChainBytesOverflow {
         /// Chain head.
         head: u16,
