@@ -7,17 +7,53 @@
 
 use zerocopy::{FromBytes, IntoBytes};
 
+use crate::memory::CompactSlice;
 use crate::{Error, VolatileSlice};
 
-/// One buffer of a chain.
-#[derive(Debug, Clone, Copy)]
+/// One buffer of a chain: its translated, bounds-checked view and its direction.
+#[derive(Clone, Copy)]
 pub struct Segment<'m> {
-    /// The peer address of the buffer (as written in its descriptor).
-    pub addr: u64,
-    /// The translated, bounds-checked view of the buffer.
-    pub slice: VolatileSlice<'m>,
+    view: CompactSlice<'m>,
+    writable: bool,
+}
+
+impl<'m> Segment<'m> {
+    pub(crate) fn new(view: CompactSlice<'m>, writable: bool) -> Self {
+        Segment { view, writable }
+    }
+
+    /// The buffer.
+    #[inline]
+    pub fn slice(&self) -> VolatileSlice<'m> {
+        self.view.expand()
+    }
+
+    /// Its length in bytes.
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.view.len()
+    }
+
+    /// Whether it is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.view.len() == 0
+    }
+
     /// Device-writable (otherwise device-readable).
-    pub writable: bool,
+    #[inline]
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+}
+
+impl core::fmt::Debug for Segment<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Segment")
+            .field("len", &self.len())
+            .field("writable", &self.writable)
+            .finish()
+    }
 }
 
 /// A validated chain: readable segments first, then writable ones, at most `S` in all.
@@ -27,7 +63,7 @@ pub struct Segment<'m> {
 pub struct DescriptorChain<'m, const S: usize = 16> {
     pub(crate) head: u16,
     pub(crate) segs: heapless::Vec<Segment<'m>, S>,
-    pub(crate) readable_segs: usize,
+    pub(crate) readable_segs: u16,
     pub(crate) readable_len: u32,
     pub(crate) writable_len: u32,
 }
@@ -65,20 +101,26 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
 
     /// The readable segments.
     pub fn readable(&self) -> &[Segment<'m>] {
-        self.segs.get(..self.readable_segs).unwrap_or(&[])
+        self.segs
+            .get(..usize::from(self.readable_segs))
+            .unwrap_or(&[])
     }
 
     /// The writable segments.
     pub fn writable(&self) -> &[Segment<'m>] {
-        self.segs.get(self.readable_segs..).unwrap_or(&[])
+        self.segs
+            .get(usize::from(self.readable_segs)..)
+            .unwrap_or(&[])
     }
 
     /// A reader over the readable buffers.
+    #[inline]
     pub fn reader(&self) -> ChainReader<'_, 'm> {
         ChainReader::new(self.readable(), self.readable_len as usize)
     }
 
     /// A writer over the writable buffers.
+    #[inline]
     pub fn writer(&self) -> ChainWriter<'_, 'm> {
         ChainWriter {
             cursor: Cursor::new(self.writable(), self.writable_len as usize),
@@ -109,6 +151,7 @@ impl<'c, 'm> Cursor<'c, 'm> {
 
     /// Visit up to `want` bytes as (view, offset in view, start in caller buffer, length)
     /// pieces.
+    #[inline]
     fn advance(
         &mut self,
         want: usize,
@@ -119,14 +162,14 @@ impl<'c, 'm> Cursor<'c, 'm> {
             let Some(s) = self.segs.get(self.seg) else {
                 break;
             };
-            let left_in_seg = s.slice.len().saturating_sub(self.off);
+            let left_in_seg = (s.len() as usize).saturating_sub(self.off);
             if left_in_seg == 0 {
                 self.seg += 1;
                 self.off = 0;
                 continue;
             }
             let n = left_in_seg.min(want - moved);
-            f(s.slice, self.off, moved, n)?;
+            f(s.slice(), self.off, moved, n)?;
             self.off += n;
             moved += n;
         }
@@ -160,6 +203,7 @@ impl<'c, 'm> ChainReader<'c, 'm> {
     }
 
     /// Copy up to `buf.len()` bytes; returns how many were copied.
+    #[inline]
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let want = buf.len().min(self.cursor.remaining);
         let res = self.cursor.advance(want, |view, off, at, n| {
@@ -170,6 +214,7 @@ impl<'c, 'm> ChainReader<'c, 'm> {
     }
 
     /// Copy exactly `buf.len()` bytes, or fail without consuming anything.
+    #[inline]
     pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
         if buf.len() > self.cursor.remaining {
             return Err(Error::PayloadBounds {
@@ -214,6 +259,7 @@ impl ChainWriter<'_, '_> {
     }
 
     /// Copy up to `buf.len()` bytes; returns how many were copied.
+    #[inline]
     pub fn write(&mut self, buf: &[u8]) -> usize {
         let want = buf.len().min(self.cursor.remaining);
         let res = self.cursor.advance(want, |view, off, at, n| {

@@ -10,6 +10,7 @@
 
 use crate::chain::{DescriptorChain, Segment};
 use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedElem, UsedFlags};
+use crate::memory::CompactSlice;
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
 use crate::{Error, Features, SharedMemory, VolatileSlice};
@@ -154,7 +155,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
         let head = self.ring.read_avail_slot(self.next_avail)?;
         self.next_avail = self.next_avail.wrapping_add(1);
-        self.walk(head).map(Some)
+        // Built in place: the chain is moved once, to the caller.
+        let mut chain = DescriptorChain::new(head);
+        match self.walk(&mut chain) {
+            Ok(()) => Ok(Some(chain)),
+            Err(e) => Err(e),
+        }
     }
 
     fn next_generation(&mut self) -> u16 {
@@ -178,12 +184,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
-    fn walk(&mut self, head: u16) -> Result<DescriptorChain<'m, S>, Error> {
+    #[inline]
+    fn walk(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<(), Error> {
         let size = self.ring.size;
+        let head = chain.head;
         if head >= size {
             return Err(Error::HeadOutOfRange { head, size });
         }
-        let mut chain = DescriptorChain::new(head);
         let generation = self.next_generation();
         let mut index = head;
         let mut position: u32 = 0;
@@ -200,13 +207,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 if flags.contains(DescFlags::NEXT) || position != 0 {
                     return Err(Error::IndirectInChain { head });
                 }
-                self.walk_indirect(&mut chain, &d)?;
-                return Ok(chain);
+                return self.walk_indirect(chain, &d);
             }
-            self.push(&mut chain, &d, flags, position)?;
+            self.push(chain, &d, flags, position)?;
             position += 1;
             if !flags.contains(DescFlags::NEXT) {
-                return Ok(chain);
+                return Ok(());
             }
             let next = d.next.get();
             if next >= size {
@@ -250,7 +256,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             if !self.visit(index, generation) {
                 return Err(Error::ChainLoop { head, index });
             }
-            let d: Descriptor = view.read_obj(usize::from(index) * 16)?;
+            let d = crate::ring::read_desc_at(&view, usize::from(index) * 16)?;
             let flags = DescFlags::from_bits_retain(d.flags.get());
             if flags.contains(DescFlags::INDIRECT) {
                 return Err(Error::NestedIndirect { head });
@@ -281,7 +287,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     ) -> Result<(), Error> {
         let head = chain.head;
         let writable = flags.contains(DescFlags::WRITE);
-        if !writable && chain.segs.len() > chain.readable_segs {
+        if !writable && chain.segs.len() > usize::from(chain.readable_segs) {
             return Err(Error::ReadableAfterWritable { head, position });
         }
         let (addr, len) = (d.addr.get(), d.len.get());
@@ -299,13 +305,11 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         } else {
             chain.readable_len += len;
         }
+        // `len` is a u32, so the view always compresses.
+        let view = CompactSlice::new(slice).ok_or(Error::BufferOutOfMemory { head, addr, len })?;
         chain
             .segs
-            .push(Segment {
-                addr,
-                slice,
-                writable,
-            })
+            .push(Segment::new(view, writable))
             .map_err(|_| Error::TooManySegments { head, capacity: S })?;
         if !writable {
             chain.readable_segs += 1;

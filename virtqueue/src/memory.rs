@@ -76,6 +76,7 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -90,6 +91,7 @@ impl<'a> VolatileSlice<'a> {
         self.ptr.addr()
     }
 
+    #[inline]
     fn check(&self, offset: usize, len: usize) -> Result<(), Error> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len => Ok(()),
@@ -102,6 +104,7 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// The sub-view `offset..offset + len`.
+    #[inline]
     pub fn subslice(&self, offset: usize, len: usize) -> Result<VolatileSlice<'a>, Error> {
         self.check(offset, len)?;
         // SAFETY: offset + len <= self.len (checked), so the new view is inside this one
@@ -110,6 +113,7 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// Copy `dst.len()` bytes starting at `offset` into private memory.
+    #[inline]
     pub fn read_into(&self, offset: usize, dst: &mut [u8]) -> Result<(), Error> {
         self.check(offset, dst.len())?;
         // SAFETY: the range is inside the view (checked above).
@@ -118,6 +122,7 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// Copy `src` into the view starting at `offset`.
+    #[inline]
     pub fn write_from(&self, offset: usize, src: &[u8]) -> Result<(), Error> {
         self.check(offset, src.len())?;
         // SAFETY: the range is inside the view (checked above).
@@ -136,6 +141,7 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// Read one plain-data value (a snapshot: the copy is private afterwards).
+    #[inline]
     pub fn read_obj<T: FromBytes + IntoBytes>(&self, offset: usize) -> Result<T, Error> {
         let mut v = T::new_zeroed();
         self.read_into(offset, v.as_mut_bytes())?;
@@ -143,11 +149,78 @@ impl<'a> VolatileSlice<'a> {
     }
 
     /// Write one plain-data value.
+    #[inline]
     pub fn write_obj<T: IntoBytes + Immutable>(&self, offset: usize, v: &T) -> Result<(), Error> {
         self.write_from(offset, v.as_bytes())
     }
 
+    /// One volatile load of a little-endian `u16`/`u32`/`u64` at `offset` when it is
+    /// naturally aligned in host memory (bytewise otherwise): the fast path for ring and
+    /// descriptor fields.
+    #[inline]
+    pub fn read_u16(&self, offset: usize) -> Result<u16, Error> {
+        self.check(offset, 2)?;
+        // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr() % 2 == 0 {
+                return Ok(u16::from_le(ptr::read_volatile(p.cast::<u16>())));
+            }
+        }
+        let mut b = [0u8; 2];
+        self.read_into(offset, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+
+    /// See [`VolatileSlice::read_u16`].
+    #[inline]
+    pub fn read_u32(&self, offset: usize) -> Result<u32, Error> {
+        self.check(offset, 4)?;
+        // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr() % 4 == 0 {
+                return Ok(u32::from_le(ptr::read_volatile(p.cast::<u32>())));
+            }
+        }
+        let mut b = [0u8; 4];
+        self.read_into(offset, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// See [`VolatileSlice::read_u16`].
+    #[inline]
+    pub fn read_u64(&self, offset: usize) -> Result<u64, Error> {
+        self.check(offset, 8)?;
+        // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr() % 8 == 0 {
+                return Ok(u64::from_le(ptr::read_volatile(p.cast::<u64>())));
+            }
+        }
+        let mut b = [0u8; 8];
+        self.read_into(offset, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// One volatile store of a little-endian `u64` when aligned (bytewise otherwise).
+    #[inline]
+    pub fn write_u64(&self, offset: usize, value: u64) -> Result<(), Error> {
+        self.check(offset, 8)?;
+        // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr() % 8 == 0 {
+                ptr::write_volatile(p.cast::<u64>(), value.to_le());
+                return Ok(());
+            }
+        }
+        self.write_from(offset, &value.to_le_bytes())
+    }
+
     /// The 16-bit field at `offset` as an atomic (must be 2-aligned in host memory).
+    #[inline]
     pub(crate) fn atomic_u16(&self, offset: usize) -> Result<&'a AtomicU16, Error> {
         self.check(offset, 2)?;
         // SAFETY: in bounds (checked).
@@ -181,10 +254,50 @@ impl<'a> VolatileSlice<'a> {
     }
 }
 
+/// A [`VolatileSlice`] of at most 4 GiB in 12 bytes (a descriptor buffer), so that a
+/// chain of them stays small enough to move cheaply.
+#[derive(Clone, Copy)]
+pub(crate) struct CompactSlice<'a> {
+    ptr: *mut u8,
+    len: u32,
+    _life: PhantomData<&'a UnsafeCell<[u8]>>,
+}
+
+// SAFETY: as for `VolatileSlice`, which this is a compressed form of.
+unsafe impl Send for CompactSlice<'_> {}
+// SAFETY: as for `VolatileSlice`.
+unsafe impl Sync for CompactSlice<'_> {}
+
+impl<'a> CompactSlice<'a> {
+    /// Compress `v`, whose length must fit in 32 bits.
+    #[inline]
+    pub(crate) fn new(v: VolatileSlice<'a>) -> Option<Self> {
+        Some(CompactSlice {
+            ptr: v.ptr,
+            len: u32::try_from(v.len).ok()?,
+            _life: PhantomData,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// The full view again.
+    #[inline]
+    pub(crate) fn expand(self) -> VolatileSlice<'a> {
+        // SAFETY: `ptr`/`len` come from a `VolatileSlice<'a>` (see `new`), so they satisfy
+        // its contract for 'a.
+        unsafe { VolatileSlice::from_raw_parts(self.ptr, self.len as usize) }
+    }
+}
+
 /// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
+#[inline]
 unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let mut i = 0;
@@ -210,6 +323,7 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
 ///
 /// # Safety
 /// `dst..dst + src.len()` must be valid for volatile writes.
+#[inline]
 unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let mut i = 0;
@@ -291,6 +405,7 @@ impl<'a> MemoryRegion<'a> {
     }
 
     /// Whether `addr..addr + len` is inside the region, and where.
+    #[inline]
     fn offset_of(&self, addr: u64, len: usize) -> Option<usize> {
         let off = addr.checked_sub(self.base)?;
         let end = off.checked_add(len as u64)?;
@@ -303,6 +418,7 @@ impl<'a> MemoryRegion<'a> {
 }
 
 impl SharedMemory for MemoryRegion<'_> {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         self.offset_of(addr, len)
             .and_then(|off| self.view.subslice(off, len).ok())
