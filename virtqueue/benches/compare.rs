@@ -16,8 +16,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 use virtqueue::layout::QueueConfig;
 use virtqueue::mock::{Loopback, MockDriver};
 use virtqueue::{
-    Buffer, DeviceQueue, DriverQueue, Features, MemoryRegion, SharedMemory, UsedEntry,
-    VolatileSlice,
+    Buffer, DescriptorChain, DeviceQueue, DriverQueue, Features, MemoryRegion, SharedMemory,
+    UsedEntry, VolatileSlice,
 };
 
 const SIZE: u16 = 256;
@@ -66,13 +66,14 @@ fn split_device(c: &mut Criterion) {
         let mut q: DeviceQueue<'_, _, 256, 4> =
             DeviceQueue::attach(&region, cfg, Features::VERSION_1).unwrap();
         let mut avail = 0u16;
+        let mut chain = DescriptorChain::empty();
         g.bench_function("partnet", |b| {
             b.iter(|| {
                 avail = avail.wrapping_add(SIZE);
                 drv.set_avail_idx(avail);
                 let mut sum = 0u32;
                 let mut buf = [0u8; PAYLOAD as usize];
-                while let Some(chain) = q.pop().unwrap() {
+                while q.pop_into(&mut chain).unwrap() {
                     chain.reader().read_exact(&mut buf).unwrap();
                     sum += u32::from(buf[0]);
                     q.add_used(chain.head(), 0).unwrap();
@@ -122,6 +123,7 @@ fn split_roundtrip(c: &mut Criterion) {
     let lb = Loopback::new(SIZE, usize::from(SIZE) * PAYLOAD as usize);
     let mut drv: DriverQueue<'_, _, 256> = lb.driver(Features::VERSION_1).unwrap();
     let mut dev: DeviceQueue<'_, _, 256, 4> = lb.device(Features::VERSION_1).unwrap();
+    let mut chain = DescriptorChain::empty();
     g.bench_function("partnet", |b| {
         b.iter(|| {
             let mut sum = 0u32;
@@ -135,7 +137,7 @@ fn split_roundtrip(c: &mut Criterion) {
                 drv.publish();
                 let mut used = [UsedEntry { head: 0, len: 0 }; 32];
                 let mut n = 0;
-                while let Some(chain) = dev.pop().unwrap() {
+                while dev.pop_into(&mut chain).unwrap() {
                     chain.reader().read_exact(&mut buf).unwrap();
                     sum += u32::from(buf[0]);
                     used[n] = UsedEntry {

@@ -68,15 +68,31 @@ pub struct DescriptorChain<'m, const S: usize = 16> {
     pub(crate) writable_len: u32,
 }
 
+impl<const S: usize> Default for DescriptorChain<'_, S> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<'m, const S: usize> DescriptorChain<'m, S> {
-    pub(crate) fn new(head: u16) -> Self {
+    /// A chain with no segment, to be filled by [`crate::DeviceQueue::pop_into`].
+    pub const fn empty() -> Self {
         DescriptorChain {
-            head,
+            head: 0,
             segs: heapless::Vec::new(),
             readable_segs: 0,
             readable_len: 0,
             writable_len: 0,
         }
+    }
+
+    #[inline]
+    pub(crate) fn reset(&mut self, head: u16) {
+        self.head = head;
+        self.segs.clear();
+        self.readable_segs = 0;
+        self.readable_len = 0;
+        self.writable_len = 0;
     }
 
     /// The head descriptor index: the id to return in the used ring.

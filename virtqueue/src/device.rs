@@ -142,7 +142,22 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// which is at most the queue size.
     ///
     /// A per-chain error consumes the avail entry; the queue keeps working.
+    #[inline]
     pub fn pop(&mut self) -> Result<Option<DescriptorChain<'m, S>>, Error> {
+        let mut chain = DescriptorChain::empty();
+        Ok(if self.pop_into(&mut chain)? {
+            Some(chain)
+        } else {
+            None
+        })
+    }
+
+    /// Like [`DeviceQueue::pop`], but fills a caller-owned chain (reused across calls,
+    /// so nothing is moved): `Ok(true)` when a chain was popped into `chain`. On
+    /// `Ok(false)` or an error, `chain` holds no segment.
+    #[inline]
+    pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
+        chain.reset(0);
         if self.broken {
             return Err(Error::Broken);
         }
@@ -150,16 +165,18 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
             self.accept_avail(published)?;
             if self.next_avail == self.cached_avail {
-                return Ok(None);
+                return Ok(false);
             }
         }
         let head = self.ring.read_avail_slot(self.next_avail)?;
         self.next_avail = self.next_avail.wrapping_add(1);
-        // Built in place: the chain is moved once, to the caller.
-        let mut chain = DescriptorChain::new(head);
-        match self.walk(&mut chain) {
-            Ok(()) => Ok(Some(chain)),
-            Err(e) => Err(e),
+        chain.reset(head);
+        match self.walk(chain) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                chain.reset(head);
+                Err(e)
+            }
         }
     }
 
