@@ -17,6 +17,8 @@ const EXCHANGES: u32 = 5000;
 const BATCH: u32 = 32;
 
 type Check = Result<(), String>;
+/// Recognises the typed error a case must produce.
+type Expect = fn(&Error) -> bool;
 
 fn ensure(cond: bool, what: impl FnOnce() -> String) -> Check {
     if cond {
@@ -145,7 +147,7 @@ fn exchange(features: Features) -> Result<Stats, String> {
 /// Each malicious-device case against a fresh driver: the typed error it must produce.
 fn malicious_device(report: &mut Vec<String>) -> Check {
     type Attack = fn(&mut virtqueue::mock::MockDevice<'_>, Token);
-    let cases: [(&str, Attack, fn(&Error) -> bool); 4] = [
+    let cases: [(&str, Attack, Expect); 4] = [
         (
             "used id out of range",
             |d, _| {
@@ -248,7 +250,7 @@ fn malicious_driver(report: &mut Vec<String>) -> Check {
     lb.write(data + 512, b"still served");
     drv.add_chain(7, &[(data + 512, 12, false)]);
     drv.publish();
-    let expected: [(&str, fn(&Error) -> bool); 5] = [
+    let expected: [(&str, Expect); 5] = [
         ("descriptor loop", |e| {
             matches!(e, Error::ChainLoop { head: 0, index: 0 })
         }),

@@ -250,7 +250,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     ) -> Result<(), Error> {
         let head = chain.head;
         let len = table.len.get();
-        if len == 0 || len % 16 != 0 {
+        if len == 0 || !len.is_multiple_of(16) {
             return Err(Error::IndirectLength { head, len });
         }
         let entries = len / 16;

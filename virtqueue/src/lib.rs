@@ -66,6 +66,8 @@ mod features;
 pub mod layout;
 mod memory;
 pub mod ordering;
+#[cfg(any(test, feature = "alloc"))]
+mod owned;
 mod ring;
 mod sync;
 
@@ -78,6 +80,6 @@ pub use driver::{Buffer, DriverQueue, Token, UsedBuffer};
 pub use error::Error;
 pub use features::{Features, Negotiated};
 pub use layout::{Descriptor, QueueConfig, UsedElem};
-#[cfg(any(test, feature = "alloc"))]
-pub use memory::OwnedMemory;
 pub use memory::{MemoryRegion, MultiRegion, OffsetMemory, SharedMemory, VolatileSlice};
+#[cfg(any(test, feature = "alloc"))]
+pub use owned::OwnedMemory;

@@ -163,7 +163,7 @@ impl<'a> VolatileSlice<'a> {
         // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
         unsafe {
             let p = self.ptr.add(offset);
-            if p.addr() % 2 == 0 {
+            if p.addr().is_multiple_of(2) {
                 return Ok(u16::from_le(ptr::read_volatile(p.cast::<u16>())));
             }
         }
@@ -179,7 +179,7 @@ impl<'a> VolatileSlice<'a> {
         // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
         unsafe {
             let p = self.ptr.add(offset);
-            if p.addr() % 4 == 0 {
+            if p.addr().is_multiple_of(4) {
                 return Ok(u32::from_le(ptr::read_volatile(p.cast::<u32>())));
             }
         }
@@ -195,7 +195,7 @@ impl<'a> VolatileSlice<'a> {
         // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
         unsafe {
             let p = self.ptr.add(offset);
-            if p.addr() % 8 == 0 {
+            if p.addr().is_multiple_of(8) {
                 return Ok(u64::from_le(ptr::read_volatile(p.cast::<u64>())));
             }
         }
@@ -211,7 +211,7 @@ impl<'a> VolatileSlice<'a> {
         // SAFETY: in bounds (checked); the pointer is only dereferenced when aligned.
         unsafe {
             let p = self.ptr.add(offset);
-            if p.addr() % 8 == 0 {
+            if p.addr().is_multiple_of(8) {
                 ptr::write_volatile(p.cast::<u64>(), value.to_le());
                 return Ok(());
             }
@@ -225,7 +225,7 @@ impl<'a> VolatileSlice<'a> {
         self.check(offset, 2)?;
         // SAFETY: in bounds (checked).
         let p = unsafe { self.ptr.add(offset) };
-        if p.addr() % 2 != 0 {
+        if !p.addr().is_multiple_of(2) {
             return Err(Error::Misaligned {
                 part: "16-bit ring field",
                 addr: p.addr() as u64,
@@ -301,9 +301,10 @@ impl<'a> CompactSlice<'a> {
 unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let mut i = 0;
-    // SAFETY (whole function body): every access is at src + i with i < n.
+    // SAFETY: every access is at src + i with i < n, valid by the caller's contract;
+    // the u64 reads happen only at 8-aligned addresses.
     unsafe {
-        while i < n && src.add(i).addr() % 8 != 0 {
+        while i < n && !src.add(i).addr().is_multiple_of(8) {
             dst[i] = ptr::read_volatile(src.add(i));
             i += 1;
         }
@@ -327,9 +328,10 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
 unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let mut i = 0;
-    // SAFETY (whole function body): every access is at dst + i with i < n.
+    // SAFETY: every access is at dst + i with i < n, valid by the caller's contract;
+    // the u64 writes happen only at 8-aligned addresses.
     unsafe {
-        while i < n && dst.add(i).addr() % 8 != 0 {
+        while i < n && !dst.add(i).addr().is_multiple_of(8) {
             ptr::write_volatile(dst.add(i), src[i]);
             i += 1;
         }
@@ -417,15 +419,24 @@ impl<'a> MemoryRegion<'a> {
     }
 }
 
-impl SharedMemory for MemoryRegion<'_> {
+impl<'a> MemoryRegion<'a> {
+    /// Translate `len` bytes at peer address `addr` (like [`SharedMemory::slice`], but the
+    /// view lives as long as the region's memory, not the borrow of the region).
     #[inline]
-    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+    pub fn get(&self, addr: u64, len: usize) -> Result<VolatileSlice<'a>, Error> {
         self.offset_of(addr, len)
             .and_then(|off| self.view.subslice(off, len).ok())
             .ok_or(Error::OutOfMemory {
                 addr,
                 len: len as u64,
             })
+    }
+}
+
+impl SharedMemory for MemoryRegion<'_> {
+    #[inline]
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        self.get(addr, len)
     }
 }
 
@@ -552,93 +563,5 @@ mod tests {
         assert!(multi.slice(0x10, 33).is_err());
         let overlap = MemoryRegion::new(0x2f, VolatileSlice::from_mut_slice(&mut c));
         assert!(multi.add(overlap).is_err());
-    }
-}
-
-/// A heap-allocated, 8-byte aligned buffer the peer sees at `base`: shared memory for
-/// hosted tests, examples and same-process loopbacks (`alloc` feature).
-#[cfg(any(test, feature = "alloc"))]
-pub struct OwnedMemory {
-    ptr: *mut u64,
-    words: usize,
-    base: u64,
-}
-
-#[cfg(any(test, feature = "alloc"))]
-// SAFETY: the buffer is only accessed through volatile/atomic views (VolatileSlice), so
-// sharing it between threads adds no access the peer could not already make.
-unsafe impl Send for OwnedMemory {}
-#[cfg(any(test, feature = "alloc"))]
-// SAFETY: as for `Send`.
-unsafe impl Sync for OwnedMemory {}
-
-#[cfg(any(test, feature = "alloc"))]
-impl OwnedMemory {
-    /// `len` zeroed bytes (rounded up to 8) seen by the peer at `base`.
-    pub fn new(base: u64, len: usize) -> Self {
-        let words = len.div_ceil(8);
-        let boxed: alloc::boxed::Box<[u64]> = alloc::vec![0u64; words].into_boxed_slice();
-        let ptr = alloc::boxed::Box::into_raw(boxed).cast::<u64>();
-        OwnedMemory { ptr, words, base }
-    }
-
-    /// The whole buffer as a region (offset translation at `base`).
-    pub fn region(&self) -> MemoryRegion<'_> {
-        // SAFETY: `ptr` owns `words * 8` bytes until drop; the borrow of `self` keeps the
-        // view from outliving them, and this type never hands out references to them.
-        let view = unsafe { VolatileSlice::from_raw_parts(self.ptr.cast::<u8>(), self.words * 8) };
-        MemoryRegion::new(self.base, view)
-    }
-
-    /// First peer address.
-    pub fn base(&self) -> u64 {
-        self.base
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.words * 8
-    }
-
-    /// Whether the buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.words == 0
-    }
-}
-
-#[cfg(any(test, feature = "alloc"))]
-impl SharedMemory for OwnedMemory {
-    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
-        let r = self.region();
-        let off = addr
-            .checked_sub(self.base)
-            .filter(|o| {
-                o.checked_add(len as u64)
-                    .is_some_and(|e| e <= r.len() as u64)
-            })
-            .ok_or(Error::OutOfMemory {
-                addr,
-                len: len as u64,
-            })?;
-        r.view.subslice(off as usize, len)
-    }
-}
-
-#[cfg(any(test, feature = "alloc"))]
-impl Drop for OwnedMemory {
-    fn drop(&mut self) {
-        let slice = core::ptr::slice_from_raw_parts_mut(self.ptr, self.words);
-        // SAFETY: `ptr`/`words` come from `Box::into_raw` in `new` and are freed only here.
-        drop(unsafe { alloc::boxed::Box::from_raw(slice) });
-    }
-}
-
-#[cfg(any(test, feature = "alloc"))]
-impl core::fmt::Debug for OwnedMemory {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OwnedMemory")
-            .field("base", &self.base)
-            .field("len", &self.len())
-            .finish()
     }
 }

@@ -44,7 +44,7 @@ fn part<'m, M: SharedMemory + ?Sized>(
     bytes: u64,
     align: u64,
 ) -> Result<VolatileSlice<'m>, Error> {
-    if addr % align != 0 {
+    if !addr.is_multiple_of(align) {
         return Err(Error::Misaligned {
             part: name,
             addr,
@@ -54,7 +54,7 @@ fn part<'m, M: SharedMemory + ?Sized>(
     let len = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { addr, len: bytes })?;
     let view = mem.slice(addr, len)?;
     // Host alignment matters for the atomics; a translation that breaks it is rejected.
-    if (view.host_addr() as u64) % align.min(4) != 0 {
+    if !(view.host_addr() as u64).is_multiple_of(align.min(4)) {
         return Err(Error::Misaligned {
             part: name,
             addr: view.host_addr() as u64,
