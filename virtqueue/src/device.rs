@@ -157,18 +157,28 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// `Ok(false)` or an error, `chain` holds no segment.
     #[inline]
     pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
-        chain.reset(0);
         if self.broken {
+            chain.reset(0);
             return Err(Error::Broken);
         }
         if self.next_avail == self.cached_avail {
             let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
-            self.accept_avail(published)?;
+            if let Err(e) = self.accept_avail(published) {
+                chain.reset(0);
+                return Err(e);
+            }
             if self.next_avail == self.cached_avail {
+                chain.reset(0);
                 return Ok(false);
             }
         }
-        let head = self.ring.read_avail_slot(self.next_avail)?;
+        let head = match self.ring.read_avail_slot(self.next_avail) {
+            Ok(h) => h,
+            Err(e) => {
+                chain.reset(0);
+                return Err(e);
+            }
+        };
         self.next_avail = self.next_avail.wrapping_add(1);
         chain.reset(head);
         match self.walk(chain) {
@@ -180,6 +190,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
+    #[inline]
     fn next_generation(&mut self) -> u16 {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
@@ -191,6 +202,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     }
 
     /// Mark `index` visited in this walk; false when it was already.
+    #[inline]
     fn visit(&mut self, index: u16, generation: u16) -> bool {
         match self.stamps.get_mut(usize::from(index)) {
             Some(s) if *s != generation => {
@@ -295,6 +307,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
+    #[inline]
     fn push(
         &self,
         chain: &mut DescriptorChain<'m, S>,
@@ -334,6 +347,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         Ok(())
     }
 
+    #[inline]
     fn write_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
         if head >= self.ring.size {
             return Err(Error::HeadOutOfRange {
@@ -348,6 +362,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     }
 
     /// Return one chain (by its head) with `len` bytes written, and publish it.
+    #[inline]
     pub fn add_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
         if self.broken {
             return Err(Error::Broken);

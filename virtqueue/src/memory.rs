@@ -297,7 +297,7 @@ impl<'a> CompactSlice<'a> {
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
-#[inline]
+#[inline(always)]
 unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let mut i = 0;
@@ -324,7 +324,7 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
 ///
 /// # Safety
 /// `dst..dst + src.len()` must be valid for volatile writes.
-#[inline]
+#[inline(always)]
 unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let mut i = 0;
