@@ -4,7 +4,7 @@
 
 use virtqueue::layout::{DescFlags, Descriptor, QueueConfig};
 use virtqueue::mock::{Loopback, MockDriver};
-use virtqueue::{DeviceQueue, Error, Features, OwnedMemory};
+use virtqueue::{DeviceQueue, Error, Features, OwnedMemory, SharedMemory};
 
 const F: Features = Features::VERSION_1.union(Features::INDIRECT_DESC);
 const N: DescFlags = DescFlags::NEXT;
@@ -516,4 +516,58 @@ fn notification_with_event_idx_is_wrap_safe() {
     dev.add_used(c.head(), 0).unwrap(); // used idx now 4: crosses 3
     assert!(dev.needs_notification().unwrap());
     assert_eq!(dev.next_used(), 4);
+}
+
+#[test]
+fn rings_and_buffers_in_different_regions() {
+    use virtqueue::{MemoryRegion, MultiRegion, VolatileSlice};
+    // Guest memory of two regions (as a vhost-user memory table): rings at 0x1000, data
+    // at 0x8000_0000; the gap between them is not memory.
+    let mut ring_mem = vec![0u64; 1024];
+    let mut data_mem = vec![0u64; 512];
+    let ring_bytes: &mut [u8] = zerocopy::IntoBytes::as_mut_bytes(&mut ring_mem[..]);
+    let data_bytes: &mut [u8] = zerocopy::IntoBytes::as_mut_bytes(&mut data_mem[..]);
+    let mut mem = MultiRegion::<2>::new();
+    mem.add(MemoryRegion::new(
+        0x1000,
+        VolatileSlice::from_mut_slice(ring_bytes),
+    ))
+    .unwrap();
+    mem.add(MemoryRegion::new(
+        0x8000_0000,
+        VolatileSlice::from_mut_slice(data_bytes),
+    ))
+    .unwrap();
+    let cfg = QueueConfig::contiguous(0x1000, 16);
+    let mut drv = MockDriver::new(&mem, cfg).unwrap();
+    let mut dev: DeviceQueue<'_, MultiRegion<'_, 2>, 16, 4> =
+        DeviceQueue::attach(&mem, cfg, F).unwrap();
+    mem.slice(0x8000_0010, 5)
+        .unwrap()
+        .write_from(0, b"frame")
+        .unwrap();
+    drv.add_chain(0, &[(0x8000_0010, 5, false), (0x8000_0100, 64, true)]);
+    // A buffer in the gap between the regions, and one straddling the end of the data one.
+    drv.add_chain(2, &[(0x4000_0000, 8, false)]);
+    drv.add_chain(3, &[(0x8000_0ffc, 8, true)]);
+    drv.publish();
+    let chain = dev.pop().unwrap().unwrap();
+    let mut buf = [0u8; 5];
+    chain.reader().read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"frame");
+    assert_eq!(chain.writer().write(b"reply"), 5);
+    assert!(matches!(
+        dev.pop(),
+        Err(Error::BufferOutOfMemory { head: 2, .. })
+    ));
+    assert!(matches!(
+        dev.pop(),
+        Err(Error::BufferOutOfMemory { head: 3, .. })
+    ));
+    let mut out = [0u8; 5];
+    mem.slice(0x8000_0100, 5)
+        .unwrap()
+        .read_into(0, &mut out)
+        .unwrap();
+    assert_eq!(&out, b"reply");
 }
