@@ -16,7 +16,8 @@
 //! - [`DriverQueue`]: posts chains ([`DriverQueue::add`], [`DriverQueue::publish`]), decides
 //!   on notifications ([`DriverQueue::should_notify`]) and takes back validated used
 //!   buffers ([`DriverQueue::pop_used`]).
-//! - [`DeviceQueue`]: pops validated [`DescriptorChain`]s ([`DeviceQueue::pop`]), reads and
+//! - [`DeviceQueue`]: pops validated [`DescriptorChain`]s ([`DeviceQueue::pop`], or
+//!   [`DeviceQueue::pop_into`] to refill a reused chain), reads and
 //!   writes their payload ([`ChainReader`], [`ChainWriter`]), returns them
 //!   ([`DeviceQueue::add_used`], [`DeviceQueue::add_used_batch`]) and runs the notification
 //!   loop ([`DeviceQueue::needs_notification`], [`DeviceQueue::enable_notification`]).
