@@ -1,0 +1,174 @@
+//! The port endpoint trait: how a channel, a driver or a test double plugs into the switch.
+//!
+//! A port endpoint is a pair of slot rings seen from the switch:
+//!
+//! * **ingress** (frames the peer sent): [`PortEndpoint::rx_take`] hands the switch an
+//!   owned [`RxSlot`] (index + length); the bytes stay readable through
+//!   [`PortEndpoint::rx_frame`] until the switch gives the slot back with
+//!   [`PortEndpoint::rx_release`].
+//! * **egress** (frames for the peer): [`PortEndpoint::tx_reserve`] hands out an owned
+//!   [`TxSlot`]; the switch writes the frame with [`PortEndpoint::tx_write`] (header and
+//!   payload, gather style) and hands it to the peer with [`PortEndpoint::tx_commit`], or
+//!   returns it unused with [`PortEndpoint::tx_abort`].
+//!
+//! Handles are plain values, not borrows of the endpoint, so any number of ports share one
+//! switch without `unsafe` and without lifetimes tied to a token.
+//!
+//! # Contract for implementors
+//!
+//! * `rx_frame` must return bytes in memory private to the service partition (a
+//!   virtio-net or queuing-port adapter copies the frame out of shared memory on
+//!   `rx_take`, after the virtio-net header); the switch reads the header from it once,
+//!   but an endpoint must never return memory a peer can still write.
+//! * `tx_write` copies into the destination (which may be shared memory, several
+//!   descriptor chains with `MRG_RXBUF`, or a message buffer) and must check bounds
+//!   itself; it returns [`EndpointError`] instead of panicking.
+//! * Handles the switch passes back are always ones the same endpoint handed out, each
+//!   exactly once.
+
+use core::fmt;
+
+/// An owned handle to a received frame: slot index and frame length.
+///
+/// Not `Clone`: giving it back with [`PortEndpoint::rx_release`] consumes it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RxSlot {
+    index: u16,
+    len: u16,
+}
+
+impl RxSlot {
+    /// A handle for slot `index` holding a frame of `len` bytes (for endpoint authors).
+    pub const fn new(index: u16, len: u16) -> Self {
+        RxSlot { index, len }
+    }
+    /// The endpoint's slot index.
+    pub const fn index(&self) -> u16 {
+        self.index
+    }
+    /// The frame length in bytes.
+    pub const fn len(&self) -> u16 {
+        self.len
+    }
+    /// `true` for an empty frame.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// An owned handle to a reserved egress slot: slot index and reserved length.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TxSlot {
+    index: u16,
+    len: u16,
+}
+
+impl TxSlot {
+    /// A handle for slot `index` reserved for a frame of `len` bytes (for endpoint authors).
+    pub const fn new(index: u16, len: u16) -> Self {
+        TxSlot { index, len }
+    }
+    /// The endpoint's slot index.
+    pub const fn index(&self) -> u16 {
+        self.index
+    }
+    /// The reserved frame length in bytes.
+    pub const fn len(&self) -> u16 {
+        self.len
+    }
+    /// `true` for an empty reservation.
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// An endpoint refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// A write past the reserved length: offset, length written, reserved length.
+    OutOfBounds {
+        /// Where the write started.
+        offset: usize,
+        /// How many bytes were written.
+        len: usize,
+        /// The slot's reserved length.
+        reserved: usize,
+    },
+    /// The handle does not name a reserved slot of this endpoint: its index.
+    BadSlot(u16),
+    /// The peer's buffer turned out unusable (e.g. a malformed descriptor chain).
+    Peer,
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::OutOfBounds {
+                offset,
+                len,
+                reserved,
+            } => write!(
+                f,
+                "write of {len} bytes at offset {offset} exceeds the reserved {reserved} bytes"
+            ),
+            EndpointError::BadSlot(i) => write!(f, "slot {i} is not reserved"),
+            EndpointError::Peer => write!(f, "the peer's buffer is unusable"),
+        }
+    }
+}
+
+/// One side of a switch port: a channel, a driver or a test double.
+///
+/// See the [module documentation](self) for the contract.
+pub trait PortEndpoint {
+    /// Takes the next frame the peer sent, if any.
+    fn rx_take(&mut self) -> Option<RxSlot>;
+    /// The bytes of a taken frame (private memory; at most `slot.len()` bytes).
+    fn rx_frame(&self, slot: &RxSlot) -> &[u8];
+    /// Gives a taken slot back to the endpoint.
+    fn rx_release(&mut self, slot: RxSlot);
+    /// How many frames are waiting to be taken (bounds the rate queue).
+    fn rx_pending(&self) -> usize;
+    /// Reserves room for one frame of `len` bytes, or `None` when the peer has no room.
+    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot>;
+    /// Copies `bytes` into a reserved slot at `offset`.
+    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8])
+        -> Result<(), EndpointError>;
+    /// Hands a written slot to the peer.
+    fn tx_commit(&mut self, slot: TxSlot);
+    /// Returns a reserved slot unused.
+    fn tx_abort(&mut self, slot: TxSlot);
+}
+
+impl<T: PortEndpoint + ?Sized> PortEndpoint for &mut T {
+    fn rx_take(&mut self) -> Option<RxSlot> {
+        (**self).rx_take()
+    }
+    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
+        (**self).rx_frame(slot)
+    }
+    fn rx_release(&mut self, slot: RxSlot) {
+        (**self).rx_release(slot)
+    }
+    fn rx_pending(&self) -> usize {
+        (**self).rx_pending()
+    }
+    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+        (**self).tx_reserve(len)
+    }
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
+        (**self).tx_write(slot, offset, bytes)
+    }
+    fn tx_commit(&mut self, slot: TxSlot) {
+        (**self).tx_commit(slot)
+    }
+    fn tx_abort(&mut self, slot: TxSlot) {
+        (**self).tx_abort(slot)
+    }
+}

@@ -1,0 +1,200 @@
+//! Classification: from a frame's private header copy to a verdict and a destination set.
+//!
+//! Checks run in this order, the first failure decides the [`DropReason`]:
+//! size ([`Oversized`](DropReason::Oversized)), header
+//! ([`Malformed`](DropReason::Malformed), or [`Vlan`](DropReason::Vlan) for double
+//! and service tags), VLAN membership ([`Vlan`](DropReason::Vlan)), source address
+//! ([`Spoofed`](DropReason::Spoofed)), EtherType allow-list
+//! ([`EtherType`](DropReason::EtherType)), routing ([`NoRoute`](DropReason::NoRoute),
+//! or [`Oversized`](DropReason::Oversized) if the frame would not fit any destination
+//! once tagged). The rate budget and the copy follow in the switch.
+//!
+//! Forwarding rules, by destination address, within the frame's VLAN, never back to the
+//! source, never to the monitor port, and between partitions only if neither is
+//! `isolated`:
+//! * broadcast: every such port;
+//! * multicast: ports that joined the group, or take all multicast;
+//! * known unicast: the port bound to (or learned for) the address;
+//! * unknown unicast: from a partition to the uplink; from the uplink to promiscuous
+//!   ports only.
+
+use crate::endpoint::PortEndpoint;
+use crate::policy::{Role, VlanMode};
+use crate::stats::DropReason;
+use crate::switch::Port;
+use crate::wire::{EthernetHeader, ParseError, VlanTag, HEADER_LEN, TAG_LEN};
+
+/// The forwarding decision for one frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    /// The validated header (private copy).
+    pub(crate) header: EthernetHeader,
+    /// The frame's VLAN.
+    pub(crate) vid: u16,
+    /// The frame's priority.
+    pub(crate) pcp: u8,
+    /// Destination ports, one bit each.
+    pub(crate) destinations: u64,
+    /// Learn the source address on the ingress port.
+    pub(crate) learn: bool,
+}
+
+/// The VLAN and priority of a frame arriving on a port in `mode`.
+#[inline]
+fn ingress_vlan(
+    mode: &VlanMode,
+    tag: Option<VlanTag>,
+    default_pcp: u8,
+) -> Result<(u16, u8), DropReason> {
+    match (mode, tag) {
+        (VlanMode::Access { vid }, None) => Ok((*vid, default_pcp)),
+        (VlanMode::Access { vid }, Some(t)) if t.vid == 0 || t.vid == *vid => Ok((*vid, t.pcp)),
+        (
+            VlanMode::Trunk {
+                native: Some(n), ..
+            },
+            None,
+        ) => Ok((*n, default_pcp)),
+        (
+            VlanMode::Trunk {
+                native: Some(n), ..
+            },
+            Some(t),
+        ) if t.vid == 0 => Ok((*n, t.pcp)),
+        (VlanMode::Trunk { allowed, .. }, Some(t)) if t.vid != 0 && allowed.contains(t.vid) => {
+            Ok((t.vid, t.pcp))
+        }
+        _ => Err(DropReason::Vlan),
+    }
+}
+
+/// `true` if a frame of VLAN `vid` from port `s` may be delivered to port `d`.
+#[inline]
+fn may_reach<E, const Q: usize>(
+    s: usize,
+    src: &Port<E, Q>,
+    d: usize,
+    dst: &Port<E, Q>,
+    vid: u16,
+) -> bool {
+    d != s
+        && dst.cfg.role != Role::Monitor
+        && dst.cfg.vlan.is_member(vid)
+        && !(src.cfg.role == Role::Partition
+            && dst.cfg.role == Role::Partition
+            && (src.cfg.isolated || dst.cfg.isolated))
+}
+
+impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
+    /// Classifies `frame`, received on port `s`, without changing anything.
+    #[inline]
+    pub(crate) fn classify(
+        &self,
+        s: usize,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Result<Route, DropReason> {
+        let src = &self.ports[s];
+        let cfg = &src.cfg;
+        if frame.len() > usize::from(cfg.max_frame) {
+            return Err(DropReason::Oversized);
+        }
+        let header = EthernetHeader::parse(frame).map_err(|e| match e {
+            ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
+            _ => DropReason::Malformed,
+        })?;
+        let (vid, pcp) = ingress_vlan(&cfg.vlan, header.tag, cfg.default_pcp)?;
+        match cfg.role {
+            Role::Partition if cfg.mac != Some(header.source) => return Err(DropReason::Spoofed),
+            Role::Uplink => {
+                // A partition's own address arriving from outside is a spoof.
+                if let Some(hit) = self.table.lookup(vid, header.source.to_u64(), now_ns) {
+                    if !hit.learned && usize::from(hit.port) != s {
+                        return Err(DropReason::Spoofed);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(allowed) = &cfg.allowed_ethertypes {
+            if !allowed.contains(&header.ethertype) {
+                return Err(DropReason::EtherType);
+            }
+        }
+        let destinations = self.destinations(s, &header, vid, now_ns);
+        if destinations == 0 {
+            return Err(DropReason::NoRoute);
+        }
+        let fitting = self.fitting(
+            destinations,
+            frame.len() - usize::from(header.payload_offset),
+            vid,
+        );
+        if fitting == 0 {
+            return Err(DropReason::Oversized);
+        }
+        Ok(Route {
+            header,
+            vid,
+            pcp,
+            destinations: fitting,
+            learn: cfg.learning,
+        })
+    }
+
+    /// The ports a frame may be delivered to, one bit each.
+    #[inline]
+    fn destinations(&self, s: usize, header: &EthernetHeader, vid: u16, now_ns: u64) -> u64 {
+        let src = &self.ports[s];
+        let dst = header.destination;
+        if dst.is_multicast() {
+            let mut mask = 0;
+            for (d, p) in self.ports.iter().enumerate() {
+                if may_reach(s, src, d, p, vid)
+                    && (dst.is_broadcast() || p.cfg.all_multicast || p.cfg.groups.contains(&dst))
+                {
+                    mask |= 1 << d;
+                }
+            }
+            return mask;
+        }
+        let single = |d: usize| match self.ports.get(d) {
+            Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
+            _ => 0,
+        };
+        match self.table.lookup(vid, dst.to_u64(), now_ns) {
+            Some(hit) => single(usize::from(hit.port)),
+            None if src.cfg.role == Role::Partition => {
+                self.uplink.map_or(0, |u| single(usize::from(u)))
+            }
+            None => {
+                let mut mask = 0;
+                for (d, p) in self.ports.iter().enumerate() {
+                    if p.cfg.promiscuous && may_reach(s, src, d, p, vid) {
+                        mask |= 1 << d;
+                    }
+                }
+                mask
+            }
+        }
+    }
+
+    /// The destinations whose `max_frame` fits the frame as it would leave them.
+    #[inline]
+    fn fitting(&self, mut mask: u64, payload: usize, vid: u16) -> u64 {
+        let mut fits = 0;
+        while mask != 0 {
+            let d = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(p) = self.ports.get(d) {
+                let tagged =
+                    matches!(&p.cfg.vlan, VlanMode::Trunk { native, .. } if *native != Some(vid));
+                let len = HEADER_LEN + payload + if tagged { TAG_LEN } else { 0 };
+                if len <= usize::from(p.cfg.max_frame) {
+                    fits |= 1 << d;
+                }
+            }
+        }
+        fits
+    }
+}
