@@ -141,34 +141,47 @@ pub trait PortEndpoint {
     fn tx_abort(&mut self, slot: TxSlot);
 }
 
+/// Forwards every method to the pointee.
+macro_rules! forward_endpoint {
+    () => {
+        fn rx_take(&mut self) -> Option<RxSlot> {
+            (**self).rx_take()
+        }
+        fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
+            (**self).rx_frame(slot)
+        }
+        fn rx_release(&mut self, slot: RxSlot) {
+            (**self).rx_release(slot)
+        }
+        fn rx_pending(&self) -> usize {
+            (**self).rx_pending()
+        }
+        fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+            (**self).tx_reserve(len)
+        }
+        fn tx_write(
+            &mut self,
+            slot: &TxSlot,
+            offset: usize,
+            bytes: &[u8],
+        ) -> Result<(), EndpointError> {
+            (**self).tx_write(slot, offset, bytes)
+        }
+        fn tx_commit(&mut self, slot: TxSlot) {
+            (**self).tx_commit(slot)
+        }
+        fn tx_abort(&mut self, slot: TxSlot) {
+            (**self).tx_abort(slot)
+        }
+    };
+}
+
 impl<T: PortEndpoint + ?Sized> PortEndpoint for &mut T {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        (**self).rx_take()
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        (**self).rx_frame(slot)
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        (**self).rx_release(slot)
-    }
-    fn rx_pending(&self) -> usize {
-        (**self).rx_pending()
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        (**self).tx_reserve(len)
-    }
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        (**self).tx_write(slot, offset, bytes)
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        (**self).tx_commit(slot)
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        (**self).tx_abort(slot)
-    }
+    forward_endpoint!();
+}
+
+/// Boxed endpoints (feature `alloc`): large in-memory endpoints off the stack.
+#[cfg(feature = "alloc")]
+impl<T: PortEndpoint + ?Sized> PortEndpoint for alloc::boxed::Box<T> {
+    forward_endpoint!();
 }

@@ -39,6 +39,10 @@ use heapless::Deque;
 pub struct PortId(pub(crate) u8);
 
 impl PortId {
+    /// The id of the port at `index` (methods taking a `PortId` check it exists).
+    pub const fn new(index: u8) -> Self {
+        PortId(index)
+    }
     /// The port's index.
     pub const fn index(self) -> usize {
         self.0 as usize
