@@ -144,21 +144,27 @@ pub trait PortEndpoint {
 /// Forwards every method to the pointee.
 macro_rules! forward_endpoint {
     () => {
+        #[inline]
         fn rx_take(&mut self) -> Option<RxSlot> {
             (**self).rx_take()
         }
+        #[inline]
         fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
             (**self).rx_frame(slot)
         }
+        #[inline]
         fn rx_release(&mut self, slot: RxSlot) {
             (**self).rx_release(slot)
         }
+        #[inline]
         fn rx_pending(&self) -> usize {
             (**self).rx_pending()
         }
+        #[inline]
         fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
             (**self).tx_reserve(len)
         }
+        #[inline]
         fn tx_write(
             &mut self,
             slot: &TxSlot,
@@ -167,9 +173,11 @@ macro_rules! forward_endpoint {
         ) -> Result<(), EndpointError> {
             (**self).tx_write(slot, offset, bytes)
         }
+        #[inline]
         fn tx_commit(&mut self, slot: TxSlot) {
             (**self).tx_commit(slot)
         }
+        #[inline]
         fn tx_abort(&mut self, slot: TxSlot) {
             (**self).tx_abort(slot)
         }

@@ -182,6 +182,9 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
     /// The destinations whose `max_frame` fits the frame as it would leave them.
     #[inline]
     fn fitting(&self, mut mask: u64, payload: usize, vid: u16) -> u64 {
+        if HEADER_LEN + TAG_LEN + payload <= self.fits_everywhere {
+            return mask;
+        }
         let mut fits = 0;
         while mask != 0 {
             let d = mask.trailing_zeros() as usize;

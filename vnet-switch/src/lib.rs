@@ -34,6 +34,7 @@ pub mod mem;
 pub mod monitor;
 pub mod pcap;
 mod policy;
+mod ring;
 mod stats;
 mod switch;
 pub mod wire;

@@ -66,6 +66,7 @@ impl<const N: usize> MacTable<N> {
         (h >> 32) as usize & (N - 1)
     }
 
+    #[inline]
     fn live(&self, e: &Entry, now_ns: u64) -> bool {
         e.key != EMPTY && (!e.learned || now_ns.saturating_sub(e.last_seen_ns) <= self.age_ns)
     }

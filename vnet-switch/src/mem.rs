@@ -10,6 +10,7 @@
 //! [`MemEndpoint::set_discard`] frees committed egress slots at once.
 
 use crate::endpoint::{EndpointError, PortEndpoint, RxSlot, TxSlot};
+use crate::ring::IndexRing;
 
 /// Fault injection on the peer's ingress side (0 disables a hook).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,27 +40,48 @@ impl core::fmt::Display for InjectError {
     }
 }
 
+/// A FIFO of slot indices.
+struct Indices<const N: usize>(IndexRing<N>);
+
+impl<const N: usize> Indices<N> {
+    const fn new() -> Self {
+        Indices(IndexRing::new())
+    }
+    #[inline]
+    fn push(&mut self, i: u16) -> bool {
+        self.0.push_back((i, 0))
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<u16> {
+        self.0.pop_front().map(|(i, _)| i)
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// A ring of `N` slots of `S` bytes: a free list and a FIFO of filled slots.
 struct Ring<const N: usize, const S: usize> {
     bufs: [[u8; S]; N],
     lens: [u16; N],
-    free: heapless::Vec<u16, N>,
-    fifo: heapless::Deque<u16, N>,
+    free: Indices<N>,
+    fifo: Indices<N>,
     /// Slots handed out (taken or reserved) and not yet returned.
     out: [bool; N],
 }
 
 impl<const N: usize, const S: usize> Ring<N, S> {
     fn new() -> Self {
-        let mut free = heapless::Vec::new();
-        for i in (0..N).rev() {
-            let _ = free.push(i as u16);
+        let mut free = Indices::new();
+        for i in 0..N {
+            free.push(i as u16);
         }
         Ring {
             bufs: [[0; S]; N],
             lens: [0; N],
             free,
-            fifo: heapless::Deque::new(),
+            fifo: Indices::new(),
             out: [false; N],
         }
     }
@@ -161,14 +183,14 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         }
         self.rx.lens[slot] = frame.len() as u16;
         // The free list and the FIFO share the N indices: this push cannot fail.
-        let _ = self.rx.fifo.push_back(i);
+        let _ = self.rx.fifo.push(i);
         Ok(())
     }
 
     /// The peer receives the oldest committed frame into `out`; returns its length
     /// (truncated to `out.len()` if `out` is short).
     pub fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
-        let i = self.tx.fifo.pop_front()?;
+        let i = self.tx.fifo.pop()?;
         let slot = usize::from(i);
         let len = usize::from(self.tx.lens[slot]).min(out.len());
         out[..len].copy_from_slice(&self.tx.bufs[slot][..len]);
@@ -188,7 +210,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
 
     /// Drops all frames waiting for the peer (O(1) per frame, no copy).
     pub fn clear_tx(&mut self) {
-        while let Some(i) = self.tx.fifo.pop_front() {
+        while let Some(i) = self.tx.fifo.pop() {
             let _ = self.tx.free.push(i);
         }
     }
@@ -197,7 +219,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
 impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
     #[inline]
     fn rx_take(&mut self) -> Option<RxSlot> {
-        let i = self.rx.fifo.pop_front()?;
+        let i = self.rx.fifo.pop()?;
         self.rx.hand_out(i);
         Some(RxSlot::new(i, self.rx.lens[usize::from(i)]))
     }
@@ -216,9 +238,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         let i = slot.index();
         if self.rx.take_back(i) {
             let _ = if self.recycle {
-                self.rx.fifo.push_back(i).map_err(|_| ())
+                self.rx.fifo.push(i)
             } else {
-                self.rx.free.push(i).map_err(|_| ())
+                self.rx.free.push(i)
             };
         }
     }
@@ -272,9 +294,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
                 *l = slot.len();
             }
             let _ = if self.discard {
-                self.tx.free.push(i).map_err(|_| ())
+                self.tx.free.push(i)
             } else {
-                self.tx.fifo.push_back(i).map_err(|_| ())
+                self.tx.fifo.push(i)
             };
         }
     }

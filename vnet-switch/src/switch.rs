@@ -30,9 +30,9 @@ use crate::forward::Route;
 use crate::mac_table::MacTable;
 use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
 use crate::policy::{PortConfig, Role, TokenBucket, VlanMode, MAX_CLASSES};
+use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
 use crate::wire::{MacAddress, VlanTag, MAX_HEADER_LEN};
-use heapless::Deque;
 
 /// A port's index in the switch (the order in which ports were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,7 +61,7 @@ pub(crate) struct Port<E, const Q: usize> {
     /// Byte and frame buckets.
     rate: Option<(TokenBucket, TokenBucket)>,
     /// Reserved, written, not yet committed slots per traffic class.
-    queues: [Deque<TxSlot, Q>; CLASSES],
+    queues: [IndexRing<Q>; CLASSES],
     /// Learned addresses this port holds.
     pub(crate) learned: u16,
 }
@@ -80,7 +80,7 @@ impl<E, const Q: usize> Port<E, Q> {
             stats: PortStats::default(),
             held: None,
             rate,
-            queues: [const { Deque::new() }; CLASSES],
+            queues: [const { IndexRing::new() }; CLASSES],
             learned: 0,
         }
     }
@@ -90,10 +90,10 @@ impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
     /// Commits every queued slot, highest class first.
     fn commit_queued(&mut self) {
         for q in self.queues.iter_mut().rev() {
-            while let Some(slot) = q.pop_front() {
+            while let Some((index, len)) = q.pop_front() {
                 self.stats.tx_frames += 1;
-                self.stats.tx_bytes += u64::from(slot.len());
-                self.ep.tx_commit(slot);
+                self.stats.tx_bytes += u64::from(len);
+                self.ep.tx_commit(TxSlot::new(index, len));
             }
         }
     }
@@ -104,13 +104,13 @@ impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
         if let Some(t) = self.ep.tx_reserve(len) {
             return Some(t);
         }
-        let victim = self
+        let (index, victim_len) = self
             .queues
             .get_mut(..class)?
             .iter_mut()
             .find_map(|q| q.pop_back())?;
         self.stats.tx_queue_full += 1;
-        self.ep.tx_abort(victim);
+        self.ep.tx_abort(TxSlot::new(index, victim_len));
         self.ep.tx_reserve(len)
     }
 
@@ -162,6 +162,8 @@ pub struct Switch<E, const P: usize, const M: usize = 1024, const Q: usize = 32>
     pub(crate) table: MacTable<M>,
     pub(crate) uplink: Option<u8>,
     pub(crate) monitor: Option<u8>,
+    /// The smallest `max_frame` of all ports: frames shorter by a tag fit everywhere.
+    pub(crate) fits_everywhere: usize,
     next: usize,
 }
 
@@ -172,11 +174,17 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         uplink: Option<u8>,
         monitor: Option<u8>,
     ) -> Self {
+        let fits_everywhere = ports
+            .iter()
+            .map(|p| usize::from(p.cfg.max_frame))
+            .min()
+            .unwrap_or(0);
         Switch {
             ports,
             table,
             uplink,
             monitor,
+            fits_everywhere,
             next: 0,
         }
     }
@@ -446,12 +454,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             dst.stats.tx_errors += 1;
             return None;
         }
-        let queue = &mut dst.queues[class];
-        if queue.is_full() {
+        if dst.queues[class].is_full() {
             dst.commit_queued();
         }
         // The queue was just emptied if it was full: this push cannot fail.
-        if let Err(tx) = dst.queues[class].push_back(tx) {
+        if !dst.queues[class].push_back((tx.index(), tx.len())) {
             dst.ep.tx_commit(tx);
         }
         Some((head, hl))

@@ -72,14 +72,10 @@ impl MacAddress {
     }
 
     /// The address as the low 48 bits of a `u64` (for hashing and comparison).
+    #[inline]
     pub const fn to_u64(&self) -> u64 {
         let b = self.0;
-        (b[0] as u64) << 40
-            | (b[1] as u64) << 32
-            | (b[2] as u64) << 24
-            | (b[3] as u64) << 16
-            | (b[4] as u64) << 8
-            | b[5] as u64
+        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
     }
 }
 
@@ -181,16 +177,20 @@ impl EthernetHeader {
     ///
     /// Rejects runts, cut-off tags, double tags (any 802.1Q/802.1ad TPID after the first
     /// tag), 802.1ad outer tags, 802.3 length fields and group or zero source addresses.
+    #[inline]
     pub fn parse(frame: &[u8]) -> Result<Self, ParseError> {
-        // Copy the most the parser can need into private memory first.
+        // Copy the most the parser can need into private memory first (a fixed-size copy
+        // on the common path).
         let mut head = [0u8; HEADER_LEN + TAG_LEN];
-        let n = frame.len().min(head.len());
-        head[..n].copy_from_slice(&frame[..n]);
-        if frame.len() < HEADER_LEN {
-            return Err(ParseError::Runt(frame.len()));
+        match frame.first_chunk::<{ HEADER_LEN + TAG_LEN }>() {
+            Some(h) => head = *h,
+            None if frame.len() < HEADER_LEN => return Err(ParseError::Runt(frame.len())),
+            None => head[..frame.len()].copy_from_slice(frame),
         }
-        let destination = MacAddress::from_slice(&head[field::DESTINATION]).unwrap_or_default();
-        let source = MacAddress::from_slice(&head[field::SOURCE]).unwrap_or_default();
+        let mut destination = MacAddress::ZERO;
+        destination.0.copy_from_slice(&head[field::DESTINATION]);
+        let mut source = MacAddress::ZERO;
+        source.0.copy_from_slice(&head[field::SOURCE]);
         if source.is_multicast() || source == MacAddress::ZERO {
             return Err(ParseError::BadSource(source));
         }
@@ -226,6 +226,7 @@ impl EthernetHeader {
     }
 
     /// Writes an egress header (untagged, or with `tag`) into `out`; returns its length.
+    #[inline]
     pub fn emit(&self, tag: Option<VlanTag>, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         out[field::DESTINATION].copy_from_slice(&self.destination.0);
         out[field::SOURCE].copy_from_slice(&self.source.0);
