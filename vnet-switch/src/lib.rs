@@ -25,7 +25,7 @@
 extern crate alloc;
 
 mod builder;
-mod endpoint;
+pub mod endpoint;
 mod error;
 mod forward;
 mod mac_table;
@@ -36,7 +36,7 @@ pub mod pcap;
 mod policy;
 mod ring;
 mod stats;
-mod switch;
+pub mod switch;
 pub mod wire;
 
 pub use builder::{SwitchBuilder, DEFAULT_AGE_NS};

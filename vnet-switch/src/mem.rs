@@ -164,7 +164,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         };
         self.injected += 1;
         let n = self.injected;
-        let hit = |every: u32| every != 0 && n % u64::from(every) == 0;
+        let hit = |every: u32| every != 0 && n.is_multiple_of(u64::from(every));
         if hit(self.faults.drop_every) {
             self.fault_dropped += 1;
             let _ = self.rx.free.push(i);

@@ -68,6 +68,8 @@ impl VlanSet {
 }
 
 /// VLAN handling of a port.
+// The trunk's VLAN bit set is 512 bytes; configuration lives once per port, no heap.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VlanMode {
     /// Access port (partitions): frames arrive and leave untagged and belong to `vid`.

@@ -18,6 +18,7 @@ impl<const N: usize> IndexRing<N> {
         }
     }
 
+    #[cfg_attr(not(any(test, feature = "test-utils")), allow(dead_code))]
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len

@@ -80,7 +80,10 @@ fn monitor_sees_spoofed_frames_annotated_with_their_drop_reason() {
 }
 
 /// Parses a pcap file: the global header fields, then (ts_ns, incl, orig, bytes) records.
-fn parse_pcap(bytes: &[u8]) -> (u32, u16, u16, u32, u32, Vec<(u64, u32, u32, Vec<u8>)>) {
+/// One pcap record: timestamp (ns), included length, original length, bytes.
+type Record = (u64, u32, u32, Vec<u8>);
+
+fn parse_pcap(bytes: &[u8]) -> (u32, u16, u16, u32, u32, Vec<Record>) {
     let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
     let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap());
     let (magic, major, minor, snaplen, linktype) =
