@@ -51,12 +51,12 @@ impl<E: PortEndpoint, const P: usize> SwitchBuilder<E, P> {
     }
 
     /// Validates everything and builds the switch with a MAC table of `M` buckets (a
-    /// power of two) and egress queues of `Q` frames per traffic class.
+    /// power of two) and egress queues of `Q` frames per traffic class (a power of two).
     pub fn build<const M: usize, const Q: usize>(self) -> Result<Switch<E, P, M, Q>, ConfigError> {
         if !M.is_power_of_two() {
             return Err(ConfigError::TableSize(M));
         }
-        if Q == 0 {
+        if !Q.is_power_of_two() || Q > usize::from(u16::MAX) {
             return Err(ConfigError::QueueDepth(Q));
         }
         let mut table = MacTable::<M>::new(self.age_ns);

@@ -135,6 +135,20 @@ pub trait PortEndpoint {
     /// Copies `bytes` into a reserved slot at `offset`.
     fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8])
         -> Result<(), EndpointError>;
+    /// Writes a whole frame, `header` then `payload`, from the start of a reserved slot.
+    ///
+    /// The switch writes every frame through this method; the default calls
+    /// [`tx_write`](Self::tx_write) twice, an endpoint may do it with one bounds check.
+    #[inline]
+    fn tx_write_frame(
+        &mut self,
+        slot: &TxSlot,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Result<(), EndpointError> {
+        self.tx_write(slot, 0, header)?;
+        self.tx_write(slot, header.len(), payload)
+    }
     /// Hands a written slot to the peer.
     fn tx_commit(&mut self, slot: TxSlot);
     /// Returns a reserved slot unused.
@@ -172,6 +186,15 @@ macro_rules! forward_endpoint {
             bytes: &[u8],
         ) -> Result<(), EndpointError> {
             (**self).tx_write(slot, offset, bytes)
+        }
+        #[inline]
+        fn tx_write_frame(
+            &mut self,
+            slot: &TxSlot,
+            header: &[u8],
+            payload: &[u8],
+        ) -> Result<(), EndpointError> {
+            (**self).tx_write_frame(slot, header, payload)
         }
         #[inline]
         fn tx_commit(&mut self, slot: TxSlot) {

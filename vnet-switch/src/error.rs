@@ -13,7 +13,7 @@ pub enum ConfigError {
     TooManyPorts(usize),
     /// The MAC table size is not a power of two: the size.
     TableSize(usize),
-    /// The egress queue depth is zero.
+    /// The egress queue depth is not a power of two: the depth.
     QueueDepth(usize),
     /// A second uplink: its port index.
     SecondUplink(usize),
@@ -48,7 +48,7 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::TooManyPorts(c) => write!(f, "too many ports: capacity {c} (at most 64)"),
             ConfigError::TableSize(n) => write!(f, "MAC table size {n} is not a power of two"),
-            ConfigError::QueueDepth(n) => write!(f, "egress queue depth {n} must be at least 1"),
+            ConfigError::QueueDepth(n) => write!(f, "egress queue depth {n} is not a power of two"),
             ConfigError::SecondUplink(p) => write!(f, "port {p}: a second uplink"),
             ConfigError::SecondMonitor(p) => write!(f, "port {p}: a second monitor port"),
             ConfigError::InvalidMac(p, None) => write!(f, "port {p}: partition without a MAC"),

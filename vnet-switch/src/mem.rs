@@ -73,6 +73,12 @@ struct Ring<const N: usize, const S: usize> {
 
 impl<const N: usize, const S: usize> Ring<N, S> {
     fn new() -> Self {
+        const {
+            assert!(
+                N.is_power_of_two() && N <= 65536,
+                "N must be a power of two"
+            )
+        };
         let mut free = Indices::new();
         for i in 0..N {
             free.push(i as u16);
@@ -103,7 +109,7 @@ impl<const N: usize, const S: usize> Ring<N, S> {
     }
 }
 
-/// An in-memory endpoint with `N` slots of `S` bytes per direction.
+/// An in-memory endpoint with `N` slots (a power of two) of `S` bytes per direction.
 pub struct MemEndpoint<const N: usize, const S: usize = 1536> {
     rx: Ring<N, S>,
     tx: Ring<N, S>,
@@ -283,6 +289,31 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
                 len: bytes.len(),
                 reserved,
             }),
+        }
+    }
+
+    #[inline]
+    fn tx_write_frame(
+        &mut self,
+        slot: &TxSlot,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Result<(), EndpointError> {
+        let i = usize::from(slot.index());
+        let reserved = usize::from(slot.len());
+        let (h, total) = (header.len(), header.len() + payload.len());
+        match (self.tx.out.get(i), self.tx.bufs.get_mut(i)) {
+            (Some(true), Some(buf)) if total <= reserved && total <= S => {
+                buf[..h].copy_from_slice(header);
+                buf[h..total].copy_from_slice(payload);
+                Ok(())
+            }
+            (Some(true), Some(_)) => Err(EndpointError::OutOfBounds {
+                offset: 0,
+                len: total,
+                reserved,
+            }),
+            _ => Err(EndpointError::BadSlot(slot.index())),
         }
     }
 

@@ -9,7 +9,8 @@
 //!    port's rate budget, then copied once into a reserved slot of each destination and
 //!    the slot queued in the destination's egress queue for the frame's traffic class.
 //! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
-//!    order (class 7 first).
+//!    order (class 7 first). A port with a single class has nothing to reorder: its
+//!    frames are committed as soon as they are written.
 //!
 //! When a destination has no free slot, a queued frame of a lower class of that port
 //! (from this poll) is given up for the higher-class one (counted in
@@ -273,11 +274,17 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         let mut deferred: u64 = 0;
         'rounds: while handled < budget {
             let mut progress = false;
-            for k in 0..n {
+            let mut s = start;
+            for _ in 0..n {
                 if handled >= budget {
                     break 'rounds;
                 }
-                let s = (start + k) % n;
+                let here = s;
+                s += 1;
+                if s == n {
+                    s = 0;
+                }
+                let s = here;
                 if deferred & (1 << s) != 0 {
                     continue;
                 }
@@ -445,14 +452,18 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             dst.stats.tx_queue_full += 1;
             return None;
         };
-        let written = dst
-            .ep
-            .tx_write(&tx, 0, &head[..hl])
-            .and_then(|()| dst.ep.tx_write(&tx, hl, payload));
+        let written = dst.ep.tx_write_frame(&tx, &head[..hl], payload);
         if written.is_err() {
             dst.ep.tx_abort(tx);
             dst.stats.tx_errors += 1;
             return None;
+        }
+        if dst.cfg.classes == 1 {
+            // One class: nothing to reorder, hand the frame over at once.
+            dst.stats.tx_frames += 1;
+            dst.stats.tx_bytes += u64::from(tx.len());
+            dst.ep.tx_commit(tx);
+            return Some((head, hl));
         }
         if dst.queues[class].is_full() {
             dst.commit_queued();
@@ -493,11 +504,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             mon.stats.tx_queue_full += 1;
             return;
         };
-        match mon
-            .ep
-            .tx_write(&tx, 0, head)
-            .and_then(|()| mon.ep.tx_write(&tx, head.len(), payload))
-        {
+        match mon.ep.tx_write_frame(&tx, head, payload) {
             Ok(()) => {
                 mon.stats.tx_frames += 1;
                 mon.stats.tx_bytes += total as u64;
