@@ -22,13 +22,13 @@ use crate::endpoint::PortEndpoint;
 use crate::policy::{Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
-use crate::wire::{EthernetHeader, ParseError, VlanTag, HEADER_LEN, TAG_LEN};
+use crate::wire::{MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN};
 
 /// The forwarding decision for one frame.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Route {
     /// The validated header (private copy).
-    pub(crate) header: EthernetHeader,
+    pub(crate) header: RawHeader,
     /// The frame's VLAN.
     pub(crate) vid: u16,
     /// The frame's priority.
@@ -99,16 +99,16 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         if frame.len() > usize::from(cfg.max_frame) {
             return Err(DropReason::Oversized);
         }
-        let header = EthernetHeader::parse(frame).map_err(|e| match e {
+        let header = RawHeader::parse(frame).map_err(|e| match e {
             ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
             _ => DropReason::Malformed,
         })?;
-        let (vid, pcp) = ingress_vlan(&cfg.vlan, header.tag, cfg.default_pcp)?;
+        let (vid, pcp) = ingress_vlan(&cfg.vlan, header.tag(), cfg.default_pcp)?;
         match cfg.role {
-            Role::Partition if cfg.mac != Some(header.source) => return Err(DropReason::Spoofed),
+            Role::Partition if src.mac != header.src => return Err(DropReason::Spoofed),
             Role::Uplink => {
                 // A partition's own address arriving from outside is a spoof.
-                if let Some(hit) = self.table.lookup(vid, header.source.to_u64(), now_ns) {
+                if let Some(hit) = self.table.lookup(vid, header.src, now_ns) {
                     if !hit.learned && usize::from(hit.port) != s {
                         return Err(DropReason::Spoofed);
                     }
@@ -144,14 +144,15 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
 
     /// The ports a frame may be delivered to, one bit each.
     #[inline]
-    fn destinations(&self, s: usize, header: &EthernetHeader, vid: u16, now_ns: u64) -> u64 {
+    fn destinations(&self, s: usize, header: &RawHeader, vid: u16, now_ns: u64) -> u64 {
         let src = &self.ports[s];
-        let dst = header.destination;
-        if dst.is_multicast() {
+        if header.dst_is_multicast() {
+            let broadcast = header.dst_is_broadcast();
+            let dst = MacAddress::from_u64(header.dst);
             let mut mask = 0;
             for (d, p) in self.ports.iter().enumerate() {
                 if may_reach(s, src, d, p, vid)
-                    && (dst.is_broadcast() || p.cfg.all_multicast || p.cfg.groups.contains(&dst))
+                    && (broadcast || p.cfg.all_multicast || p.cfg.groups.contains(&dst))
                 {
                     mask |= 1 << d;
                 }
@@ -162,7 +163,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
             _ => 0,
         };
-        match self.table.lookup(vid, dst.to_u64(), now_ns) {
+        match self.table.lookup(vid, header.dst, now_ns) {
             Some(hit) => single(usize::from(hit.port)),
             None if src.cfg.role == Role::Partition => {
                 self.uplink.map_or(0, |u| single(usize::from(u)))

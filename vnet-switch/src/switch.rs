@@ -65,10 +65,13 @@ pub(crate) struct Port<E, const Q: usize> {
     queues: [IndexRing<Q>; CLASSES],
     /// Learned addresses this port holds.
     pub(crate) learned: u16,
+    /// The partition's own address as an integer (0 for other roles).
+    pub(crate) mac: u64,
 }
 
 impl<E, const Q: usize> Port<E, Q> {
     pub(crate) fn new(ep: E, cfg: PortConfig) -> Self {
+        let mac = cfg.mac.map_or(0, |m| m.to_u64());
         let rate = cfg.rate.map(|r| {
             (
                 TokenBucket::new(r.bytes_per_sec, r.byte_burst),
@@ -83,6 +86,7 @@ impl<E, const Q: usize> Port<E, Q> {
             rate,
             queues: [const { IndexRing::new() }; CLASSES],
             learned: 0,
+            mac,
         }
     }
 }
@@ -327,7 +331,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             Err(reason) => Err(reason),
             Ok(route) => {
                 if route.learn {
-                    self.learn(s, route.vid, route.header.source, now_ns);
+                    self.learn(s, route.vid, route.header.src, now_ns);
                 }
                 let port = &mut self.ports[s];
                 if port.charge(len, now_ns) {
@@ -368,8 +372,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     }
 
     /// Learns the source of a frame that arrived on `s` (a learning uplink).
-    fn learn(&mut self, s: usize, vid: u16, mac: MacAddress, now_ns: u64) {
-        let mac = mac.to_u64();
+    fn learn(&mut self, s: usize, vid: u16, mac: u64, now_ns: u64) {
         let refresh = self.table.is_learned_on(vid, mac, s as u8, now_ns);
         let quota = self.ports[s].cfg.mac_quota;
         if !refresh && self.ports[s].learned >= quota {
@@ -444,10 +447,15 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             .get(usize::from(route.header.payload_offset)..)
             .unwrap_or(&[]);
         let mut head = [0u8; MAX_HEADER_LEN];
-        let hl = route
-            .header
-            .emit(egress_tag(&dst.cfg.vlan, route.vid, route.pcp), &mut head);
-        let class = dst.cfg.class_of(route.pcp);
+        let hl = route.header.emit(
+            egress_tag(&dst.cfg.vlan, route.vid, route.pcp).map(|t| t.tci()),
+            &mut head,
+        );
+        let class = if dst.cfg.classes > 1 {
+            dst.cfg.class_of(route.pcp)
+        } else {
+            0
+        };
         let Some(tx) = dst.reserve(hl + payload.len(), class) else {
             dst.stats.tx_queue_full += 1;
             return None;

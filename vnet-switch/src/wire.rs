@@ -13,7 +13,6 @@ mod field {
     use core::ops::Range;
     pub const DESTINATION: Range<usize> = 0..6;
     pub const SOURCE: Range<usize> = 6..12;
-    pub const ETHERTYPE: Range<usize> = 12..14;
 }
 
 /// Length of an untagged Ethernet II header.
@@ -69,6 +68,13 @@ impl MacAddress {
     /// `true` for an individual (unicast) address.
     pub const fn is_unicast(&self) -> bool {
         !self.is_multicast()
+    }
+
+    /// The address from the low 48 bits of a `u64`.
+    #[inline]
+    pub const fn from_u64(v: u64) -> Self {
+        let b = v.to_be_bytes();
+        MacAddress([b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 
     /// The address as the low 48 bits of a `u64` (for hashing and comparison).
@@ -179,49 +185,12 @@ impl EthernetHeader {
     /// tag), 802.1ad outer tags, 802.3 length fields and group or zero source addresses.
     #[inline]
     pub fn parse(frame: &[u8]) -> Result<Self, ParseError> {
-        // Copy the most the parser can need into private memory first (a fixed-size copy
-        // on the common path).
-        let mut head = [0u8; HEADER_LEN + TAG_LEN];
-        match frame.first_chunk::<{ HEADER_LEN + TAG_LEN }>() {
-            Some(h) => head = *h,
-            None if frame.len() < HEADER_LEN => return Err(ParseError::Runt(frame.len())),
-            None => head[..frame.len()].copy_from_slice(frame),
-        }
-        let mut destination = MacAddress::ZERO;
-        destination.0.copy_from_slice(&head[field::DESTINATION]);
-        let mut source = MacAddress::ZERO;
-        source.0.copy_from_slice(&head[field::SOURCE]);
-        if source.is_multicast() || source == MacAddress::ZERO {
-            return Err(ParseError::BadSource(source));
-        }
-        let outer = u16::from_be_bytes([
-            head[field::ETHERTYPE.start],
-            head[field::ETHERTYPE.start + 1],
-        ]);
-        let (tag, ethertype, payload_offset) = match outer {
-            ETHERTYPE_QINQ => return Err(ParseError::ServiceTag),
-            ETHERTYPE_VLAN => {
-                if frame.len() < HEADER_LEN + TAG_LEN {
-                    return Err(ParseError::TruncatedTag(frame.len()));
-                }
-                let tci = u16::from_be_bytes([head[14], head[15]]);
-                let inner = u16::from_be_bytes([head[16], head[17]]);
-                if inner == ETHERTYPE_VLAN || inner == ETHERTYPE_QINQ {
-                    return Err(ParseError::DoubleTagged(inner));
-                }
-                (Some(VlanTag::from_tci(tci)), inner, HEADER_LEN + TAG_LEN)
-            }
-            other => (None, other, HEADER_LEN),
-        };
-        if ethertype < ETHERTYPE_MIN {
-            return Err(ParseError::LengthField(ethertype));
-        }
-        Ok(EthernetHeader {
-            destination,
-            source,
-            tag,
-            ethertype,
-            payload_offset: payload_offset as u16,
+        RawHeader::parse(frame).map(|r| EthernetHeader {
+            destination: MacAddress::from_u64(r.dst),
+            source: MacAddress::from_u64(r.src),
+            tag: r.tag(),
+            ethertype: r.ethertype,
+            payload_offset: r.payload_offset,
         })
     }
 
@@ -242,6 +211,119 @@ impl EthernetHeader {
                 HEADER_LEN
             }
         }
+    }
+}
+
+/// A validated header as plain integers: the switch's private copy on the hot path.
+///
+/// Every field is loaded from the frame exactly once, straight into a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawHeader {
+    /// Destination address, low 48 bits.
+    pub(crate) dst: u64,
+    /// Source address, low 48 bits.
+    pub(crate) src: u64,
+    /// The TCI of the single tag (meaningful if `tagged`).
+    pub(crate) tci: u16,
+    /// `true` if the frame had one 802.1Q tag.
+    pub(crate) tagged: bool,
+    /// EtherType after the tag.
+    pub(crate) ethertype: u16,
+    /// Where the payload starts (14 or 18).
+    pub(crate) payload_offset: u16,
+}
+
+const GROUP_BIT: u64 = 1 << 40;
+const BROADCAST_U64: u64 = 0xffff_ffff_ffff;
+
+impl RawHeader {
+    /// Parses like [`EthernetHeader::parse`].
+    #[inline]
+    pub(crate) fn parse(frame: &[u8]) -> Result<Self, ParseError> {
+        let Some(h) = frame.first_chunk::<HEADER_LEN>() else {
+            return Err(ParseError::Runt(frame.len()));
+        };
+        let dst = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
+        let src = u64::from_be_bytes([0, 0, h[6], h[7], h[8], h[9], h[10], h[11]]);
+        if src & GROUP_BIT != 0 || src == 0 {
+            return Err(ParseError::BadSource(MacAddress::from_u64(src)));
+        }
+        let outer = u16::from_be_bytes([h[12], h[13]]);
+        let (tci, tagged, ethertype, payload_offset) = match outer {
+            ETHERTYPE_QINQ => return Err(ParseError::ServiceTag),
+            ETHERTYPE_VLAN => {
+                let Some(t) = frame
+                    .get(HEADER_LEN..)
+                    .and_then(|r| r.first_chunk::<TAG_LEN>())
+                else {
+                    return Err(ParseError::TruncatedTag(frame.len()));
+                };
+                let inner = u16::from_be_bytes([t[2], t[3]]);
+                if inner == ETHERTYPE_VLAN || inner == ETHERTYPE_QINQ {
+                    return Err(ParseError::DoubleTagged(inner));
+                }
+                (
+                    u16::from_be_bytes([t[0], t[1]]),
+                    true,
+                    inner,
+                    HEADER_LEN + TAG_LEN,
+                )
+            }
+            other => (0, false, other, HEADER_LEN),
+        };
+        if ethertype < ETHERTYPE_MIN {
+            return Err(ParseError::LengthField(ethertype));
+        }
+        Ok(RawHeader {
+            dst,
+            src,
+            tci,
+            tagged,
+            ethertype,
+            payload_offset: payload_offset as u16,
+        })
+    }
+
+    /// The tag, if any.
+    #[inline]
+    pub(crate) fn tag(&self) -> Option<VlanTag> {
+        self.tagged.then_some(VlanTag::from_tci(self.tci))
+    }
+
+    /// `true` for group destinations (broadcast included).
+    #[inline]
+    pub(crate) fn dst_is_multicast(&self) -> bool {
+        self.dst & GROUP_BIT != 0
+    }
+
+    /// `true` for the broadcast destination.
+    #[inline]
+    pub(crate) fn dst_is_broadcast(&self) -> bool {
+        self.dst == BROADCAST_U64
+    }
+
+    /// Writes an egress header (untagged, or tagged with `tci`) into `out`; returns its
+    /// length. Written as whole words so it can be copied on without stalls.
+    #[inline]
+    pub(crate) fn emit(&self, tci: Option<u16>, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        let w0 = (self.dst << 16) | (self.src >> 32);
+        out[0..8].copy_from_slice(&w0.to_be_bytes());
+        let (type_at, len) = match tci {
+            Some(tci) => {
+                let w1 = ((self.src & 0xffff_ffff) << 32)
+                    | (u64::from(ETHERTYPE_VLAN) << 16)
+                    | u64::from(tci);
+                out[8..16].copy_from_slice(&w1.to_be_bytes());
+                (16, HEADER_LEN + TAG_LEN)
+            }
+            None => {
+                let w1 = ((self.src & 0xffff_ffff) << 32) | (u64::from(self.ethertype) << 16);
+                out[8..16].copy_from_slice(&w1.to_be_bytes());
+                (12, HEADER_LEN)
+            }
+        };
+        out[type_at..type_at + 2].copy_from_slice(&self.ethertype.to_be_bytes());
+        len
     }
 }
 
@@ -273,6 +355,20 @@ mod tests {
         assert_eq!(&out[..], &t[..18]);
         assert_eq!(h.emit(None, &mut out), 14);
         assert_eq!(&out[12..14], &[0x86, 0xdd]);
+    }
+
+    #[test]
+    fn raw_header_emits_what_the_public_header_emits() {
+        let t = frame(&[0x81, 0x00, 0xa0, 0x05, 0x86, 0xdd], &[]);
+        let raw = RawHeader::parse(&t).unwrap();
+        let h = EthernetHeader::parse(&t).unwrap();
+        let (mut a, mut b) = ([0u8; MAX_HEADER_LEN], [0u8; MAX_HEADER_LEN]);
+        assert_eq!(raw.emit(Some(0xa005), &mut a), h.emit(h.tag, &mut b));
+        assert_eq!(a, b);
+        assert_eq!(raw.emit(None, &mut a), h.emit(None, &mut b));
+        assert_eq!(a[..14], b[..14]);
+        assert!(raw.dst_is_broadcast() && raw.dst_is_multicast());
+        assert_eq!(MacAddress::from_u64(raw.src), h.source);
     }
 
     #[test]
