@@ -304,7 +304,19 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         let (h, total) = (header.len(), header.len() + payload.len());
         match (self.tx.out.get(i), self.tx.bufs.get_mut(i)) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
-                buf[..h].copy_from_slice(header);
+                // Fixed-size copies for the two header lengths the switch writes (no
+                // call into memcpy for 14 bytes).
+                if let (Some(d), Ok(src)) =
+                    (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
+                {
+                    *d = *src;
+                } else if let (Some(d), Ok(src)) =
+                    (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
+                {
+                    *d = *src;
+                } else {
+                    buf[..h].copy_from_slice(header);
+                }
                 buf[h..total].copy_from_slice(payload);
                 Ok(())
             }
