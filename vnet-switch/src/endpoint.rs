@@ -11,6 +11,10 @@
 //!   payload, gather style) and hands it to the peer with [`PortEndpoint::tx_commit`], or
 //!   returns it unused with [`PortEndpoint::tx_abort`].
 //!
+//! Offload metadata (checksum flags of a virtio-net header) travels with a frame through
+//! [`PortEndpoint::rx_meta`] and [`PortEndpoint::tx_meta`], adjusted when the switch
+//! adds or removes a VLAN tag.
+//!
 //! Handles are plain values, not borrows of the endpoint, so any number of ports share one
 //! switch without `unsafe` and without lifetimes tied to a token.
 //!
@@ -118,6 +122,46 @@ impl fmt::Display for EndpointError {
     }
 }
 
+/// Offload metadata carried with a frame through the switch (the checksum fields of a
+/// virtio-net header), so a partition's "checksum not yet computed" reaches a port that
+/// can finish it. Plain values, read once by the endpoint that produced them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameMeta {
+    /// The checksum still has to be computed (`VIRTIO_NET_HDR_F_NEEDS_CSUM`).
+    pub needs_csum: bool,
+    /// The checksum was already validated (`VIRTIO_NET_HDR_F_DATA_VALID`).
+    pub data_valid: bool,
+    /// Where checksumming starts, from the first byte of the Ethernet frame.
+    pub csum_start: u16,
+    /// Where the checksum is stored, from `csum_start`.
+    pub csum_offset: u16,
+}
+
+impl FrameMeta {
+    /// No offload information.
+    pub const NONE: FrameMeta = FrameMeta {
+        needs_csum: false,
+        data_valid: false,
+        csum_start: 0,
+        csum_offset: 0,
+    };
+
+    /// The same metadata for the frame once its header grew from `from` to `to` bytes
+    /// (a tag was added or removed). A checksum start inside the header cannot be moved:
+    /// the offload request is dropped then (`NONE`).
+    #[inline]
+    pub fn moved(self, from: usize, to: usize) -> FrameMeta {
+        if !self.needs_csum {
+            return self;
+        }
+        let start = usize::from(self.csum_start);
+        match (start.checked_sub(from)).and_then(|rest| u16::try_from(rest + to).ok()) {
+            Some(csum_start) => FrameMeta { csum_start, ..self },
+            None => FrameMeta::NONE,
+        }
+    }
+}
+
 /// One side of a switch port: a channel, a driver or a test double.
 ///
 /// See the [module documentation](self) for the contract.
@@ -148,6 +192,18 @@ pub trait PortEndpoint {
     ) -> Result<(), EndpointError> {
         self.tx_write(slot, 0, header)?;
         self.tx_write(slot, header.len(), payload)
+    }
+    /// Offload metadata of a taken frame; the default has none.
+    #[inline]
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        let _ = slot;
+        FrameMeta::NONE
+    }
+    /// Offload metadata for a reserved slot (called before `tx_commit` when the source
+    /// had some); the default ignores it.
+    #[inline]
+    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+        let _ = (slot, meta);
     }
     /// Hands a written slot to the peer.
     fn tx_commit(&mut self, slot: TxSlot);
@@ -195,6 +251,14 @@ macro_rules! forward_endpoint {
             payload: &[u8],
         ) -> Result<(), EndpointError> {
             (**self).tx_write_frame(slot, header, payload)
+        }
+        #[inline]
+        fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+            (**self).rx_meta(slot)
+        }
+        #[inline]
+        fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+            (**self).tx_meta(slot, meta)
         }
         #[inline]
         fn tx_commit(&mut self, slot: TxSlot) {

@@ -40,7 +40,7 @@ pub mod switch;
 pub mod wire;
 
 pub use builder::{SwitchBuilder, DEFAULT_AGE_NS};
-pub use endpoint::{EndpointError, PortEndpoint, RxSlot, TxSlot};
+pub use endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 pub use error::{ConfigError, GroupError};
 pub use mac_table::PROBE_LIMIT;
 pub use monitor::{Direction, NoTap, Tap, TapEvent, Verdict};

@@ -9,7 +9,7 @@
 //! [`MemEndpoint::set_recycle`] re-queues released ingress frames (no copy) and
 //! [`MemEndpoint::set_discard`] frees committed egress slots at once.
 
-use crate::endpoint::{EndpointError, PortEndpoint, RxSlot, TxSlot};
+use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use crate::ring::IndexRing;
 
 /// Fault injection on the peer's ingress side (0 disables a hook).
@@ -65,6 +65,7 @@ impl<const N: usize> Indices<N> {
 struct Ring<const N: usize, const S: usize> {
     bufs: [[u8; S]; N],
     lens: [u16; N],
+    metas: [FrameMeta; N],
     free: Indices<N>,
     fifo: Indices<N>,
     /// Slots handed out (taken or reserved) and not yet returned.
@@ -86,6 +87,7 @@ impl<const N: usize, const S: usize> Ring<N, S> {
         Ring {
             bufs: [[0; S]; N],
             lens: [0; N],
+            metas: [FrameMeta::NONE; N],
             free,
             fifo: Indices::new(),
             out: [false; N],
@@ -162,6 +164,11 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
 
     /// The peer sends a frame (subject to the fault hooks).
     pub fn inject(&mut self, frame: &[u8]) -> Result<(), InjectError> {
+        self.inject_with_meta(frame, FrameMeta::NONE)
+    }
+
+    /// The peer sends a frame with offload metadata (subject to the fault hooks).
+    pub fn inject_with_meta(&mut self, frame: &[u8], meta: FrameMeta) -> Result<(), InjectError> {
         if frame.len() > S || frame.len() > usize::from(u16::MAX) {
             return Err(InjectError::TooLong(frame.len()));
         }
@@ -188,6 +195,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
             self.fault_corrupted += 1;
         }
         self.rx.lens[slot] = frame.len() as u16;
+        self.rx.metas[slot] = meta;
         // The free list and the FIFO share the N indices: this push cannot fail.
         let _ = self.rx.fifo.push(i);
         Ok(())
@@ -196,12 +204,17 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
     /// The peer receives the oldest committed frame into `out`; returns its length
     /// (truncated to `out.len()` if `out` is short).
     pub fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
+        self.receive_with_meta(out).map(|(n, _)| n)
+    }
+
+    /// [`receive`](Self::receive), with the frame's offload metadata.
+    pub fn receive_with_meta(&mut self, out: &mut [u8]) -> Option<(usize, FrameMeta)> {
         let i = self.tx.fifo.pop()?;
         let slot = usize::from(i);
         let len = usize::from(self.tx.lens[slot]).min(out.len());
         out[..len].copy_from_slice(&self.tx.bufs[slot][..len]);
         let _ = self.tx.free.push(i);
-        Some(usize::from(self.tx.lens[slot]))
+        Some((usize::from(self.tx.lens[slot]), self.tx.metas[slot]))
     }
 
     /// Frames committed and not yet received by the peer.
@@ -263,6 +276,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         }
         let i = self.tx.free.pop()?;
         self.tx.hand_out(i);
+        if let Some(m) = self.tx.metas.get_mut(usize::from(i)) {
+            *m = FrameMeta::NONE;
+        }
         Some(TxSlot::new(i, len as u16))
     }
 
@@ -326,6 +342,22 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
                 reserved,
             }),
             _ => Err(EndpointError::BadSlot(slot.index())),
+        }
+    }
+
+    #[inline]
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        self.rx
+            .metas
+            .get(usize::from(slot.index()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    #[inline]
+    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+        if let Some(m) = self.tx.metas.get_mut(usize::from(slot.index())) {
+            *m = meta;
         }
     }
 

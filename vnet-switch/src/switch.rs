@@ -25,7 +25,7 @@
 //! copies. Port visits are bounded by `(budget + 1) * P`; egress commits by the number
 //! of copies made in this call. Nothing waits or loops on peer data.
 
-use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
+use crate::endpoint::{FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
 use crate::forward::Route;
 use crate::mac_table::MacTable;
@@ -465,6 +465,13 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             dst.ep.tx_abort(tx);
             dst.stats.tx_errors += 1;
             return None;
+        }
+        let meta = src.ep.rx_meta(slot);
+        if meta != FrameMeta::NONE {
+            dst.ep.tx_meta(
+                &tx,
+                meta.moved(usize::from(route.header.payload_offset), hl),
+            );
         }
         if dst.cfg.classes == 1 {
             // One class: nothing to reorder, hand the frame over at once.

@@ -200,3 +200,64 @@ fn learning_uplink_respects_its_quota_and_never_hairpins() {
     sw.poll(11, 8);
     assert_eq!(drain(&mut sw, 0).len(), 1);
 }
+
+#[test]
+fn checksum_offload_flags_pass_through_and_follow_the_tag() {
+    use vnet_switch::FrameMeta;
+    let mut allowed = VlanSet::new();
+    allowed.insert(10);
+    let mut sw = build(&[
+        PortConfig::uplink(None, allowed),
+        PortConfig::partition(mac(1), 10),
+        PortConfig::partition(mac(2), 10),
+    ]);
+    // TCP checksum to be filled: starts after IPv4's 20 bytes, stored 16 bytes in.
+    let meta = FrameMeta {
+        needs_csum: true,
+        data_valid: false,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    let f = frame(mac(9), mac(1), IPV4, &[0u8; 60]);
+    sw.endpoint_mut(p(1))
+        .unwrap()
+        .inject_with_meta(&f, meta)
+        .unwrap();
+    let g = frame(mac(2), mac(1), IPV4, &[0u8; 60]);
+    sw.endpoint_mut(p(1))
+        .unwrap()
+        .inject_with_meta(&g, meta)
+        .unwrap();
+    sw.poll(0, 8);
+    let mut buf = [0u8; 1600];
+    // Out through the trunk the frame gains a tag: the checksum start moves by 4.
+    let (n, m) = sw
+        .endpoint_mut(p(0))
+        .unwrap()
+        .receive_with_meta(&mut buf)
+        .unwrap();
+    assert_eq!(
+        (n, m),
+        (
+            f.len() + 4,
+            FrameMeta {
+                csum_start: 38,
+                ..meta
+            }
+        )
+    );
+    // Between access ports nothing moves.
+    let (n, m) = sw
+        .endpoint_mut(p(2))
+        .unwrap()
+        .receive_with_meta(&mut buf)
+        .unwrap();
+    assert_eq!((n, m), (g.len(), meta));
+    // A start inside the header cannot be moved: the request is dropped, not corrupted.
+    let bad = FrameMeta {
+        csum_start: 4,
+        ..meta
+    };
+    assert_eq!(bad.moved(14, 18), FrameMeta::NONE);
+    assert_eq!(FrameMeta::NONE.moved(14, 18), FrameMeta::NONE);
+}
