@@ -200,7 +200,7 @@ pub trait PortEndpoint {
         FrameMeta::NONE
     }
     /// Offload metadata for a reserved slot (called before `tx_commit` when the source
-    /// had some); the default ignores it.
+    /// had a flag set; otherwise the endpoint must assume none); the default ignores it.
     #[inline]
     fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
         let _ = (slot, meta);

@@ -19,7 +19,7 @@
 //!   ports only.
 
 use crate::endpoint::PortEndpoint;
-use crate::policy::{Role, VlanMode};
+use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
 use crate::wire::{MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN};
@@ -39,32 +39,34 @@ pub(crate) struct Route {
     pub(crate) learn: bool,
 }
 
-/// The VLAN and priority of a frame arriving on a port in `mode`.
+/// The VLAN and priority of a frame arriving on a port.
 #[inline]
-fn ingress_vlan(
-    mode: &VlanMode,
-    tag: Option<VlanTag>,
-    default_pcp: u8,
-) -> Result<(u16, u8), DropReason> {
-    match (mode, tag) {
-        (VlanMode::Access { vid }, None) => Ok((*vid, default_pcp)),
-        (VlanMode::Access { vid }, Some(t)) if t.vid == 0 || t.vid == *vid => Ok((*vid, t.pcp)),
-        (
-            VlanMode::Trunk {
-                native: Some(n), ..
-            },
-            None,
-        ) => Ok((*n, default_pcp)),
-        (
-            VlanMode::Trunk {
-                native: Some(n), ..
-            },
-            Some(t),
-        ) if t.vid == 0 => Ok((*n, t.pcp)),
-        (VlanMode::Trunk { allowed, .. }, Some(t)) if t.vid != 0 && allowed.contains(t.vid) => {
+fn ingress_vlan(hot: &Hot, mode: &VlanMode, tag: Option<VlanTag>) -> Result<(u16, u8), DropReason> {
+    match tag {
+        None if hot.access != 0 => Ok((hot.access, hot.default_pcp)),
+        Some(t) if hot.access != 0 && (t.vid == 0 || t.vid == hot.access) => {
+            Ok((hot.access, t.pcp))
+        }
+        _ if hot.access != 0 => Err(DropReason::Vlan),
+        None if hot.native != 0 => Ok((hot.native, hot.default_pcp)),
+        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, t.pcp)),
+        Some(t)
+            if t.vid != 0
+                && matches!(mode, VlanMode::Trunk { allowed, .. } if allowed.contains(t.vid)) =>
+        {
             Ok((t.vid, t.pcp))
         }
         _ => Err(DropReason::Vlan),
+    }
+}
+
+/// `true` if port `dst` belongs to `vid`.
+#[inline]
+fn is_member<E, const Q: usize>(dst: &Port<E, Q>, vid: u16) -> bool {
+    if dst.hot.access != 0 {
+        dst.hot.access == vid
+    } else {
+        dst.hot.native == vid || dst.cfg.vlan.is_member(vid)
     }
 }
 
@@ -78,11 +80,11 @@ fn may_reach<E, const Q: usize>(
     vid: u16,
 ) -> bool {
     d != s
-        && dst.cfg.role != Role::Monitor
-        && dst.cfg.vlan.is_member(vid)
-        && !(src.cfg.role == Role::Partition
-            && dst.cfg.role == Role::Partition
-            && (src.cfg.isolated || dst.cfg.isolated))
+        && dst.hot.role != Role::Monitor
+        && is_member(dst, vid)
+        && !(src.hot.role == Role::Partition
+            && dst.hot.role == Role::Partition
+            && (src.hot.isolated || dst.hot.isolated))
 }
 
 impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
@@ -95,17 +97,17 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         now_ns: u64,
     ) -> Result<Route, DropReason> {
         let src = &self.ports[s];
-        let cfg = &src.cfg;
-        if frame.len() > usize::from(cfg.max_frame) {
+        let hot = &src.hot;
+        if frame.len() > usize::from(hot.max_frame) {
             return Err(DropReason::Oversized);
         }
         let header = RawHeader::parse(frame).map_err(|e| match e {
             ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
             _ => DropReason::Malformed,
         })?;
-        let (vid, pcp) = ingress_vlan(&cfg.vlan, header.tag(), cfg.default_pcp)?;
-        match cfg.role {
-            Role::Partition if src.mac != header.src => return Err(DropReason::Spoofed),
+        let (vid, pcp) = ingress_vlan(hot, &src.cfg.vlan, header.tag())?;
+        match hot.role {
+            Role::Partition if hot.mac != header.src => return Err(DropReason::Spoofed),
             Role::Uplink => {
                 // A partition's own address arriving from outside is a spoof.
                 if let Some(hit) = self.table.lookup(vid, header.src, now_ns) {
@@ -116,7 +118,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             }
             _ => {}
         }
-        if let Some(allowed) = &cfg.allowed_ethertypes {
+        if let Some(allowed) = &src.cfg.allowed_ethertypes {
             if !allowed.contains(&header.ethertype) {
                 return Err(DropReason::EtherType);
             }
@@ -138,7 +140,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             vid,
             pcp,
             destinations: fitting,
-            learn: cfg.learning,
+            learn: hot.learning,
         })
     }
 
@@ -152,7 +154,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             let mut mask = 0;
             for (d, p) in self.ports.iter().enumerate() {
                 if may_reach(s, src, d, p, vid)
-                    && (broadcast || p.cfg.all_multicast || p.cfg.groups.contains(&dst))
+                    && (broadcast || p.hot.all_multicast || p.cfg.groups.contains(&dst))
                 {
                     mask |= 1 << d;
                 }
@@ -165,13 +167,13 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         };
         match self.table.lookup(vid, header.dst, now_ns) {
             Some(hit) => single(usize::from(hit.port)),
-            None if src.cfg.role == Role::Partition => {
+            None if src.hot.role == Role::Partition => {
                 self.uplink.map_or(0, |u| single(usize::from(u)))
             }
             None => {
                 let mut mask = 0;
                 for (d, p) in self.ports.iter().enumerate() {
-                    if p.cfg.promiscuous && may_reach(s, src, d, p, vid) {
+                    if p.hot.promiscuous && may_reach(s, src, d, p, vid) {
                         mask |= 1 << d;
                     }
                 }
@@ -191,10 +193,9 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             let d = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             if let Some(p) = self.ports.get(d) {
-                let tagged =
-                    matches!(&p.cfg.vlan, VlanMode::Trunk { native, .. } if *native != Some(vid));
+                let tagged = p.hot.tags(vid);
                 let len = HEADER_LEN + payload + if tagged { TAG_LEN } else { 0 };
-                if len <= usize::from(p.cfg.max_frame) {
+                if len <= usize::from(p.hot.max_frame) {
                     fits |= 1 << d;
                 }
             }

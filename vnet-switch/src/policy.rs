@@ -201,11 +201,63 @@ impl PortConfig {
             ..Self::partition(MacAddress::ZERO, 1)
         }
     }
+}
+
+/// The fields of a [`PortConfig`] the forwarding path reads for every frame, packed in
+/// one small copy next to the port (derived once when the switch is built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hot {
+    pub(crate) role: Role,
+    pub(crate) isolated: bool,
+    pub(crate) promiscuous: bool,
+    pub(crate) all_multicast: bool,
+    pub(crate) learning: bool,
+    pub(crate) mirror_in: bool,
+    pub(crate) mirror_out: bool,
+    pub(crate) classes: u8,
+    pub(crate) default_pcp: u8,
+    pub(crate) max_frame: u16,
+    /// The access VLAN; 0 for a trunk.
+    pub(crate) access: u16,
+    /// The native VLAN of a trunk; 0 if none.
+    pub(crate) native: u16,
+    /// The partition's own address; 0 for other roles.
+    pub(crate) mac: u64,
+}
+
+impl Hot {
+    pub(crate) fn new(c: &PortConfig) -> Self {
+        let (access, native) = match &c.vlan {
+            VlanMode::Access { vid } => (*vid, 0),
+            VlanMode::Trunk { native, .. } => (0, native.unwrap_or(0)),
+        };
+        Hot {
+            role: c.role,
+            isolated: c.isolated,
+            promiscuous: c.promiscuous,
+            all_multicast: c.all_multicast,
+            learning: c.learning,
+            mirror_in: c.mirror.ingress,
+            mirror_out: c.mirror.egress,
+            classes: c.classes,
+            default_pcp: c.default_pcp,
+            max_frame: c.max_frame,
+            access,
+            native,
+            mac: c.mac.map_or(0, |m| m.to_u64()),
+        }
+    }
 
     /// The egress class of a frame with priority `pcp`.
     #[inline]
     pub(crate) fn class_of(&self, pcp: u8) -> usize {
         (usize::from(pcp & 7) * usize::from(self.classes)) / 8
+    }
+
+    /// `true` if frames of `vid` leave this port tagged.
+    #[inline]
+    pub(crate) fn tags(&self, vid: u16) -> bool {
+        self.access == 0 && self.native != vid
     }
 }
 
@@ -300,8 +352,15 @@ mod tests {
         assert!(s.contains(10) && s.contains(4094) && !s.contains(11) && !s.contains(5000));
         let mut c = PortConfig::partition(MacAddress([2, 0, 0, 0, 0, 1]), 1);
         c.classes = 8;
-        assert_eq!((c.class_of(0), c.class_of(7)), (0, 7));
+        let h = Hot::new(&c);
+        assert_eq!((h.class_of(0), h.class_of(7)), (0, 7));
         c.classes = 2;
-        assert_eq!((c.class_of(3), c.class_of(4)), (0, 1));
+        let h = Hot::new(&c);
+        assert_eq!((h.class_of(3), h.class_of(4)), (0, 1));
+        assert!(!h.tags(1), "access ports never tag");
+        let mut allowed = VlanSet::new();
+        allowed.insert(5);
+        let up = Hot::new(&PortConfig::uplink(Some(1), allowed));
+        assert!(!up.tags(1) && up.tags(5));
     }
 }

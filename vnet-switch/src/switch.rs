@@ -25,12 +25,12 @@
 //! copies. Port visits are bounded by `(budget + 1) * P`; egress commits by the number
 //! of copies made in this call. Nothing waits or loops on peer data.
 
-use crate::endpoint::{FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
 use crate::forward::Route;
 use crate::mac_table::MacTable;
 use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
-use crate::policy::{PortConfig, Role, TokenBucket, VlanMode, MAX_CLASSES};
+use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
 use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
 use crate::wire::{MacAddress, VlanTag, MAX_HEADER_LEN};
@@ -54,6 +54,8 @@ const CLASSES: usize = MAX_CLASSES as usize;
 
 /// One port: its endpoint, policy, counters, rate state and egress queues.
 pub(crate) struct Port<E, const Q: usize> {
+    /// The per-frame fields of `cfg`.
+    pub(crate) hot: Hot,
     pub(crate) ep: E,
     pub(crate) cfg: PortConfig,
     pub(crate) stats: PortStats,
@@ -65,13 +67,10 @@ pub(crate) struct Port<E, const Q: usize> {
     queues: [IndexRing<Q>; CLASSES],
     /// Learned addresses this port holds.
     pub(crate) learned: u16,
-    /// The partition's own address as an integer (0 for other roles).
-    pub(crate) mac: u64,
 }
 
 impl<E, const Q: usize> Port<E, Q> {
     pub(crate) fn new(ep: E, cfg: PortConfig) -> Self {
-        let mac = cfg.mac.map_or(0, |m| m.to_u64());
         let rate = cfg.rate.map(|r| {
             (
                 TokenBucket::new(r.bytes_per_sec, r.byte_burst),
@@ -79,6 +78,7 @@ impl<E, const Q: usize> Port<E, Q> {
             )
         });
         Port {
+            hot: Hot::new(&cfg),
             ep,
             cfg,
             stats: PortStats::default(),
@@ -86,7 +86,6 @@ impl<E, const Q: usize> Port<E, Q> {
             rate,
             queues: [const { IndexRing::new() }; CLASSES],
             learned: 0,
-            mac,
         }
     }
 }
@@ -140,14 +139,10 @@ impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
     }
 }
 
-/// The tag a frame of VLAN `vid` carries when it leaves a port in `mode`.
+/// The TCI a frame of VLAN `vid` carries when it leaves a port, if tagged there.
 #[inline]
-fn egress_tag(mode: &VlanMode, vid: u16, pcp: u8) -> Option<VlanTag> {
-    match mode {
-        VlanMode::Access { .. } => None,
-        VlanMode::Trunk { native, .. } if *native == Some(vid) => None,
-        VlanMode::Trunk { .. } => Some(VlanTag { pcp, vid }),
-    }
+fn egress_tci(hot: &Hot, vid: u16, pcp: u8) -> Option<u16> {
+    hot.tags(vid).then_some(VlanTag { pcp, vid }.tci())
 }
 
 /// What happened to one port's turn.
@@ -317,7 +312,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         let Some(port) = self.ports.get_mut(s) else {
             return Step::Idle;
         };
-        if port.cfg.role == Role::Monitor {
+        if port.hot.role == Role::Monitor {
             return Step::Idle;
         }
         let Some(slot) = port.held.take().or_else(|| port.ep.rx_take()) else {
@@ -348,7 +343,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             }
         };
 
-        if self.ports[s].cfg.mirror.ingress {
+        if self.ports[s].hot.mirror_in {
             let event = TapEvent {
                 port: PortId(s as u8),
                 direction: Direction::Ingress,
@@ -408,7 +403,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             mask &= mask - 1;
             if let Some(written) = self.copy_to(s, d, slot, route) {
                 copies += 1;
-                if self.ports[d].cfg.mirror.egress {
+                if self.ports[d].hot.mirror_out {
                     let (head, hl) = written;
                     let event = TapEvent {
                         port: PortId(d as u8),
@@ -447,12 +442,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             .get(usize::from(route.header.payload_offset)..)
             .unwrap_or(&[]);
         let mut head = [0u8; MAX_HEADER_LEN];
-        let hl = route.header.emit(
-            egress_tag(&dst.cfg.vlan, route.vid, route.pcp).map(|t| t.tci()),
-            &mut head,
-        );
-        let class = if dst.cfg.classes > 1 {
-            dst.cfg.class_of(route.pcp)
+        let hl = route
+            .header
+            .emit(egress_tci(&dst.hot, route.vid, route.pcp), &mut head);
+        let class = if dst.hot.classes > 1 {
+            dst.hot.class_of(route.pcp)
         } else {
             0
         };
@@ -467,13 +461,13 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             return None;
         }
         let meta = src.ep.rx_meta(slot);
-        if meta != FrameMeta::NONE {
+        if meta.needs_csum || meta.data_valid {
             dst.ep.tx_meta(
                 &tx,
                 meta.moved(usize::from(route.header.payload_offset), hl),
             );
         }
-        if dst.cfg.classes == 1 {
+        if dst.hot.classes == 1 {
             // One class: nothing to reorder, hand the frame over at once.
             dst.stats.tx_frames += 1;
             dst.stats.tx_bytes += u64::from(tx.len());
