@@ -32,59 +32,52 @@
 
 use core::fmt;
 
-/// An owned handle to a received frame: slot index and frame length.
-///
-/// Not `Clone`: giving it back with [`PortEndpoint::rx_release`] consumes it.
-#[derive(Debug, PartialEq, Eq)]
-pub struct RxSlot {
-    index: u16,
-    len: u16,
+/// Defines an owned slot handle type (index + length).
+macro_rules! slot_handle {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, PartialEq, Eq)]
+        pub struct $name {
+            index: u16,
+            len: u16,
+        }
+
+        impl $name {
+            #[doc = concat!("A handle for slot `index` ", $what, " of `len` bytes (for endpoint authors).")]
+            pub const fn new(index: u16, len: u16) -> Self {
+                $name { index, len }
+            }
+            /// The endpoint's slot index.
+            pub const fn index(&self) -> u16 {
+                self.index
+            }
+            /// The length in bytes.
+            pub const fn len(&self) -> u16 {
+                self.len
+            }
+            /// `true` for length 0.
+            pub const fn is_empty(&self) -> bool {
+                self.len == 0
+            }
+        }
+    };
 }
 
-impl RxSlot {
-    /// A handle for slot `index` holding a frame of `len` bytes (for endpoint authors).
-    pub const fn new(index: u16, len: u16) -> Self {
-        RxSlot { index, len }
-    }
-    /// The endpoint's slot index.
-    pub const fn index(&self) -> u16 {
-        self.index
-    }
-    /// The frame length in bytes.
-    pub const fn len(&self) -> u16 {
-        self.len
-    }
-    /// `true` for an empty frame.
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
+slot_handle!(
+    /// An owned handle to a received frame: slot index and frame length.
+    ///
+    /// Not `Clone`: giving it back with [`PortEndpoint::rx_release`] consumes it.
+    RxSlot,
+    "holding a frame"
+);
 
-/// An owned handle to a reserved egress slot: slot index and reserved length.
-#[derive(Debug, PartialEq, Eq)]
-pub struct TxSlot {
-    index: u16,
-    len: u16,
-}
-
-impl TxSlot {
-    /// A handle for slot `index` reserved for a frame of `len` bytes (for endpoint authors).
-    pub const fn new(index: u16, len: u16) -> Self {
-        TxSlot { index, len }
-    }
-    /// The endpoint's slot index.
-    pub const fn index(&self) -> u16 {
-        self.index
-    }
-    /// The reserved frame length in bytes.
-    pub const fn len(&self) -> u16 {
-        self.len
-    }
-    /// `true` for an empty reservation.
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
+slot_handle!(
+    /// An owned handle to a reserved egress slot: slot index and reserved length.
+    ///
+    /// Not `Clone`: [`PortEndpoint::tx_commit`] or [`PortEndpoint::tx_abort`] consumes it.
+    TxSlot,
+    "reserved for a frame"
+);
 
 /// An endpoint refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
