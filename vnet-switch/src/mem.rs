@@ -17,7 +17,7 @@ use crate::ring::IndexRing;
 pub struct Faults {
     /// Silently lose every n-th injected frame.
     pub drop_every: u32,
-    /// Flip one byte of every n-th injected frame (after the addresses, if any).
+    /// Flip one byte (anywhere, addresses included) of every n-th injected frame.
     pub corrupt_every: u32,
 }
 
@@ -186,11 +186,8 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let slot = usize::from(i);
         self.rx.bufs[slot][..frame.len()].copy_from_slice(frame);
         if hit(self.faults.corrupt_every) && !frame.is_empty() {
-            let at = if frame.len() > 12 {
-                12 + (n as usize % (frame.len() - 12))
-            } else {
-                0
-            };
+            // Anywhere in the frame, addresses and tags included.
+            let at = (n as usize).wrapping_mul(7) % frame.len();
             self.rx.bufs[slot][at] ^= 0xa5;
             self.fault_corrupted += 1;
         }
