@@ -149,17 +149,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
     fn destinations(&self, s: usize, header: &RawHeader, vid: u16, now_ns: u64) -> u64 {
         let src = &self.ports[s];
         if header.dst_is_multicast() {
-            let broadcast = header.dst_is_broadcast();
-            let dst = MacAddress::from_u64(header.dst);
-            let mut mask = 0;
-            for (d, p) in self.ports.iter().enumerate() {
-                if may_reach(s, src, d, p, vid)
-                    && (broadcast || p.hot.all_multicast || p.cfg.groups.contains(&dst))
-                {
-                    mask |= 1 << d;
-                }
-            }
-            return mask;
+            return self.flood(s, header, vid);
         }
         let single = |d: usize| match self.ports.get(d) {
             Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
@@ -180,6 +170,23 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
                 mask
             }
         }
+    }
+
+    /// Broadcast and multicast destinations: one pass over the ports.
+    #[inline(never)]
+    fn flood(&self, s: usize, header: &RawHeader, vid: u16) -> u64 {
+        let src = &self.ports[s];
+        let broadcast = header.dst_is_broadcast();
+        let dst = MacAddress::from_u64(header.dst);
+        let mut mask = 0;
+        for (d, p) in self.ports.iter().enumerate() {
+            if may_reach(s, src, d, p, vid)
+                && (broadcast || p.hot.all_multicast || p.cfg.groups.contains(&dst))
+            {
+                mask |= 1 << d;
+            }
+        }
+        mask
     }
 
     /// The destinations whose `max_frame` fits the frame as it would leave them.

@@ -92,6 +92,7 @@ impl<E, const Q: usize> Port<E, Q> {
 
 impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
     /// Commits every queued slot, highest class first.
+    #[inline(never)]
     fn commit_queued(&mut self) {
         for q in self.queues.iter_mut().rev() {
             while let Some((index, len)) = q.pop_front() {
@@ -367,6 +368,8 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     }
 
     /// Learns the source of a frame that arrived on `s` (a learning uplink).
+    #[cold]
+    #[inline(never)]
     fn learn(&mut self, s: usize, vid: u16, mac: u64, now_ns: u64) {
         let refresh = self.table.is_learned_on(vid, mac, s as u8, now_ns);
         let quota = self.ports[s].cfg.mac_quota;
@@ -485,6 +488,8 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     }
 
     /// Hands a frame (`head` then the source slot from `from`) to the tap and the monitor.
+    #[cold]
+    #[inline(never)]
     fn mirror<T: Tap>(
         &mut self,
         s: usize,
