@@ -368,7 +368,6 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     }
 
     /// Learns the source of a frame that arrived on `s` (a learning uplink).
-    #[cold]
     #[inline(never)]
     fn learn(&mut self, s: usize, vid: u16, mac: u64, now_ns: u64) {
         let refresh = self.table.is_learned_on(vid, mac, s as u8, now_ns);
