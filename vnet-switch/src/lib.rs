@@ -1,6 +1,53 @@
 //! The partition-safe virtual Ethernet multiplexer of a service partition.
 //!
+//! One physical NIC (the uplink) is shared by several partitions, each with its own MAC,
+//! plus a monitor port for development tools. The switch forwards by destination MAC
+//! within VLANs, enforces each port's policy (anti-spoofing, VLAN membership, frame size,
+//! EtherTypes, isolation, rate budget), schedules egress by 802.1p traffic class, mirrors
+//! traffic with its verdict and counts every drop by reason.
+//!
+//! * [`PortEndpoint`]: the trait channels, drivers and test doubles implement; owned
+//!   slot handles ([`RxSlot`], [`TxSlot`]), no lifetimes, no `unsafe`.
+//! * [`SwitchBuilder`] → [`Switch`]: configuration is validated once, errors are typed
+//!   ([`ConfigError`]); [`Switch::poll`] does bounded work.
+//! * [`wire`]: Ethernet II / 802.1Q parsing into a private, validated header.
+//! * [`pcap`]: a `no_std` pcap writer (nanosecond timestamps) over a [`pcap::PcapSink`].
+//! * `mem` (feature `test-utils`): an in-memory endpoint with fault hooks.
+//!
+//! `no_std`, no heap: every table, queue and buffer has a capacity fixed at compile time.
+//!
 //! Part of [partnet](https://example.invalid/partnet): see the crate README for the
 //! feature/support table and what is not supported.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod builder;
+pub mod endpoint;
+mod error;
+mod forward;
+mod mac_table;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mem;
+pub mod monitor;
+pub mod pcap;
+mod policy;
+mod ring;
+mod stats;
+pub mod switch;
+pub mod wire;
+
+pub use builder::{SwitchBuilder, DEFAULT_AGE_NS};
+pub use endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+pub use error::{ConfigError, GroupError};
+pub use mac_table::PROBE_LIMIT;
+pub use monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
+pub use policy::{
+    Mirror, PortConfig, RateLimit, Role, VlanMode, VlanSet, MAX_CLASSES, MAX_ETHERTYPES,
+    MAX_FRAME_LIMIT, MAX_GROUPS, MIN_FRAME_LIMIT,
+};
+pub use stats::{DropReason, PortStats};
+pub use switch::{PortId, Switch};
+pub use wire::MacAddress;

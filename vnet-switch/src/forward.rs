@@ -1,0 +1,212 @@
+//! Classification: from a frame's private header copy to a verdict and a destination set.
+//!
+//! Checks run in this order, the first failure decides the [`DropReason`]:
+//! size ([`Oversized`](DropReason::Oversized)), header
+//! ([`Malformed`](DropReason::Malformed), or [`Vlan`](DropReason::Vlan) for double
+//! and service tags), VLAN membership ([`Vlan`](DropReason::Vlan)), source address
+//! ([`Spoofed`](DropReason::Spoofed)), EtherType allow-list
+//! ([`EtherType`](DropReason::EtherType)), routing ([`NoRoute`](DropReason::NoRoute),
+//! or [`Oversized`](DropReason::Oversized) if the frame would not fit any destination
+//! once tagged). The rate budget and the copy follow in the switch.
+//!
+//! Forwarding rules, by destination address, within the frame's VLAN, never back to the
+//! source, never to the monitor port, and between partitions only if neither is
+//! `isolated`:
+//! * broadcast: every such port;
+//! * multicast: ports that joined the group, or take all multicast;
+//! * known unicast: the port bound to (or learned for) the address;
+//! * unknown unicast: from a partition to the uplink; from the uplink to promiscuous
+//!   ports only.
+
+use crate::endpoint::PortEndpoint;
+use crate::policy::{Hot, Role, VlanMode};
+use crate::stats::DropReason;
+use crate::switch::Port;
+use crate::wire::{MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN};
+
+/// The forwarding decision for one frame.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    /// The validated header (private copy).
+    pub(crate) header: RawHeader,
+    /// The frame's VLAN.
+    pub(crate) vid: u16,
+    /// The frame's priority.
+    pub(crate) pcp: u8,
+    /// Destination ports, one bit each.
+    pub(crate) destinations: u64,
+    /// Learn the source address on the ingress port.
+    pub(crate) learn: bool,
+}
+
+/// The VLAN and priority of a frame arriving on a port.
+#[inline]
+fn ingress_vlan(hot: &Hot, mode: &VlanMode, tag: Option<VlanTag>) -> Result<(u16, u8), DropReason> {
+    match tag {
+        None if hot.access != 0 => Ok((hot.access, hot.default_pcp)),
+        Some(t) if hot.access != 0 && (t.vid == 0 || t.vid == hot.access) => {
+            Ok((hot.access, t.pcp))
+        }
+        _ if hot.access != 0 => Err(DropReason::Vlan),
+        None if hot.native != 0 => Ok((hot.native, hot.default_pcp)),
+        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, t.pcp)),
+        Some(t)
+            if t.vid != 0
+                && matches!(mode, VlanMode::Trunk { allowed, .. } if allowed.contains(t.vid)) =>
+        {
+            Ok((t.vid, t.pcp))
+        }
+        _ => Err(DropReason::Vlan),
+    }
+}
+
+/// `true` if port `dst` belongs to `vid`.
+#[inline]
+fn is_member<E, const Q: usize>(dst: &Port<E, Q>, vid: u16) -> bool {
+    if dst.hot.access != 0 {
+        dst.hot.access == vid
+    } else {
+        dst.hot.native == vid || dst.cfg.vlan.is_member(vid)
+    }
+}
+
+/// `true` if a frame of VLAN `vid` from port `s` may be delivered to port `d`.
+#[inline]
+fn may_reach<E, const Q: usize>(
+    s: usize,
+    src: &Port<E, Q>,
+    d: usize,
+    dst: &Port<E, Q>,
+    vid: u16,
+) -> bool {
+    d != s
+        && dst.hot.role != Role::Monitor
+        && is_member(dst, vid)
+        && !(src.hot.role == Role::Partition
+            && dst.hot.role == Role::Partition
+            && (src.hot.isolated || dst.hot.isolated))
+}
+
+impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
+    /// Classifies `frame`, received on port `s`, without changing anything.
+    #[inline]
+    pub(crate) fn classify(
+        &self,
+        s: usize,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Result<Route, DropReason> {
+        let src = &self.ports[s];
+        let hot = &src.hot;
+        if frame.len() > usize::from(hot.max_frame) {
+            return Err(DropReason::Oversized);
+        }
+        let header = RawHeader::parse(frame).map_err(|e| match e {
+            ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
+            _ => DropReason::Malformed,
+        })?;
+        let (vid, pcp) = ingress_vlan(hot, &src.cfg.vlan, header.tag())?;
+        match hot.role {
+            Role::Partition if hot.mac != header.src => return Err(DropReason::Spoofed),
+            Role::Uplink => {
+                // A partition's own address arriving from outside is a spoof.
+                if let Some(hit) = self.table.lookup(vid, header.src, now_ns) {
+                    if !hit.learned && usize::from(hit.port) != s {
+                        return Err(DropReason::Spoofed);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(allowed) = &src.cfg.allowed_ethertypes {
+            if !allowed.contains(&header.ethertype) {
+                return Err(DropReason::EtherType);
+            }
+        }
+        let destinations = self.destinations(s, &header, vid, now_ns);
+        if destinations == 0 {
+            return Err(DropReason::NoRoute);
+        }
+        let fitting = self.fitting(
+            destinations,
+            frame.len() - usize::from(header.payload_offset),
+            vid,
+        );
+        if fitting == 0 {
+            return Err(DropReason::Oversized);
+        }
+        Ok(Route {
+            header,
+            vid,
+            pcp,
+            destinations: fitting,
+            learn: hot.learning,
+        })
+    }
+
+    /// The ports a frame may be delivered to, one bit each.
+    #[inline]
+    fn destinations(&self, s: usize, header: &RawHeader, vid: u16, now_ns: u64) -> u64 {
+        let src = &self.ports[s];
+        if header.dst_is_multicast() {
+            return self.flood(s, header, vid);
+        }
+        let single = |d: usize| match self.ports.get(d) {
+            Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
+            _ => 0,
+        };
+        match self.table.lookup(vid, header.dst, now_ns) {
+            Some(hit) => single(usize::from(hit.port)),
+            None if src.hot.role == Role::Partition => {
+                self.uplink.map_or(0, |u| single(usize::from(u)))
+            }
+            None => {
+                let mut mask = 0;
+                for (d, p) in self.ports.iter().enumerate() {
+                    if p.hot.promiscuous && may_reach(s, src, d, p, vid) {
+                        mask |= 1 << d;
+                    }
+                }
+                mask
+            }
+        }
+    }
+
+    /// Broadcast and multicast destinations: one pass over the ports.
+    #[inline(never)]
+    fn flood(&self, s: usize, header: &RawHeader, vid: u16) -> u64 {
+        let src = &self.ports[s];
+        let broadcast = header.dst_is_broadcast();
+        let dst = MacAddress::from_u64(header.dst);
+        let mut mask = 0;
+        for (d, p) in self.ports.iter().enumerate() {
+            if may_reach(s, src, d, p, vid)
+                && (broadcast || p.hot.all_multicast || p.cfg.groups.contains(&dst))
+            {
+                mask |= 1 << d;
+            }
+        }
+        mask
+    }
+
+    /// The destinations whose `max_frame` fits the frame as it would leave them.
+    #[inline]
+    fn fitting(&self, mut mask: u64, payload: usize, vid: u16) -> u64 {
+        if HEADER_LEN + TAG_LEN + payload <= self.fits_everywhere {
+            return mask;
+        }
+        let mut fits = 0;
+        while mask != 0 {
+            let d = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(p) = self.ports.get(d) {
+                let tagged = p.hot.tags(vid);
+                let len = HEADER_LEN + payload + if tagged { TAG_LEN } else { 0 };
+                if len <= usize::from(p.hot.max_frame) {
+                    fits |= 1 << d;
+                }
+            }
+        }
+        fits
+    }
+}

@@ -1,0 +1,435 @@
+//! An in-memory port endpoint: two fixed rings of frame slots (feature `test-utils`).
+//!
+//! The switch sees a [`PortEndpoint`]; the test (the "peer") uses [`MemEndpoint::inject`]
+//! and [`MemEndpoint::receive`]. Each ring keeps a free list and a FIFO of slot indices,
+//! so slots may be released or aborted in any order and egress frames reach the peer in
+//! commit order (as a virtqueue's used ring would).
+//!
+//! Fault hooks ([`Faults`]) drop or corrupt every n-th injected frame. For benchmarks,
+//! [`MemEndpoint::set_recycle`] re-queues released ingress frames (no copy) and
+//! [`MemEndpoint::set_discard`] frees committed egress slots at once.
+
+use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use crate::ring::IndexRing;
+
+/// Fault injection on the peer's ingress side (0 disables a hook).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Silently lose every n-th injected frame.
+    pub drop_every: u32,
+    /// Flip one byte (anywhere, addresses included) of every n-th injected frame.
+    pub corrupt_every: u32,
+}
+
+/// Why the peer could not inject a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InjectError {
+    /// No free slot.
+    Full,
+    /// Longer than a slot: the length.
+    TooLong(usize),
+}
+
+impl core::fmt::Display for InjectError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InjectError::Full => write!(f, "no free slot"),
+            InjectError::TooLong(n) => write!(f, "frame of {n} bytes longer than a slot"),
+        }
+    }
+}
+
+/// A FIFO of slot indices.
+struct Indices<const N: usize>(IndexRing<N>);
+
+impl<const N: usize> Indices<N> {
+    const fn new() -> Self {
+        Indices(IndexRing::new())
+    }
+    #[inline]
+    fn push(&mut self, i: u16) -> bool {
+        self.0.push_back((i, 0))
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<u16> {
+        self.0.pop_front().map(|(i, _)| i)
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A ring of `N` slots of `S` bytes: a free list and a FIFO of filled slots.
+struct Ring<const N: usize, const S: usize> {
+    bufs: [[u8; S]; N],
+    lens: [u16; N],
+    metas: [FrameMeta; N],
+    free: Indices<N>,
+    fifo: Indices<N>,
+    /// Slots handed out (taken or reserved) and not yet returned.
+    out: [bool; N],
+}
+
+impl<const N: usize, const S: usize> Ring<N, S> {
+    fn new() -> Self {
+        const {
+            assert!(
+                N.is_power_of_two() && N <= 65536,
+                "N must be a power of two"
+            )
+        };
+        let mut free = Indices::new();
+        for i in 0..N {
+            free.push(i as u16);
+        }
+        Ring {
+            bufs: [[0; S]; N],
+            lens: [0; N],
+            metas: [FrameMeta::NONE; N],
+            free,
+            fifo: Indices::new(),
+            out: [false; N],
+        }
+    }
+    /// Takes a slot out (from the free list or the FIFO) and marks it handed out.
+    fn hand_out(&mut self, i: u16) {
+        if let Some(o) = self.out.get_mut(usize::from(i)) {
+            *o = true;
+        }
+    }
+    /// Returns `true` if `i` was handed out (and clears the mark).
+    fn take_back(&mut self, i: u16) -> bool {
+        match self.out.get_mut(usize::from(i)) {
+            Some(o) if *o => {
+                *o = false;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An in-memory endpoint with `N` slots (a power of two) of `S` bytes per direction.
+pub struct MemEndpoint<const N: usize, const S: usize = 1536> {
+    rx: Ring<N, S>,
+    tx: Ring<N, S>,
+    faults: Faults,
+    injected: u64,
+    recycle: bool,
+    discard: bool,
+    /// Frames lost by the drop hook.
+    pub fault_dropped: u64,
+    /// Frames changed by the corrupt hook.
+    pub fault_corrupted: u64,
+}
+
+impl<const N: usize, const S: usize> Default for MemEndpoint<N, S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const S: usize> MemEndpoint<N, S> {
+    /// An endpoint with empty rings.
+    pub fn new() -> Self {
+        MemEndpoint {
+            rx: Ring::new(),
+            tx: Ring::new(),
+            faults: Faults::default(),
+            injected: 0,
+            recycle: false,
+            discard: false,
+            fault_dropped: 0,
+            fault_corrupted: 0,
+        }
+    }
+
+    /// Sets the fault hooks.
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+    }
+
+    /// Benchmark mode: released ingress frames go back to the FIFO instead of the free
+    /// list, so the same frames flow again without being copied in.
+    pub fn set_recycle(&mut self, on: bool) {
+        self.recycle = on;
+    }
+
+    /// Benchmark mode: committed egress slots are freed at once (the peer reads nothing).
+    pub fn set_discard(&mut self, on: bool) {
+        self.discard = on;
+    }
+
+    /// The peer sends a frame (subject to the fault hooks).
+    pub fn inject(&mut self, frame: &[u8]) -> Result<(), InjectError> {
+        self.inject_with_meta(frame, FrameMeta::NONE)
+    }
+
+    /// The peer sends a frame with offload metadata (subject to the fault hooks).
+    pub fn inject_with_meta(&mut self, frame: &[u8], meta: FrameMeta) -> Result<(), InjectError> {
+        if frame.len() > S || frame.len() > usize::from(u16::MAX) {
+            return Err(InjectError::TooLong(frame.len()));
+        }
+        let Some(i) = self.rx.free.pop() else {
+            return Err(InjectError::Full);
+        };
+        self.injected += 1;
+        let n = self.injected;
+        let hit = |every: u32| every != 0 && n.is_multiple_of(u64::from(every));
+        if hit(self.faults.drop_every) {
+            self.fault_dropped += 1;
+            let _ = self.rx.free.push(i);
+            return Ok(());
+        }
+        let slot = usize::from(i);
+        self.rx.bufs[slot][..frame.len()].copy_from_slice(frame);
+        if hit(self.faults.corrupt_every) && !frame.is_empty() {
+            // Anywhere in the frame, addresses and tags included.
+            let at = (n as usize).wrapping_mul(7) % frame.len();
+            self.rx.bufs[slot][at] ^= 0xa5;
+            self.fault_corrupted += 1;
+        }
+        self.rx.lens[slot] = frame.len() as u16;
+        self.rx.metas[slot] = meta;
+        // The free list and the FIFO share the N indices: this push cannot fail.
+        let _ = self.rx.fifo.push(i);
+        Ok(())
+    }
+
+    /// The peer receives the oldest committed frame into `out`; returns its length
+    /// (truncated to `out.len()` if `out` is short).
+    pub fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
+        self.receive_with_meta(out).map(|(n, _)| n)
+    }
+
+    /// [`receive`](Self::receive), with the frame's offload metadata.
+    pub fn receive_with_meta(&mut self, out: &mut [u8]) -> Option<(usize, FrameMeta)> {
+        let i = self.tx.fifo.pop()?;
+        let slot = usize::from(i);
+        let len = usize::from(self.tx.lens[slot]).min(out.len());
+        out[..len].copy_from_slice(&self.tx.bufs[slot][..len]);
+        let _ = self.tx.free.push(i);
+        Some((usize::from(self.tx.lens[slot]), self.tx.metas[slot]))
+    }
+
+    /// Frames committed and not yet received by the peer.
+    pub fn tx_pending(&self) -> usize {
+        self.tx.fifo.len()
+    }
+
+    /// Free ingress slots (room for the peer to inject).
+    pub fn rx_room(&self) -> usize {
+        self.rx.free.len()
+    }
+
+    /// Drops all frames waiting for the peer (O(1) per frame, no copy).
+    pub fn clear_tx(&mut self) {
+        while let Some(i) = self.tx.fifo.pop() {
+            let _ = self.tx.free.push(i);
+        }
+    }
+}
+
+impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
+    #[inline]
+    fn rx_take(&mut self) -> Option<RxSlot> {
+        let i = self.rx.fifo.pop()?;
+        self.rx.hand_out(i);
+        Some(RxSlot::new(i, self.rx.lens[usize::from(i)]))
+    }
+
+    #[inline]
+    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
+        let i = usize::from(slot.index());
+        match (self.rx.bufs.get(i), self.rx.out.get(i)) {
+            (Some(b), Some(true)) => b.get(..usize::from(slot.len())).unwrap_or(b),
+            _ => &[],
+        }
+    }
+
+    #[inline]
+    fn rx_release(&mut self, slot: RxSlot) {
+        let i = slot.index();
+        if self.rx.take_back(i) {
+            let _ = if self.recycle {
+                self.rx.fifo.push(i)
+            } else {
+                self.rx.free.push(i)
+            };
+        }
+    }
+
+    #[inline]
+    fn rx_pending(&self) -> usize {
+        self.rx.fifo.len()
+    }
+
+    #[inline]
+    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+        if len > S {
+            return None;
+        }
+        let i = self.tx.free.pop()?;
+        self.tx.hand_out(i);
+        if let Some(m) = self.tx.metas.get_mut(usize::from(i)) {
+            *m = FrameMeta::NONE;
+        }
+        Some(TxSlot::new(i, len as u16))
+    }
+
+    #[inline]
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
+        let i = usize::from(slot.index());
+        if !self.tx.out.get(i).copied().unwrap_or(false) {
+            return Err(EndpointError::BadSlot(slot.index()));
+        }
+        let reserved = usize::from(slot.len());
+        let end = offset.checked_add(bytes.len()).filter(|e| *e <= reserved);
+        match (end, self.tx.bufs.get_mut(i)) {
+            (Some(end), Some(buf)) => {
+                buf[offset..end].copy_from_slice(bytes);
+                Ok(())
+            }
+            _ => Err(EndpointError::OutOfBounds {
+                offset,
+                len: bytes.len(),
+                reserved,
+            }),
+        }
+    }
+
+    #[inline]
+    fn tx_write_frame(
+        &mut self,
+        slot: &TxSlot,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Result<(), EndpointError> {
+        let i = usize::from(slot.index());
+        let reserved = usize::from(slot.len());
+        let (h, total) = (header.len(), header.len() + payload.len());
+        match (self.tx.out.get(i), self.tx.bufs.get_mut(i)) {
+            (Some(true), Some(buf)) if total <= reserved && total <= S => {
+                // Fixed-size copies for the two header lengths the switch writes (no
+                // call into memcpy for 14 bytes).
+                if let (Some(d), Ok(src)) =
+                    (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
+                {
+                    *d = *src;
+                } else if let (Some(d), Ok(src)) =
+                    (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
+                {
+                    *d = *src;
+                } else {
+                    buf[..h].copy_from_slice(header);
+                }
+                buf[h..total].copy_from_slice(payload);
+                Ok(())
+            }
+            (Some(true), Some(_)) => Err(EndpointError::OutOfBounds {
+                offset: 0,
+                len: total,
+                reserved,
+            }),
+            _ => Err(EndpointError::BadSlot(slot.index())),
+        }
+    }
+
+    #[inline]
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        self.rx
+            .metas
+            .get(usize::from(slot.index()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    #[inline]
+    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+        if let Some(m) = self.tx.metas.get_mut(usize::from(slot.index())) {
+            *m = meta;
+        }
+    }
+
+    #[inline]
+    fn tx_commit(&mut self, slot: TxSlot) {
+        let i = slot.index();
+        if self.tx.take_back(i) {
+            if let Some(l) = self.tx.lens.get_mut(usize::from(i)) {
+                *l = slot.len();
+            }
+            let _ = if self.discard {
+                self.tx.free.push(i)
+            } else {
+                self.tx.fifo.push(i)
+            };
+        }
+    }
+
+    #[inline]
+    fn tx_abort(&mut self, slot: TxSlot) {
+        let i = slot.index();
+        if self.tx.take_back(i) {
+            let _ = self.tx.free.push(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_flow_both_ways_and_handles_are_checked() {
+        let mut e = MemEndpoint::<2, 64>::new();
+        e.inject(&[1, 2, 3]).unwrap();
+        e.inject(&[4]).unwrap();
+        assert_eq!(e.inject(&[5]), Err(InjectError::Full));
+        assert_eq!(e.inject(&[0; 65]), Err(InjectError::TooLong(65)));
+        let a = e.rx_take().unwrap();
+        assert_eq!(e.rx_frame(&a), &[1, 2, 3]);
+        let forged = RxSlot::new(1, 1);
+        assert_eq!(e.rx_frame(&forged), &[] as &[u8], "slot 1 not taken yet");
+        e.rx_release(a);
+        let t = e.tx_reserve(4).unwrap();
+        assert!(matches!(
+            e.tx_write(&t, 2, &[0; 3]),
+            Err(EndpointError::OutOfBounds { .. })
+        ));
+        e.tx_write(&t, 0, &[9, 8, 7, 6]).unwrap();
+        let u = e.tx_reserve(1).unwrap();
+        e.tx_write(&u, 0, &[1]).unwrap();
+        e.tx_commit(u); // committed first, so received first
+        e.tx_commit(t);
+        let mut out = [0u8; 8];
+        assert_eq!(e.receive(&mut out), Some(1));
+        assert_eq!(e.receive(&mut out), Some(4));
+        assert_eq!(&out[..4], &[9, 8, 7, 6]);
+        assert_eq!(e.receive(&mut out), None);
+    }
+
+    #[test]
+    fn fault_hooks_drop_and_corrupt() {
+        let mut e = MemEndpoint::<8, 64>::new();
+        e.set_faults(Faults {
+            drop_every: 2,
+            corrupt_every: 3,
+        });
+        for _ in 0..4 {
+            e.inject(&[0u8; 20]).unwrap();
+        }
+        assert_eq!((e.fault_dropped, e.fault_corrupted), (2, 1));
+        assert_eq!(e.rx_pending(), 2);
+        let a = e.rx_take().unwrap();
+        let b = e.rx_take().unwrap();
+        assert_eq!(e.rx_frame(&a), &[0u8; 20]);
+        assert_eq!(e.rx_frame(&b).iter().filter(|x| **x != 0).count(), 1);
+    }
+}

@@ -1,0 +1,532 @@
+//! The switch: ports, the MAC table and the bounded `poll`.
+//!
+//! # One poll
+//!
+//! 1. **Ingress**, round-robin over the ports starting after the last port served in the
+//!    previous poll, one frame per port per round, until `budget` frames are handled or
+//!    a whole round finds nothing. Each frame is classified on a private copy of its
+//!    header (see the forwarding rules in the crate README), mirrored with its verdict, charged to the
+//!    port's rate budget, then copied once into a reserved slot of each destination and
+//!    the slot queued in the destination's egress queue for the frame's traffic class.
+//! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
+//!    order (class 7 first). A port with a single class has nothing to reorder: its
+//!    frames are committed as soon as they are written.
+//!
+//! When a destination has no free slot, a queued frame of a lower class of that port
+//! (from this poll) is given up for the higher-class one (counted in
+//! [`PortStats::tx_queue_full`]); strict priority therefore decides who gets the slots
+//! of a congested port.
+//!
+//! # Worst case per call
+//!
+//! At most `budget` ingress frames; each costs one header parse, at most
+//! [`PROBE_LIMIT`](crate::PROBE_LIMIT) MAC table probes (two for a learning
+//! uplink), and for a flooded frame one pass over the `P` ports and up to `P - 1`
+//! copies. Port visits are bounded by `(budget + 1) * P`; egress commits by the number
+//! of copies made in this call. Nothing waits or loops on peer data.
+
+use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
+use crate::error::GroupError;
+use crate::forward::Route;
+use crate::mac_table::MacTable;
+use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
+use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
+use crate::ring::IndexRing;
+use crate::stats::{DropReason, PortStats};
+use crate::wire::{MacAddress, VlanTag, MAX_HEADER_LEN};
+
+/// A port's index in the switch (the order in which ports were added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(pub(crate) u8);
+
+impl PortId {
+    /// The id of the port at `index` (methods taking a `PortId` check it exists).
+    pub const fn new(index: u8) -> Self {
+        PortId(index)
+    }
+    /// The port's index.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+const CLASSES: usize = MAX_CLASSES as usize;
+
+/// One port: its endpoint, policy, counters, rate state and egress queues.
+pub(crate) struct Port<E, const Q: usize> {
+    /// The per-frame fields of `cfg`.
+    pub(crate) hot: Hot,
+    pub(crate) ep: E,
+    pub(crate) cfg: PortConfig,
+    pub(crate) stats: PortStats,
+    /// A frame taken but waiting for rate budget.
+    held: Option<RxSlot>,
+    /// Byte and frame buckets.
+    rate: Option<(TokenBucket, TokenBucket)>,
+    /// Reserved, written, not yet committed slots per traffic class.
+    queues: [IndexRing<Q>; CLASSES],
+    /// Learned addresses this port holds.
+    pub(crate) learned: u16,
+}
+
+impl<E, const Q: usize> Port<E, Q> {
+    pub(crate) fn new(ep: E, cfg: PortConfig) -> Self {
+        let rate = cfg.rate.map(|r| {
+            (
+                TokenBucket::new(r.bytes_per_sec, r.byte_burst),
+                TokenBucket::new(r.frames_per_sec, r.frame_burst),
+            )
+        });
+        Port {
+            hot: Hot::new(&cfg),
+            ep,
+            cfg,
+            stats: PortStats::default(),
+            held: None,
+            rate,
+            queues: [const { IndexRing::new() }; CLASSES],
+            learned: 0,
+        }
+    }
+}
+
+impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
+    /// Commits every queued slot, highest class first.
+    #[inline(never)]
+    fn commit_queued(&mut self) {
+        for q in self.queues.iter_mut().rev() {
+            while let Some((index, len)) = q.pop_front() {
+                self.stats.tx_frames += 1;
+                self.stats.tx_bytes += u64::from(len);
+                self.ep.tx_commit(TxSlot::new(index, len));
+            }
+        }
+    }
+
+    /// Reserves `len` bytes; if the endpoint is full, gives up the newest queued frame of
+    /// the lowest class below `class` and retries once.
+    fn reserve(&mut self, len: usize, class: usize) -> Option<TxSlot> {
+        if let Some(t) = self.ep.tx_reserve(len) {
+            return Some(t);
+        }
+        let (index, victim_len) = self
+            .queues
+            .get_mut(..class)?
+            .iter_mut()
+            .find_map(|q| q.pop_back())?;
+        self.stats.tx_queue_full += 1;
+        self.ep.tx_abort(TxSlot::new(index, victim_len));
+        self.ep.tx_reserve(len)
+    }
+
+    /// Rate check for a frame of `len` bytes: `true` if within budget (and charged).
+    #[inline]
+    fn charge(&mut self, len: usize, now_ns: u64) -> bool {
+        let Some((bytes, frames)) = &mut self.rate else {
+            return true;
+        };
+        let len = len as u64;
+        if !(bytes.has(len) && frames.has(1)) {
+            bytes.refill(now_ns);
+            frames.refill(now_ns);
+        }
+        if bytes.has(len) && frames.has(1) {
+            bytes.take(len);
+            frames.take(1);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The TCI a frame of VLAN `vid` carries when it leaves a port, if tagged there.
+#[inline]
+fn egress_tci(hot: &Hot, vid: u16, pcp: u8) -> Option<u16> {
+    hot.tags(vid).then_some(VlanTag { pcp, vid }.tci())
+}
+
+/// What happened to one port's turn.
+enum Step {
+    Handled,
+    Idle,
+    Deferred,
+}
+
+/// The virtual Ethernet switch over `P` ports of endpoint type `E`, with a MAC table of
+/// `M` buckets and egress queues of `Q` frames per traffic class.
+///
+/// Built with [`SwitchBuilder`](crate::SwitchBuilder). Ports of different kinds share
+/// one switch through an enum of endpoints or `&mut dyn PortEndpoint`.
+pub struct Switch<E, const P: usize, const M: usize = 1024, const Q: usize = 32> {
+    pub(crate) ports: heapless::Vec<Port<E, Q>, P>,
+    pub(crate) table: MacTable<M>,
+    pub(crate) uplink: Option<u8>,
+    pub(crate) monitor: Option<u8>,
+    /// The smallest `max_frame` of all ports: frames shorter by a tag fit everywhere.
+    pub(crate) fits_everywhere: usize,
+    next: usize,
+}
+
+impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, P, M, Q> {
+    pub(crate) fn from_parts(
+        ports: heapless::Vec<Port<E, Q>, P>,
+        table: MacTable<M>,
+        uplink: Option<u8>,
+        monitor: Option<u8>,
+    ) -> Self {
+        let fits_everywhere = ports
+            .iter()
+            .map(|p| usize::from(p.cfg.max_frame))
+            .min()
+            .unwrap_or(0);
+        Switch {
+            ports,
+            table,
+            uplink,
+            monitor,
+            fits_everywhere,
+            next: 0,
+        }
+    }
+
+    /// Number of ports.
+    pub fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// The uplink, if configured.
+    pub fn uplink(&self) -> Option<PortId> {
+        self.uplink.map(PortId)
+    }
+
+    /// The monitor port, if configured.
+    pub fn monitor(&self) -> Option<PortId> {
+        self.monitor.map(PortId)
+    }
+
+    /// The counters of a port.
+    pub fn stats(&self, port: PortId) -> Option<&PortStats> {
+        self.ports.get(port.index()).map(|p| &p.stats)
+    }
+
+    /// The configuration of a port.
+    pub fn config(&self, port: PortId) -> Option<&PortConfig> {
+        self.ports.get(port.index()).map(|p| &p.cfg)
+    }
+
+    /// The endpoint of a port.
+    pub fn endpoint(&self, port: PortId) -> Option<&E> {
+        self.ports.get(port.index()).map(|p| &p.ep)
+    }
+
+    /// The endpoint of a port, mutably (e.g. for a test peer to inject frames).
+    pub fn endpoint_mut(&mut self, port: PortId) -> Option<&mut E> {
+        self.ports.get_mut(port.index()).map(|p| &mut p.ep)
+    }
+
+    /// Joins `group` on `port` (idempotent).
+    pub fn join_group(&mut self, port: PortId, group: MacAddress) -> Result<(), GroupError> {
+        let p = self
+            .ports
+            .get_mut(port.index())
+            .ok_or(GroupError::NoPort(port.0))?;
+        if !group.is_multicast() {
+            return Err(GroupError::NotGroup(group));
+        }
+        if p.cfg.groups.contains(&group) {
+            return Ok(());
+        }
+        let cap = p.cfg.groups.capacity();
+        p.cfg.groups.push(group).map_err(|_| GroupError::Full(cap))
+    }
+
+    /// Leaves `group` on `port`; `Ok(false)` if it was not joined.
+    pub fn leave_group(&mut self, port: PortId, group: MacAddress) -> Result<bool, GroupError> {
+        let p = self
+            .ports
+            .get_mut(port.index())
+            .ok_or(GroupError::NoPort(port.0))?;
+        match p.cfg.groups.iter().position(|g| *g == group) {
+            Some(i) => {
+                p.cfg.groups.swap_remove(i);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Handles at most `budget` ingress frames at time `now_ns` (see the
+    /// [module documentation](self) for the order and the worst case). Returns the
+    /// number of frames handled (forwarded or dropped).
+    pub fn poll(&mut self, now_ns: u64, budget: usize) -> usize {
+        self.poll_tap(now_ns, budget, &mut NoTap)
+    }
+
+    /// [`poll`](Self::poll), handing mirrored frames with their verdict to `tap`.
+    pub fn poll_tap<T: Tap>(&mut self, now_ns: u64, budget: usize, tap: &mut T) -> usize {
+        let n = self.ports.len();
+        let mut handled = 0;
+        if n == 0 {
+            return 0;
+        }
+        let start = self.next % n;
+        let mut deferred: u64 = 0;
+        'rounds: while handled < budget {
+            let mut progress = false;
+            let mut s = start;
+            for _ in 0..n {
+                if handled >= budget {
+                    break 'rounds;
+                }
+                let here = s;
+                s += 1;
+                if s == n {
+                    s = 0;
+                }
+                let s = here;
+                if deferred & (1 << s) != 0 {
+                    continue;
+                }
+                match self.ingress_one(s, now_ns, tap) {
+                    Step::Handled => {
+                        handled += 1;
+                        progress = true;
+                        self.next = s + 1;
+                    }
+                    Step::Deferred => deferred |= 1 << s,
+                    Step::Idle => {}
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        for p in self.ports.iter_mut() {
+            p.commit_queued();
+        }
+        handled
+    }
+
+    /// Takes, classifies and forwards or drops one frame of port `s`.
+    fn ingress_one<T: Tap>(&mut self, s: usize, now_ns: u64, tap: &mut T) -> Step {
+        let Some(port) = self.ports.get_mut(s) else {
+            return Step::Idle;
+        };
+        if port.hot.role == Role::Monitor {
+            return Step::Idle;
+        }
+        let Some(slot) = port.held.take().or_else(|| port.ep.rx_take()) else {
+            return Step::Idle;
+        };
+        let frame = self.ports[s].ep.rx_frame(&slot);
+        let len = frame.len().min(usize::from(slot.len()));
+        let decision = self.classify(s, &frame[..len], now_ns);
+
+        let verdict = match decision {
+            Err(reason) => Err(reason),
+            Ok(route) => {
+                if route.learn {
+                    self.learn(s, route.vid, route.header.src, now_ns);
+                }
+                let port = &mut self.ports[s];
+                if port.charge(len, now_ns) {
+                    match self.deliver(s, &slot, &route, now_ns, tap) {
+                        0 => Err(DropReason::QueueFull),
+                        c => Ok(c),
+                    }
+                } else if port.ep.rx_pending() < usize::from(port.cfg.rate.map_or(0, |r| r.queue)) {
+                    port.held = Some(slot);
+                    return Step::Deferred;
+                } else {
+                    Err(DropReason::Rate)
+                }
+            }
+        };
+
+        if self.ports[s].hot.mirror_in {
+            let event = TapEvent {
+                port: PortId(s as u8),
+                direction: Direction::Ingress,
+                verdict: match verdict {
+                    Ok(c) => Verdict::Forwarded { copies: c },
+                    Err(r) => Verdict::Dropped(r),
+                },
+                time_ns: now_ns,
+            };
+            self.mirror(s, &slot, &[], 0, &event, tap);
+        }
+        let port = &mut self.ports[s];
+        port.stats.rx_frames += 1;
+        port.stats.rx_bytes += len as u64;
+        match verdict {
+            Ok(_) => port.stats.rx_forwarded += 1,
+            Err(r) => port.stats.rx_drops[r.index()] += 1,
+        }
+        port.ep.rx_release(slot);
+        Step::Handled
+    }
+
+    /// Learns the source of a frame that arrived on `s` (a learning uplink).
+    #[inline(never)]
+    fn learn(&mut self, s: usize, vid: u16, mac: u64, now_ns: u64) {
+        let refresh = self.table.is_learned_on(vid, mac, s as u8, now_ns);
+        let quota = self.ports[s].cfg.mac_quota;
+        if !refresh && self.ports[s].learned >= quota {
+            self.ports[s].stats.learn_refused += 1;
+            return;
+        }
+        match self.table.learn(vid, mac, s as u8, now_ns) {
+            Ok(evicted) => {
+                if !refresh {
+                    self.ports[s].learned += 1;
+                }
+                if let Some(e) = evicted.and_then(|e| self.ports.get_mut(usize::from(e))) {
+                    e.learned = e.learned.saturating_sub(1);
+                }
+            }
+            Err(_) => self.ports[s].stats.learn_refused += 1,
+        }
+    }
+
+    /// Copies the frame into every destination of `route`; returns the copies made.
+    fn deliver<T: Tap>(
+        &mut self,
+        s: usize,
+        slot: &RxSlot,
+        route: &Route,
+        now_ns: u64,
+        tap: &mut T,
+    ) -> u8 {
+        let mut copies = 0u8;
+        let mut mask = route.destinations;
+        while mask != 0 {
+            let d = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if let Some(written) = self.copy_to(s, d, slot, route) {
+                copies += 1;
+                if self.ports[d].hot.mirror_out {
+                    let (head, hl) = written;
+                    let event = TapEvent {
+                        port: PortId(d as u8),
+                        direction: Direction::Egress,
+                        verdict: Verdict::Forwarded { copies: 1 },
+                        time_ns: now_ns,
+                    };
+                    self.mirror(
+                        s,
+                        slot,
+                        &head[..hl],
+                        usize::from(route.header.payload_offset),
+                        &event,
+                        tap,
+                    );
+                }
+            }
+        }
+        copies
+    }
+
+    /// Copies one frame from `s` to `d`: the header built from the private copy, the
+    /// payload straight from the source slot. Returns the header written.
+    #[inline]
+    fn copy_to(
+        &mut self,
+        s: usize,
+        d: usize,
+        slot: &RxSlot,
+        route: &Route,
+    ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
+        let [src, dst] = self.ports.get_disjoint_mut([s, d]).ok()?;
+        let frame = src.ep.rx_frame(slot);
+        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+        let payload = frame
+            .get(usize::from(route.header.payload_offset)..)
+            .unwrap_or(&[]);
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let hl = route
+            .header
+            .emit(egress_tci(&dst.hot, route.vid, route.pcp), &mut head);
+        let class = if dst.hot.classes > 1 {
+            dst.hot.class_of(route.pcp)
+        } else {
+            0
+        };
+        let Some(tx) = dst.reserve(hl + payload.len(), class) else {
+            dst.stats.tx_queue_full += 1;
+            return None;
+        };
+        let written = dst.ep.tx_write_frame(&tx, &head[..hl], payload);
+        if written.is_err() {
+            dst.ep.tx_abort(tx);
+            dst.stats.tx_errors += 1;
+            return None;
+        }
+        let meta = src.ep.rx_meta(slot);
+        if meta.needs_csum || meta.data_valid {
+            dst.ep.tx_meta(
+                &tx,
+                meta.moved(usize::from(route.header.payload_offset), hl),
+            );
+        }
+        if dst.hot.classes == 1 {
+            // One class: nothing to reorder, hand the frame over at once.
+            dst.stats.tx_frames += 1;
+            dst.stats.tx_bytes += u64::from(tx.len());
+            dst.ep.tx_commit(tx);
+            return Some((head, hl));
+        }
+        if dst.queues[class].is_full() {
+            dst.commit_queued();
+        }
+        // The queue was just emptied if it was full: this push cannot fail.
+        if !dst.queues[class].push_back((tx.index(), tx.len())) {
+            dst.ep.tx_commit(tx);
+        }
+        Some((head, hl))
+    }
+
+    /// Hands a frame (`head` then the source slot from `from`) to the tap and the monitor.
+    #[cold]
+    #[inline(never)]
+    fn mirror<T: Tap>(
+        &mut self,
+        s: usize,
+        slot: &RxSlot,
+        head: &[u8],
+        from: usize,
+        event: &TapEvent,
+        tap: &mut T,
+    ) {
+        let monitor = self.monitor.map(usize::from).filter(|m| *m != s);
+        let (src, mon) = match monitor.and_then(|m| self.ports.get_disjoint_mut([s, m]).ok()) {
+            Some([src, mon]) => (&*src, Some(mon)),
+            None => (&self.ports[s], None),
+        };
+        let frame = src.ep.rx_frame(slot);
+        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+        let payload = frame.get(from..).unwrap_or(&[]);
+        tap.frame(event, head, payload);
+        let Some(mon) = mon else { return };
+        let total = head.len() + payload.len();
+        if total > usize::from(mon.cfg.max_frame) {
+            mon.stats.tx_errors += 1;
+            return;
+        }
+        let Some(tx) = mon.ep.tx_reserve(total) else {
+            mon.stats.tx_queue_full += 1;
+            return;
+        };
+        match mon.ep.tx_write_frame(&tx, head, payload) {
+            Ok(()) => {
+                mon.stats.tx_frames += 1;
+                mon.stats.tx_bytes += total as u64;
+                mon.ep.tx_commit(tx);
+            }
+            Err(_) => {
+                mon.stats.tx_errors += 1;
+                mon.ep.tx_abort(tx);
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Ethernet II and IEEE 802.1Q wire formats.
+//!
+//! The switch reads a frame's header exactly once into private memory ([`EthernetHeader`]),
+//! validates it there and builds every egress header from that private copy; a peer that
+//! rewrites its buffer after the check cannot change what the switch decided on.
+//!
+//! Parsing never panics: every length is checked before a field is read.
+
+use core::fmt;
+
+/// Byte ranges of the Ethernet II header fields.
+mod field {
+    use core::ops::Range;
+    pub const DESTINATION: Range<usize> = 0..6;
+    pub const SOURCE: Range<usize> = 6..12;
+}
+
+/// Length of an untagged Ethernet II header.
+pub const HEADER_LEN: usize = 14;
+/// Length of one 802.1Q tag (TPID + TCI).
+pub const TAG_LEN: usize = 4;
+/// Longest header the switch ever builds: one 802.1Q tag.
+pub const MAX_HEADER_LEN: usize = HEADER_LEN + TAG_LEN;
+
+/// EtherType of a customer VLAN tag (802.1Q).
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// EtherType of a service VLAN tag (802.1ad, "QinQ").
+pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+/// EtherType values below this one are 802.3 length fields, not types.
+pub const ETHERTYPE_MIN: u16 = 0x0600;
+
+/// A 48-bit IEEE MAC address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MacAddress(pub [u8; 6]);
+
+impl MacAddress {
+    /// The broadcast address `ff:ff:ff:ff:ff:ff`.
+    pub const BROADCAST: MacAddress = MacAddress([0xff; 6]);
+    /// The all-zero address (never a valid source).
+    pub const ZERO: MacAddress = MacAddress([0; 6]);
+
+    /// Builds an address from its bytes.
+    pub const fn new(bytes: [u8; 6]) -> Self {
+        MacAddress(bytes)
+    }
+
+    /// Reads an address from the first six bytes of `bytes`, if there are six.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let b: [u8; 6] = bytes.get(..6)?.try_into().ok()?;
+        Some(MacAddress(b))
+    }
+
+    /// The bytes of the address.
+    pub const fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+
+    /// `true` for `ff:ff:ff:ff:ff:ff`.
+    pub fn is_broadcast(&self) -> bool {
+        self.0 == [0xff; 6]
+    }
+
+    /// `true` for group addresses (the I/G bit), broadcast included.
+    pub const fn is_multicast(&self) -> bool {
+        self.0[0] & 1 != 0
+    }
+
+    /// `true` for an individual (unicast) address.
+    pub const fn is_unicast(&self) -> bool {
+        !self.is_multicast()
+    }
+
+    /// The address from the low 48 bits of a `u64`.
+    #[inline]
+    pub const fn from_u64(v: u64) -> Self {
+        let b = v.to_be_bytes();
+        MacAddress([b[2], b[3], b[4], b[5], b[6], b[7]])
+    }
+
+    /// The address as the low 48 bits of a `u64` (for hashing and comparison).
+    #[inline]
+    pub const fn to_u64(&self) -> u64 {
+        let b = self.0;
+        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
+    }
+}
+
+impl fmt::Debug for MacAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for MacAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// Why a frame could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Shorter than an Ethernet header (a runt): the length found.
+    Runt(usize),
+    /// An 802.1Q tag announced but cut off: the length found.
+    TruncatedTag(usize),
+    /// Two stacked VLAN tags (VLAN hopping attempt or QinQ): the inner TPID.
+    DoubleTagged(u16),
+    /// An 802.1ad (`0x88a8`) outer tag; QinQ is not supported.
+    ServiceTag,
+    /// A source address that is a group address or all zero.
+    BadSource(MacAddress),
+    /// An 802.3 length field instead of an EtherType (below `0x0600`): the value.
+    LengthField(u16),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Runt(n) => write!(f, "runt frame: {n} bytes, need {HEADER_LEN}"),
+            ParseError::TruncatedTag(n) => {
+                write!(f, "802.1Q tag cut off: frame of {n} bytes")
+            }
+            ParseError::DoubleTagged(t) => {
+                write!(f, "double-tagged frame: inner TPID {t:#06x}")
+            }
+            ParseError::ServiceTag => write!(f, "802.1ad service tag (QinQ) not supported"),
+            ParseError::BadSource(m) => write!(f, "invalid source address {m}"),
+            ParseError::LengthField(v) => {
+                write!(f, "802.3 length field {v:#06x} instead of an EtherType")
+            }
+        }
+    }
+}
+
+/// An 802.1Q tag: priority code point and VLAN id (the DEI bit is carried through as 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VlanTag {
+    /// Priority code point, 0..=7.
+    pub pcp: u8,
+    /// VLAN identifier, 0..=4095 (0: priority tag only).
+    pub vid: u16,
+}
+
+impl VlanTag {
+    /// The tag control information field (PCP in the top three bits, DEI 0, VID).
+    pub const fn tci(&self) -> u16 {
+        ((self.pcp as u16 & 7) << 13) | (self.vid & 0x0fff)
+    }
+
+    /// Decodes a TCI field (the DEI bit is dropped).
+    pub const fn from_tci(tci: u16) -> Self {
+        VlanTag {
+            pcp: (tci >> 13) as u8,
+            vid: tci & 0x0fff,
+        }
+    }
+}
+
+/// A validated Ethernet II header held in private memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetHeader {
+    /// Destination address.
+    pub destination: MacAddress,
+    /// Source address.
+    pub source: MacAddress,
+    /// The single 802.1Q tag, if the frame had one.
+    pub tag: Option<VlanTag>,
+    /// The EtherType after the tag (or after the addresses if untagged).
+    pub ethertype: u16,
+    /// Where the payload starts in the original frame (14 or 18).
+    pub payload_offset: u16,
+}
+
+impl EthernetHeader {
+    /// Parses the header of `frame`; reads each byte once and checks every length first.
+    ///
+    /// Rejects runts, cut-off tags, double tags (any 802.1Q/802.1ad TPID after the first
+    /// tag), 802.1ad outer tags, 802.3 length fields and group or zero source addresses.
+    #[inline]
+    pub fn parse(frame: &[u8]) -> Result<Self, ParseError> {
+        RawHeader::parse(frame).map(|r| EthernetHeader {
+            destination: MacAddress::from_u64(r.dst),
+            source: MacAddress::from_u64(r.src),
+            tag: r.tag(),
+            ethertype: r.ethertype,
+            payload_offset: r.payload_offset,
+        })
+    }
+
+    /// Writes an egress header (untagged, or with `tag`) into `out`; returns its length.
+    #[inline]
+    pub fn emit(&self, tag: Option<VlanTag>, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        out[field::DESTINATION].copy_from_slice(&self.destination.0);
+        out[field::SOURCE].copy_from_slice(&self.source.0);
+        match tag {
+            Some(t) => {
+                out[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+                out[14..16].copy_from_slice(&t.tci().to_be_bytes());
+                out[16..18].copy_from_slice(&self.ethertype.to_be_bytes());
+                HEADER_LEN + TAG_LEN
+            }
+            None => {
+                out[12..14].copy_from_slice(&self.ethertype.to_be_bytes());
+                HEADER_LEN
+            }
+        }
+    }
+}
+
+/// A validated header as plain integers: the switch's private copy on the hot path.
+///
+/// Every field is loaded from the frame exactly once, straight into a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawHeader {
+    /// Destination address, low 48 bits.
+    pub(crate) dst: u64,
+    /// Source address, low 48 bits.
+    pub(crate) src: u64,
+    /// The TCI of the single tag (meaningful if `tagged`).
+    pub(crate) tci: u16,
+    /// `true` if the frame had one 802.1Q tag.
+    pub(crate) tagged: bool,
+    /// EtherType after the tag.
+    pub(crate) ethertype: u16,
+    /// Where the payload starts (14 or 18).
+    pub(crate) payload_offset: u16,
+}
+
+const GROUP_BIT: u64 = 1 << 40;
+const BROADCAST_U64: u64 = 0xffff_ffff_ffff;
+
+impl RawHeader {
+    /// Parses like [`EthernetHeader::parse`].
+    #[inline]
+    pub(crate) fn parse(frame: &[u8]) -> Result<Self, ParseError> {
+        let Some(h) = frame.first_chunk::<HEADER_LEN>() else {
+            return Err(ParseError::Runt(frame.len()));
+        };
+        let dst = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
+        let src = u64::from_be_bytes([0, 0, h[6], h[7], h[8], h[9], h[10], h[11]]);
+        if src & GROUP_BIT != 0 || src == 0 {
+            return Err(ParseError::BadSource(MacAddress::from_u64(src)));
+        }
+        let outer = u16::from_be_bytes([h[12], h[13]]);
+        let (tci, tagged, ethertype, payload_offset) = match outer {
+            ETHERTYPE_QINQ => return Err(ParseError::ServiceTag),
+            ETHERTYPE_VLAN => {
+                let Some(t) = frame
+                    .get(HEADER_LEN..)
+                    .and_then(|r| r.first_chunk::<TAG_LEN>())
+                else {
+                    return Err(ParseError::TruncatedTag(frame.len()));
+                };
+                let inner = u16::from_be_bytes([t[2], t[3]]);
+                if inner == ETHERTYPE_VLAN || inner == ETHERTYPE_QINQ {
+                    return Err(ParseError::DoubleTagged(inner));
+                }
+                (
+                    u16::from_be_bytes([t[0], t[1]]),
+                    true,
+                    inner,
+                    HEADER_LEN + TAG_LEN,
+                )
+            }
+            other => (0, false, other, HEADER_LEN),
+        };
+        if ethertype < ETHERTYPE_MIN {
+            return Err(ParseError::LengthField(ethertype));
+        }
+        Ok(RawHeader {
+            dst,
+            src,
+            tci,
+            tagged,
+            ethertype,
+            payload_offset: payload_offset as u16,
+        })
+    }
+
+    /// The tag, if any.
+    #[inline]
+    pub(crate) fn tag(&self) -> Option<VlanTag> {
+        self.tagged.then_some(VlanTag::from_tci(self.tci))
+    }
+
+    /// `true` for group destinations (broadcast included).
+    #[inline]
+    pub(crate) fn dst_is_multicast(&self) -> bool {
+        self.dst & GROUP_BIT != 0
+    }
+
+    /// `true` for the broadcast destination.
+    #[inline]
+    pub(crate) fn dst_is_broadcast(&self) -> bool {
+        self.dst == BROADCAST_U64
+    }
+
+    /// Writes an egress header (untagged, or tagged with `tci`) into `out`; returns its
+    /// length. Written as whole words so it can be copied on without stalls.
+    #[inline]
+    pub(crate) fn emit(&self, tci: Option<u16>, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        let w0 = (self.dst << 16) | (self.src >> 32);
+        out[0..8].copy_from_slice(&w0.to_be_bytes());
+        let (type_at, len) = match tci {
+            Some(tci) => {
+                let w1 = ((self.src & 0xffff_ffff) << 32)
+                    | (u64::from(ETHERTYPE_VLAN) << 16)
+                    | u64::from(tci);
+                out[8..16].copy_from_slice(&w1.to_be_bytes());
+                (16, HEADER_LEN + TAG_LEN)
+            }
+            None => {
+                let w1 = ((self.src & 0xffff_ffff) << 32) | (u64::from(self.ethertype) << 16);
+                out[8..16].copy_from_slice(&w1.to_be_bytes());
+                (12, HEADER_LEN)
+            }
+        };
+        out[type_at..type_at + 2].copy_from_slice(&self.ethertype.to_be_bytes());
+        len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ethertype: &[u8], rest: &[u8]) -> [u8; 64] {
+        let mut f = [0u8; 64];
+        f[0..6].copy_from_slice(&[0xff; 6]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..12 + ethertype.len()].copy_from_slice(ethertype);
+        f[12 + ethertype.len()..12 + ethertype.len() + rest.len()].copy_from_slice(rest);
+        f
+    }
+
+    #[test]
+    fn untagged_and_tagged_headers_parse_and_round_trip() {
+        let f = frame(&[0x08, 0x00], &[]);
+        let h = EthernetHeader::parse(&f).unwrap();
+        assert!(h.destination.is_broadcast());
+        assert_eq!((h.tag, h.ethertype, h.payload_offset), (None, 0x0800, 14));
+        let t = frame(&[0x81, 0x00, 0xa0, 0x05, 0x86, 0xdd], &[]);
+        let h = EthernetHeader::parse(&t).unwrap();
+        assert_eq!(h.tag, Some(VlanTag { pcp: 5, vid: 5 }));
+        assert_eq!((h.ethertype, h.payload_offset), (0x86dd, 18));
+        let mut out = [0u8; MAX_HEADER_LEN];
+        assert_eq!(h.emit(h.tag, &mut out), 18);
+        assert_eq!(&out[..], &t[..18]);
+        assert_eq!(h.emit(None, &mut out), 14);
+        assert_eq!(&out[12..14], &[0x86, 0xdd]);
+    }
+
+    #[test]
+    fn raw_header_emits_what_the_public_header_emits() {
+        let t = frame(&[0x81, 0x00, 0xa0, 0x05, 0x86, 0xdd], &[]);
+        let raw = RawHeader::parse(&t).unwrap();
+        let h = EthernetHeader::parse(&t).unwrap();
+        let (mut a, mut b) = ([0u8; MAX_HEADER_LEN], [0u8; MAX_HEADER_LEN]);
+        assert_eq!(raw.emit(Some(0xa005), &mut a), h.emit(h.tag, &mut b));
+        assert_eq!(a, b);
+        assert_eq!(raw.emit(None, &mut a), h.emit(None, &mut b));
+        assert_eq!(a[..14], b[..14]);
+        assert!(raw.dst_is_broadcast() && raw.dst_is_multicast());
+        assert_eq!(MacAddress::from_u64(raw.src), h.source);
+    }
+
+    #[test]
+    fn hostile_headers_are_typed_errors() {
+        assert_eq!(EthernetHeader::parse(&[0u8; 13]), Err(ParseError::Runt(13)));
+        let t = frame(&[0x81, 0x00, 0x00, 0x05], &[]);
+        assert_eq!(
+            EthernetHeader::parse(&t[..16]),
+            Err(ParseError::TruncatedTag(16))
+        );
+        let d = frame(&[0x81, 0x00, 0x00, 0x05, 0x81, 0x00, 0x00, 0x07], &[]);
+        assert_eq!(
+            EthernetHeader::parse(&d),
+            Err(ParseError::DoubleTagged(0x8100))
+        );
+        let q = frame(&[0x88, 0xa8], &[]);
+        assert_eq!(EthernetHeader::parse(&q), Err(ParseError::ServiceTag));
+        let l = frame(&[0x00, 0x40], &[]);
+        assert_eq!(
+            EthernetHeader::parse(&l),
+            Err(ParseError::LengthField(0x40))
+        );
+        let mut s = frame(&[0x08, 0x00], &[]);
+        s[6] = 1;
+        assert!(matches!(
+            EthernetHeader::parse(&s),
+            Err(ParseError::BadSource(_))
+        ));
+    }
+}

@@ -1,0 +1,108 @@
+//! Heterogeneous ports through `&mut dyn PortEndpoint`, and endpoints that misbehave:
+//! a destination that refuses writes or has no room costs only its own copies.
+mod common;
+use common::*;
+use vnet_switch::mem::MemEndpoint;
+use vnet_switch::{
+    DropReason, EndpointError, PortConfig, PortEndpoint, PortId, RxSlot, SwitchBuilder, TxSlot,
+    VlanSet,
+};
+
+/// An endpoint that never receives and refuses every write (a broken peer buffer).
+struct Refusing {
+    reserved: u16,
+    aborted: u16,
+}
+
+impl PortEndpoint for Refusing {
+    fn rx_take(&mut self) -> Option<RxSlot> {
+        None
+    }
+    fn rx_frame(&self, _: &RxSlot) -> &[u8] {
+        &[]
+    }
+    fn rx_release(&mut self, _: RxSlot) {}
+    fn rx_pending(&self) -> usize {
+        0
+    }
+    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+        self.reserved += 1;
+        Some(TxSlot::new(self.reserved, len as u16))
+    }
+    fn tx_write(&mut self, _: &TxSlot, _: usize, _: &[u8]) -> Result<(), EndpointError> {
+        Err(EndpointError::Peer)
+    }
+    fn tx_commit(&mut self, _: TxSlot) {
+        panic!("a refused frame was committed");
+    }
+    fn tx_abort(&mut self, _: TxSlot) {
+        self.aborted += 1;
+    }
+}
+
+#[test]
+fn a_refusing_destination_costs_only_its_own_copy() {
+    let mut up = MemEndpoint::<8, 1600>::new();
+    let mut good = MemEndpoint::<8, 1600>::new();
+    let mut bad = Refusing {
+        reserved: 0,
+        aborted: 0,
+    };
+    // The peer side of each endpoint is used before and after the switch borrows it.
+    let (to_bad, bcast) = (
+        frame(mac(2), mac(50), 0x0800, b"for the broken port"),
+        frame(
+            vnet_switch::MacAddress::BROADCAST,
+            mac(50),
+            0x0806,
+            b"everyone",
+        ),
+    );
+    up.inject(&to_bad).unwrap();
+    up.inject(&bcast).unwrap();
+    let mut b = SwitchBuilder::<&mut dyn PortEndpoint, 4>::new();
+    b.add_port(&mut up, PortConfig::uplink(Some(1), VlanSet::new()))
+        .unwrap();
+    b.add_port(&mut good, PortConfig::partition(mac(1), 1))
+        .unwrap();
+    b.add_port(&mut bad, PortConfig::partition(mac(2), 1))
+        .unwrap();
+    let mut sw = b.build::<16, 4>().unwrap();
+    assert_eq!(sw.poll(0, 8), 2);
+    let up_stats = sw.stats(PortId::new(0)).unwrap().clone();
+    let bad_stats = sw.stats(PortId::new(2)).unwrap().clone();
+    drop(sw);
+    // The unicast had one destination, which refused: dropped, counted once.
+    assert_eq!(up_stats.drops(DropReason::QueueFull), 1);
+    // The broadcast still reached the good partition.
+    assert_eq!(up_stats.rx_forwarded, 1);
+    assert_eq!(bad_stats.tx_errors, 2);
+    assert_eq!(bad.aborted, 2, "every refused slot went back");
+    let mut buf = [0u8; 1600];
+    let n = good.receive(&mut buf).unwrap();
+    assert_eq!(&buf[..n], &bcast[..]);
+    assert_eq!(good.receive(&mut buf), None);
+}
+
+#[test]
+fn a_full_destination_drops_only_what_does_not_fit() {
+    let mut sw = build(&[
+        PortConfig::uplink(Some(1), VlanSet::new()),
+        PortConfig::partition(mac(1), 1),
+    ]);
+    // The partition never reads: after 8 frames its ring is full.
+    for round in 0..3u8 {
+        for i in 0..4u8 {
+            inject(&mut sw, 0, &frame(mac(1), mac(50), 0x0800, &[round, i]));
+        }
+        sw.poll(u64::from(round), 8);
+    }
+    let s = sw.stats(p(0)).unwrap();
+    assert_eq!((s.rx_forwarded, s.drops(DropReason::QueueFull)), (8, 4));
+    assert_eq!(sw.stats(p(1)).unwrap().tx_queue_full, 4);
+    // Once the partition reads, frames flow again.
+    assert_eq!(drain(&mut sw, 1).len(), 8);
+    inject(&mut sw, 0, &frame(mac(1), mac(50), 0x0800, b"again"));
+    sw.poll(9, 8);
+    assert_eq!(drain(&mut sw, 1).len(), 1);
+}
