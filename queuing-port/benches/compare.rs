@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the comparison bench.
+fn main() {}
