@@ -91,7 +91,8 @@ pub(crate) fn store(w: &AtomicU32, v: u32, o: Ordering) {
 pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) {
     let mut chunks = src.chunks_exact(4);
     let mut words = dst.iter();
-    for (w, c) in (&mut words).zip(&mut chunks) {
+    // `chunks` first: `zip` must not pull a word when the chunks are exhausted.
+    for (c, w) in (&mut chunks).zip(&mut words) {
         let mut b = [0u8; 4];
         b.copy_from_slice(c);
         w.store(u32::from_le_bytes(b).to_le(), Ordering::Relaxed);
