@@ -6,7 +6,6 @@
 //! one place that turns raw memory into a region.
 #![allow(unsafe_code)]
 
-use crate::error::RegionError;
 use crate::sync::{AtomicU32, Ordering};
 
 /// A shared region: a slice of 32-bit words, shared with a possibly hostile peer.
@@ -32,7 +31,7 @@ impl<'a> Region<'a> {
 
     /// A region over raw shared memory (an mmap, a kernel-provided window).
     ///
-    /// Fails with [`RegionError::Misaligned`] when `ptr` is not 4-byte aligned. A
+    /// Fails with [`crate::RegionError::Misaligned`] when `ptr` is not 4-byte aligned. A
     /// trailing `len % 4` bytes are not used.
     ///
     /// # Safety
@@ -42,10 +41,13 @@ impl<'a> Region<'a> {
     /// region lives. The peer writing it concurrently is allowed: that is what this
     /// type is for.
     #[cfg(not(loom))]
-    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> Result<Self, RegionError> {
+    pub unsafe fn from_raw_parts(
+        ptr: *mut u8,
+        len: usize,
+    ) -> Result<Self, crate::error::RegionError> {
         let addr = ptr as usize;
         if !addr.is_multiple_of(core::mem::align_of::<AtomicU32>()) {
-            return Err(RegionError::Misaligned { addr: addr as u64 });
+            return Err(crate::error::RegionError::Misaligned { addr: addr as u64 });
         }
         let n = len / 4;
         // SAFETY: `ptr` is non-null-aligned for `AtomicU32` (checked above), valid for
