@@ -7,9 +7,11 @@
 //! | 0..16     | formatter | [`Header`] (magic, version, kind, sizes), read once on attach |
 //! | 16..32    | source    | queuing: `tail` (messages sent, wrapping), `dropped`; sampling: `latest` |
 //! | 32..48    | receiver  | queuing: `head` (messages received, wrapping); unused for sampling |
-//! | 48..      | source    | slots (queuing: `len`, data; sampling: `stamp`, `len`, `time_lo`, `time_hi`, data) |
+//! | 48..      | source    | queuing: one `len` word per slot (padded to a 64-byte group), then the data slots; sampling: slots of `stamp`, `len`, `time_lo`, `time_hi`, data |
 //!
 //! Each side writes only its own 64-byte group (the sampling readers write nothing).
+//! Queuing lengths live apart from the data so that a 64-byte message occupies exactly
+//! one cache line.
 
 use zerocopy::little_endian::U32;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -30,8 +32,6 @@ pub(crate) const PRODUCER: usize = LINE_WORDS;
 pub(crate) const CONSUMER: usize = 2 * LINE_WORDS;
 /// First word of the slots.
 pub(crate) const SLOTS: usize = 3 * LINE_WORDS;
-/// Words before the data in a queuing slot.
-pub(crate) const QUEUE_SLOT_HEADER: usize = 1;
 /// Words before the data in a sampling slot.
 pub(crate) const SAMPLE_SLOT_HEADER: usize = 4;
 /// Number of buffers in a sampling region: a reader is torn only if the writer laps
@@ -121,18 +121,32 @@ impl Geometry {
         }
     }
 
-    /// Words per slot.
+    /// Words per slot (queuing: data only; sampling: slot header and data).
     pub const fn slot_words(&self) -> usize {
         let head = match self.kind {
-            Kind::Queuing => QUEUE_SLOT_HEADER,
+            Kind::Queuing => 0,
             Kind::Sampling => SAMPLE_SLOT_HEADER,
         };
         head + (self.max_message_size as usize).div_ceil(4)
     }
 
+    /// Words of the queuing length array (one per slot, padded to a 64-byte group);
+    /// 0 for sampling.
+    pub const fn len_words(&self) -> usize {
+        match self.kind {
+            Kind::Queuing => (self.capacity as usize).div_ceil(LINE_WORDS) * LINE_WORDS,
+            Kind::Sampling => 0,
+        }
+    }
+
+    /// First word of the data slots.
+    pub const fn data_start(&self) -> usize {
+        SLOTS + self.len_words()
+    }
+
     /// Words the channel needs.
     pub const fn total_words(&self) -> usize {
-        SLOTS + self.slot_words() * self.capacity as usize
+        self.data_start() + self.slot_words() * self.capacity as usize
     }
 
     /// Bytes the channel needs (what to allocate for the region).

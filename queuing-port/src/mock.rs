@@ -4,8 +4,10 @@ use crate::layout::Geometry;
 use crate::region::{self, Region};
 use crate::sync::{AtomicU32, Ordering};
 
-/// An owned, formatted region of `WORDS` words (for tests; `WORDS * 4` bytes).
+/// An owned, formatted region of `WORDS` words (for tests; `WORDS * 4` bytes), aligned
+/// to a 64-byte cache line like a real shared mapping.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub struct OwnedRegion<const WORDS: usize> {
     words: [AtomicU32; WORDS],
 }
@@ -65,6 +67,7 @@ impl<'r> HostilePeer<'r> {
     pub const DROPPED: usize = crate::layout::PRODUCER + 1;
     /// Word index of the receiver's `head`.
     pub const HEAD: usize = crate::layout::CONSUMER;
-    /// Word index of the first slot.
+    /// Word index of the first slot (queuing: of the length array; data slots follow at
+    /// [`Geometry::data_start`]).
     pub const SLOTS: usize = crate::layout::SLOTS;
 }

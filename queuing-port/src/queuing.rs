@@ -9,7 +9,7 @@
 
 use crate::config::PortDirection;
 use crate::error::{Error, RegionError};
-use crate::layout::{self, Geometry, Kind, QUEUE_SLOT_HEADER};
+use crate::layout::{self, Geometry, Kind};
 use crate::region::{self, Region};
 use crate::sync::{AtomicU32, Ordering};
 
@@ -56,6 +56,7 @@ struct Shared<'r> {
     tail: &'r AtomicU32,
     dropped: &'r AtomicU32,
     head: &'r AtomicU32,
+    lens: &'r [AtomicU32],
     slots: &'r [AtomicU32],
     max: u32,
     cap: u32,
@@ -82,8 +83,11 @@ impl<'r> Shared<'r> {
             tail: one(layout::PRODUCER)?,
             dropped: one(layout::PRODUCER + 1)?,
             head: one(layout::CONSUMER)?,
+            lens: region
+                .span(layout::SLOTS, g.capacity as usize)
+                .ok_or(too_small)?,
             slots: region
-                .span(layout::SLOTS, slot_words * g.capacity as usize)
+                .span(g.data_start(), slot_words * g.capacity as usize)
                 .ok_or(too_small)?,
             max: g.max_message_size,
             cap: g.capacity,
@@ -105,10 +109,13 @@ impl<'r> Shared<'r> {
         Ok(used)
     }
 
+    /// The length word and the data words of slot `pos`.
     #[inline]
-    fn slot(&self, pos: usize) -> Option<&'r [AtomicU32]> {
-        self.slots
-            .get(pos * self.slot_words..(pos + 1) * self.slot_words)
+    fn slot(&self, pos: usize) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
+        let data = self
+            .slots
+            .get(pos * self.slot_words..(pos + 1) * self.slot_words)?;
+        Some((self.lens.get(pos)?, data))
     }
 }
 
@@ -180,12 +187,9 @@ impl<'r> QueueSender<'r> {
             }
             return Err(Error::NotAvailable);
         }
-        let slot = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
-        let (len_w, data) = slot.split_at(QUEUE_SLOT_HEADER);
-        if let Some(w) = len_w.first() {
-            region::store(w, msg.len() as u32, Ordering::Relaxed);
-        }
-        region::copy_in(data, msg);
+        let (len_w, data) = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
+        region::store(len_w, msg.len() as u32, Ordering::Relaxed);
+        region::copy_in_owned(data, msg);
         self.tail = self.tail.wrapping_add(1);
         self.pos += 1;
         if self.pos == self.sh.cap as usize {
@@ -331,11 +335,8 @@ impl<'r> QueueReceiver<'r> {
             self.flush();
             return Err(Error::NotAvailable);
         }
-        let slot = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
-        let (len_w, data) = slot.split_at(QUEUE_SLOT_HEADER);
-        let len = len_w
-            .first()
-            .map_or(0, |w| region::load(w, Ordering::Relaxed));
+        let (len_w, data) = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
+        let len = region::load(len_w, Ordering::Relaxed);
         let result = if len == 0 || len > self.sh.max {
             Err(Error::Corrupt(RegionError::LengthOutOfRange {
                 len,
@@ -344,7 +345,7 @@ impl<'r> QueueReceiver<'r> {
         } else {
             let n = len as usize;
             if let Some(dst) = buf.get_mut(..n) {
-                region::copy_out(data, dst);
+                region::copy_out_owned(data, dst);
             }
             Ok(Received {
                 len: n,

@@ -126,3 +126,64 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
         }
     }
 }
+
+/// Copy `n` bytes in 16-byte blocks (inlined vector moves, no `memcpy` call for the
+/// small sizes of messages), then the tail byte by byte.
+///
+/// # Safety
+///
+/// `src` readable and `dst` writable for `n` bytes, not overlapping.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
+    let mut i = 0;
+    while i + 16 <= n {
+        // SAFETY: `i + 16 <= n`: within both buffers (caller contract).
+        unsafe { core::ptr::copy_nonoverlapping(src.add(i), dst.add(i), 16) };
+        i += 16;
+    }
+    while i < n {
+        // SAFETY: `i < n`: within both buffers (caller contract).
+        unsafe { *dst.add(i) = *src.add(i) };
+        i += 1;
+    }
+}
+
+/// Bulk copy of `src` into a slot the queue protocol hands to this side exclusively
+/// (the receiver cannot touch it before `tail` is published). Plain copies instead of
+/// word atomics: the hot path for frame-sized messages. A peer that breaks the protocol
+/// and writes the slot concurrently can only change the opaque payload bytes; lengths
+/// and indices never go through here. Under loom the atomic copy is used.
+#[inline]
+pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
+    #[cfg(not(loom))]
+    if src.len() <= dst.len() * 4 {
+        // SAFETY: `dst` covers `dst.len() * 4 >= src.len()` bytes of memory that
+        // `AtomicU32` (an `UnsafeCell`) allows to be written through a shared
+        // reference; `src` is a distinct, private buffer, so they do not overlap; the
+        // pointer is derived from the slice, keeping its provenance.
+        unsafe {
+            copy_blocks(
+                src.as_ptr(),
+                dst.as_ptr().cast::<u8>().cast_mut(),
+                src.len(),
+            )
+        };
+        return;
+    }
+    copy_in(dst, src)
+}
+
+/// Bulk copy out of a slot the queue protocol hands to this side exclusively (the
+/// source does not reuse it before `head` is published). See [`copy_in_owned`].
+#[inline]
+pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8]) {
+    #[cfg(not(loom))]
+    if dst.len() <= src.len() * 4 {
+        // SAFETY: `src` covers at least `dst.len()` readable bytes, `dst` is a distinct
+        // private buffer; any bit pattern is a valid `u8`.
+        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
+        return;
+    }
+    copy_out(src, dst)
+}

@@ -46,7 +46,7 @@ type Tx<'r> = Mutex<Waiting<QueueSender<'r>, thread::ThreadId, 8>>;
 #[cfg_attr(miri, ignore = "real threads with sleeps")]
 fn blocked_senders_all_get_through_and_time_outs_expire() {
     let g = Geometry::queuing(8, 1, false);
-    let region = OwnedRegion::<64>::formatted(&g);
+    let region = OwnedRegion::<128>::formatted(&g);
     let sched = StdScheduler::new(Duration::from_millis(1));
     let tx: BlockingPort<'_, StdScheduler, Tx<'_>> = BlockingPort::new(
         &sched,

@@ -201,7 +201,7 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     // Two messages claimed; first slot length too big, second is 0.
     peer.poke(HostilePeer::TAIL, 2);
     peer.poke(HostilePeer::SLOTS, 0xffff_ffff);
-    peer.poke(HostilePeer::SLOTS + 5, 0);
+    peer.poke(HostilePeer::SLOTS + 1, 0);
     assert_eq!(
         rx.try_receive(&mut buf),
         Err(Error::Corrupt(RegionError::LengthOutOfRange {
@@ -218,8 +218,8 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     );
     // Both consumed; an honest message after that is delivered.
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
-    peer.poke(HostilePeer::SLOTS + 10, 3);
-    peer.poke(HostilePeer::SLOTS + 11, u32::from_le_bytes([1, 2, 3, 0]));
+    peer.poke(HostilePeer::SLOTS + 2, 3);
+    peer.poke(g.data_start() + 2 * 4, u32::from_le_bytes([1, 2, 3, 0]));
     peer.poke(HostilePeer::TAIL, 3);
     let m = rx.try_receive(&mut buf).unwrap();
     assert_eq!(&buf[..m.len], &[1, 2, 3]);
