@@ -148,10 +148,8 @@ fn a653rs_queuing_and_sampling() {
     .unwrap();
     let mut sbuf = [0u8; 12];
     // SAFETY: the buffer holds the maximum message size.
-    assert_eq!(
-        unsafe { D::read_sampling_message(r, &mut sbuf) },
-        Err(ErrorReturnCode::NoAction)
-    );
+    let empty = unsafe { D::read_sampling_message(r, &mut sbuf) };
+    assert_eq!(empty, Err(ErrorReturnCode::NoAction));
     S::write_sampling_message(w, b"sample").unwrap();
     // SAFETY: as above.
     let (v, len) = unsafe { D::read_sampling_message(r, &mut sbuf) }.unwrap();
