@@ -200,6 +200,7 @@ impl<'r> QueueSender<'r> {
     }
 
     /// Re-read the receiver's `head`; returns whether the queue is (still) full.
+    #[inline]
     fn refresh_head(&mut self) -> Result<bool, Error> {
         let head = region::load(self.sh.head, Ordering::Acquire);
         let used = self.sh.used(self.tail, head, "head")?;
@@ -310,6 +311,7 @@ impl<'r> QueueReceiver<'r> {
     }
 
     /// Re-read the source's `tail`; returns the number of messages available.
+    #[inline]
     fn refresh_tail(&mut self) -> Result<u32, Error> {
         let tail = region::load(self.sh.tail, Ordering::Acquire);
         let avail = self.sh.used(tail, self.head, "tail")?;
