@@ -13,10 +13,17 @@ use queuing_port::{
 const MSG: usize = 64;
 const DEPTH: usize = 256;
 const THREAD_MESSAGES: u64 = 1_000_000;
-/// Words of a 64 B x 256 queuing region: 48 + 256 * 17.
-const WORDS: usize = 48 + DEPTH * (1 + MSG / 4);
+/// Words of a 64 B x 256 queuing region.
+const WORDS: usize = Geometry::queuing(MSG as u32, DEPTH as u32, false).total_words();
 /// Receiver publishes its index every this many messages (and when it sees empty).
 const BATCH: u32 = 32;
+
+/// Waiting on a full/empty queue, the same for every contender: yield the core (the
+/// measuring machine is shared; a spinning thread that lost its core stalls the other).
+#[inline]
+fn backoff() {
+    thread::yield_now();
+}
 
 fn single_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("spsc_64b");
@@ -57,7 +64,8 @@ fn single_thread(c: &mut Criterion) {
 }
 
 /// Producer on a second thread, consumer on this one, `THREAD_MESSAGES` per iteration;
-/// the consumer checks every message's first byte.
+/// the consumer checks every message's first byte. A side that finds the queue full or
+/// empty yields (`backoff`).
 fn threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("spsc_64b_threads");
     g.sample_size(10);
@@ -80,7 +88,7 @@ fn threads(c: &mut Criterion) {
                         if tx.try_send(&msg).is_ok() {
                             n += 1;
                         } else {
-                            std::hint::spin_loop();
+                            backoff();
                         }
                     }
                 });
@@ -92,7 +100,7 @@ fn threads(c: &mut Criterion) {
                             assert_eq!(buf[0], n as u8);
                             n += 1;
                         }
-                        Err(_) => std::hint::spin_loop(),
+                        Err(_) => backoff(),
                     }
                 }
             });
@@ -112,7 +120,7 @@ fn threads(c: &mut Criterion) {
                         if p.push(msg).is_ok() {
                             n += 1;
                         } else {
-                            std::hint::spin_loop();
+                            backoff();
                         }
                     }
                 });
@@ -123,7 +131,7 @@ fn threads(c: &mut Criterion) {
                             assert_eq!(m[0], n as u8);
                             n += 1;
                         }
-                        Err(_) => std::hint::spin_loop(),
+                        Err(_) => backoff(),
                     }
                 }
             });
@@ -144,7 +152,7 @@ fn threads(c: &mut Criterion) {
                         if hp.enqueue(msg).is_ok() {
                             n += 1;
                         } else {
-                            std::hint::spin_loop();
+                            backoff();
                         }
                     }
                 });
@@ -155,7 +163,7 @@ fn threads(c: &mut Criterion) {
                             assert_eq!(m[0], n as u8);
                             n += 1;
                         }
-                        None => std::hint::spin_loop(),
+                        None => backoff(),
                     }
                 }
             });
@@ -168,7 +176,9 @@ fn sampling(c: &mut Criterion) {
     let mut g = c.benchmark_group("sampling_64b");
     g.throughput(Throughput::Elements(1));
     let geo = Geometry::sampling(MSG as u32, 1_000_000);
-    let region = Box::new(OwnedRegion::<{ 48 + 4 * (4 + MSG / 4) }>::formatted(&geo));
+    let region = Box::new(OwnedRegion::<
+        { Geometry::sampling(MSG as u32, 0).total_words() },
+    >::formatted(&geo));
     let mut w = SamplingPortSource::<MSG>::attach(region.region(), &geo).unwrap();
     let mut r = SamplingPortDestination::<MSG>::attach(region.region(), &geo).unwrap();
     let msg = [3u8; MSG];

@@ -67,7 +67,7 @@ impl<'r> HostilePeer<'r> {
     pub const DROPPED: usize = crate::layout::PRODUCER + 1;
     /// Word index of the receiver's `head`.
     pub const HEAD: usize = crate::layout::CONSUMER;
-    /// Word index of the first slot (queuing: of the length array; data slots follow at
-    /// [`Geometry::data_start`]).
+    /// Word index of the first slot (slot `i` starts `i * Geometry::slot_words()` after;
+    /// queuing: its length word, then the data).
     pub const SLOTS: usize = crate::layout::SLOTS;
 }

@@ -56,7 +56,6 @@ struct Shared<'r> {
     tail: &'r AtomicU32,
     dropped: &'r AtomicU32,
     head: &'r AtomicU32,
-    lens: &'r [AtomicU32],
     slots: &'r [AtomicU32],
     max: u32,
     cap: u32,
@@ -83,11 +82,8 @@ impl<'r> Shared<'r> {
             tail: one(layout::PRODUCER)?,
             dropped: one(layout::PRODUCER + 1)?,
             head: one(layout::CONSUMER)?,
-            lens: region
-                .span(layout::SLOTS, g.capacity as usize)
-                .ok_or(too_small)?,
             slots: region
-                .span(g.data_start(), slot_words * g.capacity as usize)
+                .span(layout::SLOTS, slot_words * g.capacity as usize)
                 .ok_or(too_small)?,
             max: g.max_message_size,
             cap: g.capacity,
@@ -112,10 +108,11 @@ impl<'r> Shared<'r> {
     /// The length word and the data words of slot `pos`.
     #[inline]
     fn slot(&self, pos: usize) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
-        let data = self
+        let slot = self
             .slots
             .get(pos * self.slot_words..(pos + 1) * self.slot_words)?;
-        Some((self.lens.get(pos)?, data))
+        let (len, data) = slot.split_first()?;
+        Some((len, data))
     }
 }
 

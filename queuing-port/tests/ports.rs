@@ -127,7 +127,7 @@ fn attach_rejects_bad_headers() {
     let r = OwnedRegion::<WORDS>::formatted(&g);
     let peer = HostilePeer::new(r.region());
     // Other geometry: mismatch.
-    let e = QueuingPortSender::<16, 8>::attach(r.region(), &Geometry::queuing(16, 8, false));
+    let e = QueuingPortSender::<16, 2>::attach(r.region(), &Geometry::queuing(16, 2, false));
     assert!(matches!(
         e.unwrap_err(),
         Error::Corrupt(RegionError::HeaderMismatch {
@@ -200,8 +200,9 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     ));
     // Two messages claimed; first slot length too big, second is 0.
     peer.poke(HostilePeer::TAIL, 2);
-    peer.poke(HostilePeer::SLOTS, 0xffff_ffff);
-    peer.poke(HostilePeer::SLOTS + 1, 0);
+    let slot = |i: usize| HostilePeer::SLOTS + i * g.slot_words();
+    peer.poke(slot(0), 0xffff_ffff);
+    peer.poke(slot(1), 0);
     assert_eq!(
         rx.try_receive(&mut buf),
         Err(Error::Corrupt(RegionError::LengthOutOfRange {
@@ -218,8 +219,8 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     );
     // Both consumed; an honest message after that is delivered.
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
-    peer.poke(HostilePeer::SLOTS + 2, 3);
-    peer.poke(g.data_start() + 2 * 4, u32::from_le_bytes([1, 2, 3, 0]));
+    peer.poke(slot(2), 3);
+    peer.poke(slot(2) + 1, u32::from_le_bytes([1, 2, 3, 0]));
     peer.poke(HostilePeer::TAIL, 3);
     let m = rx.try_receive(&mut buf).unwrap();
     assert_eq!(&buf[..m.len], &[1, 2, 3]);
@@ -276,7 +277,7 @@ fn drop_on_full_tells_the_receiver_not_the_sender() {
 #[test]
 fn batched_publication_flushes_on_empty() {
     let g = Geometry::queuing(4, 8, false);
-    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let r = OwnedRegion::<256>::formatted(&g);
     let mut tx = QueuingPortSender::<4, 8>::attach(r.region(), &g).unwrap();
     let mut rx = QueuingPortReceiver::<4, 8>::attach(r.region(), &g).unwrap();
     rx.set_publish_batch(4);
