@@ -15,7 +15,9 @@ const DEPTH: usize = 256;
 const THREAD_MESSAGES: u64 = 1_000_000;
 /// Words of a 64 B x 256 queuing region.
 const WORDS: usize = Geometry::queuing(MSG as u32, DEPTH as u32, false).total_words();
-/// Receiver publishes its index every this many messages (and when it sees empty).
+/// Threaded: each side publishes its index every this many messages (the receiver also
+/// when it sees empty, the sender when it sees full and at the end). One thread: only
+/// the receiver batches (the sender's message must be visible to the next receive).
 const BATCH: u32 = 32;
 
 /// Waiting on a full/empty queue, the same for every contender: yield the core (the
@@ -76,6 +78,7 @@ fn threads(c: &mut Criterion) {
     let mut tx = QueuingPortSender::<MSG, DEPTH>::attach(region.region(), &geo).unwrap();
     let mut rx = QueuingPortReceiver::<MSG, DEPTH>::attach(region.region(), &geo).unwrap();
     rx.set_publish_batch(BATCH);
+    tx.set_publish_batch(BATCH);
     g.bench_function("partnet", |b| {
         b.iter(|| {
             thread::scope(|s| {
@@ -91,6 +94,7 @@ fn threads(c: &mut Criterion) {
                             backoff();
                         }
                     }
+                    tx.flush();
                 });
                 let mut buf = [0u8; MSG];
                 let mut n = 0u64;

@@ -126,6 +126,17 @@ impl<'r, const MSG: usize, const N: usize> QueuingPortSender<'r, MSG, N> {
         self.inner.try_send(msg)
     }
 
+    /// Publish the write index every `batch` sends (see
+    /// [`QueueSender::set_publish_batch`]).
+    pub fn set_publish_batch(&mut self, batch: u32) {
+        self.inner.set_publish_batch(batch)
+    }
+
+    /// Publish the write index now.
+    pub fn flush(&mut self) {
+        self.inner.flush()
+    }
+
     /// Port status.
     pub fn status(&mut self) -> Result<QueuingPortStatus, Error> {
         self.inner.status()

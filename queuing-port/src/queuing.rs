@@ -120,6 +120,8 @@ impl<'r> Shared<'r> {
 pub struct QueueSender<'r> {
     sh: Shared<'r>,
     tail: u32,
+    published: u32,
+    batch: u32,
     cached_head: u32,
     pos: usize,
     dropped: u32,
@@ -145,6 +147,8 @@ impl<'r> QueueSender<'r> {
         sh.used(tail, head, "head")?;
         Ok(Self {
             tail,
+            published: tail,
+            batch: 1,
             cached_head: head,
             pos: (tail % sh.cap) as usize,
             dropped: region::load(sh.dropped, Ordering::Relaxed),
@@ -167,6 +171,27 @@ impl<'r> QueueSender<'r> {
         self.sh.drop_on_full
     }
 
+    /// Publish the `tail` index only every `batch` sends, whenever the queue is seen
+    /// full, and on [`flush`](Self::flush): fewer cache-line transfers for a poll loop
+    /// that sends a burst and then flushes. Messages are invisible to the receiver until
+    /// published. Default 1 (every send visible at once, exact APEX semantics). Clamped
+    /// to `1..=capacity`.
+    pub fn set_publish_batch(&mut self, batch: u32) {
+        self.batch = batch.clamp(1, self.sh.cap);
+        if self.batch == 1 {
+            self.flush();
+        }
+    }
+
+    /// Publish the `tail` index now (make every sent message visible).
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.published != self.tail {
+            self.published = self.tail;
+            region::store(self.sh.tail, self.tail, Ordering::Release);
+        }
+    }
+
     /// Send one message without waiting.
     ///
     /// Precedence as APEX `SEND_QUEUING_MESSAGE`: length above the maximum →
@@ -177,6 +202,8 @@ impl<'r> QueueSender<'r> {
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), Error> {
         check_len(msg.len(), self.sh.max)?;
         if self.tail.wrapping_sub(self.cached_head) >= self.sh.cap && self.refresh_head()? {
+            // Never leave the receiver waiting for messages we hold back.
+            self.flush();
             if self.sh.drop_on_full {
                 self.dropped = self.dropped.wrapping_add(1);
                 region::store(self.sh.dropped, self.dropped, Ordering::Release);
@@ -192,7 +219,10 @@ impl<'r> QueueSender<'r> {
         if self.pos == self.sh.cap as usize {
             self.pos = 0;
         }
-        region::store(self.sh.tail, self.tail, Ordering::Release);
+        if self.tail.wrapping_sub(self.published) >= self.batch {
+            self.published = self.tail;
+            region::store(self.sh.tail, self.tail, Ordering::Release);
+        }
         Ok(())
     }
 

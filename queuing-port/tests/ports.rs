@@ -295,3 +295,31 @@ fn batched_publication_flushes_on_empty() {
     while rx.try_receive(&mut buf).is_ok() {}
     assert_eq!(tx.status().unwrap().nb_message, 0);
 }
+
+#[test]
+fn sender_batching_is_invisible_until_published() {
+    let g = Geometry::queuing(4, 4, false);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let mut tx = QueuingPortSender::<4, 4>::attach(r.region(), &g).unwrap();
+    let mut rx = QueuingPortReceiver::<4, 4>::attach(r.region(), &g).unwrap();
+    tx.set_publish_batch(3);
+    let mut buf = [0u8; 4];
+    tx.try_send(&message(0, 4)).unwrap();
+    tx.try_send(&message(1, 4)).unwrap();
+    assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
+    tx.try_send(&message(2, 4)).unwrap();
+    for i in 0..3 {
+        rx.try_receive(&mut buf).unwrap();
+        assert_eq!(&buf[..], &message(i, 4)[..]);
+    }
+    tx.try_send(&message(3, 4)).unwrap();
+    tx.flush();
+    rx.try_receive(&mut buf).unwrap();
+    assert_eq!(&buf[..], &message(3, 4)[..]);
+    // Seen full: what is held back is published before NOT_AVAILABLE.
+    for i in 4..8 {
+        tx.try_send(&message(i, 4)).unwrap();
+    }
+    assert_eq!(tx.try_send(&[0]), Err(Error::NotAvailable));
+    assert_eq!(rx.status().unwrap().nb_message, 4);
+}
