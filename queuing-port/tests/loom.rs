@@ -51,6 +51,46 @@ fn queue_delivers_every_message_in_order() {
 }
 
 #[test]
+fn batched_publication_delivers_every_message_in_order() {
+    loom::model(|| {
+        let g = Geometry::queuing(4, 2, false);
+        let r = Arc::new(OwnedRegion::<WORDS>::formatted(&g));
+        let r2 = r.clone();
+        let producer = thread::spawn(move || {
+            let mut tx = QueueSender::attach(r2.region(), &g).unwrap();
+            tx.set_publish_batch(2);
+            let mut n = 0u8;
+            while n < 3 {
+                match tx.try_send(&[n; 4]) {
+                    Ok(()) => n += 1,
+                    Err(Error::NotAvailable) => thread::yield_now(),
+                    Err(e) => panic!("send: {e}"),
+                }
+            }
+            tx.flush();
+        });
+        let consumer = thread::spawn(move || {
+            let mut rx = QueueReceiver::attach(r.region(), &g).unwrap();
+            rx.set_publish_batch(2);
+            let mut buf = [0u8; 4];
+            let mut n = 0u8;
+            while n < 3 {
+                match rx.try_receive(&mut buf) {
+                    Ok(_) => {
+                        assert_eq!(buf, [n; 4], "message {n} lost or torn");
+                        n += 1;
+                    }
+                    Err(Error::NotAvailable) => thread::yield_now(),
+                    Err(e) => panic!("receive: {e}"),
+                }
+            }
+        });
+        producer.join().unwrap();
+        consumer.join().unwrap();
+    });
+}
+
+#[test]
 fn sampling_reads_are_never_torn() {
     loom::model(|| {
         let g = Geometry::sampling(8, 1_000);
