@@ -2,5 +2,47 @@
 //!
 //! Part of [partnet](https://example.invalid/partnet): see the crate README for the
 //! feature/support table and what is not supported.
+//!
+//! * [`layout`]: the `#[repr(C)]` little-endian region layout, formatted once and
+//!   validated on attach;
+//! * [`queuing`] / [`sampling`]: the non-blocking cores over a [`Region`];
+//! * [`ports`]: const-generic typed handles; [`Partition`] / [`StartContext`]: creation
+//!   against the static [`config`] table and the checked dynamic APEX services;
+//! * [`blocking`]: waiter queues (FIFO/PRIORITY) and time-outs over an integrator's
+//!   [`blocking::Scheduler`].
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
+
+pub mod blocking;
+pub mod config;
+mod error;
+pub mod layout;
+pub mod partition;
+pub mod ports;
+pub mod queuing;
+pub mod region;
+pub mod sampling;
+mod sync;
+
+#[cfg(all(feature = "a653rs", not(loom)))]
+pub mod a653;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
+#[cfg(all(feature = "std", not(loom)))]
+pub mod shm;
+
+pub use config::{
+    ChannelConfig, ChannelKind, PartitionId, PortConfig, PortDirection, QueuingDiscipline,
+};
+pub use error::{Error, RegionError, ReturnCode};
+pub use layout::Geometry;
+pub use partition::{DynPort, OperatingMode, Partition, PortId, StartContext};
+pub use ports::{
+    QueuingPortReceiver, QueuingPortSender, SamplingPortDestination, SamplingPortSource,
+};
+pub use queuing::{QueueReceiver, QueueSender, QueuingPortStatus, Received};
+pub use region::Region;
+pub use sampling::{
+    MessageAge, SampleReader, SampleWriter, SampledMessage, SamplingPortStatus, Validity,
+};
+pub use sync::AtomicU32;

@@ -1,0 +1,73 @@
+//! Test doubles: owned regions and a hostile peer that writes anything anywhere.
+
+use crate::layout::Geometry;
+use crate::region::{self, Region};
+use crate::sync::{AtomicU32, Ordering};
+
+/// An owned, formatted region of `WORDS` words (for tests; `WORDS * 4` bytes), aligned
+/// to a 64-byte cache line like a real shared mapping.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct OwnedRegion<const WORDS: usize> {
+    words: [AtomicU32; WORDS],
+}
+
+impl<const WORDS: usize> OwnedRegion<WORDS> {
+    /// A zeroed region.
+    pub fn zeroed() -> Self {
+        Self {
+            words: core::array::from_fn(|_| AtomicU32::new(0)),
+        }
+    }
+
+    /// A region formatted for `g` (panics in tests if it does not fit).
+    pub fn formatted(g: &Geometry) -> Self {
+        let r = Self::zeroed();
+        if let Err(e) = g.format(&r.region()) {
+            panic!("test region does not fit the geometry: {e}");
+        }
+        r
+    }
+
+    /// The region.
+    pub fn region(&self) -> Region<'_> {
+        Region::new(&self.words)
+    }
+}
+
+/// A peer that writes raw words into a region: the malicious partition.
+#[derive(Debug, Clone, Copy)]
+pub struct HostilePeer<'r> {
+    region: Region<'r>,
+}
+
+impl<'r> HostilePeer<'r> {
+    /// A hostile peer over `region`.
+    pub fn new(region: Region<'r>) -> Self {
+        Self { region }
+    }
+
+    /// Write `value` at word `index` (ignored beyond the region).
+    pub fn poke(&self, index: usize, value: u32) {
+        if let Some(w) = self.region.words().get(index) {
+            region::store(w, value, Ordering::Release);
+        }
+    }
+
+    /// Overwrite every word with `value`.
+    pub fn scribble(&self, value: u32) {
+        for w in self.region.words() {
+            region::store(w, value, Ordering::Relaxed);
+        }
+    }
+
+    /// Word index of the source's `tail` (queuing) / `latest` (sampling).
+    pub const TAIL: usize = crate::layout::PRODUCER;
+    /// Word index of the source's `dropped` counter.
+    pub const DROPPED: usize = crate::layout::PRODUCER + 1;
+    /// Word index of the receiver's `head`.
+    pub const HEAD: usize = crate::layout::CONSUMER;
+    /// Word index of the first slot (slot `i` starts `i * Geometry::slot_words()` after;
+    /// queuing: its length word, then the data).
+    pub const SLOTS: usize = crate::layout::SLOTS;
+}

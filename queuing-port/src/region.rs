@@ -1,0 +1,208 @@
+//! A shared-memory region seen as 32-bit little-endian words, every access atomic.
+//!
+//! The peer may write any word at any time. Making every access an atomic (relaxed for
+//! message bytes) keeps that well defined in Rust's memory model: a racing peer can only
+//! make us read surprising *values*, which the channel code validates. This module is the
+//! one place that turns raw memory into a region.
+#![allow(unsafe_code)]
+
+use crate::sync::{AtomicU32, Ordering};
+
+/// A shared region: a slice of 32-bit words, shared with a possibly hostile peer.
+#[derive(Clone, Copy)]
+pub struct Region<'a> {
+    words: &'a [AtomicU32],
+}
+
+impl core::fmt::Debug for Region<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Region")
+            .field("bytes", &self.len_bytes())
+            .finish()
+    }
+}
+
+impl<'a> Region<'a> {
+    /// A region over words the caller owns (tests, a kernel that copies between
+    /// partitions, or any memory already typed as atomics).
+    pub const fn new(words: &'a [AtomicU32]) -> Self {
+        Self { words }
+    }
+
+    /// A region over raw shared memory (an mmap, a kernel-provided window).
+    ///
+    /// Fails with [`crate::RegionError::Misaligned`] when `ptr` is not 4-byte aligned. A
+    /// trailing `len % 4` bytes are not used.
+    ///
+    /// # Safety
+    ///
+    /// `ptr..ptr+len` must be valid for reads and writes for `'a`, and must not be
+    /// accessed other than atomically (or by another process/partition) while the
+    /// region lives. The peer writing it concurrently is allowed: that is what this
+    /// type is for.
+    #[cfg(not(loom))]
+    pub unsafe fn from_raw_parts(
+        ptr: *mut u8,
+        len: usize,
+    ) -> Result<Self, crate::error::RegionError> {
+        let addr = ptr as usize;
+        if !addr.is_multiple_of(core::mem::align_of::<AtomicU32>()) {
+            return Err(crate::error::RegionError::Misaligned { addr: addr as u64 });
+        }
+        let n = len / 4;
+        // SAFETY: `ptr` is non-null-aligned for `AtomicU32` (checked above), valid for
+        // `n * 4 <= len` bytes for `'a` (caller contract), and `AtomicU32` has the size
+        // and alignment of `u32` and allows shared mutation, so any bit pattern and any
+        // concurrent atomic access is fine.
+        let words = unsafe { core::slice::from_raw_parts(ptr.cast::<AtomicU32>(), n) };
+        Ok(Self { words })
+    }
+
+    /// Length in bytes (a multiple of 4).
+    pub fn len_bytes(&self) -> usize {
+        self.words.len() * 4
+    }
+
+    /// The words of the region.
+    pub fn words(&self) -> &'a [AtomicU32] {
+        self.words
+    }
+
+    /// A sub-slice of words, or `None` when out of the region.
+    pub(crate) fn span(&self, start: usize, len: usize) -> Option<&'a [AtomicU32]> {
+        self.words.get(start..start.checked_add(len)?)
+    }
+}
+
+/// Load a little-endian control word.
+#[inline]
+pub(crate) fn load(w: &AtomicU32, o: Ordering) -> u32 {
+    u32::from_le(w.load(o))
+}
+
+/// Store a little-endian control word.
+#[inline]
+pub(crate) fn store(w: &AtomicU32, v: u32, o: Ordering) {
+    w.store(v.to_le(), o)
+}
+
+/// Copy `src` into shared words (relaxed, little-endian byte order), padding the last
+/// word with zeros. `dst` must hold at least `src.len().div_ceil(4)` words; extra
+/// words are left untouched.
+#[inline]
+pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) {
+    let mut chunks = src.chunks_exact(4);
+    let mut words = dst.iter();
+    // `chunks` first: `zip` must not pull a word when the chunks are exhausted.
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(c);
+        w.store(u32::from_le_bytes(b).to_le(), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let mut b = [0u8; 4];
+            b[..rest.len()].copy_from_slice(rest);
+            w.store(u32::from_le_bytes(b).to_le(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Copy shared words into `dst` (relaxed), `dst.len()` bytes.
+#[inline]
+pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
+    let mut words = src.iter();
+    let mut chunks = dst.chunks_exact_mut(4);
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        c.copy_from_slice(&u32::from_le(w.load(Ordering::Relaxed)).to_le_bytes());
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let b = u32::from_le(w.load(Ordering::Relaxed)).to_le_bytes();
+            let n = rest.len();
+            rest.copy_from_slice(&b[..n]);
+        }
+    }
+}
+
+/// Copy `n` bytes in 64- then 16-byte blocks (inlined vector moves, no `memcpy` call
+/// for message-sized copies); the last partial block is one 16-byte copy that ends at
+/// `n` and overlaps bytes already copied, and copies under 16 bytes go by 4 then 1.
+///
+/// # Safety
+///
+/// `src` readable and `dst` writable for `n` bytes, not overlapping.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
+    use core::ptr::copy_nonoverlapping as copy;
+    let mut i = 0;
+    if n >= 16 {
+        while i + 64 <= n {
+            // SAFETY: `i + 64 <= n`: within both buffers (caller contract).
+            unsafe { copy(src.add(i), dst.add(i), 64) };
+            i += 64;
+        }
+        while i + 16 <= n {
+            // SAFETY: `i + 16 <= n`: within both buffers.
+            unsafe { copy(src.add(i), dst.add(i), 16) };
+            i += 16;
+        }
+        if i < n {
+            // SAFETY: `n >= 16`, so `n - 16 .. n` is within both buffers.
+            unsafe { copy(src.add(n - 16), dst.add(n - 16), 16) };
+        }
+        return;
+    }
+    while i + 4 <= n {
+        // SAFETY: `i + 4 <= n`: within both buffers.
+        unsafe { copy(src.add(i), dst.add(i), 4) };
+        i += 4;
+    }
+    while i < n {
+        // SAFETY: `i < n`: within both buffers.
+        unsafe { *dst.add(i) = *src.add(i) };
+        i += 1;
+    }
+}
+
+/// Bulk copy of `src` into a slot the queue protocol hands to this side exclusively
+/// (the receiver cannot touch it before `tail` is published). Plain copies instead of
+/// word atomics: the hot path for frame-sized messages. A peer that breaks the protocol
+/// and writes the slot concurrently can only change the opaque payload bytes; lengths
+/// and indices never go through here. Under loom the atomic copy is used.
+#[inline]
+pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
+    #[cfg(not(loom))]
+    if src.len() <= dst.len() * 4 {
+        // SAFETY: `dst` covers `dst.len() * 4 >= src.len()` bytes of memory that
+        // `AtomicU32` (an `UnsafeCell`) allows to be written through a shared
+        // reference; `src` is a distinct, private buffer, so they do not overlap; the
+        // pointer is derived from the slice, keeping its provenance.
+        unsafe {
+            copy_blocks(
+                src.as_ptr(),
+                dst.as_ptr().cast::<u8>().cast_mut(),
+                src.len(),
+            )
+        };
+        return;
+    }
+    copy_in(dst, src)
+}
+
+/// Bulk copy out of a slot the queue protocol hands to this side exclusively (the
+/// source does not reuse it before `head` is published). See [`copy_in_owned`].
+#[inline]
+pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8]) {
+    #[cfg(not(loom))]
+    if dst.len() <= src.len() * 4 {
+        // SAFETY: `src` covers at least `dst.len()` readable bytes, `dst` is a distinct
+        // private buffer; any bit pattern is a valid `u8`.
+        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
+        return;
+    }
+    copy_out(src, dst)
+}
