@@ -3,5 +3,28 @@
 //!
 //! Part of [partnet](https://example.invalid/partnet): see the crate README for the
 //! feature/support table and what is not supported.
+//!
+//! # Layers
+//!
+//! - [`LinkDevice`] ([`link`]): the trait every driver implements — MAC, link state,
+//!   capabilities, statistics, and batched receive/transmit with owned slot handles
+//!   ([`RxSlot`], [`TxSlot`]) over the driver's private memory.
+//! - [`Hal`] ([`hal`]): what the integrator provides — DMA memory and its translation,
+//!   `share`/`unshare` for IOMMUs and bounce buffers, register windows ([`RegisterIo`]).
+//! - Errors: one [`Error`] enum; device violations are typed errors, never panics.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
+
+#[cfg(any(test, feature = "alloc"))]
+extern crate alloc;
+
+mod error;
+pub mod hal;
+pub mod link;
+
+pub use error::Error;
+pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
+pub use link::{
+    ChecksumCaps, ChecksumRequest, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress,
+    PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+};
