@@ -21,6 +21,11 @@ extern crate alloc;
 mod error;
 pub mod hal;
 pub mod link;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
+pub mod net;
+pub mod pci;
+pub mod transport;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
