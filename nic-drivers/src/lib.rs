@@ -56,6 +56,8 @@ pub mod mock;
 pub mod net;
 pub mod pci;
 pub mod transport;
+#[cfg(target_arch = "x86_64")]
+mod x86_ports;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
@@ -67,3 +69,5 @@ pub use link::{
 /// The virtqueue crate this one builds on (memory views, queue configuration), re-exported
 /// so integrators implementing [`Hal::Memory`] need no separate dependency.
 pub use virtqueue;
+#[cfg(target_arch = "x86_64")]
+pub use x86_ports::X86Ports;
