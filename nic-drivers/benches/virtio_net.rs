@@ -15,10 +15,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport, NetDeviceModel};
+use nic_drivers::mock::{FakeDeviceState, FakeTransport, NetDeviceModel};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::virtqueue::{MemoryRegion, QueueConfig, VolatileSlice};
-use nic_drivers::LinkDevice;
+use nic_drivers::{Hal, IdentityHal, LinkDevice};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{self as rt, DeviceType};
 use virtio_drivers::{BufferDirection as RBufferDirection, Hal as RHal, PhysAddr};
@@ -50,10 +50,13 @@ fn device_state() -> RefCell<FakeDeviceState> {
 }
 
 fn bench_partnet(c: &mut Criterion, len: usize) {
-    let hal = FakeHal::new(0x8000_0000, 1 << 20);
-    let dev_mem = hal.device_memory();
+    // The bare-metal configuration: identity-mapped DMA pool, no IOMMU.
+    let mut pool = vec![0u8; 1 << 20];
+    // SAFETY: the pool is plain memory; the "device" is the in-process model, which
+    // reaches it through the same identity view; no MMIO is mapped.
+    let hal = unsafe { IdentityHal::new(&mut pool) };
     let st = device_state();
-    let mut model = NetDeviceModel::new(&dev_mem, &st);
+    let mut model = NetDeviceModel::new(hal.memory(), &st);
     model.keep_sent = false;
     let cfg = NetConfig {
         queue_size: RING as u16,
@@ -61,7 +64,7 @@ fn bench_partnet(c: &mut Criterion, len: usize) {
         tx_buffers: RING as u16,
         ..NetConfig::default()
     };
-    let mut net: VirtioNet<'_, FakeHal, FakeTransport<'_>, RING, BATCH> =
+    let mut net: VirtioNet<'_, IdentityHal<'_>, FakeTransport<'_>, RING, BATCH> =
         VirtioNet::new(&hal, FakeTransport::new(&st, None), cfg).unwrap();
     let f = frame(len);
     let mut group = c.benchmark_group("virtio_net_rx_tx");

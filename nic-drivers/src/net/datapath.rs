@@ -4,7 +4,7 @@
 use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer};
 
 use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
-use super::header::{checksum_fits, ctrl, tx_header, NetHeader};
+use super::header::{checksum_fits, ctrl, tx_header, NetHeader, HEADER_LEN};
 use super::NetFeatures;
 use crate::transport::Transport;
 use crate::{
@@ -122,11 +122,16 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
                 value: len as u64,
             })
         } else {
-            let mut h = NetHeader::default();
-            let bytes = zerocopy::IntoBytes::as_mut_bytes(&mut h);
+            // One read of each header word (buffers are 64-byte aligned), into private
+            // memory, then validation.
             let view = self.hal.memory().slice(self.rx_addr(b), hdr_len)?;
-            view.read_into(0, bytes.get_mut(..hdr_len).unwrap_or(&mut []))?;
-            self.rules.parse(&h)
+            let lo = view.read_u64(0)?;
+            let hi = if hdr_len == HEADER_LEN {
+                view.read_u32(8)?
+            } else {
+                u32::from(view.read_u16(8)?)
+            };
+            self.rules.parse(&NetHeader::from_words(lo, hi))
         };
         // The buffers a valid header promises are consumed even when the frame is then
         // dropped, so the next frame starts at a header.
