@@ -144,6 +144,7 @@ impl RegisterIo for MmioRegs<'_> {
                 }
                 if v == 0 {
                     s.queues = [None; 4];
+                    self.page.set(0); // like QEMU: a reset forgets the guest page size
                 }
                 s.status = v;
             }

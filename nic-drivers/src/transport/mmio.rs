@@ -155,6 +155,8 @@ impl<R: RegisterIo> Transport for MmioTransport<R> {
             let pfn = u32::try_from(cfg.desc / LEGACY_ALIGN).map_err(|_| Error::Unsupported {
                 what: "a legacy queue above 2^44",
             })?;
+            // A device reset may have cleared the page size (QEMU does): write it again.
+            self.regs.write32(reg::GUEST_PAGE_SIZE, LEGACY_ALIGN as u32);
             self.regs.write32(reg::QUEUE_ALIGN, LEGACY_ALIGN as u32);
             self.regs.write32(reg::QUEUE_PFN, pfn);
         } else {
