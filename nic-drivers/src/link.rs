@@ -215,9 +215,10 @@ pub struct TxOptions {
 pub struct PollEvents {
     /// Transmitted buffers taken back from the device.
     pub tx_completed: u16,
-    /// Receive buffers (re)posted to the device.
+    /// Receive buffers (re)posted to the device by this call.
     pub rx_posted: u16,
-    /// Received frames waiting for [`LinkDevice::rx_take`] (at least this many).
+    /// Received frames are known to be waiting for [`LinkDevice::rx_take`] (the last
+    /// `rx_take` stopped for lack of a free private slot).
     pub rx_ready: bool,
 }
 

@@ -104,7 +104,13 @@ fn private_slots_give_back_pressure() {
         held.push(s);
     }
     assert_eq!(held.len(), 8, "R private slots");
-    assert!(net.poll(4).unwrap().rx_ready);
+    let ev = net.poll(4).unwrap();
+    assert!(ev.rx_ready, "frames wait for a private slot");
+    assert_eq!(
+        ev.rx_posted, 8,
+        "the 8 reposted buffers are published by poll"
+    );
+    assert_eq!(net.poll(4).unwrap().rx_posted, 0);
     for (i, s) in held.iter().enumerate() {
         assert_eq!(net.rx_frame(s), &frame(100, i as u8)[..]);
     }

@@ -292,10 +292,11 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
         }
         let tx_completed = self.reap_tx(budget)?;
         self.tx_flush()?;
+        let rx_posted = self.rx_unpublished;
         self.kick_rx();
         Ok(PollEvents {
             tx_completed,
-            rx_posted: 0,
+            rx_posted,
             rx_ready: self.rx_waiting,
         })
     }
