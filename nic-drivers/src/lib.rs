@@ -18,6 +18,7 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+pub mod e1000;
 mod error;
 pub mod hal;
 pub mod link;

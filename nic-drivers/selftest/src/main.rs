@@ -1,0 +1,237 @@
+//! Bare-metal selftest of nic-drivers on QEMU riscv64 `virt`.
+//!
+//! Boot: OpenSBI (`-bios default`) enters `_start` at 0x8020_0000 in S-mode with the hart
+//! id in `a0` and the device tree in `a1`. The kernel command line (`-append`) says which
+//! NIC to use and which MAC QEMU was given:
+//!
+//! ```text
+//! nic=e1000|virtio-mmio|virtio-pci mac=52:54:00:12:34:56
+//! ```
+//!
+//! The image brings the driver up, checks the MAC, sends an ARP request for 10.0.2.2
+//! (QEMU user networking's gateway) and checks the reply, sends an ICMP echo request and
+//! checks the reply (id, sequence, payload, checksums), printing each step on the UART,
+//! then exits QEMU through the sifive test device: status 0 on success, the failing
+//! step's number otherwise. Every wait is bounded by the `time` CSR.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod fdt;
+mod hal;
+mod net;
+mod pci;
+mod platform;
+
+use core::panic::PanicInfo;
+
+use nic_drivers::e1000::{self, E1000};
+use nic_drivers::{LinkDevice, LinkState, MacAddress};
+
+use hal::IdentityHal;
+
+/// The entry point: stack, zeroed `.bss`, then `rust_main(hart, dtb)`.
+mod boot {
+    #![allow(unsafe_code)]
+    core::arch::global_asm!(
+        r#"
+        .section .text.entry
+        .globl _start
+    _start:
+        la sp, __stack_top
+        la t0, __bss_start
+        la t1, __bss_end
+    1:  bgeu t0, t1, 2f
+        sd zero, 0(t0)
+        addi t0, t0, 8
+        j 1b
+    2:  call {main}
+    3:  j 3b
+        "#,
+        main = sym super::rust_main,
+    );
+}
+
+/// Failure codes (QEMU exit status).
+mod code {
+    pub const BOOTARGS: u16 = 2;
+    pub const NO_DEVICE: u16 = 3;
+    pub const DRIVER: u16 = 4;
+    pub const MAC: u16 = 5;
+    pub const LINK: u16 = 6;
+    pub const TX: u16 = 7;
+    pub const ARP: u16 = 8;
+    pub const ECHO: u16 = 9;
+    pub const PANIC: u16 = 10;
+}
+
+/// Receive / wait budget per step.
+const WAIT_MS: u64 = 3000;
+
+extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
+    println!("selftest: start");
+    // SAFETY: OpenSBI passes a valid device tree in a1.
+    #[allow(unsafe_code)]
+    let args = unsafe { fdt::bootargs(dtb) }.unwrap_or("");
+    println!("selftest: bootargs \"{args}\"");
+    let mut nic = None;
+    let mut mac = None;
+    for word in args.split_ascii_whitespace() {
+        if let Some(v) = word.strip_prefix("nic=") {
+            nic = Some(v);
+        } else if let Some(v) = word.strip_prefix("mac=") {
+            mac = net::parse_mac(v);
+        }
+    }
+    let (Some(nic), Some(mac)) = (nic, mac) else {
+        println!("selftest: FAIL bootargs need nic=... and mac=...");
+        platform::exit(Err(code::BOOTARGS));
+    };
+    let hal = IdentityHal::new();
+    let result = match nic {
+        "e1000" => run_e1000(hal, mac),
+        other => {
+            println!("selftest: FAIL unknown nic {other}");
+            Err(code::BOOTARGS)
+        }
+    };
+    match result {
+        Ok(()) => println!("selftest: PASS"),
+        Err(c) => println!("selftest: FAIL (code {c})"),
+    }
+    platform::exit(result)
+}
+
+fn run_e1000(hal: IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
+    let Some(f) = pci::find(
+        e1000::regs::PCI_VENDOR_INTEL,
+        &[e1000::regs::PCI_DEVICE_82540EM],
+    ) else {
+        println!("selftest: FAIL no e1000 on PCI bus 0");
+        return Err(code::NO_DEVICE);
+    };
+    let bars = pci::assign_bars(f);
+    println!("selftest: e1000 at 00:{:02x}.0, BAR0 {:#x}", f.dev, bars[0]);
+    let dev: E1000<IdentityHal, 16, 16> = E1000::new(hal, bars[0]).map_err(|e| {
+        println!("selftest: FAIL e1000 init: {e}");
+        code::DRIVER
+    })?;
+    exercise(dev, mac)
+}
+
+/// The NIC-independent part: MAC, link, ARP, ICMP echo.
+fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
+    let got = dev.mac_address();
+    println!("selftest: driver up, mac {got}");
+    if got != MacAddress(mac) {
+        println!("selftest: FAIL mac {got} != expected {}", MacAddress(mac));
+        return Err(code::MAC);
+    }
+    println!("selftest: mac ok");
+    let end = platform::deadline_ms(WAIT_MS);
+    while dev.link_state() == LinkState::Down {
+        if platform::now() > end {
+            println!("selftest: FAIL link stays down");
+            return Err(code::LINK);
+        }
+        platform::delay_us(1000);
+    }
+    println!("selftest: link {:?}", dev.link_state());
+
+    // ARP: who has 10.0.2.2?
+    let mut arp = [0u8; 60];
+    let n = net::arp_request(mac, &mut arp);
+    send(&mut dev, &arp[..n])?;
+    println!("selftest: arp request sent");
+    let peer = wait_for(&mut dev, |f| net::parse_arp_reply(f, mac)).ok_or_else(|| {
+        println!("selftest: FAIL no ARP reply from 10.0.2.2");
+        code::ARP
+    })?;
+    println!(
+        "selftest: arp reply ok, 10.0.2.2 is at {}",
+        MacAddress(peer)
+    );
+
+    // ICMP echo.
+    let (id, seq) = (0x7e57, 1);
+    send(&mut dev, &net::echo_request(mac, peer, id, seq))?;
+    println!("selftest: echo request sent");
+    let reply = wait_for(&mut dev, |f| match net::check_echo_reply(f, mac, id, seq) {
+        Ok(()) => Some(Ok(())),
+        Err(net::EchoMismatch::NotOurs) => None,
+        Err(net::EchoMismatch::Wrong(what)) => Some(Err(what)),
+    });
+    match reply {
+        Some(Ok(())) => println!("selftest: echo reply ok (id, seq, payload match)"),
+        Some(Err(what)) => {
+            println!("selftest: FAIL echo reply has wrong {what}");
+            return Err(code::ECHO);
+        }
+        None => {
+            println!("selftest: FAIL no echo reply");
+            return Err(code::ECHO);
+        }
+    }
+    let s = dev.stats();
+    println!(
+        "selftest: stats rx {} frames / {} bytes, tx {} frames / {} bytes, device errors {}",
+        s.rx_frames, s.rx_bytes, s.tx_frames, s.tx_bytes, s.device_errors
+    );
+    if s.device_errors != 0 {
+        return Err(code::DRIVER);
+    }
+    Ok(())
+}
+
+fn send<D: LinkDevice>(dev: &mut D, frame: &[u8]) -> Result<(), u16> {
+    let end = platform::deadline_ms(WAIT_MS);
+    let slot = loop {
+        match dev.tx_reserve(frame.len()) {
+            Ok(Some(s)) => break s,
+            Ok(None) if platform::now() < end => {
+                let _ = dev.poll(16);
+            }
+            other => {
+                println!("selftest: FAIL tx_reserve: {other:?}");
+                return Err(code::TX);
+            }
+        }
+    };
+    let r = dev
+        .tx_write(&slot, 0, frame)
+        .and_then(|()| dev.tx_commit(slot))
+        .and_then(|()| dev.tx_flush());
+    r.map_err(|e| {
+        println!("selftest: FAIL transmit: {e}");
+        code::TX
+    })
+}
+
+/// Receives frames until `check` says `Some` or the wait budget runs out.
+fn wait_for<D: LinkDevice, T>(dev: &mut D, mut check: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
+    let end = platform::deadline_ms(WAIT_MS);
+    while platform::now() < end {
+        let _ = dev.poll(16);
+        match dev.rx_take() {
+            Ok(Some(slot)) => {
+                let r = check(dev.rx_frame(&slot));
+                dev.rx_release(slot);
+                if r.is_some() {
+                    return r;
+                }
+            }
+            Ok(None) => platform::delay_us(100),
+            Err(e) => {
+                println!("selftest: receive error: {e}");
+                return None;
+            }
+        }
+    }
+    None
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    println!("selftest: PANIC {info}");
+    platform::exit(Err(code::PANIC))
+}
