@@ -100,7 +100,12 @@ pub struct E1000<H: Hal, const RX: usize, const TX: usize> {
 
 impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
     const RING_SIZES_OK: () = assert!(
-        RX >= 8 && RX.is_multiple_of(8) && RX <= 4096 && TX >= 8 && TX.is_multiple_of(8) && TX <= 4096,
+        RX >= 8
+            && RX.is_multiple_of(8)
+            && RX <= 4096
+            && TX >= 8
+            && TX.is_multiple_of(8)
+            && TX <= 4096,
         "RX and TX must be multiples of 8 in 8..=4096"
     );
 
@@ -658,3 +663,6 @@ impl<H: Hal, const RX: usize, const TX: usize> Drop for E1000<H, RX, TX> {
         self.hal.dma_dealloc(self.tx_bufs, TX * BUFFER_LEN);
     }
 }
+
+#[cfg(test)]
+mod tests;
