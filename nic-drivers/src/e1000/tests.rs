@@ -136,7 +136,7 @@ fn transmitted_frames_reach_the_wire_intact() {
         "second frame waits for the flush"
     );
     dev.tx_flush().unwrap();
-    assert_eq!(fake.take_sent(), [b.clone()]);
+    assert_eq!(fake.take_sent(), core::slice::from_ref(&b));
     let s = dev.stats();
     assert_eq!((s.tx_frames, s.tx_bytes), (2, (a.len() + b.len()) as u64));
     // Many more than the ring holds: buffers come back as the device writes DD.
