@@ -22,6 +22,7 @@ pub mod e1000;
 mod error;
 pub mod hal;
 pub mod link;
+pub mod probe;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};

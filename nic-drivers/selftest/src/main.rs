@@ -19,13 +19,13 @@
 
 mod fdt;
 mod hal;
-mod net;
 mod pci;
 mod platform;
 
 use core::panic::PanicInfo;
 
 use nic_drivers::e1000::{self, E1000};
+use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::{LinkDevice, LinkState, MacAddress};
 
 use hal::IdentityHal;
@@ -80,7 +80,7 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
         if let Some(v) = word.strip_prefix("nic=") {
             nic = Some(v);
         } else if let Some(v) = word.strip_prefix("mac=") {
-            mac = net::parse_mac(v);
+            mac = parse_mac(v);
         }
     }
     let (Some(nic), Some(mac)) = (nic, mac) else {
@@ -119,6 +119,11 @@ fn run_e1000(hal: IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
     exercise(dev, mac)
 }
 
+/// Our address and the peer under QEMU user networking (the gateway answers ARP and
+/// ICMP echo).
+const OUR_IP: [u8; 4] = [10, 0, 2, 15];
+const PEER_IP: [u8; 4] = [10, 0, 2, 2];
+
 /// The NIC-independent part: MAC, link, ARP, ICMP echo.
 fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
     let got = dev.mac_address();
@@ -137,29 +142,27 @@ fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
         platform::delay_us(1000);
     }
     println!("selftest: link {:?}", dev.link_state());
+    let probe = Probe {
+        mac: got,
+        ip: OUR_IP,
+        peer_ip: PEER_IP,
+    };
 
-    // ARP: who has 10.0.2.2?
-    let mut arp = [0u8; 60];
-    let n = net::arp_request(mac, &mut arp);
-    send(&mut dev, &arp[..n])?;
+    send(&mut dev, &probe.arp_request())?;
     println!("selftest: arp request sent");
-    let peer = wait_for(&mut dev, |f| net::parse_arp_reply(f, mac)).ok_or_else(|| {
+    let peer = wait_for(&mut dev, |f| probe.parse_arp_reply(f)).ok_or_else(|| {
         println!("selftest: FAIL no ARP reply from 10.0.2.2");
         code::ARP
     })?;
-    println!(
-        "selftest: arp reply ok, 10.0.2.2 is at {}",
-        MacAddress(peer)
-    );
+    println!("selftest: arp reply ok, 10.0.2.2 is at {peer}");
 
-    // ICMP echo.
     let (id, seq) = (0x7e57, 1);
-    send(&mut dev, &net::echo_request(mac, peer, id, seq))?;
+    send(&mut dev, &probe.echo_request(peer, id, seq))?;
     println!("selftest: echo request sent");
-    let reply = wait_for(&mut dev, |f| match net::check_echo_reply(f, mac, id, seq) {
+    let reply = wait_for(&mut dev, |f| match probe.check_echo_reply(f, id, seq) {
         Ok(()) => Some(Ok(())),
-        Err(net::EchoMismatch::NotOurs) => None,
-        Err(net::EchoMismatch::Wrong(what)) => Some(Err(what)),
+        Err(EchoMismatch::NotOurs) => None,
+        Err(EchoMismatch::Wrong(what)) => Some(Err(what)),
     });
     match reply {
         Some(Ok(())) => println!("selftest: echo reply ok (id, seq, payload match)"),
@@ -183,51 +186,51 @@ fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
     Ok(())
 }
 
+/// Sends a frame, polling for a free buffer until the wait budget runs out.
 fn send<D: LinkDevice>(dev: &mut D, frame: &[u8]) -> Result<(), u16> {
     let end = platform::deadline_ms(WAIT_MS);
-    let slot = loop {
-        match dev.tx_reserve(frame.len()) {
-            Ok(Some(s)) => break s,
-            Ok(None) if platform::now() < end => {
+    loop {
+        match probe::transmit(dev, frame) {
+            Ok(true) => return Ok(()),
+            Ok(false) if platform::now() < end => {
                 let _ = dev.poll(16);
             }
-            other => {
-                println!("selftest: FAIL tx_reserve: {other:?}");
+            Ok(false) => {
+                println!("selftest: FAIL no transmit buffer");
+                return Err(code::TX);
+            }
+            Err(e) => {
+                println!("selftest: FAIL transmit: {e}");
                 return Err(code::TX);
             }
         }
-    };
-    let r = dev
-        .tx_write(&slot, 0, frame)
-        .and_then(|()| dev.tx_commit(slot))
-        .and_then(|()| dev.tx_flush());
-    r.map_err(|e| {
-        println!("selftest: FAIL transmit: {e}");
-        code::TX
-    })
+    }
 }
 
 /// Receives frames until `check` says `Some` or the wait budget runs out.
-fn wait_for<D: LinkDevice, T>(dev: &mut D, mut check: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
+fn wait_for<D: LinkDevice, T>(dev: &mut D, check: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
     let end = platform::deadline_ms(WAIT_MS);
-    while platform::now() < end {
-        let _ = dev.poll(16);
-        match dev.rx_take() {
-            Ok(Some(slot)) => {
-                let r = check(dev.rx_frame(&slot));
-                dev.rx_release(slot);
-                if r.is_some() {
-                    return r;
-                }
-            }
-            Ok(None) => platform::delay_us(100),
-            Err(e) => {
-                println!("selftest: receive error: {e}");
-                return None;
-            }
+    let keep_waiting = || {
+        platform::delay_us(100);
+        platform::now() < end
+    };
+    match probe::receive_until(dev, keep_waiting, check) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("selftest: receive error: {e}");
+            None
         }
     }
-    None
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 #[panic_handler]

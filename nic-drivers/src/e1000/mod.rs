@@ -282,6 +282,16 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
         self.regs.read32(ICR as usize)
     }
 
+    /// Sets or clears one receive-control bit (filter modes).
+    fn set_rctl_bit(&mut self, bit: u32, on: bool) {
+        self.rctl = if on {
+            self.rctl | bit
+        } else {
+            self.rctl & !bit
+        };
+        self.regs.write32(RCTL as usize, self.rctl);
+    }
+
     fn tx_slot_ok(&self, slot: &TxSlot) -> bool {
         let len = slot.len() as u16;
         matches!(self.tx_state.get(usize::from(slot.index())), Some(TxState::Reserved(l)) if *l == len)
@@ -598,22 +608,12 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<H, RX, TX> {
     }
 
     fn set_promiscuous(&mut self, on: bool) -> Result<(), Error> {
-        self.rctl = if on {
-            self.rctl | RCTL_UPE
-        } else {
-            self.rctl & !RCTL_UPE
-        };
-        self.regs.write32(RCTL as usize, self.rctl);
+        self.set_rctl_bit(RCTL_UPE, on);
         Ok(())
     }
 
     fn set_all_multicast(&mut self, on: bool) -> Result<(), Error> {
-        self.rctl = if on {
-            self.rctl | RCTL_MPE
-        } else {
-            self.rctl & !RCTL_MPE
-        };
-        self.regs.write32(RCTL as usize, self.rctl);
+        self.set_rctl_bit(RCTL_MPE, on);
         Ok(())
     }
 
