@@ -22,6 +22,9 @@ use crate::hal::{BufferDirection, Hal, HalError, RegisterIo};
 pub const FAKE_BAR0: u64 = 0xfeb0_0000;
 /// First physical address of the fake's DMA memory.
 pub const FAKE_DMA_BASE: u64 = 0x8000_0000;
+/// Registers modelled: everything below the end of `RAH0` (higher offsets read 0).
+const MODELLED: u32 = RAH0 + 4;
+
 /// Bytes of DMA memory.
 pub const FAKE_DMA_LEN: usize = 512 * 1024;
 
@@ -288,7 +291,7 @@ pub fn fake_e1000(mac: [u8; 6]) -> (FakeHal, FakeE1000) {
         eeprom[w] = u16::from_le_bytes([pair[0], pair[1]]);
     }
     let mut model = Model {
-        regs: alloc::vec![0; (WINDOW / 4) as usize],
+        regs: alloc::vec![0; (MODELLED / 4) as usize],
         mem: mem.clone(),
         eeprom,
         ral_valid: true,
