@@ -22,7 +22,12 @@ pub mod e1000;
 mod error;
 pub mod hal;
 pub mod link;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
+pub mod net;
+pub mod pci;
 pub mod probe;
+pub mod transport;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};

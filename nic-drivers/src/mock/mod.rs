@@ -1,0 +1,21 @@
+//! Test doubles (feature `test-utils`) for this crate's and other crates' tests:
+//!
+//! - [`FakeHal`]: DMA memory on the heap with a bump allocator, optional IOVA offset
+//!   (so `share` really translates) and counters of allocations and shares;
+//! - [`FakeTransport`] over a [`FakeDeviceState`]: the registers of a VirtIO device,
+//!   with a notification hook that runs a device model synchronously;
+//! - [`NetDeviceModel`]: a virtio-net device built on `virtqueue`'s device side
+//!   ([`virtqueue::DeviceQueue`]) over the same memory: it receives what the driver
+//!   transmits, delivers injected frames (merging buffers with `MRG_RXBUF`), answers
+//!   control commands, and can misbehave on request.
+//!
+//! Malicious tests combine these with `virtqueue::mock::MockDevice` for raw used-ring
+//! writes ([`FakeDeviceState::queue`] gives the ring addresses).
+
+mod hal;
+mod model;
+mod transport;
+
+pub use hal::FakeHal;
+pub use model::NetDeviceModel;
+pub use transport::{FakeDeviceState, FakeTransport};

@@ -1,0 +1,517 @@
+//! The data path of [`VirtioNet`]: receive buffers and private slots, transmit buffers,
+//! and the [`LinkDevice`] implementation.
+
+use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer};
+
+use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
+use super::header::{checksum_fits, ctrl, tx_header, NetHeader};
+use super::NetFeatures;
+use crate::transport::Transport;
+use crate::{
+    BufferDirection, ChecksumCaps, Error, Hal, LinkCapabilities, LinkDevice, LinkState, LinkStats,
+    MacAddress, PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+};
+
+impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q, R> {
+    fn rx_addr(&self, b: u16) -> u64 {
+        self.rx_base + u64::from(b) * BUFFER_LEN as u64
+    }
+
+    fn tx_addr(&self, b: u16) -> u64 {
+        self.tx_base + u64::from(b) * BUFFER_LEN as u64
+    }
+
+    /// One or two descriptors for a buffer at device address `dev` of `len` bytes.
+    fn layout(&self, dev: u64, len: usize) -> ([Buffer; 2], usize) {
+        let hdr = self.rules.len();
+        if self.split_header {
+            (
+                [
+                    Buffer::new(dev, hdr as u32),
+                    Buffer::new(dev + hdr as u64, (len - hdr) as u32),
+                ],
+                2,
+            )
+        } else {
+            ([Buffer::new(dev, len as u32), Buffer::new(0, 0)], 1)
+        }
+    }
+
+    /// Share receive buffer `b` and post it (not yet published).
+    pub(super) fn post_rx(&mut self, b: u16) -> Result<(), Error> {
+        let paddr = self.rx_addr(b);
+        let dev = self
+            .hal
+            .share(paddr, BUFFER_LEN, BufferDirection::DeviceToDriver)?;
+        let (bufs, n) = self.layout(dev, BUFFER_LEN);
+        let token = self.rx.add(&[], bufs.get(..n).unwrap_or(&[]))?;
+        if let Some(slot) = self.rx_by_token.get_mut(usize::from(token.0)) {
+            *slot = b;
+        }
+        if let Some(d) = self.rx_dev.get_mut(usize::from(b)) {
+            *d = dev;
+        }
+        Ok(())
+    }
+
+    /// The receive buffer behind a used token (validated as outstanding by the queue),
+    /// unshared.
+    fn take_rx(&mut self, token: Token) -> Result<u16, Error> {
+        let b = self
+            .rx_by_token
+            .get_mut(usize::from(token.0))
+            .map(|s| core::mem::replace(s, NONE))
+            .unwrap_or(NONE);
+        if b >= self.rx_count {
+            self.broken = true;
+            return Err(Error::DeviceViolation {
+                field: "receive token",
+                value: u64::from(token.0),
+            });
+        }
+        let dev = self.rx_dev.get(usize::from(b)).copied().unwrap_or(0);
+        self.hal.unshare(
+            dev,
+            self.rx_addr(b),
+            BUFFER_LEN,
+            BufferDirection::DeviceToDriver,
+        );
+        Ok(b)
+    }
+
+    /// Copy `n` bytes at `off` of receive buffer `b` into `slot` at `*total`; a frame
+    /// above `MAX_FRAME_LEN` is an error (the copy is skipped).
+    fn copy_rx(
+        &mut self,
+        slot: u16,
+        total: &mut usize,
+        b: u16,
+        off: usize,
+        n: usize,
+    ) -> Result<(), Error> {
+        let end = *total + n;
+        if end > MAX_FRAME_LEN || off + n > BUFFER_LEN {
+            *total = end;
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: end as u64,
+            });
+        }
+        let src = self.hal.memory().slice(self.rx_addr(b) + off as u64, n)?;
+        if let Some(dst) = self
+            .slots
+            .get_mut(usize::from(slot))
+            .and_then(|s| s.get_mut(*total..end))
+        {
+            src.read_into(0, dst)?;
+        }
+        *total = end;
+        Ok(())
+    }
+
+    /// Assemble the frame starting with used buffer `first` into `slot`. Every consumed
+    /// buffer is reposted, whatever happens.
+    fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, RxMeta), Error> {
+        let b = self.take_rx(first.token)?;
+        let hdr_len = self.rules.len();
+        let len = first.len as usize;
+        let parsed = if len < hdr_len {
+            Err(Error::DeviceViolation {
+                field: "used length below the header",
+                value: len as u64,
+            })
+        } else {
+            let mut h = NetHeader::default();
+            let bytes = zerocopy::IntoBytes::as_mut_bytes(&mut h);
+            let view = self.hal.memory().slice(self.rx_addr(b), hdr_len)?;
+            view.read_into(0, bytes.get_mut(..hdr_len).unwrap_or(&mut []))?;
+            self.rules.parse(&h)
+        };
+        let mut total = 0;
+        let mut result = parsed.and_then(|p| {
+            self.copy_rx(slot, &mut total, b, hdr_len, len - hdr_len)
+                .map(|()| p)
+        });
+        self.post_rx(b)?;
+        let extra = match &result {
+            Ok(p) => p.num_buffers - 1,
+            Err(_) => 0,
+        };
+        for _ in 0..extra {
+            match self.rx.pop_used() {
+                Ok(Some(u)) => {
+                    let b = self.take_rx(u.token)?;
+                    let r = self.copy_rx(slot, &mut total, b, 0, u.len as usize);
+                    self.post_rx(b)?;
+                    if let (Err(e), Ok(_)) = (r, &result) {
+                        result = Err(e);
+                    }
+                }
+                Ok(None) => {
+                    if let Ok(p) = &result {
+                        result = Err(Error::DeviceViolation {
+                            field: "num_buffers (buffers missing)",
+                            value: u64::from(p.num_buffers),
+                        });
+                    }
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let p = result?;
+        if total < MIN_FRAME_LEN {
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: total as u64,
+            });
+        }
+        if let Some(c) = p.meta.checksum_partial {
+            if !checksum_fits(&c, total) {
+                return Err(Error::DeviceViolation {
+                    field: "csum_start + csum_offset",
+                    value: u64::from(c.start) + u64::from(c.offset),
+                });
+            }
+        }
+        Ok((total, p.meta))
+    }
+
+    /// Take back up to `budget` transmitted buffers.
+    fn reap_tx(&mut self, budget: u16) -> Result<u16, Error> {
+        let mut done = 0;
+        while done < budget {
+            let used = match self.tx.pop_used() {
+                Ok(Some(u)) => u,
+                Ok(None) => break,
+                Err(e) => return Err(self.device_error(e.into())),
+            };
+            let b = self
+                .tx_by_token
+                .get_mut(usize::from(used.token.0))
+                .map(|s| core::mem::replace(s, NONE))
+                .unwrap_or(NONE);
+            if b >= self.tx_count {
+                self.broken = true;
+                return Err(self.device_error(Error::DeviceViolation {
+                    field: "transmit token",
+                    value: u64::from(used.token.0),
+                }));
+            }
+            let dev = self.tx_dev.get(usize::from(b)).copied().unwrap_or(0);
+            self.hal.unshare(
+                dev,
+                self.tx_addr(b),
+                BUFFER_LEN,
+                BufferDirection::DriverToDevice,
+            );
+            self.release_tx(b);
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    fn release_tx(&mut self, b: u16) {
+        if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
+            *s = TxState::Free;
+        }
+        if let Some(f) = self.tx_free.get_mut(usize::from(self.tx_free_len)) {
+            *f = b;
+            self.tx_free_len += 1;
+        }
+    }
+
+    /// The reservation behind a handle, checked.
+    fn reserved(&self, slot: &TxSlot) -> Result<u16, Error> {
+        match self.tx_state.get(usize::from(slot.index())) {
+            Some(TxState::Reserved(len)) if usize::from(*len) == slot.len() => Ok(*len),
+            _ => Err(Error::InvalidSlot {
+                index: slot.index(),
+            }),
+        }
+    }
+
+    fn kick_rx(&mut self) {
+        self.rx.publish();
+        if self.rx.should_notify() {
+            self.transport.notify(RX_QUEUE);
+        }
+    }
+
+    fn set_rx_mode(&mut self, command: u8, on: bool) -> Result<(), Error> {
+        if !self.features.contains(NetFeatures::CTRL_RX) {
+            return Err(Error::Unsupported {
+                what: "CTRL_RX (promiscuous / all-multicast) not negotiated",
+            });
+        }
+        self.ctrl_command(ctrl::CLASS_RX, command, &[u8::from(on)])
+    }
+}
+
+impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
+    for VirtioNet<'_, H, T, Q, R>
+{
+    fn mac_address(&self) -> MacAddress {
+        self.mac
+    }
+
+    fn link_state(&mut self) -> LinkState {
+        self.read_link_state().unwrap_or(LinkState::Unknown)
+    }
+
+    fn capabilities(&self) -> LinkCapabilities {
+        let ctrl_rx = self.features.contains(NetFeatures::CTRL_RX);
+        LinkCapabilities {
+            mtu: self.mtu,
+            max_frame_len: self.mtu + 18,
+            checksum: ChecksumCaps {
+                tx_partial: self.features.contains(NetFeatures::CSUM),
+                rx_verified: self.features.contains(NetFeatures::GUEST_CSUM),
+            },
+            promiscuous: ctrl_rx,
+            all_multicast: ctrl_rx,
+            mac_settable: self.features.contains(NetFeatures::CTRL_MAC_ADDR),
+        }
+    }
+
+    fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    fn poll(&mut self, budget: u16) -> Result<PollEvents, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let tx_completed = self.reap_tx(budget)?;
+        self.tx_flush()?;
+        self.kick_rx();
+        Ok(PollEvents {
+            tx_completed,
+            rx_posted: 0,
+            rx_ready: self.rx_waiting,
+        })
+    }
+
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let Some(slot) = self
+            .slot_free_len
+            .checked_sub(1)
+            .and_then(|i| self.slot_free.get(usize::from(i)).copied())
+        else {
+            self.rx_waiting = true;
+            return Ok(None);
+        };
+        self.rx_waiting = false;
+        let first = match self.rx.pop_used() {
+            Ok(Some(u)) => u,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.device_error(e.into())),
+        };
+        let r = self.receive(first, slot);
+        self.kick_rx();
+        match r {
+            Ok((len, meta)) => {
+                self.slot_free_len -= 1;
+                let i = usize::from(slot);
+                if let (Some(u), Some(l), Some(m)) = (
+                    self.slot_used.get_mut(i),
+                    self.slot_len.get_mut(i),
+                    self.slot_meta.get_mut(i),
+                ) {
+                    *u = true;
+                    *l = len as u16;
+                    *m = meta;
+                }
+                self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
+                self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u64);
+                Ok(Some(RxSlot::new(slot, len as u16)))
+            }
+            Err(e) => {
+                self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
+                Err(self.device_error(e))
+            }
+        }
+    }
+
+    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
+        let i = usize::from(slot.index());
+        match (
+            self.slot_used.get(i),
+            self.slot_len.get(i),
+            self.slots.get(i),
+        ) {
+            (Some(true), Some(&len), Some(buf)) if usize::from(len) == slot.len() => {
+                buf.get(..slot.len()).unwrap_or(&[])
+            }
+            _ => &[],
+        }
+    }
+
+    fn rx_meta(&self, slot: &RxSlot) -> RxMeta {
+        let i = usize::from(slot.index());
+        match self.slot_used.get(i) {
+            Some(true) => self.slot_meta.get(i).copied().unwrap_or_default(),
+            _ => RxMeta::default(),
+        }
+    }
+
+    fn rx_release(&mut self, slot: RxSlot) {
+        let i = usize::from(slot.index());
+        if let Some(u) = self.slot_used.get_mut(i) {
+            if *u {
+                *u = false;
+                if let Some(f) = self.slot_free.get_mut(usize::from(self.slot_free_len)) {
+                    *f = slot.index();
+                    self.slot_free_len += 1;
+                }
+            }
+        }
+    }
+
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let max = usize::from(self.mtu) + 18;
+        if !(MIN_FRAME_LEN..=max).contains(&len) {
+            return Err(Error::FrameLength {
+                len,
+                min: MIN_FRAME_LEN,
+                max,
+            });
+        }
+        if self.tx_free_len == 0 {
+            self.reap_tx(self.tx_count)?;
+        }
+        let Some(b) = self
+            .tx_free_len
+            .checked_sub(1)
+            .and_then(|i| self.tx_free.get(usize::from(i)).copied())
+        else {
+            self.stats.tx_busy = self.stats.tx_busy.wrapping_add(1);
+            return Ok(None);
+        };
+        self.tx_free_len -= 1;
+        if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
+            *s = TxState::Reserved(len as u16);
+        }
+        Ok(Some(TxSlot::new(b, len as u16)))
+    }
+
+    fn tx_write(&mut self, slot: &TxSlot, offset: usize, data: &[u8]) -> Result<(), Error> {
+        let len = usize::from(self.reserved(slot)?);
+        if offset.checked_add(data.len()).is_none_or(|end| end > len) {
+            return Err(Error::SlotBounds {
+                offset,
+                len: data.len(),
+                slot_len: len,
+            });
+        }
+        let at = self.tx_addr(slot.index()) + (self.rules.len() + offset) as u64;
+        self.hal
+            .memory()
+            .slice(at, data.len())?
+            .write_from(0, data)?;
+        Ok(())
+    }
+
+    fn tx_commit_with(&mut self, slot: TxSlot, options: TxOptions) -> Result<(), Error> {
+        let len = usize::from(self.reserved(&slot)?);
+        let b = slot.index();
+        if let Some(c) = options.checksum {
+            if !self.features.contains(NetFeatures::CSUM) || !checksum_fits(&c, len) {
+                self.tx_abort(slot);
+                return Err(Error::Unsupported {
+                    what: "transmit checksum offload (not negotiated, or outside the frame)",
+                });
+            }
+        }
+        let hdr_len = self.rules.len();
+        let h = tx_header(options.checksum);
+        let paddr = self.tx_addr(b);
+        let total = hdr_len + len;
+        let r = (|| -> Result<Token, Error> {
+            let view = self.hal.memory().slice(paddr, hdr_len)?;
+            view.write_from(
+                0,
+                zerocopy::IntoBytes::as_bytes(&h)
+                    .get(..hdr_len)
+                    .unwrap_or(&[]),
+            )?;
+            let dev = self
+                .hal
+                .share(paddr, total, BufferDirection::DriverToDevice)?;
+            if let Some(d) = self.tx_dev.get_mut(usize::from(b)) {
+                *d = dev;
+            }
+            let (bufs, n) = self.layout(dev, total);
+            Ok(self.tx.add(bufs.get(..n).unwrap_or(&[]), &[])?)
+        })();
+        match r {
+            Ok(token) => {
+                if let Some(s) = self.tx_by_token.get_mut(usize::from(token.0)) {
+                    *s = b;
+                }
+                if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
+                    *s = TxState::InFlight;
+                }
+                self.tx.publish();
+                self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
+                self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
+                Ok(())
+            }
+            Err(e) => {
+                self.tx_abort(slot);
+                Err(self.device_error(e))
+            }
+        }
+    }
+
+    fn tx_abort(&mut self, slot: TxSlot) {
+        if self.reserved(&slot).is_ok() {
+            self.release_tx(slot.index());
+        }
+    }
+
+    fn tx_flush(&mut self) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        if self.tx.should_notify() {
+            self.transport.notify(TX_QUEUE);
+        }
+        Ok(())
+    }
+
+    fn set_promiscuous(&mut self, on: bool) -> Result<(), Error> {
+        self.set_rx_mode(ctrl::RX_PROMISC, on)?;
+        self.promiscuous = on;
+        Ok(())
+    }
+
+    fn set_all_multicast(&mut self, on: bool) -> Result<(), Error> {
+        self.set_rx_mode(ctrl::RX_ALLMULTI, on)?;
+        self.all_multicast = on;
+        Ok(())
+    }
+
+    fn set_mac_address(&mut self, mac: MacAddress) -> Result<(), Error> {
+        if !mac.is_unicast() {
+            return Err(Error::ConfigInvalid {
+                field: "mac (caller)",
+                value: mac.0.iter().fold(0u64, |a, &b| a << 8 | u64::from(b)),
+            });
+        }
+        if !self.features.contains(NetFeatures::CTRL_MAC_ADDR) {
+            return Err(Error::Unsupported {
+                what: "CTRL_MAC_ADDR not negotiated",
+            });
+        }
+        self.ctrl_command(ctrl::CLASS_MAC, ctrl::MAC_ADDR_SET, &mac.0)?;
+        self.mac = mac;
+        Ok(())
+    }
+}

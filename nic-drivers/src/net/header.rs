@@ -1,0 +1,258 @@
+//! The virtio-net wire formats: the per-packet header (VirtIO 1.x 5.1.6), the device
+//! configuration layout (5.1.4) and the control-queue commands (5.1.6.5), smoltcp-style:
+//! field offsets in small modules, a checked parse of the header into a private `Repr`.
+
+use zerocopy::little_endian::U16;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::{ChecksumRequest, Error, RxMeta};
+
+/// `struct virtio_net_hdr` (with `num_buffers`: 12 bytes; legacy without `MRG_RXBUF`
+/// uses only the first 10).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct NetHeader {
+    /// `VIRTIO_NET_HDR_F_*`.
+    pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*`.
+    pub gso_type: u8,
+    /// Header length (GSO only).
+    pub hdr_len: U16,
+    /// GSO segment size.
+    pub gso_size: U16,
+    /// First byte of the partial checksum.
+    pub csum_start: U16,
+    /// Offset of the checksum field from `csum_start`.
+    pub csum_offset: U16,
+    /// Buffers this frame spans (`MRG_RXBUF`).
+    pub num_buffers: U16,
+}
+
+/// Header length with `num_buffers` (modern, or legacy with `MRG_RXBUF`).
+pub const HEADER_LEN: usize = 12;
+/// Header length of legacy devices without `MRG_RXBUF`.
+pub const LEGACY_HEADER_LEN: usize = 10;
+
+/// `flags`: the checksum is partial, complete it from `csum_start`.
+pub const FLAG_NEEDS_CSUM: u8 = 1;
+/// `flags`: the checksum was validated by the device.
+pub const FLAG_DATA_VALID: u8 = 2;
+/// `gso_type`: no segmentation.
+pub const GSO_NONE: u8 = 0;
+
+/// Most buffers one merged frame may span (`MRG_RXBUF`): a full frame fits in two of the
+/// driver's receive buffers; four leaves room for devices that fill buffers partly.
+pub const MAX_MERGED_BUFFERS: u16 = 4;
+
+/// The validated content of a received header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxHeader {
+    /// Buffers the frame spans (1 without `MRG_RXBUF`).
+    pub num_buffers: u16,
+    /// Checksum metadata.
+    pub meta: RxMeta,
+}
+
+/// What the driver negotiated that matters for header validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRules {
+    /// `MRG_RXBUF` negotiated.
+    pub merged: bool,
+    /// `num_buffers` is present (modern, or `MRG_RXBUF`).
+    pub has_num_buffers: bool,
+    /// `GUEST_CSUM` negotiated (the device may set `NEEDS_CSUM` / `DATA_VALID`).
+    pub guest_csum: bool,
+}
+
+impl HeaderRules {
+    /// Header length under these rules.
+    pub const fn len(&self) -> usize {
+        if self.has_num_buffers {
+            HEADER_LEN
+        } else {
+            LEGACY_HEADER_LEN
+        }
+    }
+
+    /// Whether the header is empty (never).
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Validate a received header (a private copy) for a first buffer carrying
+    /// `frame_len` frame bytes (the frame total is checked later for merged frames).
+    pub fn parse(&self, h: &NetHeader) -> Result<RxHeader, Error> {
+        let known = if self.guest_csum {
+            FLAG_NEEDS_CSUM | FLAG_DATA_VALID
+        } else {
+            0
+        };
+        if h.flags & !known != 0 {
+            return Err(Error::DeviceViolation {
+                field: "virtio-net header flags",
+                value: u64::from(h.flags),
+            });
+        }
+        if h.gso_type != GSO_NONE {
+            return Err(Error::DeviceViolation {
+                field: "virtio-net header gso_type",
+                value: u64::from(h.gso_type),
+            });
+        }
+        let num_buffers = if self.has_num_buffers {
+            h.num_buffers.get()
+        } else {
+            1
+        };
+        let max = if self.merged { MAX_MERGED_BUFFERS } else { 1 };
+        if num_buffers == 0 || num_buffers > max {
+            return Err(Error::DeviceViolation {
+                field: "virtio-net header num_buffers",
+                value: u64::from(num_buffers),
+            });
+        }
+        let checksum_partial = if h.flags & FLAG_NEEDS_CSUM != 0 {
+            Some(ChecksumRequest {
+                start: h.csum_start.get(),
+                offset: h.csum_offset.get(),
+            })
+        } else {
+            None
+        };
+        Ok(RxHeader {
+            num_buffers,
+            meta: RxMeta {
+                checksum_verified: h.flags & FLAG_DATA_VALID != 0,
+                checksum_partial,
+            },
+        })
+    }
+}
+
+/// Whether a partial checksum request fits a frame of `frame_len` bytes: the 16-bit
+/// field at `start + offset` lies inside the frame, after the Ethernet header.
+pub fn checksum_fits(c: &ChecksumRequest, frame_len: usize) -> bool {
+    let field = usize::from(c.start) + usize::from(c.offset);
+    usize::from(c.start) >= 14 && field + 2 <= frame_len
+}
+
+/// The header the driver writes for a transmitted frame.
+pub fn tx_header(checksum: Option<ChecksumRequest>) -> NetHeader {
+    let mut h = NetHeader::default();
+    if let Some(c) = checksum {
+        h.flags = FLAG_NEEDS_CSUM;
+        h.csum_start = U16::new(c.start);
+        h.csum_offset = U16::new(c.offset);
+    }
+    h
+}
+
+/// Device configuration offsets (5.1.4).
+pub mod config {
+    /// `mac[6]`.
+    pub const MAC: usize = 0;
+    /// `status` (with `STATUS`).
+    pub const STATUS: usize = 6;
+    /// `max_virtqueue_pairs` (with `MQ`).
+    pub const MAX_VIRTQUEUE_PAIRS: usize = 8;
+    /// `mtu` (with `MTU`).
+    pub const MTU: usize = 10;
+    /// `status` bit: link up.
+    pub const STATUS_LINK_UP: u16 = 1;
+}
+
+/// Control-queue classes and commands (5.1.6.5).
+pub mod ctrl {
+    /// Class: receive filtering.
+    pub const CLASS_RX: u8 = 0;
+    /// `RX` command: promiscuous on/off.
+    pub const RX_PROMISC: u8 = 0;
+    /// `RX` command: all-multicast on/off.
+    pub const RX_ALLMULTI: u8 = 1;
+    /// Class: MAC address.
+    pub const CLASS_MAC: u8 = 1;
+    /// `MAC` command: set the station address.
+    pub const MAC_ADDR_SET: u8 = 1;
+    /// Acknowledgement: success.
+    pub const OK: u8 = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(merged: bool) -> HeaderRules {
+        HeaderRules {
+            merged,
+            has_num_buffers: true,
+            guest_csum: true,
+        }
+    }
+
+    #[test]
+    fn header_is_twelve_bytes() {
+        assert_eq!(core::mem::size_of::<NetHeader>(), HEADER_LEN);
+    }
+
+    #[test]
+    fn parse_rejects_what_was_not_negotiated() {
+        let mut h = NetHeader {
+            num_buffers: U16::new(1),
+            ..Default::default()
+        };
+        assert_eq!(rules(false).parse(&h).unwrap().num_buffers, 1);
+        h.gso_type = 1;
+        assert_eq!(
+            rules(false).parse(&h),
+            Err(Error::DeviceViolation {
+                field: "virtio-net header gso_type",
+                value: 1
+            })
+        );
+        h.gso_type = 0;
+        h.num_buffers = U16::new(2);
+        assert!(
+            rules(false).parse(&h).is_err(),
+            "2 buffers without MRG_RXBUF"
+        );
+        assert_eq!(rules(true).parse(&h).unwrap().num_buffers, 2);
+        h.num_buffers = U16::new(0);
+        assert!(rules(true).parse(&h).is_err());
+        h.num_buffers = U16::new(1);
+        h.flags = FLAG_DATA_VALID;
+        let no_csum = HeaderRules {
+            guest_csum: false,
+            ..rules(false)
+        };
+        assert!(no_csum.parse(&h).is_err());
+        assert!(rules(false).parse(&h).unwrap().meta.checksum_verified);
+        h.flags = 0x80;
+        assert!(rules(true).parse(&h).is_err());
+    }
+
+    #[test]
+    fn checksum_request_must_fit_the_frame() {
+        let c = ChecksumRequest {
+            start: 34,
+            offset: 16,
+        };
+        assert!(checksum_fits(&c, 52));
+        assert!(!checksum_fits(&c, 51));
+        assert!(!checksum_fits(
+            &ChecksumRequest {
+                start: 4,
+                offset: 0
+            },
+            60
+        ));
+        assert!(!checksum_fits(
+            &ChecksumRequest {
+                start: u16::MAX,
+                offset: u16::MAX
+            },
+            1518
+        ));
+    }
+}
