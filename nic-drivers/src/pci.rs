@@ -337,7 +337,8 @@ impl<C: ConfigAccess> PciRoot<C> {
             (0, u32::MAX)
         };
         let mask = u64::from(mask_hi) << 32 | u64::from(mask_lo & !0xf);
-        if mask_lo & !0xf == 0 && mask_hi == 0 || mask == 0 {
+        // Unimplemented: no writable address bit (a 32-bit BAR has no high half).
+        if mask_lo & !0xf == 0 && (!is_64bit || mask_hi == 0) || mask == 0 {
             return Ok(None);
         }
         let size = (!mask).wrapping_add(1);
