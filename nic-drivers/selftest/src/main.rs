@@ -5,7 +5,7 @@
 //! NIC to use and which MAC QEMU was given:
 //!
 //! ```text
-//! nic=e1000|virtio-mmio|virtio-pci mac=52:54:00:12:34:56
+//! nic=e1000|virtio-mmio-modern|virtio-mmio-legacy|virtio-pci mac=52:54:00:12:34:56
 //! ```
 //!
 //! The image brings the driver up, checks the MAC, sends an ARP request for 10.0.2.2
@@ -19,14 +19,17 @@
 
 mod fdt;
 mod hal;
-mod pci;
 mod platform;
 
 use core::panic::PanicInfo;
 
 use nic_drivers::e1000::{self, E1000};
+use nic_drivers::net::{NetConfig, VirtioNet};
+use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
 use nic_drivers::probe::{self, EchoMismatch, Probe};
-use nic_drivers::{LinkDevice, LinkState, MacAddress};
+use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
+use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
+use nic_drivers::{Hal, LinkDevice, LinkState, MacAddress, MmioWindow};
 
 use hal::IdentityHal;
 
@@ -89,7 +92,10 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
     };
     let hal = IdentityHal::new();
     let result = match nic {
-        "e1000" => run_e1000(hal, mac),
+        "e1000" => run_e1000(&hal, mac),
+        "virtio-mmio-modern" => run_virtio_mmio(&hal, mac, false),
+        "virtio-mmio-legacy" => run_virtio_mmio(&hal, mac, true),
+        "virtio-pci" => run_virtio_pci(&hal, mac),
         other => {
             println!("selftest: FAIL unknown nic {other}");
             Err(code::BOOTARGS)
@@ -102,20 +108,111 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
     platform::exit(result)
 }
 
-fn run_e1000(hal: IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
-    let Some(f) = pci::find(
-        e1000::regs::PCI_VENDOR_INTEL,
-        &[e1000::regs::PCI_DEVICE_82540EM],
-    ) else {
+/// PCIe of QEMU `virt`: ECAM window and the 32-bit MMIO window BARs are assigned from
+/// (`/soc/pci@30000000` in the device tree; nothing assigns BARs before us).
+const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
+const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
+/// virtio-mmio slots of `virt`: 8 from 0x1000_1000, 0x1000 apart.
+const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
+/// virtio device type of a network card.
+const VIRTIO_NET: u32 = 1;
+
+fn pci_root(hal: &IdentityHal) -> Result<PciRoot<Ecam<MmioWindow>>, u16> {
+    let window = hal.mmio_map(ECAM.0, ECAM.1).map_err(|e| {
+        println!("selftest: FAIL map ECAM: {e}");
+        code::NO_DEVICE
+    })?;
+    Ok(PciRoot::new(Ecam::new(window)))
+}
+
+fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
+    println!("selftest: FAIL {what}: {e}");
+    code::DRIVER
+}
+
+fn run_e1000(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
+    let root = pci_root(hal)?;
+    let Some(f) = root.enumerate(0, 0).find(|f| {
+        f.vendor == e1000::regs::PCI_VENDOR_INTEL && f.device == e1000::regs::PCI_DEVICE_82540EM
+    }) else {
         println!("selftest: FAIL no e1000 on PCI bus 0");
         return Err(code::NO_DEVICE);
     };
-    let bars = pci::assign_bars(f);
-    println!("selftest: e1000 at 00:{:02x}.0, BAR0 {:#x}", f.dev, bars[0]);
-    let dev: E1000<IdentityHal, 16, 16> = E1000::new(hal, bars[0]).map_err(|e| {
-        println!("selftest: FAIL e1000 init: {e}");
-        code::DRIVER
-    })?;
+    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
+    root.assign_bars(f.address, &mut bars)
+        .map_err(|e| driver_error("assign BARs", e))?;
+    let bar0 = match root.bar(f.address, 0) {
+        Ok(Some(b)) => b.address,
+        other => {
+            println!("selftest: FAIL e1000 BAR0: {other:?}");
+            return Err(code::NO_DEVICE);
+        }
+    };
+    println!("selftest: e1000 at {}, BAR0 {bar0:#x}", f.address);
+    let dev: E1000<'_, IdentityHal, 16, 16> =
+        E1000::new(hal, bar0).map_err(|e| driver_error("e1000 init", e))?;
+    exercise(dev, mac)
+}
+
+fn run_virtio_mmio(hal: &IdentityHal, mac: [u8; 6], legacy: bool) -> Result<(), u16> {
+    let (base, stride, count) = VIRTIO_MMIO;
+    let mut found = None;
+    for slot in 0..count {
+        let addr = base + slot * stride;
+        let window = hal
+            .mmio_map(addr, mmio::WINDOW_LEN)
+            .map_err(|e| driver_error("map virtio-mmio", nic_drivers::Error::Hal(e)))?;
+        if let Ok(t) = MmioTransport::new(window) {
+            if t.device_type() == VIRTIO_NET {
+                found = Some((addr, t));
+                break;
+            }
+        }
+    }
+    let Some((addr, transport)) = found else {
+        println!("selftest: FAIL no virtio-net in the virtio-mmio slots");
+        return Err(code::NO_DEVICE);
+    };
+    let kind = if transport.is_legacy() {
+        "legacy (version 1)"
+    } else {
+        "modern (version 2)"
+    };
+    println!("selftest: virtio-mmio {kind} net at {addr:#x}");
+    if transport.is_legacy() != legacy {
+        println!(
+            "selftest: FAIL expected a {} transport",
+            if legacy { "legacy" } else { "modern" }
+        );
+        return Err(code::NO_DEVICE);
+    }
+    let dev: VirtioNet<'_, IdentityHal, _> = VirtioNet::new(hal, transport, NetConfig::default())
+        .map_err(|e| driver_error("virtio-net init", e))?;
+    println!("selftest: negotiated features {:?}", dev.features());
+    exercise(dev, mac)
+}
+
+fn run_virtio_pci(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
+    let root = pci_root(hal)?;
+    let Some(f) = root
+        .enumerate(0, 0)
+        .find(|f| virtio_device_type(&root, f.address) == Some(VIRTIO_NET))
+    else {
+        println!("selftest: FAIL no virtio-net on PCI bus 0");
+        return Err(code::NO_DEVICE);
+    };
+    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
+    root.assign_bars(f.address, &mut bars)
+        .map_err(|e| driver_error("assign BARs", e))?;
+    println!(
+        "selftest: virtio-pci net {:04x}:{:04x} at {}",
+        f.vendor, f.device, f.address
+    );
+    let transport = PciTransport::probe(hal, &root, f.address)
+        .map_err(|e| driver_error("virtio-pci probe", e))?;
+    let dev: VirtioNet<'_, IdentityHal, _> = VirtioNet::new(hal, transport, NetConfig::default())
+        .map_err(|e| driver_error("virtio-net init", e))?;
+    println!("selftest: negotiated features {:?}", dev.features());
     exercise(dev, mac)
 }
 

@@ -61,9 +61,10 @@ enum TxState {
     InFlight,
 }
 
-/// The e1000 driver with `RX` receive and `TX` transmit descriptors.
-pub struct E1000<H: Hal, const RX: usize, const TX: usize> {
-    hal: H,
+/// The e1000 driver with `RX` receive and `TX` transmit descriptors, over the HAL `H`
+/// (borrowed for `'h`, like [`crate::net::VirtioNet`]).
+pub struct E1000<'h, H: Hal, const RX: usize, const TX: usize> {
+    hal: &'h H,
     regs: H::Mmio,
     mac: MacAddress,
     /// Physical addresses of the two rings and the buffer areas.
@@ -98,7 +99,7 @@ pub struct E1000<H: Hal, const RX: usize, const TX: usize> {
     stats: LinkStats,
 }
 
-impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
+impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
     const RING_SIZES_OK: () = assert!(
         RX >= 8
             && RX.is_multiple_of(8)
@@ -112,7 +113,7 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
     /// Brings up the device whose register window (PCI BAR0, memory) is at physical
     /// address `bar0`: reset, interrupts masked, MAC read, rings set up, receiver and
     /// transmitter enabled. The integrator has enabled memory decoding and bus mastering.
-    pub fn new(hal: H, bar0: u64) -> Result<Self, Error> {
+    pub fn new(hal: &'h H, bar0: u64) -> Result<Self, Error> {
         #[allow(clippy::let_unit_value)]
         let () = Self::RING_SIZES_OK;
         let regs = hal.mmio_map(bar0, WINDOW as usize)?;
@@ -380,7 +381,7 @@ fn write_mac<R: RegisterIo>(r: &R, mac: MacAddress) {
     );
 }
 
-impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<H, RX, TX> {
+impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, TX> {
     fn mac_address(&self) -> MacAddress {
         self.mac
     }
@@ -629,7 +630,7 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<H, RX, TX> {
     }
 }
 
-impl<H: Hal, const RX: usize, const TX: usize> Drop for E1000<H, RX, TX> {
+impl<H: Hal, const RX: usize, const TX: usize> Drop for E1000<'_, H, RX, TX> {
     /// Resets the device (it stops all DMA), then frees the rings and buffers.
     fn drop(&mut self) {
         if reset(&self.regs).is_err() {

@@ -10,12 +10,10 @@ use alloc::vec::Vec;
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
-type Dev = E1000<FakeHal, 8, 8>;
+type Dev<'h> = E1000<'h, FakeHal, 8, 8>;
 
-fn up() -> (Dev, FakeE1000) {
-    let (hal, fake) = fake_e1000(MAC);
-    let dev = E1000::new(hal, FAKE_BAR0).expect("driver comes up on a correct device");
-    (dev, fake)
+fn up(hal: &FakeHal) -> Dev<'_> {
+    E1000::new(hal, FAKE_BAR0).expect("driver comes up on a correct device")
 }
 
 /// A frame to us with a recognisable body.
@@ -25,14 +23,14 @@ fn frame(len: usize, tag: u8) -> Vec<u8> {
     f
 }
 
-fn send(dev: &mut Dev, data: &[u8]) -> Result<(), Error> {
+fn send(dev: &mut Dev<'_>, data: &[u8]) -> Result<(), Error> {
     let slot = dev.tx_reserve(data.len())?.expect("a free transmit buffer");
     dev.tx_write(&slot, 0, data)?;
     dev.tx_commit(slot)?;
     dev.tx_flush()
 }
 
-fn take(dev: &mut Dev) -> Option<Vec<u8>> {
+fn take(dev: &mut Dev<'_>) -> Option<Vec<u8>> {
     let slot = dev.rx_take().expect("no device violation")?;
     let v = dev.rx_frame(&slot).to_vec();
     dev.rx_release(slot);
@@ -41,7 +39,8 @@ fn take(dev: &mut Dev) -> Option<Vec<u8>> {
 
 #[test]
 fn bring_up_programs_the_device_and_masks_interrupts() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     assert_eq!(dev.mac_address(), MacAddress(MAC));
     assert_eq!(dev.link_state(), LinkState::Up);
     assert_eq!(fake.register(IMS), 0, "every interrupt masked");
@@ -64,7 +63,7 @@ fn bring_up_programs_the_device_and_masks_interrupts() {
 fn mac_comes_from_the_eeprom_when_ral_is_not_valid() {
     let (hal, fake) = fake_e1000(MAC);
     fake.set_ral_valid(false);
-    let dev: Dev = E1000::new(hal, FAKE_BAR0).unwrap();
+    let dev: Dev<'_> = E1000::new(&hal, FAKE_BAR0).unwrap();
     assert_eq!(dev.mac_address(), MacAddress(MAC));
     assert_eq!(
         fake.register(RAL0),
@@ -82,7 +81,7 @@ fn multicast_mac_from_the_device_is_a_violation() {
     let (hal, fake) = fake_e1000(MAC);
     fake.set_ral_valid(false);
     fake.set_eeprom_word(0, 0x5401); // first byte 0x01: group bit
-    let err = Dev::new(hal, FAKE_BAR0).err().unwrap();
+    let err = Dev::new(&hal, FAKE_BAR0).err().unwrap();
     assert!(
         matches!(err, Error::DeviceViolation { field: "e1000 MAC address", value } if value & 0xff == 1)
     );
@@ -94,7 +93,7 @@ fn a_reset_that_never_completes_times_out() {
     let (hal, fake) = fake_e1000(MAC);
     fake.set_stuck_reset(true);
     assert_eq!(
-        Dev::new(hal, FAKE_BAR0).err(),
+        Dev::new(&hal, FAKE_BAR0).err(),
         Some(Error::Timeout {
             what: "e1000 reset"
         })
@@ -107,7 +106,7 @@ fn a_dead_eeprom_times_out() {
     fake.set_ral_valid(false);
     fake.set_eeprom_dead(true);
     assert_eq!(
-        Dev::new(hal, FAKE_BAR0).err(),
+        Dev::new(&hal, FAKE_BAR0).err(),
         Some(Error::Timeout {
             what: "e1000 EEPROM read"
         })
@@ -117,12 +116,13 @@ fn a_dead_eeprom_times_out() {
 #[test]
 fn wrong_register_address_is_a_hal_error() {
     let (hal, _fake) = fake_e1000(MAC);
-    assert!(matches!(Dev::new(hal, 0x1000).err(), Some(Error::Hal(_))));
+    assert!(matches!(Dev::new(&hal, 0x1000).err(), Some(Error::Hal(_))));
 }
 
 #[test]
 fn transmitted_frames_reach_the_wire_intact() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     let a = frame(60, 1);
     let b = frame(MAX_FRAME_LEN, 2);
     send(&mut dev, &a).unwrap();
@@ -153,7 +153,8 @@ fn transmitted_frames_reach_the_wire_intact() {
 
 #[test]
 fn a_stalled_transmitter_makes_reserve_busy_not_stuck() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     fake.set_tx_write_back(false);
     for i in 0..7u8 {
         send(&mut dev, &frame(60, i)).unwrap();
@@ -172,7 +173,8 @@ fn a_stalled_transmitter_makes_reserve_busy_not_stuck() {
 
 #[test]
 fn reserve_abort_and_bad_handles() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     assert_eq!(
         dev.tx_reserve(13).err(),
         Some(Error::FrameLength {
@@ -232,7 +234,8 @@ fn reserve_abort_and_bad_handles() {
 
 #[test]
 fn received_frames_are_private_copies() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     assert_eq!(dev.rx_take().unwrap(), None);
     let f = frame(100, 7);
     assert!(fake.deliver(&f));
@@ -258,7 +261,8 @@ fn received_frames_are_private_copies() {
 
 #[test]
 fn receive_wraps_the_ring_many_times() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     for i in 0..50u8 {
         let f = frame(60 + usize::from(i) * 20, i);
         assert!(fake.deliver(&f), "a buffer is posted for frame {i}");
@@ -278,7 +282,8 @@ fn receive_wraps_the_ring_many_times() {
 
 #[test]
 fn no_private_slot_leaves_the_frame_with_the_device() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     let mut held = Vec::new();
     for i in 0..8u8 {
         assert!(fake.deliver(&frame(60, i)));
@@ -298,7 +303,8 @@ fn no_private_slot_leaves_the_frame_with_the_device() {
 
 #[test]
 fn promiscuous_and_all_multicast_change_the_filter() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     let mut other = frame(60, 1);
     other[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 9]);
     let mut mcast = frame(60, 2);
@@ -320,7 +326,8 @@ fn promiscuous_and_all_multicast_change_the_filter() {
 
 #[test]
 fn set_mac_address_programs_the_filter() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     let new = MacAddress([0x02, 1, 2, 3, 4, 5]);
     dev.set_mac_address(new).unwrap();
     assert_eq!(dev.mac_address(), new);
@@ -332,7 +339,8 @@ fn set_mac_address_programs_the_filter() {
 
 #[test]
 fn interrupts_can_be_enabled_and_acknowledged() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     dev.enable_interrupts();
     assert_eq!(
         fake.register(IMS) & (ICR_RXT0 | ICR_TXDW | ICR_LSC),
@@ -347,7 +355,8 @@ fn interrupts_can_be_enabled_and_acknowledged() {
 
 #[test]
 fn drop_resets_the_device_and_unshares_everything() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     send(&mut dev, &frame(60, 0)).unwrap();
     assert!(fake.deliver(&frame(60, 1)));
     assert_eq!(take(&mut dev), Some(frame(60, 1)));
@@ -372,7 +381,7 @@ fn wb(length: u16, status: u8, errors: u8) -> RxWriteBack {
 }
 
 /// After each violation the driver goes on: a correct frame still comes through.
-fn still_works(dev: &mut Dev, fake: &FakeE1000) {
+fn still_works(dev: &mut Dev<'_>, fake: &FakeE1000) {
     let f = frame(90, 0x42);
     assert!(fake.deliver(&f));
     assert_eq!(take(dev), Some(f));
@@ -380,7 +389,8 @@ fn still_works(dev: &mut Dev, fake: &FakeE1000) {
 
 #[test]
 fn oversized_and_empty_lengths_are_violations() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     for (i, len) in [(0u32, 1519u16), (1, 2048), (2, 0xffff), (3, 0)] {
         fake.write_rx_descriptor(i, wb(len, RXD_STAT_DD | RXD_STAT_EOP, 0), &[0; 8]);
         assert_eq!(
@@ -398,7 +408,8 @@ fn oversized_and_empty_lengths_are_violations() {
 
 #[test]
 fn frames_without_eop_are_dropped_up_to_the_end_of_the_frame() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     fake.write_rx_descriptor(0, wb(2048, RXD_STAT_DD, 0), &[1; 16]);
     fake.write_rx_descriptor(1, wb(2048, RXD_STAT_DD, 0), &[2; 16]);
     fake.write_rx_descriptor(2, wb(100, RXD_STAT_DD | RXD_STAT_EOP, 0), &[3; 16]);
@@ -421,7 +432,8 @@ fn frames_without_eop_are_dropped_up_to_the_end_of_the_frame() {
 
 #[test]
 fn error_bits_drop_the_frame_without_a_violation() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     fake.write_rx_descriptor(0, wb(60, RXD_STAT_DD | RXD_STAT_EOP, 0x01), &[0; 60]);
     assert_eq!(dev.rx_take().unwrap(), None);
     assert_eq!(dev.stats().rx_dropped, 1);
@@ -431,7 +443,8 @@ fn error_bits_drop_the_frame_without_a_violation() {
 
 #[test]
 fn device_written_addresses_are_never_used() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     let posted = fake.rx_buffer_addr(0);
     fake.write_rx_descriptor(0, wb(64, RXD_STAT_DD | RXD_STAT_EOP, 0), &frame(64, 5));
     assert_eq!(
@@ -448,7 +461,8 @@ fn device_written_addresses_are_never_used() {
 
 #[test]
 fn dd_on_every_descriptor_is_bounded() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     // Every descriptor claims a frame with error bits: one rx_take walks the ring once.
     for i in 0..8 {
         fake.write_rx_descriptor(i, wb(60, RXD_STAT_DD | RXD_STAT_EOP, 0x80), &[]);
@@ -459,7 +473,8 @@ fn dd_on_every_descriptor_is_bounded() {
 
 #[test]
 fn hostile_head_registers_are_ignored() {
-    let (mut dev, fake) = up();
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
     fake.poke_register(TDH, 0xffff_ffff);
     fake.poke_register(RDH, 0x1234_5678);
     send(&mut dev, &frame(60, 1)).unwrap();
@@ -496,7 +511,8 @@ mod model {
     proptest! {
         #[test]
         fn frames_in_order(ops in proptest::collection::vec(op(), 1..60)) {
-            let (mut dev, fake) = up();
+            let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
             let mut expect_rx = alloc::collections::VecDeque::new();
             let mut expect_tx = Vec::new();
             for op in ops {
