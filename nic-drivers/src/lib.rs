@@ -27,6 +27,8 @@ pub mod mock;
 pub mod net;
 pub mod pci;
 pub mod probe;
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub mod tap;
 pub mod transport;
 
 pub use error::Error;
