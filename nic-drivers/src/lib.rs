@@ -37,3 +37,6 @@ pub use link::{
     ChecksumCaps, ChecksumRequest, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress,
     PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
 };
+/// The virtqueue crate this one builds on (memory views, queue configuration), re-exported
+/// so integrators implementing [`Hal::Memory`] need no separate dependency.
+pub use virtqueue;

@@ -336,11 +336,11 @@ impl<C: ConfigAccess> PciRoot<C> {
         } else {
             (0, u32::MAX)
         };
-        let mask = u64::from(mask_hi) << 32 | u64::from(mask_lo & !0xf);
-        // Unimplemented: no writable address bit (a 32-bit BAR has no high half).
-        if mask_lo & !0xf == 0 && (!is_64bit || mask_hi == 0) || mask == 0 {
-            return Ok(None);
+        let lo = mask_lo & !0xf;
+        if lo == 0 && (!is_64bit || mask_hi == 0) {
+            return Ok(None); // not implemented
         }
+        let mask = u64::from(mask_hi) << 32 | u64::from(lo);
         let size = (!mask).wrapping_add(1);
         if !size.is_power_of_two() {
             return Err(Error::ConfigInvalid {
@@ -377,9 +377,12 @@ impl<C: ConfigAccess> PciRoot<C> {
                     step = 2;
                 }
                 if b.address == 0 {
-                    let at = alloc.allocate(b.size).ok_or(Error::Unsupported {
-                        what: "BAR larger than the PCI memory window left",
-                    })?;
+                    let at = alloc
+                        .allocate(b.size)
+                        .filter(|&a| b.is_64bit || a + b.size <= 1 << 32)
+                        .ok_or(Error::Unsupported {
+                            what: "BAR larger than the PCI memory window left",
+                        })?;
                     self.set_bar(addr, index, &b, at);
                 }
             }

@@ -127,33 +127,30 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
             view.read_into(0, bytes.get_mut(..hdr_len).unwrap_or(&mut []))?;
             self.rules.parse(&h)
         };
+        // The buffers a valid header promises are consumed even when the frame is then
+        // dropped, so the next frame starts at a header.
+        let extra = parsed.as_ref().map_or(0, |p| p.num_buffers - 1);
         let mut total = 0;
         let mut result = parsed.and_then(|p| {
             self.copy_rx(slot, &mut total, b, hdr_len, len - hdr_len)
                 .map(|()| p)
         });
         self.post_rx(b)?;
-        let extra = match &result {
-            Ok(p) => p.num_buffers - 1,
-            Err(_) => 0,
-        };
         for _ in 0..extra {
             match self.rx.pop_used() {
                 Ok(Some(u)) => {
                     let b = self.take_rx(u.token)?;
                     let r = self.copy_rx(slot, &mut total, b, 0, u.len as usize);
                     self.post_rx(b)?;
-                    if let (Err(e), Ok(_)) = (r, &result) {
+                    if let (Err(e), true) = (r, result.is_ok()) {
                         result = Err(e);
                     }
                 }
                 Ok(None) => {
-                    if let Ok(p) = &result {
-                        result = Err(Error::DeviceViolation {
-                            field: "num_buffers (buffers missing)",
-                            value: u64::from(p.num_buffers),
-                        });
-                    }
+                    result = Err(Error::DeviceViolation {
+                        field: "num_buffers (buffers missing)",
+                        value: u64::from(extra) + 1,
+                    });
                     break;
                 }
                 Err(e) => return Err(e.into()),

@@ -76,6 +76,9 @@ pub struct PciTransport<R: RegisterIo> {
     notify_multiplier: u32,
     isr: R,
     config: R,
+    /// Notify offsets of the first queues, cached at set-up (saves two register
+    /// accesses per notification).
+    notify_at: [Option<usize>; 4],
 }
 
 impl<R: RegisterIo> PciTransport<R> {
@@ -108,6 +111,7 @@ impl<R: RegisterIo> PciTransport<R> {
             notify_multiplier,
             isr,
             config,
+            notify_at: [None; 4],
         })
     }
 
@@ -247,10 +251,17 @@ impl<R: RegisterIo> Transport for PciTransport<R> {
         self.write64(common::QUEUE_DRIVER, cfg.avail);
         self.write64(common::QUEUE_DEVICE, cfg.used);
         self.common.write16(common::QUEUE_ENABLE, 1);
+        if let Some(n) = self.notify_at.get_mut(usize::from(queue)) {
+            *n = usize::try_from(at).ok();
+        }
         Ok(())
     }
 
     fn notify(&mut self, queue: u16) {
+        if let Some(Some(at)) = self.notify_at.get(usize::from(queue)) {
+            self.notify.write16(*at, queue);
+            return;
+        }
         self.common.write16(common::QUEUE_SELECT, queue);
         let off = usize::from(self.common.read16(common::QUEUE_NOTIFY_OFF));
         // Out-of-window offsets are ignored by the register window (checked at set-up).

@@ -1,6 +1,6 @@
 //! Shared set-up of the virtio-net tests: a fake HAL, a fake transport and the device
 //! model, wired together in the caller's scope (they borrow each other).
-#![allow(dead_code, unused_macros)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 pub use std::cell::RefCell;
 
