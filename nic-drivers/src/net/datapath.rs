@@ -51,6 +51,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
         if let Some(d) = self.rx_dev.get_mut(usize::from(b)) {
             *d = dev;
         }
+        self.rx_unpublished = self.rx_unpublished.saturating_add(1);
         Ok(())
     }
 
@@ -228,7 +229,12 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
         }
     }
 
+    /// Publish reposted receive buffers and notify the device if it asked for it.
     fn kick_rx(&mut self) {
+        if self.rx_unpublished == 0 {
+            return;
+        }
+        self.rx_unpublished = 0;
         self.rx.publish();
         if self.rx.should_notify() {
             self.transport.notify(RX_QUEUE);
@@ -308,7 +314,11 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
             Err(e) => return Err(self.device_error(e.into())),
         };
         let r = self.receive(first, slot);
-        self.kick_rx();
+        // Reposted buffers are published in batches of a quarter of them (the device
+        // keeps at least three quarters meanwhile), or by `poll`.
+        if self.rx_unpublished >= (self.rx_count / 4).max(1) {
+            self.kick_rx();
+        }
         match r {
             Ok((len, meta)) => {
                 self.slot_free_len -= 1;

@@ -108,6 +108,8 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) stats: LinkStats,
     pub(super) broken: bool,
     pub(super) rx_waiting: bool,
+    /// Receive buffers reposted but not yet published.
+    pub(super) rx_unpublished: u16,
     pub(super) _dma: DmaAllocations<'h, H>,
 }
 
@@ -278,6 +280,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             stats: LinkStats::default(),
             broken: false,
             rx_waiting: false,
+            rx_unpublished: 0,
             _dma: s.dma,
         };
         for b in 0..net.rx_count {
@@ -286,6 +289,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             }
         }
         net.rx.publish();
+        net.rx_unpublished = 0;
         let status = DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER | DeviceStatus::DRIVER_OK;
         let status = if net.transport.is_legacy() {
             status
