@@ -27,6 +27,7 @@ pub mod mock;
 pub mod net;
 pub mod pci;
 pub mod probe;
+mod slots;
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub mod tap;
 pub mod transport;

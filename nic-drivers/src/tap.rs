@@ -21,6 +21,7 @@ use crate::link::{
     ChecksumCaps, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress, PollEvents,
     RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
 };
+use crate::slots::{check_station_mac, check_tx_len, RxPool};
 use crate::Error;
 
 /// `TUNSETIFF` = `_IOW('T', 202, int)`.
@@ -84,8 +85,7 @@ pub struct Tap<const R: usize = 16, const T: usize = 16> {
     ctl: OwnedFd,
     name: String,
     mac: MacAddress,
-    rx_len: [Option<u16>; R],
-    rx: [[u8; SLOT_LEN]; R],
+    rx: RxPool<R, SLOT_LEN>,
     tx_state: [TxState; T],
     tx: [[u8; MAX_FRAME_LEN]; T],
     /// Committed buffers in commit order (a ring of `tx_count` entries from `tx_head`).
@@ -105,11 +105,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
                 what: "TAP name: 1 to 15 bytes, no NUL or '/'",
             });
         }
-        if !mac.is_unicast() {
-            return Err(Error::Unsupported {
-                what: "a multicast or zero station address",
-            });
-        }
+        check_station_mac(&mac)?;
         // SAFETY: a NUL-terminated path literal; the result is checked.
         let raw = unsafe {
             libc::open(
@@ -141,8 +137,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
             ctl,
             name: req.name(),
             mac,
-            rx_len: [None; R],
-            rx: [[0; SLOT_LEN]; R],
+            rx: RxPool::new(),
             tx_state: [TxState::Free; T],
             tx: [[0; MAX_FRAME_LEN]; T],
             tx_queue: [0; T],
@@ -192,7 +187,9 @@ impl<const R: usize, const T: usize> Tap<R, T> {
 
     /// Reads one frame into private slot `slot`: `Ok(None)` when the kernel has none.
     fn read_frame(&mut self, slot: usize) -> Result<Option<usize>, Error> {
-        let buf = &mut self.rx[slot];
+        let Some(buf) = self.rx.buffer(slot) else {
+            return Ok(None);
+        };
         // SAFETY: `buf` is a writable buffer of `SLOT_LEN` bytes we own.
         let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), SLOT_LEN) };
         if n < 0 {
@@ -246,13 +243,6 @@ impl<const R: usize, const T: usize> Tap<R, T> {
     fn reserved_len(&self, slot: &TxSlot) -> Option<usize> {
         match self.tx_state.get(usize::from(slot.index())) {
             Some(TxState::Reserved(l)) if usize::from(*l) == slot.len() => Some(slot.len()),
-            _ => None,
-        }
-    }
-
-    fn rx_slot_len(&self, slot: &RxSlot) -> Option<usize> {
-        match self.rx_len.get(usize::from(slot.index())) {
-            Some(Some(l)) if usize::from(*l) == slot.len() => Some(slot.len()),
             _ => None,
         }
     }
@@ -322,7 +312,7 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
     }
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
-        let Some(slot) = self.rx_len.iter().position(Option::is_none) else {
+        let Some(slot) = self.rx.free() else {
             return Ok(None);
         };
         // Bounded: at most R reads per call, skipping frames of a bad length.
@@ -334,35 +324,21 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
-            self.rx_len[slot] = Some(n as u16);
-            self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
-            self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(n as u64);
-            return Ok(Some(RxSlot::new(slot as u16, n as u16)));
+            return Ok(Some(self.rx.fill(slot, n as u16, &mut self.stats)));
         }
         Ok(None)
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        match self.rx_slot_len(slot) {
-            Some(len) => &self.rx[usize::from(slot.index())][..len],
-            None => &[],
-        }
+        self.rx.frame(slot)
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
-        if self.rx_slot_len(&slot).is_some() {
-            self.rx_len[usize::from(slot.index())] = None;
-        }
+        self.rx.release(slot);
     }
 
     fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, Error> {
-        if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&len) {
-            return Err(Error::FrameLength {
-                len,
-                min: MIN_FRAME_LEN,
-                max: MAX_FRAME_LEN,
-            });
-        }
+        check_tx_len(len)?;
         match self.tx_state.iter().position(|s| *s == TxState::Free) {
             Some(i) => {
                 self.tx_state[i] = TxState::Reserved(len as u16);
@@ -426,11 +402,7 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
     }
 
     fn set_mac_address(&mut self, mac: MacAddress) -> Result<(), Error> {
-        if !mac.is_unicast() {
-            return Err(Error::Unsupported {
-                what: "a multicast or zero station address",
-            });
-        }
+        check_station_mac(&mac)?;
         self.mac = mac;
         Ok(())
     }

@@ -40,8 +40,9 @@ pub mod regs;
 use crate::hal::{BufferDirection, Hal, RegisterIo};
 use crate::link::{
     ChecksumCaps, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress, PollEvents,
-    RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+    RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN,
 };
+use crate::slots::{check_station_mac, check_tx_len, RxPool};
 use crate::Error;
 use desc::{RxWriteBack, TxDesc, DESC_LEN};
 use regs::*;
@@ -81,9 +82,8 @@ pub struct E1000<'h, H: Hal, const RX: usize, const TX: usize> {
     rx_next: u16,
     /// Dropping the rest of a frame that spans descriptors (until `EOP`).
     rx_discarding: bool,
-    /// Private copies of received frames: length, or `None` when the slot is free.
-    rx_private_len: [Option<u16>; RX],
-    rx_private: [[u8; MAX_FRAME_LEN]; RX],
+    /// Private copies of received frames.
+    rx_private: RxPool<RX, MAX_FRAME_LEN>,
     /// Transmit buffer states.
     tx_state: [TxState; TX],
     /// Which buffer (and device address) each transmit descriptor carries.
@@ -139,8 +139,7 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
             rx_dev: [0; RX],
             rx_next: 0,
             rx_discarding: false,
-            rx_private_len: [None; RX],
-            rx_private: [[0; MAX_FRAME_LEN]; RX],
+            rx_private: RxPool::new(),
             tx_state: [TxState::Free; TX],
             tx_slot_of: [0; TX],
             tx_dev: [0; TX],
@@ -215,6 +214,18 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
             .slice(ring + (i * DESC_LEN) as u64, DESC_LEN)?
             .read_into(0, &mut b)?;
         Ok(b)
+    }
+
+    /// Takes receive buffer `i` back from the device; returns its physical address.
+    fn unshare_rx(&self, i: usize) -> u64 {
+        let paddr = self.rx_bufs + (i * BUFFER_LEN) as u64;
+        self.hal.unshare(
+            self.rx_dev[i],
+            paddr,
+            BUFFER_LEN,
+            BufferDirection::DeviceToDriver,
+        );
+        paddr
     }
 
     /// Reposts receive descriptor `i` and gives it back to the device.
@@ -296,13 +307,6 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
     fn tx_slot_ok(&self, slot: &TxSlot) -> bool {
         let len = slot.len() as u16;
         matches!(self.tx_state.get(usize::from(slot.index())), Some(TxState::Reserved(l)) if *l == len)
-    }
-
-    fn rx_slot_len(&self, slot: &RxSlot) -> Option<usize> {
-        match self.rx_private_len.get(usize::from(slot.index())) {
-            Some(Some(l)) if usize::from(*l) == slot.len() => Some(slot.len()),
-            _ => None,
-        }
     }
 }
 
@@ -427,17 +431,11 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
             if d.status & RXD_STAT_DD == 0 {
                 return Ok(None);
             }
-            let Some(slot) = self.rx_private_len.iter().position(Option::is_none) else {
+            let Some(slot) = self.rx_private.free() else {
                 // No private slot: leave the frame with the device for later.
                 return Ok(None);
             };
-            let paddr = self.rx_bufs + (i * BUFFER_LEN) as u64;
-            self.hal.unshare(
-                self.rx_dev[i],
-                paddr,
-                BUFFER_LEN,
-                BufferDirection::DeviceToDriver,
-            );
+            let paddr = self.unshare_rx(i);
             let eop = d.status & RXD_STAT_EOP != 0;
             if self.rx_discarding || !eop {
                 // A frame spanning descriptors (never from a correct device here): drop
@@ -465,42 +463,31 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
-            let copied = self
-                .hal
-                .memory()
-                .slice(paddr, len)
-                .and_then(|s| s.read_into(0, &mut self.rx_private[slot][..len]));
+            let copied = match self.rx_private.buffer(slot) {
+                Some(buf) => self
+                    .hal
+                    .memory()
+                    .slice(paddr, len)
+                    .and_then(|s| s.read_into(0, &mut buf[..len])),
+                None => Ok(()), // not reachable: `free` returned an index in range
+            };
             self.repost_rx(i)?;
             copied?;
-            self.rx_private_len[slot] = Some(d.length);
-            self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
-            self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u64);
-            return Ok(Some(RxSlot::new(slot as u16, d.length)));
+            return Ok(Some(self.rx_private.fill(slot, d.length, &mut self.stats)));
         }
         Ok(None)
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        match self.rx_slot_len(slot) {
-            Some(len) => &self.rx_private[usize::from(slot.index())][..len],
-            None => &[],
-        }
+        self.rx_private.frame(slot)
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
-        if self.rx_slot_len(&slot).is_some() {
-            self.rx_private_len[usize::from(slot.index())] = None;
-        }
+        self.rx_private.release(slot);
     }
 
     fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, Error> {
-        if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&len) {
-            return Err(Error::FrameLength {
-                len,
-                min: MIN_FRAME_LEN,
-                max: MAX_FRAME_LEN,
-            });
-        }
+        check_tx_len(len)?;
         self.reclaim_tx(TX as u16)?;
         // One descriptor always stays empty (head == tail means an empty ring).
         let busy = usize::from(self.tx_in_flight) + usize::from(self.tx_reserved);
@@ -619,11 +606,7 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
     }
 
     fn set_mac_address(&mut self, mac: MacAddress) -> Result<(), Error> {
-        if !mac.is_unicast() {
-            return Err(Error::Unsupported {
-                what: "a multicast or zero station address",
-            });
-        }
+        check_station_mac(&mac)?;
         write_mac(&self.regs, mac);
         self.mac = mac;
         Ok(())
@@ -638,13 +621,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Drop for E1000<'_, H, RX, TX> {
             return;
         }
         for i in 0..RX {
-            let paddr = self.rx_bufs + (i * BUFFER_LEN) as u64;
-            self.hal.unshare(
-                self.rx_dev[i],
-                paddr,
-                BUFFER_LEN,
-                BufferDirection::DeviceToDriver,
-            );
+            self.unshare_rx(i);
         }
         self.hal.unshare(
             self.rx_ring_dev,
