@@ -88,7 +88,7 @@ pub struct E1000<'h, H: Hal, const RX: usize, const TX: usize> {
     tx_state: [TxState; TX],
     /// Which buffer (and device address) each transmit descriptor carries.
     tx_slot_of: [u16; TX],
-    tx_dev: [u64; TX],
+    tx_dev: [(u64, u16); TX],
     /// Next descriptor to fill, oldest in flight, descriptors in flight, reservations.
     tx_tail: u16,
     tx_clean: u16,
@@ -142,7 +142,7 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
             rx_private: RxPool::new(),
             tx_state: [TxState::Free; TX],
             tx_slot_of: [0; TX],
-            tx_dev: [0; TX],
+            tx_dev: [(0, 0); TX],
             tx_tail: 0,
             tx_clean: 0,
             tx_in_flight: 0,
@@ -228,6 +228,20 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
         paddr
     }
 
+    /// Takes the buffer of transmit descriptor `i` back from the device; returns its index.
+    fn unshare_tx(&self, i: usize) -> usize {
+        let slot = usize::from(self.tx_slot_of[i]);
+        let paddr = self.tx_bufs + (slot * BUFFER_LEN) as u64;
+        let (dev, len) = self.tx_dev[i];
+        self.hal.unshare(
+            dev,
+            paddr,
+            usize::from(len),
+            BufferDirection::DriverToDevice,
+        );
+        slot
+    }
+
     /// Reposts receive descriptor `i` and gives it back to the device.
     fn repost_rx(&mut self, i: usize) -> Result<(), Error> {
         self.arm_rx(i)?;
@@ -250,14 +264,7 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
             if d.status & TXD_STAT_DD == 0 {
                 break;
             }
-            let slot = usize::from(self.tx_slot_of[i]);
-            let paddr = self.tx_bufs + (slot * BUFFER_LEN) as u64;
-            self.hal.unshare(
-                self.tx_dev[i],
-                paddr,
-                BUFFER_LEN,
-                BufferDirection::DriverToDevice,
-            );
+            let slot = self.unshare_tx(i);
             if let Some(s) = self.tx_state.get_mut(slot) {
                 *s = TxState::Free;
             }
@@ -561,12 +568,19 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
             css: 0,
             special: 0,
         };
-        self.hal
+        let written = self
+            .hal
             .memory()
-            .slice(self.tx_ring + (i * DESC_LEN) as u64, DESC_LEN)?
-            .write_from(0, &d.encode())?;
+            .slice(self.tx_ring + (i * DESC_LEN) as u64, DESC_LEN)
+            .and_then(|r| r.write_from(0, &d.encode()));
+        if let Err(e) = written {
+            self.hal
+                .unshare(dev, paddr, slot.len(), BufferDirection::DriverToDevice);
+            self.tx_abort(slot);
+            return Err(e.into());
+        }
         self.tx_slot_of[i] = slot.index();
-        self.tx_dev[i] = dev;
+        self.tx_dev[i] = (dev, slot.len() as u16);
         self.tx_state[b] = TxState::InFlight;
         self.tx_reserved -= 1;
         self.tx_in_flight += 1;
@@ -622,6 +636,9 @@ impl<H: Hal, const RX: usize, const TX: usize> Drop for E1000<'_, H, RX, TX> {
         }
         for i in 0..RX {
             self.unshare_rx(i);
+        }
+        for k in 0..usize::from(self.tx_in_flight) {
+            self.unshare_tx((usize::from(self.tx_clean) + k) % TX);
         }
         self.hal.unshare(
             self.rx_ring_dev,

@@ -367,6 +367,18 @@ fn drop_resets_the_device_and_unshares_everything() {
     assert_eq!(fake.register(RCTL) & RCTL_EN, 0, "receiver off after reset");
 }
 
+#[test]
+fn drop_unshares_frames_still_in_flight() {
+    let (hal, fake) = fake_e1000(MAC);
+    let mut dev = up(&hal);
+    fake.set_tx_write_back(false);
+    send(&mut dev, &frame(60, 0)).unwrap();
+    send(&mut dev, &frame(70, 1)).unwrap();
+    assert_eq!(dev.poll(8).unwrap().tx_completed, 0);
+    drop(dev);
+    assert_eq!(fake.shared_ranges(), 0);
+}
+
 // ---- malicious device -------------------------------------------------------------
 
 fn wb(length: u16, status: u8, errors: u8) -> RxWriteBack {
