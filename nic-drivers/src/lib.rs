@@ -11,7 +11,36 @@
 //!   ([`RxSlot`], [`TxSlot`]) over the driver's private memory.
 //! - [`Hal`] ([`hal`]): what the integrator provides — DMA memory and its translation,
 //!   `share`/`unshare` for IOMMUs and bounce buffers, register windows ([`RegisterIo`]).
+//!   [`IdentityHal`] is a ready-made one for identity-mapped bare metal with a DMA pool.
+//! - [`transport`]: VirtIO transports (virtio-mmio v2 and legacy v1, virtio-pci modern)
+//!   behind [`transport::Transport`]; [`pci`]: configuration space (ECAM, x86 port I/O),
+//!   enumeration, capabilities, BARs.
+//! - [`net`]: the virtio-net driver [`net::VirtioNet`].
+//! - `mock` (feature `test-utils`): a fake HAL, a fake transport and an in-process
+//!   virtio-net device model on `virtqueue`'s device side, for tests of this crate and
+//!   of the crates above it.
 //! - Errors: one [`Error`] enum; device violations are typed errors, never panics.
+//!
+//! # Bringing up virtio-net on bare metal (QEMU riscv64 `virt`, virtio-mmio)
+//!
+//! ```text
+//! let hal = unsafe { IdentityHal::new(dma_pool) };            // &'static mut [u8]
+//! for slot in 0..8 {
+//!     let regs = hal.mmio_map(0x1000_1000 + slot * 0x1000, mmio::WINDOW_LEN)?;
+//!     let Ok(t) = MmioTransport::new(regs) else { continue };  // empty slot
+//!     if t.device_type() != DEVICE_TYPE_NET { continue }
+//!     let mut net: VirtioNet<'_, _, _> = VirtioNet::new(&hal, t, NetConfig::default())?;
+//!     let mac = net.mac_address();
+//!     // LinkDevice: tx_reserve / tx_write / tx_commit / tx_flush, rx_take / rx_frame /
+//!     // rx_release, poll(budget)
+//! }
+//! ```
+//!
+//! Over PCI: `PciRoot::new(Ecam::new(hal.mmio_map(ecam_base, ecam_len)?))`, find the
+//! function with [`PciRoot::enumerate`](pci::PciRoot::enumerate) and
+//! [`virtio_device_type`](transport::pci::virtio_device_type), give it BARs with
+//! [`PciRoot::assign_bars`](pci::PciRoot::assign_bars) when no firmware did, then
+//! [`PciTransport::probe`](transport::pci::PciTransport::probe).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 
@@ -21,6 +50,7 @@ extern crate alloc;
 pub mod e1000;
 mod error;
 pub mod hal;
+mod identity;
 pub mod link;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod mock;
@@ -34,6 +64,7 @@ pub mod transport;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
+pub use identity::IdentityHal;
 pub use link::{
     ChecksumCaps, ChecksumRequest, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress,
     PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,

@@ -526,5 +526,12 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> Drop for VirtioNet<'_
         // Reset first: the device stops using the rings and buffers before `dma` (a field,
         // dropped after this) frees them.
         self.transport.set_status(DeviceStatus::empty());
+        // A modern device may complete the reset later (4.1.4.3.2): wait, bounded.
+        for _ in 0..crate::transport::RESET_SPINS {
+            if self.transport.status().is_empty() {
+                break;
+            }
+            core::hint::spin_loop();
+        }
     }
 }
