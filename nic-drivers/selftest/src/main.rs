@@ -18,7 +18,6 @@
 #![deny(unsafe_code)]
 
 mod fdt;
-mod hal;
 mod platform;
 
 use core::panic::PanicInfo;
@@ -29,9 +28,7 @@ use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
 use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
 use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
-use nic_drivers::{Hal, LinkDevice, LinkState, MacAddress, MmioWindow};
-
-use hal::IdentityHal;
+use nic_drivers::{Hal, IdentityHal, LinkDevice, LinkState, MacAddress, MmioWindow};
 
 /// The entry point: stack, zeroed `.bss`, then `rust_main(hart, dtb)`.
 mod boot {
@@ -53,6 +50,34 @@ mod boot {
         "#,
         main = sym super::rust_main,
     );
+}
+
+/// The DMA pool: a static the HAL takes once.
+mod dma {
+    #![allow(unsafe_code)]
+
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    use nic_drivers::IdentityHal;
+
+    const POOL_LEN: usize = 1 << 20;
+
+    #[repr(C, align(4096))]
+    struct Pool([u8; POOL_LEN]);
+
+    static mut POOL: Pool = Pool([0; POOL_LEN]);
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+
+    /// The identity-mapped HAL over the pool; `None` on a second call.
+    pub fn hal() -> Option<IdentityHal<'static>> {
+        if TAKEN.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        // SAFETY: the pool is borrowed exactly once (guarded by TAKEN); QEMU `virt` has
+        // no IOMMU and runs us without an MMU, so physical = virtual for DMA and for the
+        // register windows `main` maps (UART, virtio-mmio slots, ECAM, PCI BARs).
+        Some(unsafe { IdentityHal::new(&mut (*core::ptr::addr_of_mut!(POOL)).0) })
+    }
 }
 
 /// Failure codes (QEMU exit status).
@@ -90,7 +115,9 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
         println!("selftest: FAIL bootargs need nic=... and mac=...");
         platform::exit(Err(code::BOOTARGS));
     };
-    let hal = IdentityHal::new();
+    let Some(hal) = dma::hal() else {
+        platform::exit(Err(code::PANIC));
+    };
     let result = match nic {
         "e1000" => run_e1000(&hal, mac),
         "virtio-mmio-modern" => run_virtio_mmio(&hal, mac, false),
@@ -117,7 +144,7 @@ const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
 /// virtio device type of a network card.
 const VIRTIO_NET: u32 = 1;
 
-fn pci_root(hal: &IdentityHal) -> Result<PciRoot<Ecam<MmioWindow>>, u16> {
+fn pci_root(hal: &IdentityHal<'static>) -> Result<PciRoot<Ecam<MmioWindow>>, u16> {
     let window = hal.mmio_map(ECAM.0, ECAM.1).map_err(|e| {
         println!("selftest: FAIL map ECAM: {e}");
         code::NO_DEVICE
@@ -130,7 +157,7 @@ fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
     code::DRIVER
 }
 
-fn run_e1000(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
+fn run_e1000(hal: &IdentityHal<'static>, mac: [u8; 6]) -> Result<(), u16> {
     let root = pci_root(hal)?;
     let Some(f) = root.enumerate(0, 0).find(|f| {
         f.vendor == e1000::regs::PCI_VENDOR_INTEL && f.device == e1000::regs::PCI_DEVICE_82540EM
@@ -149,12 +176,12 @@ fn run_e1000(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
         }
     };
     println!("selftest: e1000 at {}, BAR0 {bar0:#x}", f.address);
-    let dev: E1000<'_, IdentityHal, 16, 16> =
+    let dev: E1000<'_, IdentityHal<'static>, 16, 16> =
         E1000::new(hal, bar0).map_err(|e| driver_error("e1000 init", e))?;
     exercise(dev, mac)
 }
 
-fn run_virtio_mmio(hal: &IdentityHal, mac: [u8; 6], legacy: bool) -> Result<(), u16> {
+fn run_virtio_mmio(hal: &IdentityHal<'static>, mac: [u8; 6], legacy: bool) -> Result<(), u16> {
     let (base, stride, count) = VIRTIO_MMIO;
     let mut found = None;
     for slot in 0..count {
@@ -186,13 +213,14 @@ fn run_virtio_mmio(hal: &IdentityHal, mac: [u8; 6], legacy: bool) -> Result<(), 
         );
         return Err(code::NO_DEVICE);
     }
-    let dev: VirtioNet<'_, IdentityHal, _> = VirtioNet::new(hal, transport, NetConfig::default())
-        .map_err(|e| driver_error("virtio-net init", e))?;
+    let dev: VirtioNet<'_, IdentityHal<'static>, _> =
+        VirtioNet::new(hal, transport, NetConfig::default())
+            .map_err(|e| driver_error("virtio-net init", e))?;
     println!("selftest: negotiated features {:?}", dev.features());
     exercise(dev, mac)
 }
 
-fn run_virtio_pci(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
+fn run_virtio_pci(hal: &IdentityHal<'static>, mac: [u8; 6]) -> Result<(), u16> {
     let root = pci_root(hal)?;
     let Some(f) = root
         .enumerate(0, 0)
@@ -210,8 +238,9 @@ fn run_virtio_pci(hal: &IdentityHal, mac: [u8; 6]) -> Result<(), u16> {
     );
     let transport = PciTransport::probe(hal, &root, f.address)
         .map_err(|e| driver_error("virtio-pci probe", e))?;
-    let dev: VirtioNet<'_, IdentityHal, _> = VirtioNet::new(hal, transport, NetConfig::default())
-        .map_err(|e| driver_error("virtio-net init", e))?;
+    let dev: VirtioNet<'_, IdentityHal<'static>, _> =
+        VirtioNet::new(hal, transport, NetConfig::default())
+            .map_err(|e| driver_error("virtio-net init", e))?;
     println!("selftest: negotiated features {:?}", dev.features());
     exercise(dev, mac)
 }
