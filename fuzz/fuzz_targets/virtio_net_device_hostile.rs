@@ -19,17 +19,38 @@ use nic_drivers::{Error, LinkDevice, MAX_FRAME_LEN, MIN_FRAME_LEN};
 #[derive(Debug, Arbitrary)]
 enum Op {
     /// A used element on queue `q % 3` (any id, any length), maybe published.
-    Used { q: u8, id: u32, len: u32, publish: bool },
+    Used {
+        q: u8,
+        id: u32,
+        len: u32,
+        publish: bool,
+    },
     /// Any `used.idx` on queue `q % 3`.
-    UsedIdx { q: u8, idx: u16 },
+    UsedIdx {
+        q: u8,
+        idx: u16,
+    },
     /// Bytes written into the receive buffer of descriptor `desc`.
-    RxBytes { desc: u8, offset: u16, bytes: Vec<u8> },
+    RxBytes {
+        desc: u8,
+        offset: u16,
+        bytes: Vec<u8>,
+    },
     /// Bytes written into the configuration space (bumps the generation).
-    Config { offset: u8, bytes: Vec<u8> },
-    Take { keep: bool },
+    Config {
+        offset: u8,
+        bytes: Vec<u8>,
+    },
+    Take {
+        keep: bool,
+    },
     Release,
-    Send { len: u16 },
-    Poll { budget: u8 },
+    Send {
+        len: u16,
+    },
+    Poll {
+        budget: u8,
+    },
     Link,
     Promiscuous(bool),
     Interrupts(bool),
@@ -58,25 +79,39 @@ fuzz_target!(|input: Input| {
             ctrl_spins: 4,
             ..NetConfig::default()
         };
-        let net: Result<Net<'_, '_>, Error> = VirtioNet::new(&hal, FakeTransport::new(&st, None), cfg);
+        let net: Result<Net<'_, '_>, Error> =
+            VirtioNet::new(&hal, FakeTransport::new(&st, None), cfg);
         let mut net = match net {
             Ok(n) => n,
             Err(e) => {
                 assert!(!e.to_string().is_empty());
-                assert_eq!(hal.live_allocations(), 0, "failed bring-up leaks DMA: {e:?}");
+                assert_eq!(
+                    hal.live_allocations(),
+                    0,
+                    "failed bring-up leaks DMA: {e:?}"
+                );
                 return;
             }
         };
         let mem = hal.device_memory();
         let mut devs: Vec<Option<MockDevice<'_>>> = (0..3u16)
-            .map(|q| st.borrow().queue(q).and_then(|c| MockDevice::new(&mem, c).ok()))
+            .map(|q| {
+                st.borrow()
+                    .queue(q)
+                    .and_then(|c| MockDevice::new(&mem, c).ok())
+            })
             .collect();
         let mut held = Vec::new();
         let mut violations = 0u64;
         for op in input.ops.iter().take(256) {
             let was_broken = net.is_broken();
             let r: Result<(), Error> = match op {
-                Op::Used { q, id, len, publish } => {
+                Op::Used {
+                    q,
+                    id,
+                    len,
+                    publish,
+                } => {
                     if let Some(d) = devs[usize::from(q % 3)].as_mut() {
                         d.push_used(*id, *len);
                         if *publish {
@@ -91,7 +126,11 @@ fuzz_target!(|input: Input| {
                     }
                     Ok(())
                 }
-                Op::RxBytes { desc, offset, bytes } => {
+                Op::RxBytes {
+                    desc,
+                    offset,
+                    bytes,
+                } => {
                     if let Some(d) = devs[0].as_ref() {
                         let size = st.borrow().queue(0).map_or(1, |c| c.size);
                         let addr = d.desc(u16::from(*desc) % size).addr.get();
@@ -104,7 +143,8 @@ fuzz_target!(|input: Input| {
                 }
                 Op::Config { offset, bytes } => {
                     let n = bytes.len().min(16);
-                    st.borrow_mut().write_config(usize::from(offset % 48), &bytes[..n]);
+                    st.borrow_mut()
+                        .write_config(usize::from(offset % 48), &bytes[..n]);
                     Ok(())
                 }
                 Op::Take { keep } => net.rx_take().map(|s| {
@@ -142,7 +182,11 @@ fuzz_target!(|input: Input| {
                     Ok(())
                 }
                 Op::Promiscuous(on) => match net.set_promiscuous(*on) {
-                    Err(Error::Unsupported { .. } | Error::Timeout { .. } | Error::CommandFailed { .. }) => Ok(()),
+                    Err(
+                        Error::Unsupported { .. }
+                        | Error::Timeout { .. }
+                        | Error::CommandFailed { .. },
+                    ) => Ok(()),
                     r => r,
                 },
                 Op::Interrupts(on) => {

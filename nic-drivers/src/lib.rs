@@ -61,6 +61,8 @@ mod slots;
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub mod tap;
 pub mod transport;
+#[cfg(target_arch = "x86_64")]
+mod x86_ports;
 
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
@@ -72,3 +74,5 @@ pub use link::{
 /// The virtqueue crate this one builds on (memory views, queue configuration), re-exported
 /// so integrators implementing [`Hal::Memory`] need no separate dependency.
 pub use virtqueue;
+#[cfg(target_arch = "x86_64")]
+pub use x86_ports::X86Ports;

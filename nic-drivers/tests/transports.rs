@@ -164,7 +164,7 @@ fn ping_pong<D: LinkDevice>(
     net: &mut D,
     model: &RefCell<NetDeviceModel<'_, impl nic_drivers::virtqueue::SharedMemory>>,
 ) {
-    for i in 0..40u8 {
+    for i in 0..ROUNDS as u8 {
         let f = frame(60 + usize::from(i) * 37, i);
         assert!(send(net, &f).unwrap());
         model.borrow_mut().inject(&f);
@@ -173,7 +173,7 @@ fn ping_pong<D: LinkDevice>(
     }
     net.set_promiscuous(true).unwrap();
     let m = model.borrow();
-    assert_eq!(m.sent.len(), 40);
+    assert_eq!(m.sent.len(), ROUNDS);
     assert!(m.promiscuous);
     assert!(m.errors.is_empty());
 }
@@ -333,7 +333,8 @@ fn put(space: &mut [u8], off: usize, bytes: &[u8]) {
 /// capabilities point into BAR0 (common 0x0, ISR 0x1000, device 0x2000, notify 0x3000,
 /// multiplier 4), plus a looping non-virtio capability.
 fn ecam() -> EcamModel {
-    let mut s = vec![0xffu8; 1 << 20];
+    // Devices 0 and 1 of bus 0; everything beyond reads as all ones (absent).
+    let mut s = vec![0xffu8; 2 << 15];
     let bridge = 0;
     put(&mut s, bridge, &[0x86, 0x80, 0x00, 0x00]);
     put(&mut s, bridge + 0x08, &[0, 0, 0, 6]);

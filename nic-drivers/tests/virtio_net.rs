@@ -37,7 +37,7 @@ fn bring_up_reads_the_mac_and_negotiates() {
 #[test]
 fn transmitted_frames_reach_the_device_unchanged() {
     setup!(hal, st, model, net; state(), NetConfig::default());
-    let frames: Vec<_> = (0..100)
+    let frames: Vec<_> = (0..ROUNDS * 2)
         .map(|i| frame(14 + (i * 37) % 1505, i as u8))
         .collect();
     for f in &frames {
@@ -52,7 +52,7 @@ fn transmitted_frames_reach_the_device_unchanged() {
         .all(|h| h.flags == 0 && h.gso_type == 0));
     drop(m);
     let stats = net.stats();
-    assert_eq!(stats.tx_frames, 100);
+    assert_eq!(stats.tx_frames, frames.len() as u64);
     assert_eq!(
         stats.tx_bytes,
         frames.iter().map(|f| f.len() as u64).sum::<u64>()
@@ -63,7 +63,7 @@ fn transmitted_frames_reach_the_device_unchanged() {
 #[test]
 fn received_frames_are_copied_in_order_into_private_slots() {
     setup!(hal, st, model, net; state(), NetConfig::default());
-    let frames: Vec<_> = (0..200)
+    let frames: Vec<_> = (0..ROUNDS * 5) // more frames than receive buffers
         .map(|i| frame(60 + (i * 13) % 1458, i as u8))
         .collect();
     let mut got = Vec::new();
@@ -74,7 +74,7 @@ fn received_frames_are_copied_in_order_into_private_slots() {
     }
     assert_eq!(got, frames);
     assert_eq!(recv(&mut net).unwrap(), None);
-    assert_eq!(net.stats().rx_frames, 200);
+    assert_eq!(net.stats().rx_frames, frames.len() as u64);
     assert_eq!(net.stats().device_errors, 0);
     let _ = st;
 }
@@ -260,7 +260,7 @@ fn legacy_devices_work_with_and_without_any_layout() {
         assert_eq!(q.desc % 4096, 0);
         assert_eq!(q.used % 4096, 0, "used ring on its own page");
         drop(s);
-        for i in 0..20u8 {
+        for i in 0..ROUNDS as u8 / 2 {
             let f = frame(60 + usize::from(i) * 70, i);
             assert!(send(&mut net, &f).unwrap());
             model.borrow_mut().inject(&f);
@@ -269,8 +269,9 @@ fn legacy_devices_work_with_and_without_any_layout() {
         }
         net.set_promiscuous(true).unwrap();
         let m = model.borrow();
-        assert_eq!(m.sent.len(), 20, "{any_layout} {merged}");
-        assert_eq!(m.sent[19], frame(60 + 19 * 70, 19));
+        let n = ROUNDS / 2;
+        assert_eq!(m.sent.len(), n, "{any_layout} {merged}");
+        assert_eq!(m.sent[n - 1], frame(60 + (n - 1) * 70, n as u8 - 1));
         assert!(m.errors.is_empty());
     }
 }
@@ -286,7 +287,7 @@ fn an_iommu_hal_translates_every_device_address() {
         let transport = FakeTransport::new(&st, Some(&hook));
         let mut net: Net<'_, '_> = VirtioNet::new(&hal, transport, NetConfig::default()).unwrap();
         assert!(st.borrow().queue(0).unwrap().desc >= 0x10_0000_0000);
-        for i in 0..50u8 {
+        for i in 0..ROUNDS as u8 {
             let f = frame(200, i);
             assert!(send(&mut net, &f).unwrap());
             model.borrow_mut().inject(&f);
@@ -295,7 +296,7 @@ fn an_iommu_hal_translates_every_device_address() {
             net.poll(64).unwrap();
         }
         net.set_promiscuous(true).unwrap();
-        assert_eq!(model.borrow().sent.len(), 50);
+        assert_eq!(model.borrow().sent.len(), ROUNDS);
         // Rings (rx, tx, ctrl) and the posted receive buffers stay shared; transmit and
         // control buffers were taken back.
         let rx_posted = 64;
