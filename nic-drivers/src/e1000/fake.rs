@@ -53,7 +53,7 @@ impl Model {
     }
 
     fn reset(&mut self) {
-        self.regs.iter_mut().for_each(|r| *r = 0);
+        self.regs.fill(0);
         let status = if self.link_up {
             STATUS_LU | STATUS_FD
         } else {
