@@ -249,7 +249,7 @@ fn a_control_answer_with_a_forged_id_breaks_the_driver() {
 }
 
 fn bring_up(st: FakeDeviceState) -> (Result<(), Error>, u32, usize) {
-    let hal = FakeHal::new(DMA_BASE, 1 << 20);
+    let hal = FakeHal::new(DMA_BASE, DMA_LEN);
     let st = RefCell::new(st);
     let r = {
         let t = FakeTransport::new(&st, None);

@@ -181,7 +181,7 @@ fn ping_pong<D: LinkDevice>(
 #[test]
 fn virtio_net_over_mmio_modern_and_legacy() {
     for legacy in [false, true] {
-        let hal = FakeHal::new(DMA_BASE, 1 << 20);
+        let hal = FakeHal::new(DMA_BASE, DMA_LEN);
         let dev_mem = hal.device_memory();
         let mut s = FakeDeviceState::net(modern_features(), MAC, 1500);
         if legacy {

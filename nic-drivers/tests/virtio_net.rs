@@ -278,7 +278,7 @@ fn legacy_devices_work_with_and_without_any_layout() {
 
 #[test]
 fn an_iommu_hal_translates_every_device_address() {
-    let hal = FakeHal::with_iova_offset(DMA_BASE, 1 << 20, 0x10_0000_0000);
+    let hal = FakeHal::with_iova_offset(DMA_BASE, DMA_LEN, 0x10_0000_0000);
     let dev_mem = hal.device_memory();
     let st = RefCell::new(state());
     let model = RefCell::new(NetDeviceModel::new(&dev_mem, &st));
@@ -365,7 +365,7 @@ fn interrupts_and_link_state() {
 
 #[test]
 fn drop_resets_the_device_and_frees_dma() {
-    let hal = FakeHal::new(DMA_BASE, 1 << 20);
+    let hal = FakeHal::new(DMA_BASE, DMA_LEN);
     let st = RefCell::new(state());
     {
         let t = FakeTransport::new(&st, None);

@@ -15,6 +15,9 @@ pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 /// it runs the same checks on fewer frames).
 pub const ROUNDS: usize = if cfg!(miri) { 6 } else { 40 };
 
+/// Bytes of fake DMA memory: rings, 64 + 64 buffers of 1536 bytes, control buffer.
+pub const DMA_LEN: usize = 256 * 1024;
+
 /// Physical base of the fake DMA memory.
 pub const DMA_BASE: u64 = 0x8000_0000;
 
@@ -66,7 +69,7 @@ pub fn recv<D: LinkDevice>(net: &mut D) -> Result<Option<Vec<u8>>, Error> {
 #[macro_export]
 macro_rules! setup {
     ($hal:ident, $state:ident, $model:ident, $net:ident; $st:expr, $cfg:expr) => {
-        let $hal = FakeHal::new(DMA_BASE, 1 << 20);
+        let $hal = FakeHal::new(DMA_BASE, DMA_LEN);
         let dev_mem = $hal.device_memory();
         let $state = RefCell::new($st);
         let $model = RefCell::new(NetDeviceModel::new(&dev_mem, &$state));
@@ -76,7 +79,7 @@ macro_rules! setup {
         let mut $net: Net<'_, '_> = VirtioNet::new(&$hal, transport, $cfg).expect("bring-up");
     };
     ($hal:ident, $state:ident, $net:ident; $st:expr, $cfg:expr) => {
-        let $hal = FakeHal::new(DMA_BASE, 1 << 20);
+        let $hal = FakeHal::new(DMA_BASE, DMA_LEN);
         let $state = RefCell::new($st);
         let transport = FakeTransport::new(&$state, None);
         #[allow(unused_mut)]
