@@ -47,6 +47,7 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+pub mod e1000;
 mod error;
 pub mod hal;
 mod identity;
@@ -55,6 +56,10 @@ pub mod link;
 pub mod mock;
 pub mod net;
 pub mod pci;
+pub mod probe;
+mod slots;
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub mod tap;
 pub mod transport;
 #[cfg(target_arch = "x86_64")]
 mod x86_ports;

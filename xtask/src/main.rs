@@ -11,6 +11,8 @@
 //! 6. Miri (`cargo +nightly miri test`) over every crate that contains `unsafe`
 //! 7. loom models (`--cfg loom`) of every crate that has `tests/loom.rs`
 //! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
+//! 9. `qemu`: nic-drivers' bare-metal selftest image under QEMU with each NIC, and the
+//!    root-only TAP test (see `qemu.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
 //! fails with a message that says what is missing. Nothing is skipped silently.
@@ -20,6 +22,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+mod qemu;
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
 /// reported and left out (each crate is created when its issue starts).
@@ -61,7 +65,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -147,6 +151,9 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("fuzz") {
         fuzz_smoke(run);
+    }
+    if want("qemu") {
+        qemu::qemu(run);
     }
 }
 
