@@ -6,37 +6,10 @@ mod common;
 
 use adapter_util::*;
 use common::{frame, mac};
-use virtqueue::layout::{DescFlags, Descriptor};
-use virtqueue::Features;
 use vnet_switch::adapters::virtio_net::{
-    NetFeatures, NetHeader, NetQueue, PortState, VirtioNetError, F_DATA_VALID, F_NEEDS_CSUM,
+    NetFeatures, NetHeader, PortState, VirtioNetError, F_DATA_VALID, F_NEEDS_CSUM,
 };
-use vnet_switch::mem::MemEndpoint;
-use vnet_switch::{FrameMeta, MacAddress, PortConfig, PortId, Switch, SwitchBuilder, VlanSet};
-
-const V1: u64 = Features::VERSION_1.bits();
-
-type Sw<'a> = Switch<AnyPort<'a>, 4, 64, 8>;
-
-/// Port 0 uplink, port 1 the virtio partition (mac 1), port 2 the queuing partition
-/// (mac 2).
-fn switch<'a>(virtio: Virtio<'a>, queuing: Queuing<'a>) -> Sw<'a> {
-    let mut b = SwitchBuilder::<AnyPort<'a>, 4>::new();
-    b.add_port(
-        AnyPort::Mem(Box::new(MemEndpoint::new())),
-        PortConfig::uplink(Some(1), VlanSet::new()),
-    )
-    .unwrap();
-    b.add_port(AnyPort::Virtio(Box::new(virtio)), PortConfig::partition(mac(1), 1))
-        .unwrap();
-    b.add_port(AnyPort::Queuing(Box::new(queuing)), PortConfig::partition(mac(2), 1))
-        .unwrap();
-    b.build().unwrap()
-}
-
-fn port(i: u8) -> PortId {
-    PortId::new(i)
-}
+use vnet_switch::{FrameMeta, MacAddress};
 
 fn uplink_receive(sw: &mut Sw<'_>) -> Vec<(Vec<u8>, FrameMeta)> {
     let ep = sw.endpoint_mut(port(0)).unwrap().mem();
@@ -49,7 +22,9 @@ fn uplink_receive(sw: &mut Sw<'_>) -> Vec<(Vec<u8>, FrameMeta)> {
 }
 
 fn payload(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
@@ -84,7 +59,10 @@ fn frames_cross_between_virtio_queuing_and_uplink() {
         queuing_receive_all(&mut q_rx),
         vec![to_q.clone(), up_to_q.clone(), bcast.clone()]
     );
-    let up_got: Vec<Vec<u8>> = uplink_receive(&mut sw).into_iter().map(|(f, _)| f).collect();
+    let up_got: Vec<Vec<u8>> = uplink_receive(&mut sw)
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
     assert_eq!(up_got, vec![to_up.clone()]);
     let mut at_v = Vec::new();
     while let Some((hdr, f)) = drv.receive() {
@@ -134,9 +112,20 @@ fn mrg_rxbuf_spreads_a_frame_over_small_buffers() {
     ep.inject(&big).unwrap();
     sw.poll(1, 8);
     assert!(drv.receive().is_none());
-    assert_eq!(sw.endpoint_mut(port(1)).unwrap().virtio().stats().rx_no_buffers, 1);
+    assert_eq!(
+        sw.endpoint_mut(port(1))
+            .unwrap()
+            .virtio()
+            .stats()
+            .rx_no_buffers,
+        1
+    );
     drv.post_rx(8, 128);
-    sw.endpoint_mut(port(0)).unwrap().mem().inject(&big).unwrap();
+    sw.endpoint_mut(port(0))
+        .unwrap()
+        .mem()
+        .inject(&big)
+        .unwrap();
     sw.poll(2, 8);
     let (h3, f3) = drv.receive().unwrap();
     assert_eq!((h3.num_buffers, f3), (9, big));
@@ -162,7 +151,11 @@ fn without_mrg_rxbuf_small_receive_buffers_are_refused_and_returned() {
     assert_eq!(v.stats().rx_errors, 1);
     assert!(matches!(
         v.stats().last_error,
-        Some(VirtioNetError::ReceiveChainTooSmall { len: 256, needed: 1530, .. })
+        Some(VirtioNetError::ReceiveChainTooSmall {
+            len: 256,
+            needed: 1530,
+            ..
+        })
     ));
 }
 
@@ -208,8 +201,14 @@ fn checksum_flags_pass_through_the_switch() {
     let ep = sw.endpoint_mut(port(0)).unwrap().mem();
     ep.inject_with_meta(&from_up, csum_meta).unwrap();
     let valid = frame(mac(1), mac(77), 0x0800, &payload(80, 1));
-    ep.inject_with_meta(&valid, FrameMeta { data_valid: true, ..FrameMeta::NONE })
-        .unwrap();
+    ep.inject_with_meta(
+        &valid,
+        FrameMeta {
+            data_valid: true,
+            ..FrameMeta::NONE
+        },
+    )
+    .unwrap();
     sw.poll(0, 16);
 
     let got = uplink_receive(&mut sw);
@@ -228,7 +227,10 @@ fn checksum_flags_pass_through_the_switch() {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     want[50..52].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    assert_eq!(q[0], want, "checksum completed in software for the queuing partition");
+    assert_eq!(
+        q[0], want,
+        "checksum completed in software for the queuing partition"
+    );
 
     let (h1, f1) = drv.receive().unwrap();
     assert_eq!(
@@ -253,7 +255,11 @@ fn without_guest_csum_the_port_completes_the_checksum() {
         csum_start: 34,
         csum_offset: 16,
     };
-    sw.endpoint_mut(port(0)).unwrap().mem().inject_with_meta(&f, meta).unwrap();
+    sw.endpoint_mut(port(0))
+        .unwrap()
+        .mem()
+        .inject_with_meta(&f, meta)
+        .unwrap();
     sw.poll(0, 4);
     let (h, got) = drv.receive().unwrap();
     assert_eq!(h.flags, 0, "no flags without GUEST_CSUM");
@@ -269,5 +275,12 @@ fn without_guest_csum_the_port_completes_the_checksum() {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     assert_eq!(sum, 0xffff);
-    assert_eq!(sw.endpoint_mut(port(1)).unwrap().virtio().stats().csum_completed, 1);
+    assert_eq!(
+        sw.endpoint_mut(port(1))
+            .unwrap()
+            .virtio()
+            .stats()
+            .csum_completed,
+        1
+    );
 }

@@ -12,7 +12,10 @@ use virtqueue::{Buffer, DriverQueue, Features, OwnedMemory};
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
 use vnet_switch::adapters::virtio_net::{NetHeader, VirtioNetPort, NET_HDR_LEN};
 use vnet_switch::mem::MemEndpoint;
-use vnet_switch::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use vnet_switch::{
+    EndpointError, FrameMeta, MacAddress, PortConfig, PortEndpoint, PortId, RxSlot, Switch,
+    SwitchBuilder, TxSlot, VlanSet,
+};
 
 /// Queue size of the test rings.
 pub const QSIZE: u16 = 32;
@@ -83,7 +86,12 @@ impl PortEndpoint for AnyPort<'_> {
     fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
         self.ep_mut().tx_reserve(len)
     }
-    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
         self.ep_mut().tx_write(slot, offset, bytes)
     }
     fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
@@ -242,7 +250,10 @@ pub fn queuing_port<'r>(up: &'r OwnedRegion<WORDS>, down: &'r OwnedRegion<WORDS>
 pub fn partition_side<'r>(
     up: &'r OwnedRegion<WORDS>,
     down: &'r OwnedRegion<WORDS>,
-) -> (QueuingPortSender<'r, MSG, DEPTH>, QueuingPortReceiver<'r, MSG, DEPTH>) {
+) -> (
+    QueuingPortSender<'r, MSG, DEPTH>,
+    QueuingPortReceiver<'r, MSG, DEPTH>,
+) {
     let g = geometry();
     (
         QueuingPortSender::attach(up.region(), &g).unwrap(),
@@ -258,4 +269,40 @@ pub fn queuing_receive_all(rx: &mut QueuingPortReceiver<'_, MSG, DEPTH>) -> Vec<
         out.push(buf[..m.len].to_vec());
     }
     out
+}
+
+/// `VIRTIO_F_VERSION_1` alone.
+pub const V1: u64 = Features::VERSION_1.bits();
+
+/// The switch of the adapter tests.
+pub type Sw<'a> = Switch<AnyPort<'a>, 4, 64, 8>;
+
+fn mac(n: u8) -> MacAddress {
+    MacAddress([2, 0, 0, 0, 0, n])
+}
+
+/// Port 0 the uplink, port 1 the virtio partition (mac 1), port 2 the queuing partition
+/// (mac 2).
+pub fn switch<'a>(virtio: Virtio<'a>, queuing: Queuing<'a>) -> Sw<'a> {
+    let mut b = SwitchBuilder::<AnyPort<'a>, 4>::new();
+    b.add_port(
+        AnyPort::Mem(Box::new(MemEndpoint::new())),
+        PortConfig::uplink(Some(1), VlanSet::new()),
+    )
+    .unwrap();
+    b.add_port(
+        AnyPort::Virtio(Box::new(virtio)),
+        PortConfig::partition(mac(1), 1),
+    )
+    .unwrap();
+    b.add_port(
+        AnyPort::Queuing(Box::new(queuing)),
+        PortConfig::partition(mac(2), 1),
+    )
+    .unwrap();
+    b.build().unwrap()
+}
+
+pub fn port(i: u8) -> PortId {
+    PortId::new(i)
 }

@@ -189,6 +189,8 @@ impl<
             // SLOTS <= 255: fits, and the vector has room for all of them.
             let _ = free_slots.push(i as u8);
         }
+        let mut receiveq = receiveq;
+        receiveq.disable_notification();
         Ok(VirtioNetPort {
             receiveq,
             transmitq,
@@ -259,24 +261,23 @@ impl<
         })
     }
 
-    /// Before sleeping: ask the driver for kicks on both queues (new frames to send,
-    /// new receive buffers). `Ok(true)`: work raced in, poll again before sleeping.
-    /// `Err`: the port is down.
+    /// Before sleeping: ask the driver to kick when it sends frames (transmitq).
+    /// `Ok(true)`: frames raced in, poll again before sleeping. `Err`: the port is down.
+    ///
+    /// Receive-buffer kicks are not asked for: a frame for the partition that finds no
+    /// receive buffer is dropped by the switch at once, nothing waits for buffers.
     pub fn enable_notifications(&mut self) -> Result<bool, VirtioNetError> {
         if let PortState::Down(e) = self.state {
             return Err(e);
         }
-        let tx = self.transmitq.enable_notification();
-        let tx = tx.map_err(|error| self.ring_error(NetQueue::Transmit, error))?;
-        let rx = self.receiveq.enable_notification();
-        let rx = rx.map_err(|error| self.ring_error(NetQueue::Receive, error))?;
-        Ok(tx || rx)
+        self.transmitq
+            .enable_notification()
+            .map_err(|error| self.ring_error(NetQueue::Transmit, error))
     }
 
     /// While polling: ask the driver not to kick (best effort).
     pub fn disable_notifications(&mut self) {
         self.transmitq.disable_notification();
-        self.receiveq.disable_notification();
     }
 
     /// Records a virtqueue error; a fatal one takes the port down. Returns it typed.
