@@ -241,7 +241,12 @@ fn interrupts_follow_the_driver_event_index() {
     assert!(!drv.rxq.enable_used_notifications());
     assert!(deliver(&mut sw, 2).receiveq);
     // Nothing new since: nothing to signal.
-    assert!(!sw.endpoint_mut(port(1)).unwrap().virtio().interrupts().any());
+    assert!(!sw
+        .endpoint_mut(port(1))
+        .unwrap()
+        .virtio()
+        .interrupts()
+        .any());
 
     // A sent frame returns its chain; the transmitq interrupt is asked for.
     drv.send(&frame(mac(77), mac(1), 0x0800, b"y"));

@@ -55,6 +55,7 @@ pub(crate) fn checksum_range(meta: &FrameMeta, len: usize) -> Option<(usize, usi
 
 /// Completes the checksum of a frame in private memory. Returns `false` (frame untouched)
 /// when the request's offsets do not fit the frame.
+#[cfg(feature = "queuing-port")]
 pub(crate) fn complete_in_place(frame: &mut [u8], meta: &FrameMeta) -> bool {
     let Some((start, field)) = checksum_range(meta, frame.len()) else {
         return false;
