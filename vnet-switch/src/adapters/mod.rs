@@ -13,5 +13,7 @@
 pub(crate) mod csum;
 #[cfg(feature = "queuing-port")]
 pub mod queuing;
+#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+mod slots;
 #[cfg(feature = "virtqueue")]
 pub mod virtio_net;

@@ -20,6 +20,7 @@
 use core::fmt;
 
 use crate::adapters::csum::complete_in_place;
+use crate::adapters::slots::RxSlots;
 use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use queuing_port::{Error as QpError, QueuingPortReceiver, QueuingPortSender, RegionError};
 
@@ -91,10 +92,7 @@ pub struct QueuingPortEndpoint<
     receiver: QueuingPortReceiver<'r, MSG, N>,
     sender: QueuingPortSender<'r, MSG, N>,
     stats: QueuingStats,
-    rx_bufs: [[u8; MSG]; SLOTS],
-    rx_lens: [u16; SLOTS],
-    rx_taken: [bool; SLOTS],
-    rx_free: heapless::Vec<u8, SLOTS>,
+    ingress: RxSlots<MSG, SLOTS>,
     pending: u32,
     tx_bufs: [[u8; MSG]; TX],
     tx_lens: [u16; TX],
@@ -143,10 +141,7 @@ impl<'r, const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize>
             receiver,
             sender,
             stats: QueuingStats::default(),
-            rx_bufs: [[0; MSG]; SLOTS],
-            rx_lens: [0; SLOTS],
-            rx_taken: [false; SLOTS],
-            rx_free: free_stack(),
+            ingress: RxSlots::new(),
             pending: 0,
             tx_bufs: [[0; MSG]; TX],
             tx_lens: [0; TX],
@@ -188,22 +183,14 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
     for QueuingPortEndpoint<'_, MSG, N, SLOTS, TX>
 {
     fn rx_take(&mut self) -> Option<RxSlot> {
-        let slot = usize::from(*self.rx_free.last()?);
         for _ in 0..MAX_BAD_MESSAGES {
-            let buf = self.rx_bufs.get_mut(slot)?;
+            let buf = self.ingress.next_free()?;
             match self.receiver.try_receive(buf) {
                 Ok(m) => {
                     self.stats.rx_frames += 1;
                     self.stats.rx_overflows += u64::from(m.overflowed);
-                    self.rx_free.pop();
                     // m.len <= MSG <= 0xffff.
                     let len = m.len.min(MSG) as u16;
-                    if let (Some(l), Some(t)) =
-                        (self.rx_lens.get_mut(slot), self.rx_taken.get_mut(slot))
-                    {
-                        *l = len;
-                        *t = true;
-                    }
                     self.pending = match self.receiver.status() {
                         Ok(s) => s.nb_message,
                         Err(e) => {
@@ -211,7 +198,7 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
                             0
                         }
                     };
-                    return Some(RxSlot::new(slot as u16, len));
+                    return self.ingress.take(len, FrameMeta::NONE);
                 }
                 Err(QpError::NotAvailable) => {
                     self.pending = 0;
@@ -229,27 +216,11 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        let i = usize::from(slot.index());
-        match (
-            self.rx_taken.get(i),
-            self.rx_lens.get(i),
-            self.rx_bufs.get(i),
-        ) {
-            (Some(true), Some(&len), Some(b)) => {
-                b.get(..usize::from(len.min(slot.len()))).unwrap_or(&[])
-            }
-            _ => &[],
-        }
+        self.ingress.frame(slot)
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
-        let i = usize::from(slot.index());
-        if let Some(t) = self.rx_taken.get_mut(i) {
-            if *t {
-                *t = false;
-                let _ = self.rx_free.push(i as u8);
-            }
-        }
+        self.ingress.release(slot)
     }
 
     fn rx_pending(&self) -> usize {

@@ -82,7 +82,7 @@ impl<
         if self.is_down() {
             return None;
         }
-        let slot = usize::from(*self.free_slots.last()?);
+        self.ingress.next_free()?;
         for _ in 0..MAX_BAD_CHAINS {
             match self.transmitq.pop_into(&mut self.scratch) {
                 Ok(false) => {
@@ -91,17 +91,13 @@ impl<
                 }
                 Ok(true) => {
                     let head = self.scratch.head();
-                    let buf = self.frames.get_mut(slot)?;
+                    let buf = self.ingress.next_free()?;
                     match read_chain(&self.scratch, buf, self.max_frame, self.csum) {
                         Ok((len, meta)) => {
                             self.return_tx(head);
-                            self.free_slots.pop();
-                            self.taken[slot] = true;
-                            self.lens[slot] = len;
-                            self.metas[slot] = meta;
                             self.stats.tx_frames += 1;
                             self.refresh_pending();
-                            return Some(RxSlot::new(slot as u16, len));
+                            return self.ingress.take(len, meta);
                         }
                         Err(e) => self.refused_tx(e, Some(head)),
                     }

@@ -47,6 +47,7 @@ mod ingress;
 pub use error::{NetQueue, PortState, VirtioNetError, VirtioNetStats};
 pub use header::{NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, NET_HDR_LEN};
 
+use crate::adapters::slots::RxSlots;
 use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use egress::ChainSlot;
 use virtqueue::{DescriptorChain, DeviceQueue, Features, SharedMemory};
@@ -105,11 +106,7 @@ pub struct VirtioNetPort<
     /// Used entries added since the last [`VirtioNetPort::interrupts`]: receiveq, transmitq.
     used_added: [bool; 2],
     // Ingress (transmitq): private slots.
-    frames: [[u8; FRAME]; SLOTS],
-    lens: [u16; SLOTS],
-    metas: [FrameMeta; SLOTS],
-    taken: [bool; SLOTS],
-    free_slots: heapless::Vec<u8, SLOTS>,
+    ingress: RxSlots<FRAME, SLOTS>,
     pending: u16,
     scratch: DescriptorChain<'m, S>,
     // Egress (receiveq): held chains, linked into per-frame lists.
@@ -184,11 +181,6 @@ impl<
             // Free list 0 → 1 → … → CHAINS-1 → NIL (CHAINS < 0xffff).
             *l = if i + 1 < CHAINS { (i + 1) as u16 } else { NIL };
         }
-        let mut free_slots = heapless::Vec::new();
-        for i in (0..SLOTS).rev() {
-            // SLOTS <= 255: fits, and the vector has room for all of them.
-            let _ = free_slots.push(i as u8);
-        }
         let mut receiveq = receiveq;
         receiveq.disable_notification();
         Ok(VirtioNetPort {
@@ -201,11 +193,7 @@ impl<
             max_frame,
             stats: VirtioNetStats::default(),
             used_added: [false; 2],
-            frames: [[0; FRAME]; SLOTS],
-            lens: [0; SLOTS],
-            metas: [FrameMeta::NONE; SLOTS],
-            taken: [false; SLOTS],
-            free_slots,
+            ingress: RxSlots::new(),
             pending: 0,
             scratch: DescriptorChain::empty(),
             chains: [const { DescriptorChain::empty() }; CHAINS],
@@ -314,24 +302,11 @@ impl<
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        let i = usize::from(slot.index());
-        match (self.taken.get(i), self.lens.get(i), self.frames.get(i)) {
-            (Some(true), Some(&len), Some(f)) => {
-                f.get(..usize::from(len.min(slot.len()))).unwrap_or(&[])
-            }
-            _ => &[],
-        }
+        self.ingress.frame(slot)
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
-        let i = usize::from(slot.index());
-        if let Some(t) = self.taken.get_mut(i) {
-            if *t {
-                *t = false;
-                // Only a taken slot goes back: the free list never overflows.
-                let _ = self.free_slots.push(i as u8);
-            }
-        }
+        self.ingress.release(slot)
     }
 
     fn rx_pending(&self) -> usize {
@@ -339,11 +314,7 @@ impl<
     }
 
     fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        let i = usize::from(slot.index());
-        match (self.taken.get(i), self.metas.get(i)) {
-            (Some(true), Some(m)) => *m,
-            _ => FrameMeta::NONE,
-        }
+        self.ingress.meta(slot)
     }
 
     fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
