@@ -284,3 +284,48 @@ fn without_guest_csum_the_port_completes_the_checksum() {
         1
     );
 }
+
+#[test]
+fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
+    use vnet_switch::{EndpointError, PortEndpoint, TxSlot};
+    let features = V1 | NetFeatures::MRG_RXBUF;
+    let net = NetMemory::new();
+    let mut drv = net.driver(features);
+    let mut v = net.port(features);
+    drv.post_rx(4, 64);
+    let f = frame(mac(1), mac(77), 0x0800, &payload(100, 3));
+    // 12 + 100 bytes: two 64-byte buffers.
+    let t = v.tx_reserve(f.len()).unwrap();
+    assert_eq!(
+        v.tx_write(&t, 1, &f),
+        Err(EndpointError::OutOfBounds {
+            offset: 1,
+            len: f.len(),
+            reserved: f.len()
+        })
+    );
+    assert_eq!(
+        v.tx_write(&TxSlot::new(9, 10), 0, b"x"),
+        Err(EndpointError::BadSlot(9))
+    );
+    v.tx_abort(t);
+    assert!(
+        drv.rxq.pop_used().unwrap().is_none(),
+        "nothing returned on abort"
+    );
+    // The next reservation reuses the same two buffers, then takes the other two.
+    let a = v.tx_reserve(f.len()).unwrap();
+    let b = v.tx_reserve(f.len()).unwrap();
+    assert!(v.tx_reserve(f.len()).is_none(), "all four buffers are held");
+    assert_eq!(v.stats().rx_no_buffers, 1);
+    for t in [&a, &b] {
+        v.tx_write_frame(t, &f[..14], &f[14..]).unwrap();
+    }
+    v.tx_commit(b);
+    v.tx_commit(a);
+    for _ in 0..2 {
+        let (h, got) = drv.receive().unwrap();
+        assert_eq!((h.num_buffers, got), (2, f.clone()));
+    }
+    assert!(v.interrupts().receiveq);
+}
