@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 
-use queuing_port::mock::OwnedRegion;
-use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender};
+use queuing_port::{AtomicU32, Geometry, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::mock::Loopback;
 use virtqueue::{Buffer, DriverQueue, Features, OwnedMemory};
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
@@ -21,9 +20,7 @@ use vnet_switch::{
 pub const QSIZE: u16 = 32;
 /// Message size and depth of the test queuing channels.
 pub const MSG: usize = 1536;
-pub const DEPTH: usize = 8;
-/// Words of one test channel region.
-pub const WORDS: usize = Geometry::queuing(MSG as u32, DEPTH as u32, false).total_words();
+pub const DEPTH: usize = 4;
 
 pub type Virtio<'m> = VirtioNetPort<'m, OwnedMemory, 1536, 2, 16, 64, 16>;
 pub type Queuing<'r> = QueuingPortEndpoint<'r, MSG, DEPTH>;
@@ -227,9 +224,21 @@ impl NetDriver<'_> {
     }
 }
 
-/// One queuing channel region.
-pub fn channel() -> Box<OwnedRegion<WORDS>> {
-    Box::new(OwnedRegion::formatted(&geometry()))
+/// One formatted queuing channel region, on the heap (built word by word: a large
+/// array on the stack is very slow under Miri).
+pub struct Channel(Box<[AtomicU32]>);
+
+impl Channel {
+    pub fn region(&self) -> Region<'_> {
+        Region::new(&self.0)
+    }
+}
+
+pub fn channel() -> Channel {
+    let words = geometry().total_words();
+    let c = Channel((0..words).map(|_| AtomicU32::new(0)).collect());
+    geometry().format(&c.region()).unwrap();
+    c
 }
 
 pub fn geometry() -> Geometry {
@@ -238,7 +247,7 @@ pub fn geometry() -> Geometry {
 
 /// The switch side of a partition's channel pair: `up` carries the partition's frames,
 /// `down` the frames for it.
-pub fn queuing_port<'r>(up: &'r OwnedRegion<WORDS>, down: &'r OwnedRegion<WORDS>) -> Queuing<'r> {
+pub fn queuing_port<'r>(up: &'r Channel, down: &'r Channel) -> Queuing<'r> {
     let g = geometry();
     QueuingPortEndpoint::new(
         QueuingPortReceiver::attach(up.region(), &g).unwrap(),
@@ -248,8 +257,8 @@ pub fn queuing_port<'r>(up: &'r OwnedRegion<WORDS>, down: &'r OwnedRegion<WORDS>
 
 /// The partition side of the same pair.
 pub fn partition_side<'r>(
-    up: &'r OwnedRegion<WORDS>,
-    down: &'r OwnedRegion<WORDS>,
+    up: &'r Channel,
+    down: &'r Channel,
 ) -> (
     QueuingPortSender<'r, MSG, DEPTH>,
     QueuingPortReceiver<'r, MSG, DEPTH>,
