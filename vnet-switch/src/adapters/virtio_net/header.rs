@@ -112,7 +112,9 @@ impl NetHeader {
     /// returns the frame's offload metadata. `csum` says whether `VIRTIO_NET_F_CSUM` was
     /// negotiated. Rules: no flag but `NEEDS_CSUM` / `DATA_VALID`; `NEEDS_CSUM` only
     /// with `CSUM`, and its two-byte field inside the frame; `gso_type` `NONE` (GSO is not
-    /// negotiated). `hdr_len`, `gso_size` and `num_buffers` are ignored on transmit.
+    /// negotiated). `hdr_len`, `gso_size` and `num_buffers` are ignored on transmit, and
+    /// so is `DATA_VALID` (a driver must not set it, VirtIO 5.1.6.2.1: a partition cannot
+    /// vouch for a checksum to another one).
     pub fn parse_tx(
         b: &[u8; NET_HDR_LEN],
         csum: bool,
@@ -131,7 +133,7 @@ impl NetHeader {
         }
         let meta = FrameMeta {
             needs_csum: needs,
-            data_valid: h.flags & F_DATA_VALID != 0,
+            data_valid: false,
             csum_start: if needs { h.csum_start } else { 0 },
             csum_offset: if needs { h.csum_offset } else { 0 },
         };
@@ -213,6 +215,8 @@ mod tests {
                 frame_len: 51
             })
         );
+        b[0] = F_DATA_VALID;
+        assert_eq!(NetHeader::parse_tx(&b, true, 0, 60), Ok(FrameMeta::NONE));
         b[0] = 0;
         b[1] = 1; // TCPv4 GSO
         assert!(NetHeader::parse_tx(&b, true, 0, 60).is_err());

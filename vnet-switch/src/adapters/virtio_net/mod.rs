@@ -23,9 +23,10 @@
 //!
 //! # Offloads
 //!
-//! `VIRTIO_NET_F_CSUM`: a transmit header's `NEEDS_CSUM` / `DATA_VALID` become the
-//! frame's [`FrameMeta`] (`csum_start` / `csum_offset` are already relative to the
-//! Ethernet frame). `VIRTIO_NET_F_GUEST_CSUM`: the flags reach the driver in the receive
+//! `VIRTIO_NET_F_CSUM`: a transmit header's `NEEDS_CSUM` becomes the frame's
+//! [`FrameMeta`] (`csum_start` / `csum_offset` are already relative to the Ethernet
+//! frame); a transmit `DATA_VALID` is ignored (drivers must not set it, and a partition
+//! cannot vouch for a checksum to another). `VIRTIO_NET_F_GUEST_CSUM`: the flags reach the driver in the receive
 //! header; without it the port completes a pending checksum in software and writes
 //! `flags = 0` (VirtIO 5.1.6.4.1). GSO is not negotiated: a transmit header with a GSO
 //! type is refused.
