@@ -315,3 +315,10 @@ pub fn switch<'a>(virtio: Virtio<'a>, queuing: Queuing<'a>) -> Sw<'a> {
 pub fn port(i: u8) -> PortId {
     PortId::new(i)
 }
+
+/// The next frame the uplink's peer receives.
+pub fn uplink_next(sw: &mut Sw<'_>) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 1600];
+    let n = sw.endpoint_mut(port(0))?.mem().receive(&mut buf)?;
+    Some(buf[..n].to_vec())
+}
