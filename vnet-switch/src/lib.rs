@@ -13,6 +13,8 @@
 //! * [`wire`]: Ethernet II / 802.1Q parsing into a private, validated header.
 //! * [`pcap`]: a `no_std` pcap writer (nanosecond timestamps) over a [`pcap::PcapSink`].
 //! * `mem` (feature `test-utils`): an in-memory endpoint with fault hooks.
+//! * `adapters` (features `virtqueue`, `queuing-port`): a virtio-net device backend port
+//!   and a queuing-port channel pair port.
 //!
 //! `no_std`, no heap: every table, queue and buffer has a capacity fixed at compile time.
 //!
@@ -24,6 +26,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+pub mod adapters;
 mod builder;
 pub mod endpoint;
 mod error;

@@ -1,0 +1,19 @@
+//! Ports over the partnet channels, behind features:
+//!
+//! * [`virtio_net`] (feature `virtqueue`): a virtio-net device backend; the partition runs
+//!   an ordinary virtio-net driver.
+//! * [`queuing`] (feature `queuing-port`): a pair of ARINC 653 queuing-port channels, one
+//!   frame per message.
+//!
+//! Both copy ingress frames out of shared memory into private slots on `rx_take` (the
+//! switch never reads memory a peer can write), check every bound on egress, count and
+//! type every refusal, and never panic on peer data.
+
+#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+pub(crate) mod csum;
+#[cfg(feature = "queuing-port")]
+pub mod queuing;
+#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+mod slots;
+#[cfg(feature = "virtqueue")]
+pub mod virtio_net;

@@ -1,0 +1,174 @@
+//! The queuing-port port inside a real switch: a corrupt region or an oversize message is
+//! counted and typed, never a panic, and the other ports keep working.
+mod adapter_util;
+mod common;
+
+use adapter_util::*;
+use common::{frame, mac};
+use queuing_port::mock::HostilePeer;
+use queuing_port::{Error as QpError, RegionError};
+use vnet_switch::adapters::queuing::QueuingEndpointError;
+use vnet_switch::{DropReason, PortEndpoint};
+
+/// The virtio partition and the uplink still exchange frames.
+fn virtio_still_works(sw: &mut Sw<'_>, drv: &mut NetDriver<'_>, now: u64) {
+    let to_v = frame(mac(1), mac(77), 0x0800, b"uplink to virtio partition");
+    let to_up = frame(mac(77), mac(1), 0x0800, b"virtio partition to uplink");
+    drv.post_rx(1, 1536);
+    drv.send(&to_up);
+    sw.endpoint_mut(port(0))
+        .unwrap()
+        .mem()
+        .inject(&to_v)
+        .unwrap();
+    sw.poll(now, 16);
+    assert_eq!(drv.receive().map(|(_, f)| f), Some(to_v));
+    assert_eq!(uplink_next(sw).as_ref(), Some(&to_up));
+}
+
+#[test]
+fn a_corrupt_index_is_typed_and_only_this_port_is_affected() {
+    let net = NetMemory::new();
+    let (up, down) = (channel(), channel());
+    let mut drv = net.driver(V1);
+    let (mut q_tx, _q_rx) = partition_side(&up, &down);
+    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
+    let fine = frame(mac(77), mac(2), 0x0800, b"fine");
+    q_tx.try_send(&fine).unwrap();
+    sw.poll(0, 8);
+    assert_eq!(uplink_next(&mut sw).as_ref(), Some(&fine));
+
+    // The partition writes a tail far beyond the queue depth.
+    HostilePeer::new(up.region()).poke(HostilePeer::TAIL, 0x8000_0000);
+    virtio_still_works(&mut sw, &mut drv, 1);
+    let q = sw.endpoint_mut(port(2)).unwrap().queuing();
+    assert!(q.stats().rx_corrupt >= 1);
+    let Some(QueuingEndpointError::Receive(QpError::Corrupt(RegionError::IndexOutOfRange {
+        field: "tail",
+        ..
+    }))) = q.stats().last_error
+    else {
+        panic!("untyped: {:?}", q.stats().last_error);
+    };
+    assert!(q
+        .stats()
+        .last_error
+        .unwrap()
+        .to_string()
+        .starts_with("receiving a frame: corrupt shared region: peer index `tail`"));
+    virtio_still_works(&mut sw, &mut drv, 2);
+}
+
+#[test]
+fn a_corrupt_length_costs_one_message() {
+    let net = NetMemory::new();
+    let (up, down) = (channel(), channel());
+    let (mut q_tx, _q_rx) = partition_side(&up, &down);
+    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
+    let good = frame(mac(77), mac(2), 0x0800, b"second message");
+    q_tx.try_send(&frame(mac(77), mac(2), 0x0800, b"first"))
+        .unwrap();
+    q_tx.try_send(&good).unwrap();
+    // The first slot's length word now claims more than the message size.
+    HostilePeer::new(up.region()).poke(HostilePeer::SLOTS, 99_999);
+    sw.poll(0, 8);
+    assert_eq!(uplink_next(&mut sw).as_ref(), Some(&good));
+    let q = sw.endpoint_mut(port(2)).unwrap().queuing();
+    assert_eq!((q.stats().rx_corrupt, q.stats().rx_frames), (1, 1));
+    assert_eq!(
+        q.stats().last_error,
+        Some(QueuingEndpointError::Receive(QpError::Corrupt(
+            RegionError::LengthOutOfRange {
+                len: 99_999,
+                max: MSG as u32
+            }
+        )))
+    );
+}
+
+#[test]
+fn a_corrupt_egress_channel_is_typed() {
+    let net = NetMemory::new();
+    let (up, down) = (channel(), channel());
+    let mut drv = net.driver(V1);
+    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
+    // The partition (the receiver of `down`) writes a head the sender cannot accept.
+    HostilePeer::new(down.region()).poke(HostilePeer::HEAD, 12345);
+    sw.endpoint_mut(port(0))
+        .unwrap()
+        .mem()
+        .inject(&frame(mac(2), mac(77), 0x0800, b"undeliverable"))
+        .unwrap();
+    sw.poll(0, 8);
+    assert_eq!(sw.stats(port(0)).unwrap().drops(DropReason::QueueFull), 1);
+    let q = sw.endpoint_mut(port(2)).unwrap().queuing();
+    assert_eq!(q.stats().tx_errors, 1);
+    assert!(matches!(
+        q.stats().last_error,
+        Some(QueuingEndpointError::Send(QpError::Corrupt(
+            RegionError::IndexOutOfRange { field: "head", .. }
+        )))
+    ));
+    virtio_still_works(&mut sw, &mut drv, 1);
+}
+
+#[test]
+fn oversize_and_full_are_refused_and_counted() {
+    let (up, down) = (channel(), channel());
+    let (_q_tx, mut q_rx) = partition_side(&up, &down);
+    let mut q = queuing_port(&up, &down);
+    assert!(q.tx_reserve(MSG + 1).is_none());
+    assert_eq!(q.stats().tx_oversized, 1);
+    assert_eq!(
+        q.stats().last_error,
+        Some(QueuingEndpointError::Oversized {
+            len: MSG + 1,
+            max: MSG
+        })
+    );
+    // The channel holds DEPTH messages; reservations count the ones in flight.
+    let f = frame(mac(2), mac(77), 0x0800, b"fill");
+    for _ in 0..DEPTH {
+        let t = q.tx_reserve(f.len()).unwrap();
+        q.tx_write(&t, 0, &f).unwrap();
+        q.tx_commit(t);
+    }
+    assert!(q.tx_reserve(f.len()).is_none());
+    assert_eq!(q.stats().tx_full, 1);
+    assert_eq!(queuing_receive_all(&mut q_rx).len(), DEPTH);
+    let t = q.tx_reserve(f.len()).unwrap();
+    // Writes are bounds-checked against the reservation.
+    assert!(q.tx_write(&t, 1, &f).is_err());
+    q.tx_abort(t);
+    assert_eq!(q.stats().tx_frames, DEPTH as u64);
+}
+
+#[test]
+fn batched_publication_needs_a_flush_per_round() {
+    let net = NetMemory::new();
+    let (up, down) = (channel(), channel());
+    let (mut q_tx, mut q_rx) = partition_side(&up, &down);
+    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
+    sw.endpoint_mut(port(2))
+        .unwrap()
+        .queuing()
+        .set_publish_batch(4);
+    let frames: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| frame(mac(2), mac(77), 0x0800, &[i; 20]))
+        .collect();
+    for f in &frames {
+        sw.endpoint_mut(port(0)).unwrap().mem().inject(f).unwrap();
+    }
+    sw.poll(0, 8);
+    assert!(
+        queuing_receive_all(&mut q_rx).is_empty(),
+        "3 < batch: not published yet"
+    );
+    sw.endpoint_mut(port(2)).unwrap().queuing().flush();
+    assert_eq!(queuing_receive_all(&mut q_rx), frames);
+    // Ingress still works with batching.
+    q_tx.try_send(&frame(mac(77), mac(2), 0x0800, b"up"))
+        .unwrap();
+    sw.poll(1, 8);
+    assert_eq!(sw.stats(port(2)).unwrap().rx_forwarded, 1);
+}
