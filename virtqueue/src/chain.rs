@@ -173,6 +173,25 @@ impl<'c, 'm> Cursor<'c, 'm> {
         want: usize,
         mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
     ) -> Result<usize, Error> {
+        // Fast path: the whole request lies in the current segment (one piece).
+        if let Some(s) = self.segs.get(self.seg) {
+            if want <= (s.len() as usize).saturating_sub(self.off) {
+                f(s.slice(), self.off, 0, want)?;
+                self.off += want;
+                self.remaining -= want;
+                self.done += want;
+                return Ok(want);
+            }
+        }
+        self.advance_pieces(want, f)
+    }
+
+    /// The general case of [`Cursor::advance`]: the request spans segments.
+    fn advance_pieces(
+        &mut self,
+        want: usize,
+        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
         let mut moved = 0;
         while moved < want {
             let Some(s) = self.segs.get(self.seg) else {

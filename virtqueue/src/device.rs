@@ -220,13 +220,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         if head >= size {
             return Err(Error::HeadOutOfRange { head, size });
         }
-        let generation = self.next_generation();
+        // Loop detection stamps descriptors only once the chain has a second one: a
+        // one-descriptor chain cannot loop. 0 means "not stamping yet" (live generations
+        // are never 0).
+        let mut generation: u16 = 0;
         let mut index = head;
         let mut position: u32 = 0;
         loop {
-            if !self.visit(index, generation) {
-                return Err(Error::ChainLoop { head, index });
-            }
             let d = self.ring.read_desc(index)?;
             let flags = DescFlags::from_bits_retain(d.flags.get());
             if flags.contains(DescFlags::INDIRECT) {
@@ -250,6 +250,14 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                     next,
                     table_len: u32::from(size),
                 });
+            }
+            if generation == 0 {
+                generation = self.next_generation();
+                // The head is in range (checked above), so this marks it.
+                self.visit(head, generation);
+            }
+            if !self.visit(next, generation) {
+                return Err(Error::ChainLoop { head, index: next });
             }
             index = next;
         }

@@ -204,6 +204,59 @@ impl<'a> VolatileSlice<'a> {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// Two little-endian `u64`s at `offset` and `offset + 8` (a descriptor), with one
+    /// bounds check and, when 8-aligned in host memory, two single volatile loads.
+    #[inline]
+    pub fn read_u64_pair(&self, offset: usize) -> Result<(u64, u64), Error> {
+        self.check(offset, 16)?;
+        // SAFETY: offset + 16 <= len (checked); the pointers are only dereferenced as
+        // `u64` when 8-aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr().is_multiple_of(8) {
+                let lo = ptr::read_volatile(p.cast::<u64>());
+                let hi = ptr::read_volatile(p.add(8).cast::<u64>());
+                return Ok((u64::from_le(lo), u64::from_le(hi)));
+            }
+        }
+        let mut b = [0u8; 16];
+        self.read_into(offset, &mut b)?;
+        let (lo, hi) = b.split_at(8);
+        let word = |h: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(h);
+            u64::from_le_bytes(w)
+        };
+        Ok((word(lo), word(hi)))
+    }
+
+    /// Two little-endian `u32`s at `offset` and `offset + 4` (a used element): one
+    /// 8-byte volatile store when 8-aligned in host memory, two 4-byte stores when
+    /// 4-aligned, bytewise otherwise.
+    #[inline]
+    pub fn write_u32_pair(&self, offset: usize, first: u32, second: u32) -> Result<(), Error> {
+        self.check(offset, 8)?;
+        // SAFETY: offset + 8 <= len (checked); each pointer is dereferenced only with the
+        // alignment of the type it is cast to.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr().is_multiple_of(8) {
+                let v = u64::from(first) | u64::from(second) << 32;
+                ptr::write_volatile(p.cast::<u64>(), v.to_le());
+                return Ok(());
+            }
+            if p.addr().is_multiple_of(4) {
+                ptr::write_volatile(p.cast::<u32>(), first.to_le());
+                ptr::write_volatile(p.add(4).cast::<u32>(), second.to_le());
+                return Ok(());
+            }
+        }
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&first.to_le_bytes());
+        b[4..].copy_from_slice(&second.to_le_bytes());
+        self.write_from(offset, &b)
+    }
+
     /// One volatile store of a little-endian `u64` when aligned (bytewise otherwise).
     #[inline]
     pub fn write_u64(&self, offset: usize, value: u64) -> Result<(), Error> {
@@ -308,6 +361,22 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
             dst[i] = ptr::read_volatile(src.add(i));
             i += 1;
         }
+        // 32 bytes per round: four independent loads, then four stores into `dst`.
+        while i + 32 <= n {
+            let p = src.add(i).cast::<u64>();
+            let w = [
+                ptr::read_volatile(p),
+                ptr::read_volatile(p.add(1)),
+                ptr::read_volatile(p.add(2)),
+                ptr::read_volatile(p.add(3)),
+            ];
+            if let Some(d) = dst.get_mut(i..i + 32) {
+                for (chunk, w) in d.chunks_exact_mut(8).zip(w) {
+                    chunk.copy_from_slice(&w.to_ne_bytes());
+                }
+            }
+            i += 32;
+        }
         while i + 8 <= n {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
             dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
@@ -334,6 +403,23 @@ unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
         while i < n && !dst.add(i).addr().is_multiple_of(8) {
             ptr::write_volatile(dst.add(i), src[i]);
             i += 1;
+        }
+        // 32 bytes per round, as in `volatile_read`.
+        while i + 32 <= n {
+            let p = dst.add(i).cast::<u64>();
+            let mut w = [0u64; 4];
+            if let Some(s) = src.get(i..i + 32) {
+                for (w, chunk) in w.iter_mut().zip(s.chunks_exact(8)) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(chunk);
+                    *w = u64::from_ne_bytes(b);
+                }
+            }
+            ptr::write_volatile(p, w[0]);
+            ptr::write_volatile(p.add(1), w[1]);
+            ptr::write_volatile(p.add(2), w[2]);
+            ptr::write_volatile(p.add(3), w[3]);
+            i += 32;
         }
         while i + 8 <= n {
             let mut w = [0u8; 8];

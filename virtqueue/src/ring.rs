@@ -27,8 +27,7 @@ pub(crate) struct SplitRing<'m> {
 /// Read a descriptor once, field by field with single aligned loads (two 8-byte loads).
 #[inline]
 pub(crate) fn read_desc_at(table: &VolatileSlice<'_>, off: usize) -> Result<Descriptor, Error> {
-    let lo = table.read_u64(off)?;
-    let hi = table.read_u64(off + 8)?;
+    let (lo, hi) = table.read_u64_pair(off)?;
     Ok(Descriptor::new(
         lo,
         hi as u32,
@@ -151,8 +150,8 @@ impl<'m> SplitRing<'m> {
     #[inline]
     pub(crate) fn write_used_slot(&self, idx: u16, e: &UsedElem) -> Result<(), Error> {
         let off = used::ring(idx & self.mask);
-        // One 8-byte store when aligned: `id` in the low half, `len` in the high half (LE).
-        let v = u64::from(e.id.get()) | u64::from(e.len.get()) << 32;
-        self.used.write_u64(off, v)
+        // The used ring is 4-aligned in host memory (checked at attach), so this is one
+        // 8-byte store or two 4-byte stores, never a byte loop.
+        self.used.write_u32_pair(off, e.id.get(), e.len.get())
     }
 }
