@@ -9,7 +9,7 @@
 //! (the transport should then set `DEVICE_NEEDS_RESET`).
 
 use crate::chain::{DescriptorChain, Segment};
-use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedElem, UsedFlags};
+use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedFlags};
 use crate::memory::CompactSlice;
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
@@ -172,13 +172,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 return Ok(false);
             }
         }
-        let head = match self.ring.read_avail_slot(self.next_avail) {
-            Ok(h) => h,
-            Err(e) => {
-                chain.reset(0);
-                return Err(e);
-            }
-        };
+        let head = self.ring.read_avail_slot(self.next_avail);
         self.next_avail = self.next_avail.wrapping_add(1);
         chain.reset(head);
         match self.walk(chain) {
@@ -227,7 +221,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         let mut index = head;
         let mut position: u32 = 0;
         loop {
-            let d = self.ring.read_desc(index)?;
+            let d = self.ring.read_desc(index);
             let flags = DescFlags::from_bits_retain(d.flags.get());
             if flags.contains(DescFlags::INDIRECT) {
                 if !self.features.contains(Features::INDIRECT_DESC) {
@@ -236,7 +230,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 if flags.contains(DescFlags::NEXT) || position != 0 {
                     return Err(Error::IndirectInChain { head });
                 }
-                return self.walk_indirect(chain, &d);
+                return self.walk_indirect(chain, d.addr.get(), d.len.get());
             }
             self.push(chain, &d, flags, position)?;
             position += 1;
@@ -263,13 +257,16 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
+    /// Walk the indirect table of `len` bytes at `addr` (the chain's only main-table
+    /// descriptor).
+    #[inline(never)]
     fn walk_indirect(
         &mut self,
         chain: &mut DescriptorChain<'m, S>,
-        table: &Descriptor,
+        addr: u64,
+        len: u32,
     ) -> Result<(), Error> {
         let head = chain.head;
-        let len = table.len.get();
         if len == 0 || !len.is_multiple_of(16) {
             return Err(Error::IndirectLength { head, len });
         }
@@ -281,7 +278,6 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 size: self.ring.size,
             });
         }
-        let addr = table.addr.get();
         let view: VolatileSlice<'m> = self
             .mem
             .slice(addr, len as usize)
@@ -364,7 +360,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             });
         }
         self.ring
-            .write_used_slot(self.next_used, &UsedElem::new(u32::from(head), len))?;
+            .write_used_slot(self.next_used, u32::from(head), len);
         self.next_used = self.next_used.wrapping_add(1);
         Ok(())
     }

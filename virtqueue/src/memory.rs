@@ -346,6 +346,116 @@ impl<'a> CompactSlice<'a> {
     }
 }
 
+/// `count` slots of `STRIDE` bytes inside a [`VolatileSlice`] (the element array of a
+/// ring part), bounds-checked once at construction. Slot `i` is slot `i mod count`
+/// (`count` is a power of two), so no access needs another bounds check.
+#[derive(Clone, Copy)]
+pub(crate) struct Slots<'a, const STRIDE: usize> {
+    base: *mut u8,
+    mask: usize,
+    /// The first slot is 8-aligned in host memory (so is every slot when `STRIDE` is a
+    /// multiple of 8).
+    aligned8: bool,
+    _life: PhantomData<&'a UnsafeCell<[u8]>>,
+}
+
+// SAFETY: as for `VolatileSlice`, of which this is a checked part.
+unsafe impl<const STRIDE: usize> Send for Slots<'_, STRIDE> {}
+// SAFETY: as for `VolatileSlice`.
+unsafe impl<const STRIDE: usize> Sync for Slots<'_, STRIDE> {}
+
+impl<'a, const STRIDE: usize> Slots<'a, STRIDE> {
+    /// `count` slots starting at `offset` of `view`. Fails when `count` is not a power of
+    /// two, the slots do not fit in `view`, or the first slot is not aligned in host
+    /// memory to `min(STRIDE, 4)` bytes.
+    pub(crate) fn new(view: &VolatileSlice<'a>, offset: usize, count: u16) -> Result<Self, Error> {
+        let bytes = STRIDE * usize::from(count);
+        if !count.is_power_of_two() {
+            return Err(Error::SliceBounds {
+                offset,
+                len: bytes,
+                slice_len: view.len,
+            });
+        }
+        let part = view.subslice(offset, bytes)?;
+        let align = STRIDE.min(4);
+        if !part.ptr.addr().is_multiple_of(align) {
+            return Err(Error::Misaligned {
+                part: "ring slots",
+                addr: part.ptr.addr() as u64,
+                align: align as u64,
+            });
+        }
+        Ok(Slots {
+            base: part.ptr,
+            mask: usize::from(count) - 1,
+            aligned8: part.ptr.addr().is_multiple_of(8),
+            _life: PhantomData,
+        })
+    }
+
+    /// The first byte of slot `i mod count`.
+    #[inline(always)]
+    fn slot(&self, i: u16) -> *mut u8 {
+        // SAFETY: (i & mask) < count, so the slot's STRIDE bytes lie inside the
+        // count * STRIDE bytes checked in `new`.
+        unsafe { self.base.add((usize::from(i) & self.mask) * STRIDE) }
+    }
+}
+
+impl Slots<'_, 2> {
+    /// One volatile load of the little-endian `u16` in slot `i mod count`.
+    #[inline]
+    pub(crate) fn load_u16(&self, i: u16) -> u16 {
+        // SAFETY: the slot is inside the checked view and 2-aligned (checked in `new`).
+        u16::from_le(unsafe { ptr::read_volatile(self.slot(i).cast::<u16>()) })
+    }
+}
+
+impl Slots<'_, 16> {
+    /// The two little-endian `u64`s of slot `i mod count` (a descriptor), each read once.
+    #[inline]
+    pub(crate) fn load_u64_pair(&self, i: u16) -> (u64, u64) {
+        let p = self.slot(i);
+        if self.aligned8 {
+            // SAFETY: the slot's 16 bytes are inside the checked view and 8-aligned.
+            unsafe {
+                let lo = ptr::read_volatile(p.cast::<u64>());
+                let hi = ptr::read_volatile(p.add(8).cast::<u64>());
+                return (u64::from_le(lo), u64::from_le(hi));
+            }
+        }
+        let mut b = [0u8; 16];
+        // SAFETY: the slot's 16 bytes are inside the checked view.
+        unsafe { volatile_read(p, &mut b) };
+        let [l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7] = b;
+        (
+            u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]),
+            u64::from_le_bytes([h0, h1, h2, h3, h4, h5, h6, h7]),
+        )
+    }
+}
+
+impl Slots<'_, 8> {
+    /// Store two little-endian `u32`s into slot `i mod count` (a used element): one
+    /// 8-byte store when 8-aligned, two 4-byte stores otherwise.
+    #[inline]
+    pub(crate) fn store_u32_pair(&self, i: u16, first: u32, second: u32) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 8 bytes are inside the checked view and at least 4-aligned
+        // (checked in `new`); the 8-byte store happens only when 8-aligned.
+        unsafe {
+            if self.aligned8 {
+                let v = u64::from(first) | u64::from(second) << 32;
+                ptr::write_volatile(p.cast::<u64>(), v.to_le());
+            } else {
+                ptr::write_volatile(p.cast::<u32>(), first.to_le());
+                ptr::write_volatile(p.add(4).cast::<u32>(), second.to_le());
+            }
+        }
+    }
+}
+
 /// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
 ///
 /// # Safety

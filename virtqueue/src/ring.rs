@@ -3,6 +3,7 @@
 use zerocopy::little_endian::U16;
 
 use crate::layout::{self, avail, used, Descriptor, QueueConfig, UsedElem};
+use crate::memory::Slots;
 use crate::ordering::{Barriers, RingU16};
 use crate::{Error, Features, SharedMemory, VolatileSlice};
 
@@ -22,18 +23,30 @@ pub(crate) struct SplitRing<'m> {
     pub(crate) used_idx: RingU16<'m>,
     pub(crate) avail_event: RingU16<'m>,
     pub(crate) barriers: Barriers,
+    /// The descriptor table as slots (checked once, accessed without bounds checks).
+    desc_slots: Slots<'m, 16>,
+    /// `avail.ring[]`.
+    avail_slots: Slots<'m, 2>,
+    /// `used.ring[]`.
+    used_slots: Slots<'m, 8>,
 }
 
 /// Read a descriptor once, field by field with single aligned loads (two 8-byte loads).
 #[inline]
 pub(crate) fn read_desc_at(table: &VolatileSlice<'_>, off: usize) -> Result<Descriptor, Error> {
     let (lo, hi) = table.read_u64_pair(off)?;
-    Ok(Descriptor::new(
+    Ok(desc_from_words(lo, hi))
+}
+
+/// A descriptor from its two little-endian words as loaded.
+#[inline]
+fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
+    Descriptor::new(
         lo,
         hi as u32,
         crate::layout::DescFlags::from_bits_retain((hi >> 32) as u16),
         (hi >> 48) as u16,
-    ))
+    )
 }
 
 fn part<'m, M: SharedMemory + ?Sized>(
@@ -116,13 +129,17 @@ impl<'m> SplitRing<'m> {
             used_idx: RingU16(used_v.atomic_u16(used::IDX)?),
             avail_event: RingU16(used_v.atomic_u16(used::avail_event(size))?),
             barriers,
+            desc_slots: Slots::new(&desc, 0, size)?,
+            avail_slots: Slots::new(&avail_v, avail::ring(0), size)?,
+            used_slots: Slots::new(&used_v, used::ring(0), size)?,
         })
     }
 
-    /// Read descriptor `i` of the main table once.
+    /// Read descriptor `i mod size` of the main table once (callers check `i < size`).
     #[inline]
-    pub(crate) fn read_desc(&self, i: u16) -> Result<Descriptor, Error> {
-        read_desc_at(&self.desc, usize::from(i) * 16)
+    pub(crate) fn read_desc(&self, i: u16) -> Descriptor {
+        let (lo, hi) = self.desc_slots.load_u64_pair(i);
+        desc_from_words(lo, hi)
     }
 
     #[inline]
@@ -132,8 +149,8 @@ impl<'m> SplitRing<'m> {
 
     /// Avail ring slot for free-running index `idx`.
     #[inline]
-    pub(crate) fn read_avail_slot(&self, idx: u16) -> Result<u16, Error> {
-        self.avail.read_u16(avail::ring(idx & self.mask))
+    pub(crate) fn read_avail_slot(&self, idx: u16) -> u16 {
+        self.avail_slots.load_u16(idx)
     }
 
     #[inline]
@@ -147,11 +164,10 @@ impl<'m> SplitRing<'m> {
         self.used.read_obj(used::ring(idx & self.mask))
     }
 
+    /// Write the used element for free-running index `idx`: one 8-byte store or two
+    /// 4-byte stores (the used ring is 4-aligned in host memory, checked at attach).
     #[inline]
-    pub(crate) fn write_used_slot(&self, idx: u16, e: &UsedElem) -> Result<(), Error> {
-        let off = used::ring(idx & self.mask);
-        // The used ring is 4-aligned in host memory (checked at attach), so this is one
-        // 8-byte store or two 4-byte stores, never a byte loop.
-        self.used.write_u32_pair(off, e.id.get(), e.len.get())
+    pub(crate) fn write_used_slot(&self, idx: u16, id: u32, len: u32) {
+        self.used_slots.store_u32_pair(idx, id, len);
     }
 }
