@@ -207,6 +207,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
+    /// Validate the chain at `chain.head` into `chain`. The head descriptor is handled
+    /// here, inline (most chains have one descriptor, which cannot loop); the rest of a
+    /// longer chain in [`DeviceQueue::walk_next`].
     #[inline]
     fn walk(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<(), Error> {
         let size = self.ring.size;
@@ -214,30 +217,39 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         if head >= size {
             return Err(Error::HeadOutOfRange { head, size });
         }
-        // Loop detection stamps descriptors only once the chain has a second one: a
-        // one-descriptor chain cannot loop. 0 means "not stamping yet" (live generations
-        // are never 0).
-        let mut generation: u16 = 0;
-        let mut index = head;
-        let mut position: u32 = 0;
+        let d = self.ring.read_desc(head);
+        let flags = DescFlags::from_bits_retain(d.flags.get());
+        if flags.contains(DescFlags::INDIRECT) {
+            if !self.features.contains(Features::INDIRECT_DESC) {
+                return Err(Error::IndirectNotNegotiated { head });
+            }
+            if flags.contains(DescFlags::NEXT) {
+                return Err(Error::IndirectInChain { head });
+            }
+            return self.walk_indirect(chain, d.addr.get(), d.len.get());
+        }
+        self.push(chain, &d, flags, 0)?;
+        if !flags.contains(DescFlags::NEXT) {
+            return Ok(());
+        }
+        self.walk_next(chain, d.next.get())
+    }
+
+    /// The descriptors after the head (whose `next` is `next`), with loop detection:
+    /// every descriptor of the walk is stamped with a fresh generation.
+    #[inline(never)]
+    fn walk_next(
+        &mut self,
+        chain: &mut DescriptorChain<'m, S>,
+        mut next: u16,
+    ) -> Result<(), Error> {
+        let size = self.ring.size;
+        let head = chain.head;
+        let generation = self.next_generation();
+        // The head is in range (checked by `walk`), so this marks it.
+        self.visit(head, generation);
+        let mut position: u32 = 1;
         loop {
-            let d = self.ring.read_desc(index);
-            let flags = DescFlags::from_bits_retain(d.flags.get());
-            if flags.contains(DescFlags::INDIRECT) {
-                if !self.features.contains(Features::INDIRECT_DESC) {
-                    return Err(Error::IndirectNotNegotiated { head });
-                }
-                if flags.contains(DescFlags::NEXT) || position != 0 {
-                    return Err(Error::IndirectInChain { head });
-                }
-                return self.walk_indirect(chain, d.addr.get(), d.len.get());
-            }
-            self.push(chain, &d, flags, position)?;
-            position += 1;
-            if !flags.contains(DescFlags::NEXT) {
-                return Ok(());
-            }
-            let next = d.next.get();
             if next >= size {
                 return Err(Error::NextOutOfRange {
                     head,
@@ -245,15 +257,24 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                     table_len: u32::from(size),
                 });
             }
-            if generation == 0 {
-                generation = self.next_generation();
-                // The head is in range (checked above), so this marks it.
-                self.visit(head, generation);
-            }
             if !self.visit(next, generation) {
                 return Err(Error::ChainLoop { head, index: next });
             }
-            index = next;
+            let d = self.ring.read_desc(next);
+            let flags = DescFlags::from_bits_retain(d.flags.get());
+            if flags.contains(DescFlags::INDIRECT) {
+                return Err(if self.features.contains(Features::INDIRECT_DESC) {
+                    Error::IndirectInChain { head }
+                } else {
+                    Error::IndirectNotNegotiated { head }
+                });
+            }
+            self.push(chain, &d, flags, position)?;
+            position += 1;
+            if !flags.contains(DescFlags::NEXT) {
+                return Ok(());
+            }
+            next = d.next.get();
         }
     }
 
