@@ -410,9 +410,35 @@ impl Slots<'_, 2> {
         // SAFETY: the slot is inside the checked view and 2-aligned (checked in `new`).
         u16::from_le(unsafe { ptr::read_volatile(self.slot(i).cast::<u16>()) })
     }
+
+    /// One volatile store of a little-endian `u16` into slot `i mod count`.
+    #[inline]
+    pub(crate) fn store_u16(&self, i: u16, value: u16) {
+        // SAFETY: the slot is inside the checked view and 2-aligned (checked in `new`).
+        unsafe { ptr::write_volatile(self.slot(i).cast::<u16>(), value.to_le()) }
+    }
 }
 
 impl Slots<'_, 16> {
+    /// Store two little-endian `u64`s into slot `i mod count` (a descriptor).
+    #[inline]
+    pub(crate) fn store_u64_pair(&self, i: u16, lo: u64, hi: u64) {
+        let p = self.slot(i);
+        if self.aligned8 {
+            // SAFETY: the slot's 16 bytes are inside the checked view and 8-aligned.
+            unsafe {
+                ptr::write_volatile(p.cast::<u64>(), lo.to_le());
+                ptr::write_volatile(p.add(8).cast::<u64>(), hi.to_le());
+            }
+            return;
+        }
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&lo.to_le_bytes());
+        b[8..].copy_from_slice(&hi.to_le_bytes());
+        // SAFETY: the slot's 16 bytes are inside the checked view.
+        unsafe { volatile_write(p, &b) };
+    }
+
     /// The two little-endian `u64`s of slot `i mod count` (a descriptor), each read once.
     #[inline]
     pub(crate) fn load_u64_pair(&self, i: u16) -> (u64, u64) {
@@ -437,6 +463,20 @@ impl Slots<'_, 16> {
 }
 
 impl Slots<'_, 8> {
+    /// The two little-endian `u32`s of slot `i mod count` (a used element), each read
+    /// once (the slot is at least 4-aligned, checked in `new`).
+    #[inline]
+    pub(crate) fn load_u32_pair(&self, i: u16) -> (u32, u32) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 8 bytes are inside the checked view and 4-aligned.
+        unsafe {
+            (
+                u32::from_le(ptr::read_volatile(p.cast::<u32>())),
+                u32::from_le(ptr::read_volatile(p.add(4).cast::<u32>())),
+            )
+        }
+    }
+
     /// Store two little-endian `u32`s into slot `i mod count` (a used element): one
     /// 8-byte store when 8-aligned, two 4-byte stores otherwise.
     #[inline]

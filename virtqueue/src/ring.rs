@@ -1,8 +1,6 @@
 //! The three parts of one split ring, translated once and checked at attach time.
 
-use zerocopy::little_endian::U16;
-
-use crate::layout::{self, avail, used, Descriptor, QueueConfig, UsedElem};
+use crate::layout::{self, avail, used, Descriptor, QueueConfig};
 use crate::memory::Slots;
 use crate::ordering::{Barriers, RingU16};
 use crate::{Error, Features, SharedMemory, VolatileSlice};
@@ -12,10 +10,6 @@ use crate::{Error, Features, SharedMemory, VolatileSlice};
 #[derive(Clone, Copy)]
 pub(crate) struct SplitRing<'m> {
     pub(crate) size: u16,
-    pub(crate) mask: u16,
-    pub(crate) desc: VolatileSlice<'m>,
-    pub(crate) avail: VolatileSlice<'m>,
-    pub(crate) used: VolatileSlice<'m>,
     pub(crate) avail_flags: RingU16<'m>,
     pub(crate) avail_idx: RingU16<'m>,
     pub(crate) used_event: RingU16<'m>,
@@ -118,10 +112,6 @@ impl<'m> SplitRing<'m> {
         };
         Ok(SplitRing {
             size,
-            mask: size - 1,
-            desc,
-            avail: avail_v,
-            used: used_v,
             avail_flags: RingU16(avail_v.atomic_u16(avail::FLAGS)?),
             avail_idx: RingU16(avail_v.atomic_u16(avail::IDX)?),
             used_event: RingU16(avail_v.atomic_u16(avail::used_event(size))?),
@@ -142,9 +132,12 @@ impl<'m> SplitRing<'m> {
         desc_from_words(lo, hi)
     }
 
+    /// Write descriptor `i mod size` (callers pass `i < size`).
     #[inline]
-    pub(crate) fn write_desc(&self, i: u16, d: &Descriptor) -> Result<(), Error> {
-        self.desc.write_obj(usize::from(i) * 16, d)
+    pub(crate) fn write_desc(&self, i: u16, d: &Descriptor) {
+        let hi =
+            u64::from(d.len.get()) | u64::from(d.flags.get()) << 32 | u64::from(d.next.get()) << 48;
+        self.desc_slots.store_u64_pair(i, d.addr.get(), hi);
     }
 
     /// Avail ring slot for free-running index `idx`.
@@ -153,15 +146,16 @@ impl<'m> SplitRing<'m> {
         self.avail_slots.load_u16(idx)
     }
 
+    /// Write the avail slot for free-running index `idx`.
     #[inline]
-    pub(crate) fn write_avail_slot(&self, idx: u16, head: u16) -> Result<(), Error> {
-        self.avail
-            .write_obj(avail::ring(idx & self.mask), &U16::new(head))
+    pub(crate) fn write_avail_slot(&self, idx: u16, head: u16) {
+        self.avail_slots.store_u16(idx, head);
     }
 
+    /// Read the used element for free-running index `idx` once: `(id, len)`.
     #[inline]
-    pub(crate) fn read_used_slot(&self, idx: u16) -> Result<UsedElem, Error> {
-        self.used.read_obj(used::ring(idx & self.mask))
+    pub(crate) fn read_used_slot(&self, idx: u16) -> (u32, u32) {
+        self.used_slots.load_u32_pair(idx)
     }
 
     /// Write the used element for free-running index `idx`: one 8-byte store or two
