@@ -6,6 +6,16 @@
 //! + driver pop_used, 256 buffers in batches of 32.
 //!
 //! Run: `cargo bench -p virtqueue --bench compare -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Each `split_device` iteration is one call of [`partnet_round`] or [`rust_vmm_round`]
+//! (never inlined), so instruction counts, which do not depend on the machine's load, can
+//! be taken per round with callgrind (Ir of the function divided by its calls):
+//!
+//! ```text
+//! cargo bench -p virtqueue --bench compare --no-run
+//! valgrind --tool=callgrind --toggle-collect='*partnet_round*' \
+//!     target/release/deps/compare-<hash> --bench --profile-time 1 split_device/partnet
+//! ```
 
 use std::hint::black_box;
 
@@ -54,6 +64,42 @@ fn prepare<'a>(region: &'a MemoryRegion<'a>, cfg: QueueConfig) -> MockDriver<'a>
     drv
 }
 
+/// partnet's device side over everything the driver made available: pop (with full
+/// validation and buffer translation), read each chain's 64-byte payload once, return it
+/// used (publishing `used.idx` each time). Returns the sum of the first payload bytes.
+#[inline(never)]
+fn partnet_round<'m>(
+    q: &mut DeviceQueue<'m, MemoryRegion<'m>, 256, 4>,
+    chain: &mut DescriptorChain<'m, 4>,
+) -> u32 {
+    let mut sum = 0u32;
+    let mut buf = [0u8; PAYLOAD as usize];
+    while q.pop_into(chain).unwrap() {
+        chain.reader().read_exact(&mut buf).unwrap();
+        sum += u32::from(buf[0]);
+        q.add_used(chain.head(), 0).unwrap();
+    }
+    sum
+}
+
+/// The same round with rust-vmm: `pop_descriptor_chain`, read each descriptor's buffer
+/// (up to 64 bytes) once through vm-memory, `add_used` (publishing `used.idx` each time).
+#[inline(never)]
+fn rust_vmm_round(q: &mut Queue, gm: &GuestMemoryMmap) -> u32 {
+    let mut sum = 0u32;
+    let mut buf = [0u8; PAYLOAD as usize];
+    while let Some(chain) = q.pop_descriptor_chain(gm) {
+        let head = chain.head_index();
+        for d in chain {
+            let n = (d.len() as usize).min(buf.len());
+            gm.read_slice(&mut buf[..n], d.addr()).unwrap();
+            sum += u32::from(buf[0]);
+        }
+        q.add_used(gm, head, 0).unwrap();
+    }
+    sum
+}
+
 fn split_device(c: &mut Criterion) {
     let mut g = c.benchmark_group("split_device");
     g.throughput(Throughput::Elements(u64::from(SIZE)));
@@ -71,14 +117,7 @@ fn split_device(c: &mut Criterion) {
             b.iter(|| {
                 avail = avail.wrapping_add(SIZE);
                 drv.set_avail_idx(avail);
-                let mut sum = 0u32;
-                let mut buf = [0u8; PAYLOAD as usize];
-                while q.pop_into(&mut chain).unwrap() {
-                    chain.reader().read_exact(&mut buf).unwrap();
-                    sum += u32::from(buf[0]);
-                    q.add_used(chain.head(), 0).unwrap();
-                }
-                black_box(sum)
+                black_box(partnet_round(&mut q, &mut chain))
             })
         });
     }
@@ -99,18 +138,7 @@ fn split_device(c: &mut Criterion) {
             b.iter(|| {
                 avail = avail.wrapping_add(SIZE);
                 drv.set_avail_idx(avail);
-                let mut sum = 0u32;
-                let mut buf = [0u8; PAYLOAD as usize];
-                while let Some(chain) = q.pop_descriptor_chain(&gm) {
-                    let head = chain.head_index();
-                    for d in chain {
-                        let n = (d.len() as usize).min(buf.len());
-                        gm.read_slice(&mut buf[..n], d.addr()).unwrap();
-                        sum += u32::from(buf[0]);
-                    }
-                    q.add_used(&gm, head, 0).unwrap();
-                }
-                black_box(sum)
+                black_box(rust_vmm_round(&mut q, &gm))
             })
         });
     }

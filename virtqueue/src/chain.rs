@@ -116,6 +116,7 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
     }
 
     /// The readable segments.
+    #[inline(always)]
     pub fn readable(&self) -> &[Segment<'m>] {
         self.segs
             .get(..usize::from(self.readable_segs))
@@ -123,6 +124,7 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
     }
 
     /// The writable segments.
+    #[inline(always)]
     pub fn writable(&self) -> &[Segment<'m>] {
         self.segs
             .get(usize::from(self.readable_segs)..)
@@ -130,13 +132,13 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
     }
 
     /// A reader over the readable buffers.
-    #[inline]
+    #[inline(always)]
     pub fn reader(&self) -> ChainReader<'_, 'm> {
         ChainReader::new(self.readable(), self.readable_len as usize)
     }
 
     /// A writer over the writable buffers.
-    #[inline]
+    #[inline(always)]
     pub fn writer(&self) -> ChainWriter<'_, 'm> {
         ChainWriter {
             cursor: Cursor::new(self.writable(), self.writable_len as usize),
@@ -167,12 +169,36 @@ impl<'c, 'm> Cursor<'c, 'm> {
 
     /// Visit up to `want` bytes as (view, offset in view, start in caller buffer, length)
     /// pieces.
-    #[inline]
+    #[inline(always)]
     fn advance(
         &mut self,
         want: usize,
         mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
     ) -> Result<usize, Error> {
+        // Fast path: the whole request lies in the current segment (one piece).
+        if let Some(s) = self.segs.get(self.seg) {
+            if want <= (s.len() as usize).saturating_sub(self.off) {
+                f(s.slice(), self.off, 0, want)?;
+                self.off += want;
+                self.remaining -= want;
+                self.done += want;
+                return Ok(want);
+            }
+        }
+        // By value, so that the cursor never escapes and the fast path keeps it in
+        // registers.
+        let (cursor, moved) = self.clone().advance_pieces(want, f);
+        *self = cursor;
+        moved
+    }
+
+    /// The general case of [`Cursor::advance`]: the request spans segments. Returns the
+    /// moved cursor.
+    fn advance_pieces(
+        mut self,
+        want: usize,
+        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
+    ) -> (Self, Result<usize, Error>) {
         let mut moved = 0;
         while moved < want {
             let Some(s) = self.segs.get(self.seg) else {
@@ -185,13 +211,15 @@ impl<'c, 'm> Cursor<'c, 'm> {
                 continue;
             }
             let n = left_in_seg.min(want - moved);
-            f(s.slice(), self.off, moved, n)?;
+            if let Err(e) = f(s.slice(), self.off, moved, n) {
+                return (self, Err(e));
+            }
             self.off += n;
             moved += n;
         }
         self.remaining -= moved;
         self.done += moved;
-        Ok(moved)
+        (self, Ok(moved))
     }
 }
 
@@ -219,7 +247,7 @@ impl<'c, 'm> ChainReader<'c, 'm> {
     }
 
     /// Copy up to `buf.len()` bytes; returns how many were copied.
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let want = buf.len().min(self.cursor.remaining);
         let res = self.cursor.advance(want, |view, off, at, n| {
@@ -230,7 +258,7 @@ impl<'c, 'm> ChainReader<'c, 'm> {
     }
 
     /// Copy exactly `buf.len()` bytes, or fail without consuming anything.
-    #[inline]
+    #[inline(always)]
     pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
         if buf.len() > self.cursor.remaining {
             return Err(Error::PayloadBounds {
@@ -275,7 +303,7 @@ impl ChainWriter<'_, '_> {
     }
 
     /// Copy up to `buf.len()` bytes; returns how many were copied.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, buf: &[u8]) -> usize {
         let want = buf.len().min(self.cursor.remaining);
         let res = self.cursor.advance(want, |view, off, at, n| {
@@ -285,6 +313,7 @@ impl ChainWriter<'_, '_> {
     }
 
     /// Copy all of `buf`, or fail without writing anything.
+    #[inline(always)]
     pub fn write_all(&mut self, buf: &[u8]) -> Result<(), Error> {
         if buf.len() > self.cursor.remaining {
             return Err(Error::PayloadBounds {

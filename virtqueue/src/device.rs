@@ -9,7 +9,7 @@
 //! (the transport should then set `DEVICE_NEEDS_RESET`).
 
 use crate::chain::{DescriptorChain, Segment};
-use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedElem, UsedFlags};
+use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedFlags};
 use crate::memory::CompactSlice;
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
@@ -172,13 +172,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 return Ok(false);
             }
         }
-        let head = match self.ring.read_avail_slot(self.next_avail) {
-            Ok(h) => h,
-            Err(e) => {
-                chain.reset(0);
-                return Err(e);
-            }
-        };
+        let head = self.ring.read_avail_slot(self.next_avail);
         self.next_avail = self.next_avail.wrapping_add(1);
         chain.reset(head);
         match self.walk(chain) {
@@ -213,6 +207,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         }
     }
 
+    /// Validate the chain at `chain.head` into `chain`. The head descriptor is handled
+    /// here, inline (most chains have one descriptor, which cannot loop); the rest of a
+    /// longer chain in [`DeviceQueue::walk_next`].
     #[inline]
     fn walk(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<(), Error> {
         let size = self.ring.size;
@@ -220,30 +217,39 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         if head >= size {
             return Err(Error::HeadOutOfRange { head, size });
         }
+        let d = self.ring.read_desc(head);
+        let flags = DescFlags::from_bits_retain(d.flags.get());
+        if flags.contains(DescFlags::INDIRECT) {
+            if !self.features.contains(Features::INDIRECT_DESC) {
+                return Err(Error::IndirectNotNegotiated { head });
+            }
+            if flags.contains(DescFlags::NEXT) {
+                return Err(Error::IndirectInChain { head });
+            }
+            return self.walk_indirect(chain, d.addr.get(), d.len.get());
+        }
+        self.push(chain, &d, flags, 0)?;
+        if !flags.contains(DescFlags::NEXT) {
+            return Ok(());
+        }
+        self.walk_next(chain, d.next.get())
+    }
+
+    /// The descriptors after the head (whose `next` is `next`), with loop detection:
+    /// every descriptor of the walk is stamped with a fresh generation.
+    #[inline(never)]
+    fn walk_next(
+        &mut self,
+        chain: &mut DescriptorChain<'m, S>,
+        mut next: u16,
+    ) -> Result<(), Error> {
+        let size = self.ring.size;
+        let head = chain.head;
         let generation = self.next_generation();
-        let mut index = head;
-        let mut position: u32 = 0;
+        // The head is in range (checked by `walk`), so this marks it.
+        self.visit(head, generation);
+        let mut position: u32 = 1;
         loop {
-            if !self.visit(index, generation) {
-                return Err(Error::ChainLoop { head, index });
-            }
-            let d = self.ring.read_desc(index)?;
-            let flags = DescFlags::from_bits_retain(d.flags.get());
-            if flags.contains(DescFlags::INDIRECT) {
-                if !self.features.contains(Features::INDIRECT_DESC) {
-                    return Err(Error::IndirectNotNegotiated { head });
-                }
-                if flags.contains(DescFlags::NEXT) || position != 0 {
-                    return Err(Error::IndirectInChain { head });
-                }
-                return self.walk_indirect(chain, &d);
-            }
-            self.push(chain, &d, flags, position)?;
-            position += 1;
-            if !flags.contains(DescFlags::NEXT) {
-                return Ok(());
-            }
-            let next = d.next.get();
             if next >= size {
                 return Err(Error::NextOutOfRange {
                     head,
@@ -251,17 +257,37 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                     table_len: u32::from(size),
                 });
             }
-            index = next;
+            if !self.visit(next, generation) {
+                return Err(Error::ChainLoop { head, index: next });
+            }
+            let d = self.ring.read_desc(next);
+            let flags = DescFlags::from_bits_retain(d.flags.get());
+            if flags.contains(DescFlags::INDIRECT) {
+                return Err(if self.features.contains(Features::INDIRECT_DESC) {
+                    Error::IndirectInChain { head }
+                } else {
+                    Error::IndirectNotNegotiated { head }
+                });
+            }
+            self.push(chain, &d, flags, position)?;
+            position += 1;
+            if !flags.contains(DescFlags::NEXT) {
+                return Ok(());
+            }
+            next = d.next.get();
         }
     }
 
+    /// Walk the indirect table of `len` bytes at `addr` (the chain's only main-table
+    /// descriptor).
+    #[inline(never)]
     fn walk_indirect(
         &mut self,
         chain: &mut DescriptorChain<'m, S>,
-        table: &Descriptor,
+        addr: u64,
+        len: u32,
     ) -> Result<(), Error> {
         let head = chain.head;
-        let len = table.len.get();
         if len == 0 || !len.is_multiple_of(16) {
             return Err(Error::IndirectLength { head, len });
         }
@@ -273,7 +299,6 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 size: self.ring.size,
             });
         }
-        let addr = table.addr.get();
         let view: VolatileSlice<'m> = self
             .mem
             .slice(addr, len as usize)
@@ -356,7 +381,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             });
         }
         self.ring
-            .write_used_slot(self.next_used, &UsedElem::new(u32::from(head), len))?;
+            .write_used_slot(self.next_used, u32::from(head), len);
         self.next_used = self.next_used.wrapping_add(1);
         Ok(())
     }

@@ -176,7 +176,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
             let last = i + 1 == n;
             let flags = if last { flags } else { flags | DescFlags::NEXT };
             let d = Descriptor::new(b.addr, b.len, flags, if last { 0 } else { next });
-            self.ring.write_desc(index, &d)?;
+            self.ring.write_desc(index, &d);
             if last {
                 self.free_head = next;
             } else {
@@ -190,7 +190,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
                 writable: writable_total,
             };
         }
-        self.ring.write_avail_slot(self.avail_idx, head)?;
+        self.ring.write_avail_slot(self.avail_idx, head);
         self.avail_idx = self.avail_idx.wrapping_add(1);
         Ok(Token(head))
     }
@@ -278,8 +278,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
                 return Ok(None);
             }
         }
-        let elem = self.ring.read_used_slot(self.last_used)?;
-        let (id, len) = (elem.id.get(), elem.len.get());
+        let (id, len) = self.ring.read_used_slot(self.last_used);
         let size = self.ring.size;
         let head = match u16::try_from(id) {
             Ok(h) if h < size => h,

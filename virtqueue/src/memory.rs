@@ -204,6 +204,59 @@ impl<'a> VolatileSlice<'a> {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// Two little-endian `u64`s at `offset` and `offset + 8` (a descriptor), with one
+    /// bounds check and, when 8-aligned in host memory, two single volatile loads.
+    #[inline]
+    pub fn read_u64_pair(&self, offset: usize) -> Result<(u64, u64), Error> {
+        self.check(offset, 16)?;
+        // SAFETY: offset + 16 <= len (checked); the pointers are only dereferenced as
+        // `u64` when 8-aligned.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr().is_multiple_of(8) {
+                let lo = ptr::read_volatile(p.cast::<u64>());
+                let hi = ptr::read_volatile(p.add(8).cast::<u64>());
+                return Ok((u64::from_le(lo), u64::from_le(hi)));
+            }
+        }
+        let mut b = [0u8; 16];
+        self.read_into(offset, &mut b)?;
+        let (lo, hi) = b.split_at(8);
+        let word = |h: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(h);
+            u64::from_le_bytes(w)
+        };
+        Ok((word(lo), word(hi)))
+    }
+
+    /// Two little-endian `u32`s at `offset` and `offset + 4` (a used element): one
+    /// 8-byte volatile store when 8-aligned in host memory, two 4-byte stores when
+    /// 4-aligned, bytewise otherwise.
+    #[inline]
+    pub fn write_u32_pair(&self, offset: usize, first: u32, second: u32) -> Result<(), Error> {
+        self.check(offset, 8)?;
+        // SAFETY: offset + 8 <= len (checked); each pointer is dereferenced only with the
+        // alignment of the type it is cast to.
+        unsafe {
+            let p = self.ptr.add(offset);
+            if p.addr().is_multiple_of(8) {
+                let v = u64::from(first) | u64::from(second) << 32;
+                ptr::write_volatile(p.cast::<u64>(), v.to_le());
+                return Ok(());
+            }
+            if p.addr().is_multiple_of(4) {
+                ptr::write_volatile(p.cast::<u32>(), first.to_le());
+                ptr::write_volatile(p.add(4).cast::<u32>(), second.to_le());
+                return Ok(());
+            }
+        }
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&first.to_le_bytes());
+        b[4..].copy_from_slice(&second.to_le_bytes());
+        self.write_from(offset, &b)
+    }
+
     /// One volatile store of a little-endian `u64` when aligned (bytewise otherwise).
     #[inline]
     pub fn write_u64(&self, offset: usize, value: u64) -> Result<(), Error> {
@@ -293,6 +346,156 @@ impl<'a> CompactSlice<'a> {
     }
 }
 
+/// `count` slots of `STRIDE` bytes inside a [`VolatileSlice`] (the element array of a
+/// ring part), bounds-checked once at construction. Slot `i` is slot `i mod count`
+/// (`count` is a power of two), so no access needs another bounds check.
+#[derive(Clone, Copy)]
+pub(crate) struct Slots<'a, const STRIDE: usize> {
+    base: *mut u8,
+    mask: usize,
+    /// The first slot is 8-aligned in host memory (so is every slot when `STRIDE` is a
+    /// multiple of 8).
+    aligned8: bool,
+    _life: PhantomData<&'a UnsafeCell<[u8]>>,
+}
+
+// SAFETY: as for `VolatileSlice`, of which this is a checked part.
+unsafe impl<const STRIDE: usize> Send for Slots<'_, STRIDE> {}
+// SAFETY: as for `VolatileSlice`.
+unsafe impl<const STRIDE: usize> Sync for Slots<'_, STRIDE> {}
+
+impl<'a, const STRIDE: usize> Slots<'a, STRIDE> {
+    /// `count` slots starting at `offset` of `view`. Fails when `count` is not a power of
+    /// two, the slots do not fit in `view`, or the first slot is not aligned in host
+    /// memory to `min(STRIDE, 4)` bytes.
+    pub(crate) fn new(view: &VolatileSlice<'a>, offset: usize, count: u16) -> Result<Self, Error> {
+        let bytes = STRIDE * usize::from(count);
+        if !count.is_power_of_two() {
+            return Err(Error::SliceBounds {
+                offset,
+                len: bytes,
+                slice_len: view.len,
+            });
+        }
+        let part = view.subslice(offset, bytes)?;
+        let align = STRIDE.min(4);
+        if !part.ptr.addr().is_multiple_of(align) {
+            return Err(Error::Misaligned {
+                part: "ring slots",
+                addr: part.ptr.addr() as u64,
+                align: align as u64,
+            });
+        }
+        Ok(Slots {
+            base: part.ptr,
+            mask: usize::from(count) - 1,
+            aligned8: part.ptr.addr().is_multiple_of(8),
+            _life: PhantomData,
+        })
+    }
+
+    /// The first byte of slot `i mod count`.
+    #[inline(always)]
+    fn slot(&self, i: u16) -> *mut u8 {
+        // SAFETY: (i & mask) < count, so the slot's STRIDE bytes lie inside the
+        // count * STRIDE bytes checked in `new`.
+        unsafe { self.base.add((usize::from(i) & self.mask) * STRIDE) }
+    }
+}
+
+impl Slots<'_, 2> {
+    /// One volatile load of the little-endian `u16` in slot `i mod count`.
+    #[inline]
+    pub(crate) fn load_u16(&self, i: u16) -> u16 {
+        // SAFETY: the slot is inside the checked view and 2-aligned (checked in `new`).
+        u16::from_le(unsafe { ptr::read_volatile(self.slot(i).cast::<u16>()) })
+    }
+
+    /// One volatile store of a little-endian `u16` into slot `i mod count`.
+    #[inline]
+    pub(crate) fn store_u16(&self, i: u16, value: u16) {
+        // SAFETY: the slot is inside the checked view and 2-aligned (checked in `new`).
+        unsafe { ptr::write_volatile(self.slot(i).cast::<u16>(), value.to_le()) }
+    }
+}
+
+impl Slots<'_, 16> {
+    /// Store two little-endian `u64`s into slot `i mod count` (a descriptor).
+    #[inline]
+    pub(crate) fn store_u64_pair(&self, i: u16, lo: u64, hi: u64) {
+        let p = self.slot(i);
+        if self.aligned8 {
+            // SAFETY: the slot's 16 bytes are inside the checked view and 8-aligned.
+            unsafe {
+                ptr::write_volatile(p.cast::<u64>(), lo.to_le());
+                ptr::write_volatile(p.add(8).cast::<u64>(), hi.to_le());
+            }
+            return;
+        }
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&lo.to_le_bytes());
+        b[8..].copy_from_slice(&hi.to_le_bytes());
+        // SAFETY: the slot's 16 bytes are inside the checked view.
+        unsafe { volatile_write(p, &b) };
+    }
+
+    /// The two little-endian `u64`s of slot `i mod count` (a descriptor), each read once.
+    #[inline]
+    pub(crate) fn load_u64_pair(&self, i: u16) -> (u64, u64) {
+        let p = self.slot(i);
+        if self.aligned8 {
+            // SAFETY: the slot's 16 bytes are inside the checked view and 8-aligned.
+            unsafe {
+                let lo = ptr::read_volatile(p.cast::<u64>());
+                let hi = ptr::read_volatile(p.add(8).cast::<u64>());
+                return (u64::from_le(lo), u64::from_le(hi));
+            }
+        }
+        let mut b = [0u8; 16];
+        // SAFETY: the slot's 16 bytes are inside the checked view.
+        unsafe { volatile_read(p, &mut b) };
+        let [l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7] = b;
+        (
+            u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]),
+            u64::from_le_bytes([h0, h1, h2, h3, h4, h5, h6, h7]),
+        )
+    }
+}
+
+impl Slots<'_, 8> {
+    /// The two little-endian `u32`s of slot `i mod count` (a used element), each read
+    /// once (the slot is at least 4-aligned, checked in `new`).
+    #[inline]
+    pub(crate) fn load_u32_pair(&self, i: u16) -> (u32, u32) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 8 bytes are inside the checked view and 4-aligned.
+        unsafe {
+            (
+                u32::from_le(ptr::read_volatile(p.cast::<u32>())),
+                u32::from_le(ptr::read_volatile(p.add(4).cast::<u32>())),
+            )
+        }
+    }
+
+    /// Store two little-endian `u32`s into slot `i mod count` (a used element): one
+    /// 8-byte store when 8-aligned, two 4-byte stores otherwise.
+    #[inline]
+    pub(crate) fn store_u32_pair(&self, i: u16, first: u32, second: u32) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 8 bytes are inside the checked view and at least 4-aligned
+        // (checked in `new`); the 8-byte store happens only when 8-aligned.
+        unsafe {
+            if self.aligned8 {
+                let v = u64::from(first) | u64::from(second) << 32;
+                ptr::write_volatile(p.cast::<u64>(), v.to_le());
+            } else {
+                ptr::write_volatile(p.cast::<u32>(), first.to_le());
+                ptr::write_volatile(p.add(4).cast::<u32>(), second.to_le());
+            }
+        }
+    }
+}
+
 /// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
 ///
 /// # Safety
@@ -307,6 +510,22 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
         while i < n && !src.add(i).addr().is_multiple_of(8) {
             dst[i] = ptr::read_volatile(src.add(i));
             i += 1;
+        }
+        // 32 bytes per round: four independent loads, then four stores into `dst`.
+        while i + 32 <= n {
+            let p = src.add(i).cast::<u64>();
+            let w = [
+                ptr::read_volatile(p),
+                ptr::read_volatile(p.add(1)),
+                ptr::read_volatile(p.add(2)),
+                ptr::read_volatile(p.add(3)),
+            ];
+            if let Some(d) = dst.get_mut(i..i + 32) {
+                for (chunk, w) in d.chunks_exact_mut(8).zip(w) {
+                    chunk.copy_from_slice(&w.to_ne_bytes());
+                }
+            }
+            i += 32;
         }
         while i + 8 <= n {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
@@ -334,6 +553,23 @@ unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
         while i < n && !dst.add(i).addr().is_multiple_of(8) {
             ptr::write_volatile(dst.add(i), src[i]);
             i += 1;
+        }
+        // 32 bytes per round, as in `volatile_read`.
+        while i + 32 <= n {
+            let p = dst.add(i).cast::<u64>();
+            let mut w = [0u64; 4];
+            if let Some(s) = src.get(i..i + 32) {
+                for (w, chunk) in w.iter_mut().zip(s.chunks_exact(8)) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(chunk);
+                    *w = u64::from_ne_bytes(b);
+                }
+            }
+            ptr::write_volatile(p, w[0]);
+            ptr::write_volatile(p.add(1), w[1]);
+            ptr::write_volatile(p.add(2), w[2]);
+            ptr::write_volatile(p.add(3), w[3]);
+            i += 32;
         }
         while i + 8 <= n {
             let mut w = [0u8; 8];
@@ -521,8 +757,10 @@ mod tests {
 
     #[test]
     fn unaligned_copies_round_trip() {
-        let mut buf = [0u8; 64];
-        let v = VolatileSlice::from_mut_slice(&mut buf);
+        // 8-aligned, so that offset 10 is 2-aligned in host memory (a byte array may sit
+        // at an odd address, as it does under Miri).
+        let mut words = [0u64; 8];
+        let v = aligned(&mut words);
         let data: [u8; 29] = core::array::from_fn(|i| i as u8 * 7);
         v.write_from(3, &data).unwrap();
         let mut out = [0u8; 29];
@@ -531,6 +769,98 @@ mod tests {
         v.store_u16(10, 0xbeef).unwrap();
         assert_eq!(v.load_u16(10).unwrap(), 0xbeef);
         assert!(matches!(v.load_u16(11), Err(Error::Misaligned { .. })));
+    }
+
+    /// An 8-aligned byte buffer (so that offsets choose the host alignment).
+    fn aligned<const W: usize>(words: &mut [u64; W]) -> VolatileSlice<'_> {
+        VolatileSlice::from_mut_slice(zerocopy::IntoBytes::as_mut_bytes(&mut words[..]))
+    }
+
+    #[test]
+    fn copies_of_every_length_and_alignment() {
+        let mut words = [0u64; 12];
+        let v = aligned(&mut words);
+        // Under Miri: a few alignments and the lengths around the 8-byte words and 32-byte
+        // blocks; natively: every alignment and length.
+        let lengths =
+            |max: usize| (0..=max).filter(|&len| !cfg!(miri) || len < 2 || (len + 1) % 8 <= 2);
+        let offsets = (0..9).filter(|&off| !cfg!(miri) || [0, 1, 4, 7].contains(&off));
+        for off in offsets {
+            for len in lengths(v.len() - 8 - off) {
+                v.fill(0, v.len(), 0xee).unwrap();
+                let data: [u8; 96] = core::array::from_fn(|i| (i * 31 + len) as u8);
+                v.write_from(off, &data[..len]).unwrap();
+                let mut out = [0u8; 96];
+                v.read_into(off, &mut out[..len]).unwrap();
+                assert_eq!(out[..len], data[..len], "off {off} len {len}");
+                // Nothing outside the range was written.
+                let mut all = [0u8; 96];
+                v.read_into(0, &mut all).unwrap();
+                assert!(all[..off].iter().all(|&b| b == 0xee));
+                assert!(all[off + len..].iter().all(|&b| b == 0xee));
+            }
+        }
+    }
+
+    #[test]
+    fn word_pairs_at_any_alignment() {
+        let mut words = [0u64; 4];
+        let v = aligned(&mut words);
+        for off in 0..9 {
+            v.write_u32_pair(off, 0x0403_0201, 0x0807_0605).unwrap();
+            let mut b = [0u8; 8];
+            v.read_into(off, &mut b).unwrap();
+            assert_eq!(b, [1, 2, 3, 4, 5, 6, 7, 8], "off {off}");
+            v.write_from(off + 8, &[9, 10, 11, 12, 13, 14, 15, 16])
+                .unwrap();
+            assert_eq!(
+                v.read_u64_pair(off).unwrap(),
+                (0x0807_0605_0403_0201, 0x100f_0e0d_0c0b_0a09),
+                "off {off}"
+            );
+        }
+        assert!(v.read_u64_pair(17).is_err());
+        assert!(v.write_u32_pair(25, 0, 0).is_err());
+        assert!(v.read_u64_pair(usize::MAX - 3).is_err());
+    }
+
+    #[test]
+    fn slots_are_checked_once_and_wrap() {
+        let mut words = [0u64; 16];
+        let v = aligned(&mut words);
+        // Bounds, power of two and host alignment are checked at construction.
+        assert!(Slots::<16>::new(&v, 0, 8).is_ok());
+        assert!(Slots::<16>::new(&v, 8, 8).is_err());
+        assert!(Slots::<16>::new(&v, 0, 6).is_err());
+        assert!(matches!(
+            Slots::<8>::new(&v, 2, 4),
+            Err(Error::Misaligned { align: 4, .. })
+        ));
+        assert!(matches!(
+            Slots::<2>::new(&v, 1, 4),
+            Err(Error::Misaligned { align: 2, .. })
+        ));
+        // u16 slots: index i is slot i mod count.
+        let s2 = Slots::<2>::new(&v, 2, 4).unwrap();
+        v.store_u16(2 + 2 * 3, 0xbeef).unwrap();
+        assert_eq!(s2.load_u16(3), 0xbeef);
+        assert_eq!(s2.load_u16(7), 0xbeef);
+        assert_eq!(s2.load_u16(u16::MAX), 0xbeef);
+        // 16-byte slots, 8-aligned and only 4-aligned.
+        for base in [0, 4] {
+            let s16 = Slots::<16>::new(&v, base, 4).unwrap();
+            v.write_from(base + 16, &[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 3])
+                .unwrap();
+            assert_eq!(s16.load_u64_pair(1), (1, 0x0300_0000_0000_0002));
+            assert_eq!(s16.load_u64_pair(5), (1, 0x0300_0000_0000_0002));
+        }
+        // 8-byte slots: one 8-byte store when 8-aligned, two 4-byte stores otherwise.
+        for base in [0, 4] {
+            let s8 = Slots::<8>::new(&v, base, 4).unwrap();
+            s8.store_u32_pair(6, 7, 0x0102_0304);
+            assert_eq!(v.read_u32(base + 16).unwrap(), 7);
+            assert_eq!(v.read_u32(base + 20).unwrap(), 0x0102_0304);
+        }
     }
 
     #[test]

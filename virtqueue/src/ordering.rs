@@ -18,8 +18,11 @@
 //! With `VIRTIO_F_ORDER_PLATFORM` negotiated ([`Barriers::Platform`]) every fence is a
 //! sequentially consistent fence followed by the platform's strongest barrier (`dmb sy` on
 //! AArch64, `fence iorw, iorw` on RISC-V), as the device may be a real device behind the
-//! memory system rather than another CPU; otherwise ([`Barriers::Smp`]) the CPU-to-CPU
-//! fences above are used.
+//! memory system rather than another CPU; on x86 (TSO, coherent DMA) the acquire and
+//! release steps stay compiler-only fences and only the full fences are locked
+//! instructions. Otherwise ([`Barriers::Smp`]) the CPU-to-CPU fences above are used: on x86
+//! only [`load_after_publish`] and [`store_then_load`] (the notification paths) emit an
+//! instruction, never the pop / add-used hot path.
 //!
 //! The functions are generic over [`IndexCell`] so that `tests/loom.rs` model-checks this
 //! very code with loom atomics.
@@ -43,10 +46,17 @@ pub enum Barriers {
     Platform,
 }
 
+/// x86 is TSO for the device too (DMA to write-back memory is snooped and ordered like
+/// another core's accesses): its acquire and release fences need no instruction even under
+/// `ORDER_PLATFORM`, only the full (store → load) fence does, as in Linux's `dma_rmb` /
+/// `dma_wmb` (compiler barriers) and `mb` on x86.
+const TSO: bool = cfg!(any(target_arch = "x86", target_arch = "x86_64"));
+
 #[inline]
 fn barrier(b: Barriers, order: Ordering) {
     match b {
         Barriers::Smp => fence(order),
+        Barriers::Platform if TSO && order != Ordering::SeqCst => fence(order),
         Barriers::Platform => {
             fence(Ordering::SeqCst);
             platform_barrier();

@@ -1,8 +1,7 @@
 //! The three parts of one split ring, translated once and checked at attach time.
 
-use zerocopy::little_endian::U16;
-
-use crate::layout::{self, avail, used, Descriptor, QueueConfig, UsedElem};
+use crate::layout::{self, avail, used, Descriptor, QueueConfig};
+use crate::memory::Slots;
 use crate::ordering::{Barriers, RingU16};
 use crate::{Error, Features, SharedMemory, VolatileSlice};
 
@@ -11,10 +10,6 @@ use crate::{Error, Features, SharedMemory, VolatileSlice};
 #[derive(Clone, Copy)]
 pub(crate) struct SplitRing<'m> {
     pub(crate) size: u16,
-    pub(crate) mask: u16,
-    pub(crate) desc: VolatileSlice<'m>,
-    pub(crate) avail: VolatileSlice<'m>,
-    pub(crate) used: VolatileSlice<'m>,
     pub(crate) avail_flags: RingU16<'m>,
     pub(crate) avail_idx: RingU16<'m>,
     pub(crate) used_event: RingU16<'m>,
@@ -22,19 +17,30 @@ pub(crate) struct SplitRing<'m> {
     pub(crate) used_idx: RingU16<'m>,
     pub(crate) avail_event: RingU16<'m>,
     pub(crate) barriers: Barriers,
+    /// The descriptor table as slots (checked once, accessed without bounds checks).
+    desc_slots: Slots<'m, 16>,
+    /// `avail.ring[]`.
+    avail_slots: Slots<'m, 2>,
+    /// `used.ring[]`.
+    used_slots: Slots<'m, 8>,
 }
 
 /// Read a descriptor once, field by field with single aligned loads (two 8-byte loads).
 #[inline]
 pub(crate) fn read_desc_at(table: &VolatileSlice<'_>, off: usize) -> Result<Descriptor, Error> {
-    let lo = table.read_u64(off)?;
-    let hi = table.read_u64(off + 8)?;
-    Ok(Descriptor::new(
+    let (lo, hi) = table.read_u64_pair(off)?;
+    Ok(desc_from_words(lo, hi))
+}
+
+/// A descriptor from its two little-endian words as loaded.
+#[inline]
+fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
+    Descriptor::new(
         lo,
         hi as u32,
         crate::layout::DescFlags::from_bits_retain((hi >> 32) as u16),
         (hi >> 48) as u16,
-    ))
+    )
 }
 
 fn part<'m, M: SharedMemory + ?Sized>(
@@ -106,10 +112,6 @@ impl<'m> SplitRing<'m> {
         };
         Ok(SplitRing {
             size,
-            mask: size - 1,
-            desc,
-            avail: avail_v,
-            used: used_v,
             avail_flags: RingU16(avail_v.atomic_u16(avail::FLAGS)?),
             avail_idx: RingU16(avail_v.atomic_u16(avail::IDX)?),
             used_event: RingU16(avail_v.atomic_u16(avail::used_event(size))?),
@@ -117,42 +119,49 @@ impl<'m> SplitRing<'m> {
             used_idx: RingU16(used_v.atomic_u16(used::IDX)?),
             avail_event: RingU16(used_v.atomic_u16(used::avail_event(size))?),
             barriers,
+            desc_slots: Slots::new(&desc, 0, size)?,
+            avail_slots: Slots::new(&avail_v, avail::ring(0), size)?,
+            used_slots: Slots::new(&used_v, used::ring(0), size)?,
         })
     }
 
-    /// Read descriptor `i` of the main table once.
+    /// Read descriptor `i mod size` of the main table once (callers check `i < size`).
     #[inline]
-    pub(crate) fn read_desc(&self, i: u16) -> Result<Descriptor, Error> {
-        read_desc_at(&self.desc, usize::from(i) * 16)
+    pub(crate) fn read_desc(&self, i: u16) -> Descriptor {
+        let (lo, hi) = self.desc_slots.load_u64_pair(i);
+        desc_from_words(lo, hi)
     }
 
+    /// Write descriptor `i mod size` (callers pass `i < size`).
     #[inline]
-    pub(crate) fn write_desc(&self, i: u16, d: &Descriptor) -> Result<(), Error> {
-        self.desc.write_obj(usize::from(i) * 16, d)
+    pub(crate) fn write_desc(&self, i: u16, d: &Descriptor) {
+        let hi =
+            u64::from(d.len.get()) | u64::from(d.flags.get()) << 32 | u64::from(d.next.get()) << 48;
+        self.desc_slots.store_u64_pair(i, d.addr.get(), hi);
     }
 
     /// Avail ring slot for free-running index `idx`.
     #[inline]
-    pub(crate) fn read_avail_slot(&self, idx: u16) -> Result<u16, Error> {
-        self.avail.read_u16(avail::ring(idx & self.mask))
+    pub(crate) fn read_avail_slot(&self, idx: u16) -> u16 {
+        self.avail_slots.load_u16(idx)
     }
 
+    /// Write the avail slot for free-running index `idx`.
     #[inline]
-    pub(crate) fn write_avail_slot(&self, idx: u16, head: u16) -> Result<(), Error> {
-        self.avail
-            .write_obj(avail::ring(idx & self.mask), &U16::new(head))
+    pub(crate) fn write_avail_slot(&self, idx: u16, head: u16) {
+        self.avail_slots.store_u16(idx, head);
     }
 
+    /// Read the used element for free-running index `idx` once: `(id, len)`.
     #[inline]
-    pub(crate) fn read_used_slot(&self, idx: u16) -> Result<UsedElem, Error> {
-        self.used.read_obj(used::ring(idx & self.mask))
+    pub(crate) fn read_used_slot(&self, idx: u16) -> (u32, u32) {
+        self.used_slots.load_u32_pair(idx)
     }
 
+    /// Write the used element for free-running index `idx`: one 8-byte store or two
+    /// 4-byte stores (the used ring is 4-aligned in host memory, checked at attach).
     #[inline]
-    pub(crate) fn write_used_slot(&self, idx: u16, e: &UsedElem) -> Result<(), Error> {
-        let off = used::ring(idx & self.mask);
-        // One 8-byte store when aligned: `id` in the low half, `len` in the high half (LE).
-        let v = u64::from(e.id.get()) | u64::from(e.len.get()) << 32;
-        self.used.write_u64(off, v)
+    pub(crate) fn write_used_slot(&self, idx: u16, id: u32, len: u32) {
+        self.used_slots.store_u32_pair(idx, id, len);
     }
 }
