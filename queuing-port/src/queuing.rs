@@ -50,16 +50,44 @@ impl Received {
     }
 }
 
+/// The per-port sizes the hot paths use. The runtime handles pass the values resolved
+/// on attach; the const-generic typed ports pass compile-time constants (checked equal
+/// on attach), so the compiler folds the length and bounds checks that depend on them.
+/// Memory safety never depends on these values: every slot access is bounds-checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dims {
+    /// Maximum message size in bytes.
+    pub(crate) max: u32,
+    /// Queue depth.
+    pub(crate) cap: u32,
+    /// Words per data slot.
+    pub(crate) slot_words: usize,
+}
+
+impl Dims {
+    /// The sizes of a typed port (`MSG`-byte messages, depth `N`); equal to the
+    /// resolved ones of any region a typed port attaches to.
+    pub(crate) const fn typed<const MSG: usize, const N: usize>() -> Self {
+        let g = Geometry::queuing(MSG as u32, N as u32, false);
+        Self {
+            max: MSG as u32,
+            cap: N as u32,
+            slot_words: g.slot_words(),
+        }
+    }
+}
+
 /// Shared words of one queuing channel, resolved once from a validated geometry.
 #[derive(Clone, Copy)]
 struct Shared<'r> {
     tail: &'r AtomicU32,
     dropped: &'r AtomicU32,
     head: &'r AtomicU32,
+    /// One length word per slot (source-owned lines).
+    lens: &'r [AtomicU32],
+    /// The data slots, `slot_words` each, each starting on a cache line.
     slots: &'r [AtomicU32],
-    max: u32,
-    cap: u32,
-    slot_words: usize,
+    d: Dims,
     drop_on_full: bool,
 }
 
@@ -78,41 +106,74 @@ impl<'r> Shared<'r> {
         };
         let one = |i| region.span(i, 1).and_then(|s| s.first()).ok_or(too_small);
         let slot_words = g.slot_words();
+        let cap = g.capacity as usize;
         Ok(Self {
             tail: one(layout::PRODUCER)?,
             dropped: one(layout::PRODUCER + 1)?,
             head: one(layout::CONSUMER)?,
+            lens: region.span(g.length_word(0), cap).ok_or(too_small)?,
             slots: region
-                .span(layout::SLOTS, slot_words * g.capacity as usize)
+                .span(g.slot_word(0), slot_words * cap)
                 .ok_or(too_small)?,
-            max: g.max_message_size,
-            cap: g.capacity,
-            slot_words,
+            d: Dims {
+                max: g.max_message_size,
+                cap: g.capacity,
+                slot_words,
+            },
             drop_on_full: g.flags & layout::FLAG_DROP_ON_FULL != 0,
         })
     }
 
     /// Check a (tail, head) pair read from shared memory.
-    fn used(&self, tail: u32, head: u32, field: &'static str) -> Result<u32, RegionError> {
+    #[inline(always)]
+    fn used(tail: u32, head: u32, cap: u32, field: &'static str) -> Result<u32, RegionError> {
         let used = tail.wrapping_sub(head);
-        if used > self.cap {
+        if used > cap {
             return Err(RegionError::IndexOutOfRange {
                 field,
                 used,
-                capacity: self.cap,
+                capacity: cap,
             });
         }
         Ok(used)
     }
 
-    /// The length word and the data words of slot `pos`.
-    #[inline]
-    fn slot(&self, pos: usize) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
-        let slot = self
-            .slots
-            .get(pos * self.slot_words..(pos + 1) * self.slot_words)?;
-        let (len, data) = slot.split_first()?;
+    /// The length word of slot `pos` and the data words starting at word `off` (the
+    /// caller keeps `off == pos * slot_words`; both are private, the checks only
+    /// guard against our own mistakes).
+    #[inline(always)]
+    fn slot(&self, at: Cursor, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
+        let len = self.lens.get(at.pos)?;
+        let data = self.slots.get(at.off..)?.get(..d.slot_words)?;
         Some((len, data))
+    }
+}
+
+/// Slot cursor of one side: slot index and its first data word, wrapping together.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    pos: usize,
+    off: usize,
+}
+
+impl Cursor {
+    /// The cursor of slot `pos % capacity`.
+    fn slot(pos: u64, d: Dims) -> Self {
+        let pos = (pos % u64::from(d.cap)) as usize;
+        Self {
+            pos,
+            off: pos * d.slot_words,
+        }
+    }
+
+    #[inline(always)]
+    fn advance(&mut self, d: Dims) {
+        self.pos += 1;
+        self.off += d.slot_words;
+        if self.pos == d.cap as usize {
+            self.pos = 0;
+            self.off = 0;
+        }
     }
 }
 
@@ -123,7 +184,7 @@ pub struct QueueSender<'r> {
     published: u32,
     batch: u32,
     cached_head: u32,
-    pos: usize,
+    at: Cursor,
     dropped: u32,
 }
 
@@ -131,8 +192,8 @@ impl core::fmt::Debug for QueueSender<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("QueueSender")
             .field("tail", &self.tail)
-            .field("max_message_size", &self.sh.max)
-            .field("max_nb_message", &self.sh.cap)
+            .field("max_message_size", &self.sh.d.max)
+            .field("max_nb_message", &self.sh.d.cap)
             .finish()
     }
 }
@@ -144,26 +205,31 @@ impl<'r> QueueSender<'r> {
         let sh = Shared::resolve(region, g)?;
         let tail = region::load(sh.tail, Ordering::Acquire);
         let head = region::load(sh.head, Ordering::Acquire);
-        sh.used(tail, head, "head")?;
+        Shared::used(tail, head, sh.d.cap, "head")?;
         Ok(Self {
             tail,
             published: tail,
             batch: 1,
             cached_head: head,
-            pos: (tail % sh.cap) as usize,
+            at: Cursor::slot(tail.into(), sh.d),
             dropped: region::load(sh.dropped, Ordering::Relaxed),
             sh,
         })
     }
 
+    /// The sizes resolved on attach.
+    pub(crate) fn dims(&self) -> Dims {
+        self.sh.d
+    }
+
     /// Maximum message size in bytes.
     pub fn max_message_size(&self) -> u32 {
-        self.sh.max
+        self.sh.d.max
     }
 
     /// Queue depth.
     pub fn max_nb_message(&self) -> u32 {
-        self.sh.cap
+        self.sh.d.cap
     }
 
     /// Whether a full queue drops messages (and tells the receiver) instead of failing.
@@ -177,7 +243,7 @@ impl<'r> QueueSender<'r> {
     /// published. Default 1 (every send visible at once, exact APEX semantics). Clamped
     /// to `1..=capacity`.
     pub fn set_publish_batch(&mut self, batch: u32) {
-        self.batch = batch.clamp(1, self.sh.cap);
+        self.batch = batch.clamp(1, self.sh.d.cap);
         if self.batch == 1 {
             self.flush();
         }
@@ -200,25 +266,22 @@ impl<'r> QueueSender<'r> {
     /// index from the receiver outside the window → [`Error::Corrupt`].
     #[inline]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), Error> {
-        check_len(msg.len(), self.sh.max)?;
-        if self.tail.wrapping_sub(self.cached_head) >= self.sh.cap && self.refresh_head()? {
-            // Never leave the receiver waiting for messages we hold back.
-            self.flush();
-            if self.sh.drop_on_full {
-                self.dropped = self.dropped.wrapping_add(1);
-                region::store(self.sh.dropped, self.dropped, Ordering::Release);
-                return Ok(());
-            }
-            return Err(Error::NotAvailable);
+        self.send_with(msg, self.sh.d)
+    }
+
+    /// [`try_send`](Self::try_send) with the port's sizes `d` (constants for a typed
+    /// port).
+    #[inline(always)]
+    pub(crate) fn send_with(&mut self, msg: &[u8], d: Dims) -> Result<(), Error> {
+        check_len(msg.len(), d.max)?;
+        if self.tail.wrapping_sub(self.cached_head) >= d.cap && self.refresh_head(d.cap)? {
+            return self.full();
         }
-        let (len_w, data) = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
+        let (len_w, data) = self.sh.slot(self.at, d).ok_or(Error::NotAvailable)?;
         region::store(len_w, msg.len() as u32, Ordering::Relaxed);
         region::copy_in_owned(data, msg);
         self.tail = self.tail.wrapping_add(1);
-        self.pos += 1;
-        if self.pos == self.sh.cap as usize {
-            self.pos = 0;
-        }
+        self.at.advance(d);
         if self.tail.wrapping_sub(self.published) >= self.batch {
             self.published = self.tail;
             region::store(self.sh.tail, self.tail, Ordering::Release);
@@ -226,18 +289,31 @@ impl<'r> QueueSender<'r> {
         Ok(())
     }
 
+    /// The queue is full: publish what we hold back, then drop or refuse.
+    #[cold]
+    fn full(&mut self) -> Result<(), Error> {
+        // Never leave the receiver waiting for messages we hold back.
+        self.flush();
+        if self.sh.drop_on_full {
+            self.dropped = self.dropped.wrapping_add(1);
+            region::store(self.sh.dropped, self.dropped, Ordering::Release);
+            return Ok(());
+        }
+        Err(Error::NotAvailable)
+    }
+
     /// Re-read the receiver's `head`; returns whether the queue is (still) full.
     #[inline]
-    fn refresh_head(&mut self) -> Result<bool, Error> {
+    fn refresh_head(&mut self, cap: u32) -> Result<bool, Error> {
         let head = region::load(self.sh.head, Ordering::Acquire);
-        let used = self.sh.used(self.tail, head, "head")?;
+        let used = Shared::used(self.tail, head, cap, "head")?;
         self.cached_head = head;
-        Ok(used >= self.sh.cap)
+        Ok(used >= cap)
     }
 
     /// Messages in the queue as the source sees it (re-reads the receiver's index).
     pub fn nb_message(&mut self) -> Result<u32, Error> {
-        self.refresh_head()?;
+        self.refresh_head(self.sh.d.cap)?;
         Ok(self.tail.wrapping_sub(self.cached_head))
     }
 
@@ -245,8 +321,8 @@ impl<'r> QueueSender<'r> {
     pub fn status(&mut self) -> Result<QueuingPortStatus, Error> {
         Ok(QueuingPortStatus {
             nb_message: self.nb_message()?,
-            max_nb_message: self.sh.cap,
-            max_message_size: self.sh.max,
+            max_nb_message: self.sh.d.cap,
+            max_message_size: self.sh.d.max,
             port_direction: PortDirection::Source,
             waiting_processes: 0,
         })
@@ -278,7 +354,7 @@ pub struct QueueReceiver<'r> {
     cached_tail: u32,
     published: u32,
     batch: u32,
-    pos: usize,
+    at: Cursor,
     last_dropped: u32,
 }
 
@@ -286,8 +362,8 @@ impl core::fmt::Debug for QueueReceiver<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("QueueReceiver")
             .field("head", &self.head)
-            .field("max_message_size", &self.sh.max)
-            .field("max_nb_message", &self.sh.cap)
+            .field("max_message_size", &self.sh.d.max)
+            .field("max_nb_message", &self.sh.d.cap)
             .finish()
     }
 }
@@ -299,13 +375,13 @@ impl<'r> QueueReceiver<'r> {
         let sh = Shared::resolve(region, g)?;
         let head = region::load(sh.head, Ordering::Acquire);
         let tail = region::load(sh.tail, Ordering::Acquire);
-        sh.used(tail, head, "tail")?;
+        Shared::used(tail, head, sh.d.cap, "tail")?;
         Ok(Self {
             head,
             cached_tail: tail,
             published: head,
             batch: 1,
-            pos: (head % sh.cap) as usize,
+            at: Cursor::slot(head.into(), sh.d),
             last_dropped: region::load(sh.dropped, Ordering::Relaxed),
             sh,
         })
@@ -316,7 +392,7 @@ impl<'r> QueueReceiver<'r> {
     /// source; the source may see the queue full for up to `batch - 1` messages already
     /// received. Default 1 (exact APEX semantics). Clamped to `1..=capacity`.
     pub fn set_publish_batch(&mut self, batch: u32) {
-        self.batch = batch.clamp(1, self.sh.cap);
+        self.batch = batch.clamp(1, self.sh.d.cap);
     }
 
     /// Publish the `head` index now.
@@ -327,21 +403,26 @@ impl<'r> QueueReceiver<'r> {
         }
     }
 
+    /// The sizes resolved on attach.
+    pub(crate) fn dims(&self) -> Dims {
+        self.sh.d
+    }
+
     /// Maximum message size in bytes.
     pub fn max_message_size(&self) -> u32 {
-        self.sh.max
+        self.sh.d.max
     }
 
     /// Queue depth.
     pub fn max_nb_message(&self) -> u32 {
-        self.sh.cap
+        self.sh.d.cap
     }
 
     /// Re-read the source's `tail`; returns the number of messages available.
     #[inline]
-    fn refresh_tail(&mut self) -> Result<u32, Error> {
+    fn refresh_tail(&mut self, cap: u32) -> Result<u32, Error> {
         let tail = region::load(self.sh.tail, Ordering::Acquire);
-        let avail = self.sh.used(tail, self.head, "tail")?;
+        let avail = Shared::used(tail, self.head, cap, "tail")?;
         self.cached_tail = tail;
         Ok(avail)
     }
@@ -354,22 +435,28 @@ impl<'r> QueueReceiver<'r> {
     /// consumed, so the queue goes on.
     #[inline]
     pub fn try_receive(&mut self, buf: &mut [u8]) -> Result<Received, Error> {
-        if buf.len() < self.sh.max as usize {
+        self.receive_with(buf, self.sh.d)
+    }
+
+    /// [`try_receive`](Self::try_receive) with the port's sizes `d` (constants for a
+    /// typed port).
+    #[inline(always)]
+    pub(crate) fn receive_with(&mut self, buf: &mut [u8], d: Dims) -> Result<Received, Error> {
+        if buf.len() < d.max as usize {
             return Err(Error::InvalidParam {
                 what: "buffer length",
                 value: buf.len() as u64,
             });
         }
-        if self.head == self.cached_tail && self.refresh_tail()? == 0 {
-            self.flush();
-            return Err(Error::NotAvailable);
+        if self.head == self.cached_tail && self.refresh_tail(d.cap)? == 0 {
+            return self.empty();
         }
-        let (len_w, data) = self.sh.slot(self.pos).ok_or(Error::NotAvailable)?;
+        let (len_w, data) = self.sh.slot(self.at, d).ok_or(Error::NotAvailable)?;
         let len = region::load(len_w, Ordering::Relaxed);
-        let result = if len == 0 || len > self.sh.max {
+        let result = if len == 0 || len > d.max {
             Err(Error::Corrupt(RegionError::LengthOutOfRange {
                 len,
-                max: self.sh.max,
+                max: d.max,
             }))
         } else {
             let n = len as usize;
@@ -381,21 +468,20 @@ impl<'r> QueueReceiver<'r> {
                 overflowed: self.take_overflow(),
             })
         };
-        self.advance();
-        result
-    }
-
-    #[inline]
-    fn advance(&mut self) {
         self.head = self.head.wrapping_add(1);
-        self.pos += 1;
-        if self.pos == self.sh.cap as usize {
-            self.pos = 0;
-        }
+        self.at.advance(d);
         if self.head.wrapping_sub(self.published) >= self.batch {
             self.published = self.head;
             region::store(self.sh.head, self.head, Ordering::Release);
         }
+        result
+    }
+
+    /// The queue is empty: publish what we hold back (the source may be waiting).
+    #[cold]
+    fn empty(&mut self) -> Result<Received, Error> {
+        self.flush();
+        Err(Error::NotAvailable)
     }
 
     #[inline]
@@ -412,8 +498,8 @@ impl<'r> QueueReceiver<'r> {
     /// Discard every message in the queue and the overflow flag (APEX
     /// `CLEAR_QUEUING_PORT`).
     pub fn clear(&mut self) -> Result<(), Error> {
-        let avail = self.refresh_tail()?;
-        self.pos = ((self.pos as u64 + avail as u64) % self.sh.cap as u64) as usize;
+        let avail = self.refresh_tail(self.sh.d.cap)?;
+        self.at = Cursor::slot(self.at.pos as u64 + u64::from(avail), self.sh.d);
         self.head = self.cached_tail;
         self.last_dropped = region::load(self.sh.dropped, Ordering::Relaxed);
         self.flush();
@@ -422,15 +508,15 @@ impl<'r> QueueReceiver<'r> {
 
     /// Messages waiting, as the receiver sees it (re-reads and checks the source's index).
     pub fn nb_message(&mut self) -> Result<u32, Error> {
-        self.refresh_tail()
+        self.refresh_tail(self.sh.d.cap)
     }
 
     /// Status of the port.
     pub fn status(&mut self) -> Result<QueuingPortStatus, Error> {
         Ok(QueuingPortStatus {
             nb_message: self.nb_message()?,
-            max_nb_message: self.sh.cap,
-            max_message_size: self.sh.max,
+            max_nb_message: self.sh.d.cap,
+            max_message_size: self.sh.d.max,
             port_direction: PortDirection::Destination,
             waiting_processes: 0,
         })

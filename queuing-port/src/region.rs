@@ -127,9 +127,10 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
     }
 }
 
-/// Copy `n` bytes in 64- then 16-byte blocks (inlined vector moves, no `memcpy` call
-/// for message-sized copies); the last partial block is one 16-byte copy that ends at
-/// `n` and overlaps bytes already copied, and copies under 16 bytes go by 4 then 1.
+/// Copy `n` bytes. Up to 64 bytes (a small message): two overlapping fixed-size
+/// copies of the largest power of two not above `n` (one ending at `n`), inlined as a
+/// few vector or word moves, no loop and no call. Above 64 bytes (frames): one
+/// `memcpy`, whose own vector loop wins at that size.
 ///
 /// # Safety
 ///
@@ -137,34 +138,41 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
 #[cfg(not(loom))]
 #[inline(always)]
 unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
-    use core::ptr::copy_nonoverlapping as copy;
-    let mut i = 0;
-    if n >= 16 {
-        while i + 64 <= n {
-            // SAFETY: `i + 64 <= n`: within both buffers (caller contract).
-            unsafe { copy(src.add(i), dst.add(i), 64) };
-            i += 64;
+    // SAFETY: the caller's contract covers `n` bytes; `copy_ends::<K>` is called only
+    // with `K <= n`.
+    unsafe {
+        if n > 64 {
+            core::ptr::copy_nonoverlapping(src, dst, n);
+        } else if n >= 32 {
+            copy_ends::<32>(src, dst, n);
+        } else if n >= 16 {
+            copy_ends::<16>(src, dst, n);
+        } else if n >= 8 {
+            copy_ends::<8>(src, dst, n);
+        } else if n >= 4 {
+            copy_ends::<4>(src, dst, n);
+        } else if n > 0 {
+            // 1..=3 bytes: first, middle, last.
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
         }
-        while i + 16 <= n {
-            // SAFETY: `i + 16 <= n`: within both buffers.
-            unsafe { copy(src.add(i), dst.add(i), 16) };
-            i += 16;
-        }
-        if i < n {
-            // SAFETY: `n >= 16`, so `n - 16 .. n` is within both buffers.
-            unsafe { copy(src.add(n - 16), dst.add(n - 16), 16) };
-        }
-        return;
     }
-    while i + 4 <= n {
-        // SAFETY: `i + 4 <= n`: within both buffers.
-        unsafe { copy(src.add(i), dst.add(i), 4) };
-        i += 4;
-    }
-    while i < n {
-        // SAFETY: `i < n`: within both buffers.
-        unsafe { *dst.add(i) = *src.add(i) };
-        i += 1;
+}
+
+/// Copy bytes `0..K` and `n - K..n` (together all of `0..n` when `K <= n <= 2 * K`).
+///
+/// # Safety
+///
+/// `K <= n`; `src` readable and `dst` writable for `n` bytes, not overlapping.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: `0..K` and `n - K..n` lie within `0..n` (`K <= n`, caller contract), in
+    // both buffers; a byte copied twice gets the same value.
+    unsafe {
+        core::ptr::copy_nonoverlapping(src, dst, K);
+        core::ptr::copy_nonoverlapping(src.add(n - K), dst.add(n - K), K);
     }
 }
 

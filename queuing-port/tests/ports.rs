@@ -200,9 +200,9 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     ));
     // Two messages claimed; first slot length too big, second is 0.
     peer.poke(HostilePeer::TAIL, 2);
-    let slot = |i: usize| HostilePeer::SLOTS + i * g.slot_words();
-    peer.poke(slot(0), 0xffff_ffff);
-    peer.poke(slot(1), 0);
+    let len = |i: usize| g.length_word(i);
+    peer.poke(len(0), 0xffff_ffff);
+    peer.poke(len(1), 0);
     assert_eq!(
         rx.try_receive(&mut buf),
         Err(Error::Corrupt(RegionError::LengthOutOfRange {
@@ -219,8 +219,8 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     );
     // Both consumed; an honest message after that is delivered.
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
-    peer.poke(slot(2), 3);
-    peer.poke(slot(2) + 1, u32::from_le_bytes([1, 2, 3, 0]));
+    peer.poke(len(2), 3);
+    peer.poke(g.slot_word(2), u32::from_le_bytes([1, 2, 3, 0]));
     peer.poke(HostilePeer::TAIL, 3);
     let m = rx.try_receive(&mut buf).unwrap();
     assert_eq!(&buf[..m.len], &[1, 2, 3]);
