@@ -138,41 +138,36 @@ impl<'r> Shared<'r> {
         Ok(used)
     }
 
-    /// The length word of slot `pos` and the data words starting at word `off` (the
-    /// caller keeps `off == pos * slot_words`; both are private, the checks only
-    /// guard against our own mistakes).
+    /// The length word and the data words of the slot at `at` (private state: the
+    /// checks only guard against our own mistakes).
     #[inline(always)]
     fn slot(&self, at: Cursor, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
         let len = self.lens.get(at.pos)?;
-        let data = self.slots.get(at.off..)?.get(..d.slot_words)?;
+        let off = at.pos.wrapping_mul(d.slot_words);
+        let data = self.slots.get(off..)?.get(..d.slot_words)?;
         Some((len, data))
     }
 }
 
-/// Slot cursor of one side: slot index and its first data word, wrapping together.
+/// Slot cursor of one side: the slot index, wrapping at the capacity.
 #[derive(Debug, Clone, Copy)]
 struct Cursor {
     pos: usize,
-    off: usize,
 }
 
 impl Cursor {
     /// The cursor of slot `pos % capacity`.
     fn slot(pos: u64, d: Dims) -> Self {
-        let pos = (pos % u64::from(d.cap)) as usize;
         Self {
-            pos,
-            off: pos * d.slot_words,
+            pos: (pos % u64::from(d.cap)) as usize,
         }
     }
 
     #[inline(always)]
     fn advance(&mut self, d: Dims) {
         self.pos += 1;
-        self.off += d.slot_words;
         if self.pos == d.cap as usize {
             self.pos = 0;
-            self.off = 0;
         }
     }
 }
@@ -243,10 +238,8 @@ impl<'r> QueueSender<'r> {
     /// published. Default 1 (every send visible at once, exact APEX semantics). Clamped
     /// to `1..=capacity`.
     pub fn set_publish_batch(&mut self, batch: u32) {
+        self.flush();
         self.batch = batch.clamp(1, self.sh.d.cap);
-        if self.batch == 1 {
-            self.flush();
-        }
     }
 
     /// Publish the `tail` index now (make every sent message visible).
@@ -282,10 +275,7 @@ impl<'r> QueueSender<'r> {
         region::copy_in_owned(data, msg);
         self.tail = self.tail.wrapping_add(1);
         self.at.advance(d);
-        if self.tail.wrapping_sub(self.published) >= self.batch {
-            self.published = self.tail;
-            region::store(self.sh.tail, self.tail, Ordering::Release);
-        }
+        publish(self.sh.tail, self.tail, &mut self.published, self.batch);
         Ok(())
     }
 
@@ -329,9 +319,27 @@ impl<'r> QueueSender<'r> {
     }
 }
 
+/// Publish this side's new `index` to its shared word when `batch` of them are pending
+/// (`published`: the last index stored). With `batch == 1` every index is stored and
+/// `published` is not kept (it only lags, so a later flush stores the same index again,
+/// which is harmless).
+#[inline(always)]
+fn publish(word: &AtomicU32, index: u32, published: &mut u32, batch: u32) {
+    if batch <= 1 {
+        region::store(word, index, Ordering::Release);
+    } else if index.wrapping_sub(*published) >= batch {
+        *published = index;
+        region::store(word, index, Ordering::Release);
+    }
+}
+
 /// APEX length checks of a message to send, in the standard's order.
 #[inline]
 pub(crate) fn check_len(len: usize, max: u32) -> Result<(), Error> {
+    // One compare on the hot path: `len - 1 < max` is `1 <= len <= max`.
+    if len.wrapping_sub(1) < max as usize {
+        return Ok(());
+    }
     if len > max as usize {
         return Err(Error::InvalidConfig {
             what: "message length",
@@ -392,6 +400,7 @@ impl<'r> QueueReceiver<'r> {
     /// source; the source may see the queue full for up to `batch - 1` messages already
     /// received. Default 1 (exact APEX semantics). Clamped to `1..=capacity`.
     pub fn set_publish_batch(&mut self, batch: u32) {
+        self.flush();
         self.batch = batch.clamp(1, self.sh.d.cap);
     }
 
@@ -453,28 +462,26 @@ impl<'r> QueueReceiver<'r> {
         }
         let (len_w, data) = self.sh.slot(self.at, d).ok_or(Error::NotAvailable)?;
         let len = region::load(len_w, Ordering::Relaxed);
-        let result = if len == 0 || len > d.max {
-            Err(Error::Corrupt(RegionError::LengthOutOfRange {
-                len,
-                max: d.max,
-            }))
-        } else {
-            let n = len as usize;
+        // `1 <= len <= max` in one compare.
+        let valid = len.wrapping_sub(1) < d.max;
+        let n = len as usize;
+        if valid {
             if let Some(dst) = buf.get_mut(..n) {
                 region::copy_out_owned(data, dst);
             }
-            Ok(Received {
-                len: n,
-                overflowed: self.take_overflow(),
-            })
-        };
+        }
+        let overflowed = valid && self.take_overflow();
+        // The slot is consumed either way, so a bad length does not wedge the queue.
         self.head = self.head.wrapping_add(1);
         self.at.advance(d);
-        if self.head.wrapping_sub(self.published) >= self.batch {
-            self.published = self.head;
-            region::store(self.sh.head, self.head, Ordering::Release);
+        publish(self.sh.head, self.head, &mut self.published, self.batch);
+        if !valid {
+            return Err(Error::Corrupt(RegionError::LengthOutOfRange {
+                len,
+                max: d.max,
+            }));
         }
-        result
+        Ok(Received { len: n, overflowed })
     }
 
     /// The queue is empty: publish what we hold back (the source may be waiting).
