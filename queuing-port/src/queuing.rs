@@ -62,6 +62,9 @@ pub(crate) struct Dims {
     pub(crate) cap: u32,
     /// Words per data slot.
     pub(crate) slot_words: usize,
+    /// `cap` is a power of two: the slot of index `i` is `i & (cap - 1)` (2^32 is a
+    /// multiple of `cap`, so that stays right across the index wrap), no slot counter.
+    pub(crate) pow2: bool,
 }
 
 impl Dims {
@@ -73,6 +76,7 @@ impl Dims {
             max: MSG as u32,
             cap: N as u32,
             slot_words: g.slot_words(),
+            pow2: N.is_power_of_two(),
         }
     }
 }
@@ -119,6 +123,7 @@ impl<'r> Shared<'r> {
                 max: g.max_message_size,
                 cap: g.capacity,
                 slot_words,
+                pow2: g.capacity.is_power_of_two(),
             },
             drop_on_full: g.flags & layout::FLAG_DROP_ON_FULL != 0,
         })
@@ -141,15 +146,17 @@ impl<'r> Shared<'r> {
     /// The length word and the data words of the slot at `at` (private state: the
     /// checks only guard against our own mistakes).
     #[inline(always)]
-    fn slot(&self, at: Cursor, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
-        let len = self.lens.get(at.pos)?;
-        let off = at.pos.wrapping_mul(d.slot_words);
+    fn slot(&self, pos: usize, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
+        let len = self.lens.get(pos)?;
+        let off = pos.wrapping_mul(d.slot_words);
         let data = self.slots.get(off..)?.get(..d.slot_words)?;
         Some((len, data))
     }
 }
 
-/// Slot cursor of one side: the slot index, wrapping at the capacity.
+/// Slot cursor of one side: the slot of this side's index. A power-of-two capacity
+/// derives it from the index; any other keeps a counter that wraps at the capacity
+/// (the index wraps at 2^32, not a multiple of it).
 #[derive(Debug, Clone, Copy)]
 struct Cursor {
     pos: usize,
@@ -163,11 +170,24 @@ impl Cursor {
         }
     }
 
+    /// The slot of `index`, this side's current index.
+    #[inline(always)]
+    fn pos(&self, index: u32, d: Dims) -> usize {
+        if d.pow2 {
+            (index & d.cap.wrapping_sub(1)) as usize
+        } else {
+            self.pos
+        }
+    }
+
+    /// Step to the next slot (with the index).
     #[inline(always)]
     fn advance(&mut self, d: Dims) {
-        self.pos += 1;
-        if self.pos == d.cap as usize {
-            self.pos = 0;
+        if !d.pow2 {
+            self.pos += 1;
+            if self.pos == d.cap as usize {
+                self.pos = 0;
+            }
         }
     }
 }
@@ -270,9 +290,10 @@ impl<'r> QueueSender<'r> {
         if self.tail.wrapping_sub(self.cached_head) >= d.cap && self.refresh_head(d.cap)? {
             return self.full();
         }
-        let (len_w, data) = self.sh.slot(self.at, d).ok_or(Error::NotAvailable)?;
+        let pos = self.at.pos(self.tail, d);
+        let (len_w, data) = self.sh.slot(pos, d).ok_or(Error::NotAvailable)?;
         region::store(len_w, msg.len() as u32, Ordering::Relaxed);
-        region::copy_in_owned(data, msg);
+        region::copy_in_owned(data, msg, d.max as usize);
         self.tail = self.tail.wrapping_add(1);
         self.at.advance(d);
         publish(self.sh.tail, self.tail, &mut self.published, self.batch);
@@ -460,14 +481,15 @@ impl<'r> QueueReceiver<'r> {
         if self.head == self.cached_tail && self.refresh_tail(d.cap)? == 0 {
             return self.empty();
         }
-        let (len_w, data) = self.sh.slot(self.at, d).ok_or(Error::NotAvailable)?;
+        let pos = self.at.pos(self.head, d);
+        let (len_w, data) = self.sh.slot(pos, d).ok_or(Error::NotAvailable)?;
         let len = region::load(len_w, Ordering::Relaxed);
         // `1 <= len <= max` in one compare.
         let valid = len.wrapping_sub(1) < d.max;
         let n = len as usize;
         if valid {
             if let Some(dst) = buf.get_mut(..n) {
-                region::copy_out_owned(data, dst);
+                region::copy_out_owned(data, dst, d.max as usize);
             }
         }
         let overflowed = valid && self.take_overflow();
@@ -506,7 +528,8 @@ impl<'r> QueueReceiver<'r> {
     /// `CLEAR_QUEUING_PORT`).
     pub fn clear(&mut self) -> Result<(), Error> {
         let avail = self.refresh_tail(self.sh.d.cap)?;
-        self.at = Cursor::slot(self.at.pos as u64 + u64::from(avail), self.sh.d);
+        let pos = self.at.pos(self.head, self.sh.d);
+        self.at = Cursor::slot(pos as u64 + u64::from(avail), self.sh.d);
         self.head = self.cached_tail;
         self.last_dropped = region::load(self.sh.dropped, Ordering::Relaxed);
         self.flush();

@@ -137,7 +137,7 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
 /// `src` readable and `dst` writable for `n` bytes, not overlapping.
 #[cfg(not(loom))]
 #[inline(always)]
-unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
+unsafe fn copy_len(src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: the caller's contract covers `n` bytes; `copy_ends::<K>` is called only
     // with `K <= n`.
     unsafe {
@@ -156,6 +156,27 @@ unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
             *dst = *src;
             *dst.add(n / 2) = *src.add(n / 2);
             *dst.add(n - 1) = *src.add(n - 1);
+        }
+    }
+}
+
+/// [`copy_len`] with its own path for `n == full` (the port's maximum message size,
+/// a constant for the typed ports): a full-size message is then copied at constant
+/// offsets, without waiting for `n` (a length just loaded from shared memory or from
+/// the caller's slice).
+///
+/// # Safety
+///
+/// As [`copy_len`].
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize, full: usize) {
+    // SAFETY: caller contract, with `full == n` in the first branch.
+    unsafe {
+        if n == full {
+            copy_len(src, dst, full)
+        } else {
+            copy_len(src, dst, n)
         }
     }
 }
@@ -180,9 +201,10 @@ unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
 /// (the receiver cannot touch it before `tail` is published). Plain copies instead of
 /// word atomics: the hot path for frame-sized messages. A peer that breaks the protocol
 /// and writes the slot concurrently can only change the opaque payload bytes; lengths
-/// and indices never go through here. Under loom the atomic copy is used.
+/// and indices never go through here. Under loom the atomic copy is used. `full`: the
+/// port's maximum message size (see [`copy_blocks`]).
 #[inline]
-pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
+pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
     #[cfg(not(loom))]
     if src.len() <= dst.len() * 4 {
         // SAFETY: `dst` covers `dst.len() * 4 >= src.len()` bytes of memory that
@@ -194,6 +216,7 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
                 src.as_ptr(),
                 dst.as_ptr().cast::<u8>().cast_mut(),
                 src.len(),
+                full,
             )
         };
         return;
@@ -204,12 +227,12 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
 /// Bulk copy out of a slot the queue protocol hands to this side exclusively (the
 /// source does not reuse it before `head` is published). See [`copy_in_owned`].
 #[inline]
-pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8]) {
+pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
     #[cfg(not(loom))]
     if dst.len() <= src.len() * 4 {
         // SAFETY: `src` covers at least `dst.len()` readable bytes, `dst` is a distinct
         // private buffer; any bit pattern is a valid `u8`.
-        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
+        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len(), full) };
         return;
     }
     copy_out(src, dst)
