@@ -148,8 +148,10 @@ impl<'r> Shared<'r> {
     #[inline(always)]
     fn slot(&self, pos: usize, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
         let len = self.lens.get(pos)?;
-        let off = pos.wrapping_mul(d.slot_words);
-        let data = self.slots.get(off..)?.get(..d.slot_words)?;
+        // One compare when `pos` is known small (a power-of-two mask, a typed port's
+        // constant slot size): the overflow checks fold away.
+        let off = pos.checked_mul(d.slot_words)?;
+        let data = self.slots.get(off..off.checked_add(d.slot_words)?)?;
         Some((len, data))
     }
 }
@@ -196,8 +198,8 @@ impl Cursor {
 pub struct QueueSender<'r> {
     sh: Shared<'r>,
     tail: u32,
-    published: u32,
-    batch: u32,
+    /// Publish when `index & batch_mask == 0` (batch a power of two).
+    batch_mask: u32,
     cached_head: u32,
     at: Cursor,
     dropped: u32,
@@ -223,8 +225,7 @@ impl<'r> QueueSender<'r> {
         Shared::used(tail, head, sh.d.cap, "head")?;
         Ok(Self {
             tail,
-            published: tail,
-            batch: 1,
+            batch_mask: 0,
             cached_head: head,
             at: Cursor::slot(tail.into(), sh.d),
             dropped: region::load(sh.dropped, Ordering::Relaxed),
@@ -252,23 +253,21 @@ impl<'r> QueueSender<'r> {
         self.sh.drop_on_full
     }
 
-    /// Publish the `tail` index only every `batch` sends, whenever the queue is seen
-    /// full, and on [`flush`](Self::flush): fewer cache-line transfers for a poll loop
-    /// that sends a burst and then flushes. Messages are invisible to the receiver until
-    /// published. Default 1 (every send visible at once, exact APEX semantics). Clamped
-    /// to `1..=capacity`.
+    /// Publish the `tail` index only when it is a multiple of `batch`, whenever the
+    /// queue is seen full, and on [`flush`](Self::flush): fewer cache-line transfers
+    /// for a poll loop that sends a burst and then flushes. Messages are invisible to
+    /// the receiver until published (at most `batch - 1` of them). Default 1 (every
+    /// send visible at once, exact APEX semantics). Clamped to `1..=capacity`, then
+    /// rounded down to a power of two. Publishes what is pending first.
     pub fn set_publish_batch(&mut self, batch: u32) {
         self.flush();
-        self.batch = batch.clamp(1, self.sh.d.cap);
+        self.batch_mask = batch_mask(batch, self.sh.d.cap);
     }
 
     /// Publish the `tail` index now (make every sent message visible).
     #[inline]
     pub fn flush(&mut self) {
-        if self.published != self.tail {
-            self.published = self.tail;
-            region::store(self.sh.tail, self.tail, Ordering::Release);
-        }
+        flush(self.sh.tail, self.tail);
     }
 
     /// Send one message without waiting.
@@ -296,7 +295,7 @@ impl<'r> QueueSender<'r> {
         region::copy_in_owned(data, msg, d.max as usize);
         self.tail = self.tail.wrapping_add(1);
         self.at.advance(d);
-        publish(self.sh.tail, self.tail, &mut self.published, self.batch);
+        publish(self.sh.tail, self.tail, self.batch_mask);
         Ok(())
     }
 
@@ -340,18 +339,32 @@ impl<'r> QueueSender<'r> {
     }
 }
 
-/// Publish this side's new `index` to its shared word when `batch` of them are pending
-/// (`published`: the last index stored). With `batch == 1` every index is stored and
-/// `published` is not kept (it only lags, so a later flush stores the same index again,
-/// which is harmless).
+/// Publish this side's new `index` to its shared word when it is a multiple of the
+/// batch (`batch_mask`: the batch minus one, a power of two minus one; 0 publishes
+/// every index). Batches aligned to the index also keep each side on whole length
+/// lines (sixteen lengths to a line) when the batch is a multiple of 16.
 #[inline(always)]
-fn publish(word: &AtomicU32, index: u32, published: &mut u32, batch: u32) {
-    if batch <= 1 {
-        region::store(word, index, Ordering::Release);
-    } else if index.wrapping_sub(*published) >= batch {
-        *published = index;
+fn publish(word: &AtomicU32, index: u32, batch_mask: u32) {
+    if index & batch_mask == 0 {
         region::store(word, index, Ordering::Release);
     }
+}
+
+/// Publish `index` to this side's own shared word unless it holds it already (reading
+/// our own word decides only whether to write it again; a peer that overwrote it gets
+/// it rewritten).
+#[inline]
+fn flush(word: &AtomicU32, index: u32) {
+    if region::load(word, Ordering::Relaxed) != index {
+        region::store(word, index, Ordering::Release);
+    }
+}
+
+/// The publication mask of a batch: clamped to `1..=cap`, rounded down to a power of
+/// two, minus one.
+fn batch_mask(batch: u32, cap: u32) -> u32 {
+    let b = batch.clamp(1, cap.max(1));
+    (1u32 << (31 - b.leading_zeros())) - 1
 }
 
 /// APEX length checks of a message to send, in the standard's order.
@@ -381,8 +394,8 @@ pub struct QueueReceiver<'r> {
     sh: Shared<'r>,
     head: u32,
     cached_tail: u32,
-    published: u32,
-    batch: u32,
+    /// Publish when `index & batch_mask == 0` (batch a power of two).
+    batch_mask: u32,
     at: Cursor,
     last_dropped: u32,
 }
@@ -408,29 +421,27 @@ impl<'r> QueueReceiver<'r> {
         Ok(Self {
             head,
             cached_tail: tail,
-            published: head,
-            batch: 1,
+            batch_mask: 0,
             at: Cursor::slot(head.into(), sh.d),
             last_dropped: region::load(sh.dropped, Ordering::Relaxed),
             sh,
         })
     }
 
-    /// Publish the `head` index only every `batch` receives (and whenever the queue is
-    /// seen empty, and on [`flush`](Self::flush)). Fewer cache-line transfers to the
-    /// source; the source may see the queue full for up to `batch - 1` messages already
-    /// received. Default 1 (exact APEX semantics). Clamped to `1..=capacity`.
+    /// Publish the `head` index only when it is a multiple of `batch` (and whenever the
+    /// queue is seen empty, and on [`flush`](Self::flush)). Fewer cache-line transfers
+    /// to the source; the source may see the queue full for up to `batch - 1` messages
+    /// already received. Default 1 (exact APEX semantics). Clamped to `1..=capacity`,
+    /// then rounded down to a power of two. Publishes what is pending first.
     pub fn set_publish_batch(&mut self, batch: u32) {
         self.flush();
-        self.batch = batch.clamp(1, self.sh.d.cap);
+        self.batch_mask = batch_mask(batch, self.sh.d.cap);
     }
 
     /// Publish the `head` index now.
+    #[inline]
     pub fn flush(&mut self) {
-        if self.published != self.head {
-            self.published = self.head;
-            region::store(self.sh.head, self.head, Ordering::Release);
-        }
+        flush(self.sh.head, self.head);
     }
 
     /// The sizes resolved on attach.
@@ -485,25 +496,32 @@ impl<'r> QueueReceiver<'r> {
         let (len_w, data) = self.sh.slot(pos, d).ok_or(Error::NotAvailable)?;
         let len = region::load(len_w, Ordering::Relaxed);
         // `1 <= len <= max` in one compare.
-        let valid = len.wrapping_sub(1) < d.max;
-        let n = len as usize;
-        if valid {
-            if let Some(dst) = buf.get_mut(..n) {
-                region::copy_out_owned(data, dst, d.max as usize);
-            }
+        if len.wrapping_sub(1) >= d.max {
+            return Err(self.bad_length(len, d));
         }
-        let overflowed = valid && self.take_overflow();
-        // The slot is consumed either way, so a bad length does not wedge the queue.
+        let n = len as usize;
+        if let Some(dst) = buf.get_mut(..n) {
+            region::copy_out_owned(data, dst, d.max as usize);
+        }
+        let overflowed = self.take_overflow();
+        self.consume(d);
+        Ok(Received { len: n, overflowed })
+    }
+
+    /// Step past the current slot and publish per the batch.
+    #[inline(always)]
+    fn consume(&mut self, d: Dims) {
         self.head = self.head.wrapping_add(1);
         self.at.advance(d);
-        publish(self.sh.head, self.head, &mut self.published, self.batch);
-        if !valid {
-            return Err(Error::Corrupt(RegionError::LengthOutOfRange {
-                len,
-                max: d.max,
-            }));
-        }
-        Ok(Received { len: n, overflowed })
+        publish(self.sh.head, self.head, self.batch_mask);
+    }
+
+    /// A slot whose length is 0 or above the maximum: consumed anyway, so a bad length
+    /// does not wedge the queue.
+    #[cold]
+    fn bad_length(&mut self, len: u32, d: Dims) -> Error {
+        self.consume(d);
+        Error::Corrupt(RegionError::LengthOutOfRange { len, max: d.max })
     }
 
     /// The queue is empty: publish what we hold back (the source may be waiting).
