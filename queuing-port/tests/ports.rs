@@ -333,3 +333,36 @@ fn sender_batching_is_invisible_until_published() {
     assert_eq!(tx.try_send(&[0]), Err(Error::NotAvailable));
     assert_eq!(rx.status().unwrap().nb_message, 4);
 }
+
+#[test]
+fn flush_rewrites_our_index_after_a_peer_overwrote_it() {
+    let g = Geometry::queuing(4, 4, false);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let peer = HostilePeer::new(r.region());
+    let mut tx = QueuingPortSender::<4, 4>::attach(r.region(), &g).unwrap();
+    let mut rx = QueuingPortReceiver::<4, 4>::attach(r.region(), &g).unwrap();
+    rx.set_publish_batch(4);
+    let mut buf = [0u8; 4];
+    for i in 0..3 {
+        tx.try_send(&message(i, 4)).unwrap();
+    }
+    rx.try_receive(&mut buf).unwrap();
+    // The receiver holds back head = 1; a peer writes a value into the head word.
+    peer.poke(HostilePeer::HEAD, 1);
+    rx.flush();
+    assert_eq!(tx.status().unwrap().nb_message, 2);
+    peer.poke(HostilePeer::HEAD, 0xdead);
+    rx.flush();
+    assert_eq!(
+        tx.status().unwrap().nb_message,
+        2,
+        "head rewritten on flush"
+    );
+    peer.poke(HostilePeer::TAIL, 0xbeef);
+    tx.flush();
+    assert_eq!(
+        rx.status().unwrap().nb_message,
+        2,
+        "tail rewritten on flush"
+    );
+}
