@@ -134,11 +134,7 @@ impl<'r> Shared<'r> {
     fn used(tail: u32, head: u32, cap: u32, field: &'static str) -> Result<u32, RegionError> {
         let used = tail.wrapping_sub(head);
         if used > cap {
-            return Err(RegionError::IndexOutOfRange {
-                field,
-                used,
-                capacity: cap,
-            });
+            return Err(index_out_of_range(field, used, cap));
         }
         Ok(used)
     }
@@ -154,6 +150,23 @@ impl<'r> Shared<'r> {
         let data = self.slots.get(off..off.checked_add(d.slot_words)?)?;
         Some((len, data))
     }
+}
+
+/// The error of an index window check (cold: keeps the hot path straight).
+#[cold]
+fn index_out_of_range(field: &'static str, used: u32, capacity: u32) -> RegionError {
+    RegionError::IndexOutOfRange {
+        field,
+        used,
+        capacity,
+    }
+}
+
+/// A slot outside the region: only our own bug could get here (the region was sized
+/// on attach); reported as `NOT_AVAILABLE` rather than a panic. Cold.
+#[cold]
+fn no_slot() -> Error {
+    Error::NotAvailable
 }
 
 /// Slot cursor of one side: the slot of this side's index. A power-of-two capacity
@@ -290,7 +303,7 @@ impl<'r> QueueSender<'r> {
             return self.full();
         }
         let pos = self.at.pos(self.tail, d);
-        let (len_w, data) = self.sh.slot(pos, d).ok_or(Error::NotAvailable)?;
+        let (len_w, data) = self.sh.slot(pos, d).ok_or_else(no_slot)?;
         region::store(len_w, msg.len() as u32, Ordering::Relaxed);
         region::copy_in_owned(data, msg, d.max as usize);
         self.tail = self.tail.wrapping_add(1);
@@ -461,9 +474,9 @@ impl<'r> QueueReceiver<'r> {
 
     /// Re-read the source's `tail`; returns the number of messages available.
     #[inline]
-    fn refresh_tail(&mut self, cap: u32) -> Result<u32, Error> {
+    fn refresh_tail(&mut self, head: u32, cap: u32) -> Result<u32, Error> {
         let tail = region::load(self.sh.tail, Ordering::Acquire);
-        let avail = Shared::used(tail, self.head, cap, "tail")?;
+        let avail = Shared::used(tail, head, cap, "tail")?;
         self.cached_tail = tail;
         Ok(avail)
     }
@@ -489,11 +502,12 @@ impl<'r> QueueReceiver<'r> {
                 value: buf.len() as u64,
             });
         }
-        if self.head == self.cached_tail && self.refresh_tail(d.cap)? == 0 {
+        let head = self.head;
+        if head == self.cached_tail && self.refresh_tail(head, d.cap)? == 0 {
             return self.empty();
         }
-        let pos = self.at.pos(self.head, d);
-        let (len_w, data) = self.sh.slot(pos, d).ok_or(Error::NotAvailable)?;
+        let pos = self.at.pos(head, d);
+        let (len_w, data) = self.sh.slot(pos, d).ok_or_else(no_slot)?;
         let len = region::load(len_w, Ordering::Relaxed);
         // `1 <= len <= max` in one compare.
         if len.wrapping_sub(1) >= d.max {
@@ -545,7 +559,7 @@ impl<'r> QueueReceiver<'r> {
     /// Discard every message in the queue and the overflow flag (APEX
     /// `CLEAR_QUEUING_PORT`).
     pub fn clear(&mut self) -> Result<(), Error> {
-        let avail = self.refresh_tail(self.sh.d.cap)?;
+        let avail = self.refresh_tail(self.head, self.sh.d.cap)?;
         let pos = self.at.pos(self.head, self.sh.d);
         self.at = Cursor::slot(pos as u64 + u64::from(avail), self.sh.d);
         self.head = self.cached_tail;
@@ -556,7 +570,7 @@ impl<'r> QueueReceiver<'r> {
 
     /// Messages waiting, as the receiver sees it (re-reads and checks the source's index).
     pub fn nb_message(&mut self) -> Result<u32, Error> {
-        self.refresh_tail(self.sh.d.cap)
+        self.refresh_tail(self.head, self.sh.d.cap)
     }
 
     /// Status of the port.
