@@ -166,6 +166,7 @@ fn index_out_of_range(field: &'static str, used: u32, capacity: u32) -> RegionEr
 /// on attach); reported as `NOT_AVAILABLE` rather than a panic. Cold.
 #[cold]
 fn no_slot() -> Error {
+    core::hint::cold_path();
     Error::NotAvailable
 }
 
@@ -299,8 +300,12 @@ impl<'r> QueueSender<'r> {
     #[inline(always)]
     pub(crate) fn send_with(&mut self, msg: &[u8], d: Dims) -> Result<(), Error> {
         check_len(msg.len(), d.max)?;
-        if self.tail.wrapping_sub(self.cached_head) >= d.cap && self.refresh_head(d.cap)? {
-            return self.full();
+        if self.tail.wrapping_sub(self.cached_head) >= d.cap {
+            // Looks full by the cached head: re-read it (rare: once per queue's worth).
+            core::hint::cold_path();
+            if self.refresh_head(d.cap)? {
+                return self.full();
+            }
         }
         let pos = self.at.pos(self.tail, d);
         let (len_w, data) = self.sh.slot(pos, d).ok_or_else(no_slot)?;
