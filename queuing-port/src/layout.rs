@@ -13,8 +13,10 @@
 //! Queuing data slots start on a cache line and are padded to whole lines, so a 64-byte
 //! message is exactly one line (like `rtrb`'s `[u8; 64]`) and copies never split a
 //! line; the lengths live apart, sixteen to a line, so a message costs one data line
-//! plus a sixteenth of a length line. With batched index publication the receiver reads
-//! a length line only after the source has moved past it (no line ping-pong).
+//! plus a sixteenth of a length line. With the source's index published at multiples of
+//! 16 (`set_publish_batch(16)` or more), the receiver reads a length line only after the
+//! source has moved past it (no line ping-pong); publishing every message, the two
+//! sides may share the current length line, like any per-message index.
 
 use zerocopy::little_endian::U32;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
