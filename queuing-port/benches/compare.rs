@@ -15,16 +15,72 @@ const DEPTH: usize = 256;
 const THREAD_MESSAGES: u64 = 1_000_000;
 /// Words of a 64 B x 256 queuing region.
 const WORDS: usize = Geometry::queuing(MSG as u32, DEPTH as u32, false).total_words();
-/// Threaded: each side publishes its index every this many messages (the receiver also
-/// when it sees empty, the sender when it sees full and at the end). One thread: only
-/// the receiver batches (the sender's message must be visible to the next receive).
+/// Batched index publication (the "batch the index publication"): a side
+/// publishes its index at every multiple of this (the receiver also when it sees
+/// empty, the sender when it sees full and at the end of the run). Threaded: both
+/// sides. One thread: only the receiver (push then pop needs each message published,
+/// which a sender batch would do by a flush after every push: the same work).
 const BATCH: u32 = 32;
 
-/// Waiting on a full/empty queue, the same for every contender: yield the core (the
-/// measuring machine is shared; a spinning thread that lost its core stalls the other).
-#[inline]
-fn backoff() {
-    thread::yield_now();
+/// Polls a side makes on a full/empty queue before it yields its core.
+const SPINS: u32 = 128;
+
+/// Waiting on a full/empty queue, the same for every contender: spin `SPINS` polls
+/// (the peer, running on the other core, usually makes room within that), then yield
+/// the core at every further poll (the measuring machine is shared; a spinning thread
+/// whose peer lost its core would burn its own time slice). Reset after progress.
+struct Backoff(u32);
+
+impl Backoff {
+    #[inline]
+    fn wait(&mut self) {
+        if self.0 < SPINS {
+            self.0 += 1;
+            std::hint::spin_loop();
+        } else {
+            thread::yield_now();
+        }
+    }
+
+    #[inline]
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// Moves `THREAD_MESSAGES` from a producer thread to this thread, the same loop and
+/// waiting for every contender: `push(Some(n))` tries to send message `n` (its first
+/// byte `n as u8`), `push(None)` ends the run (partnet flushes its batch); `pop`
+/// returns the first byte of the next message, which is checked.
+fn transfer(push: impl FnMut(Option<u8>) -> bool + Send, mut pop: impl FnMut() -> Option<u8>) {
+    let mut push = push;
+    thread::scope(|s| {
+        s.spawn(move || {
+            let mut wait = Backoff(0);
+            let mut n = 0u64;
+            while n < THREAD_MESSAGES {
+                if push(Some(n as u8)) {
+                    n += 1;
+                    wait.reset();
+                } else {
+                    wait.wait();
+                }
+            }
+            push(None);
+        });
+        let mut wait = Backoff(0);
+        let mut n = 0u64;
+        while n < THREAD_MESSAGES {
+            match pop() {
+                Some(b) => {
+                    assert_eq!(b, n as u8);
+                    n += 1;
+                    wait.reset();
+                }
+                None => wait.wait(),
+            }
+        }
+    });
 }
 
 fn single_thread(c: &mut Criterion) {
@@ -65,9 +121,8 @@ fn single_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// Producer on a second thread, consumer on this one, `THREAD_MESSAGES` per iteration;
-/// the consumer checks every message's first byte. A side that finds the queue full or
-/// empty yields (`backoff`).
+/// Producer on a second thread, consumer on this one, `THREAD_MESSAGES` per iteration
+/// through [`transfer`] (same loop, checks and [`Backoff`] for every contender).
 fn threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("spsc_64b_threads");
     g.sample_size(10);
@@ -81,64 +136,39 @@ fn threads(c: &mut Criterion) {
     tx.set_publish_batch(BATCH);
     g.bench_function("partnet", |b| {
         b.iter(|| {
-            thread::scope(|s| {
-                let tx = &mut tx;
-                s.spawn(move || {
-                    let mut msg = [0u8; MSG];
-                    let mut n = 0u64;
-                    while n < THREAD_MESSAGES {
-                        msg[0] = n as u8;
-                        if tx.try_send(&msg).is_ok() {
-                            n += 1;
-                        } else {
-                            backoff();
-                        }
+            let mut msg = [0u8; MSG];
+            let mut buf = [0u8; MSG];
+            let tx = &mut tx;
+            transfer(
+                move |n| match n {
+                    Some(n) => {
+                        msg[0] = n;
+                        tx.try_send(&msg).is_ok()
                     }
-                    tx.flush();
-                });
-                let mut buf = [0u8; MSG];
-                let mut n = 0u64;
-                while n < THREAD_MESSAGES {
-                    match rx.try_receive(&mut buf) {
-                        Ok(_) => {
-                            assert_eq!(buf[0], n as u8);
-                            n += 1;
-                        }
-                        Err(_) => backoff(),
+                    None => {
+                        tx.flush();
+                        true
                     }
-                }
-            });
+                },
+                || rx.try_receive(&mut buf).ok().map(|_| buf[0]),
+            )
         })
     });
 
     let (mut p, mut q) = rtrb::RingBuffer::<[u8; MSG]>::new(DEPTH);
     g.bench_function("rtrb", |b| {
         b.iter(|| {
-            thread::scope(|s| {
-                let p = &mut p;
-                s.spawn(move || {
-                    let mut msg = [0u8; MSG];
-                    let mut n = 0u64;
-                    while n < THREAD_MESSAGES {
-                        msg[0] = n as u8;
-                        if p.push(msg).is_ok() {
-                            n += 1;
-                        } else {
-                            backoff();
-                        }
-                    }
-                });
-                let mut n = 0u64;
-                while n < THREAD_MESSAGES {
-                    match q.pop() {
-                        Ok(m) => {
-                            assert_eq!(m[0], n as u8);
-                            n += 1;
-                        }
-                        Err(_) => backoff(),
-                    }
-                }
-            });
+            let mut msg = [0u8; MSG];
+            let p = &mut p;
+            transfer(
+                move |n| {
+                    n.is_none_or(|n| {
+                        msg[0] = n;
+                        p.push(msg).is_ok()
+                    })
+                },
+                || q.pop().ok().map(|m| m[0]),
+            )
         })
     });
 
@@ -146,31 +176,17 @@ fn threads(c: &mut Criterion) {
     let (mut hp, mut hc) = hq.split();
     g.bench_function("heapless", |b| {
         b.iter(|| {
-            thread::scope(|s| {
-                let hp = &mut hp;
-                s.spawn(move || {
-                    let mut msg = [0u8; MSG];
-                    let mut n = 0u64;
-                    while n < THREAD_MESSAGES {
-                        msg[0] = n as u8;
-                        if hp.enqueue(msg).is_ok() {
-                            n += 1;
-                        } else {
-                            backoff();
-                        }
-                    }
-                });
-                let mut n = 0u64;
-                while n < THREAD_MESSAGES {
-                    match hc.dequeue() {
-                        Some(m) => {
-                            assert_eq!(m[0], n as u8);
-                            n += 1;
-                        }
-                        None => backoff(),
-                    }
-                }
-            });
+            let mut msg = [0u8; MSG];
+            let hp = &mut hp;
+            transfer(
+                move |n| {
+                    n.is_none_or(|n| {
+                        msg[0] = n;
+                        hp.enqueue(msg).is_ok()
+                    })
+                },
+                || hc.dequeue().map(|m| m[0]),
+            )
         })
     });
     g.finish();

@@ -67,7 +67,7 @@ impl<'r> HostilePeer<'r> {
     pub const DROPPED: usize = crate::layout::PRODUCER + 1;
     /// Word index of the receiver's `head`.
     pub const HEAD: usize = crate::layout::CONSUMER;
-    /// Word index of the first slot (slot `i` starts `i * Geometry::slot_words()` after;
-    /// queuing: its length word, then the data).
+    /// Word index where the slots begin (queuing: the length array, then the data slots;
+    /// see [`Geometry::length_word`] and [`Geometry::slot_word`]).
     pub const SLOTS: usize = crate::layout::SLOTS;
 }

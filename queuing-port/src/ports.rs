@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use crate::layout::Geometry;
-use crate::queuing::{QueueReceiver, QueueSender, QueuingPortStatus, Received};
+use crate::queuing::{Dims, QueueReceiver, QueueSender, QueuingPortStatus, Received};
 use crate::region::Region;
 use crate::sampling::{
     SampleReader, SampleWriter, SampledMessage, SamplingPortCurrentStatus, SamplingPortStatus,
@@ -26,6 +26,18 @@ fn check_sizes(g: &Geometry, msg: usize, cap: Option<usize>) -> Result<(), Error
                 value: g.capacity as u64,
             });
         }
+    }
+    Ok(())
+}
+
+/// The typed port's constant sizes must be the ones resolved from the region (they are
+/// whenever `check_sizes` passed; this keeps it so if the layout rules change).
+fn check_dims(resolved: Dims, typed: Dims) -> Result<(), Error> {
+    if resolved != typed {
+        return Err(Error::InvalidConfig {
+            what: "typed port sizes",
+            value: typed.slot_words as u64,
+        });
     }
     Ok(())
 }
@@ -115,15 +127,18 @@ impl<'r, const MSG: usize, const N: usize> QueuingPortSender<'r, MSG, N> {
     /// Attach to a formatted region (`g` must say `MSG` and `N`).
     pub fn attach(region: Region<'r>, g: &Geometry) -> Result<Self, Error> {
         check_sizes(g, MSG, Some(N))?;
-        Ok(Self {
-            inner: QueueSender::attach(region, g)?,
-        })
+        let inner = QueueSender::attach(region, g)?;
+        check_dims(inner.dims(), Self::DIMS)?;
+        Ok(Self { inner })
     }
 
-    /// Send without waiting (see [`QueueSender::try_send`]).
+    const DIMS: Dims = Dims::typed::<MSG, N>();
+
+    /// Send without waiting (see [`QueueSender::try_send`]); the sizes are compile-time
+    /// constants here.
     #[inline]
     pub fn try_send(&mut self, msg: &[u8]) -> Result<(), Error> {
-        self.inner.try_send(msg)
+        self.inner.send_with(msg, Self::DIMS)
     }
 
     /// Publish the write index every `batch` sends (see
@@ -158,15 +173,18 @@ impl<'r, const MSG: usize, const N: usize> QueuingPortReceiver<'r, MSG, N> {
     /// Attach to a formatted region (`g` must say `MSG` and `N`).
     pub fn attach(region: Region<'r>, g: &Geometry) -> Result<Self, Error> {
         check_sizes(g, MSG, Some(N))?;
-        Ok(Self {
-            inner: QueueReceiver::attach(region, g)?,
-        })
+        let inner = QueueReceiver::attach(region, g)?;
+        check_dims(inner.dims(), Self::DIMS)?;
+        Ok(Self { inner })
     }
 
-    /// Receive without waiting (see [`QueueReceiver::try_receive`]).
+    const DIMS: Dims = Dims::typed::<MSG, N>();
+
+    /// Receive without waiting (see [`QueueReceiver::try_receive`]); the sizes are
+    /// compile-time constants here.
     #[inline]
     pub fn try_receive(&mut self, buf: &mut [u8; MSG]) -> Result<Received, Error> {
-        self.inner.try_receive(buf)
+        self.inner.receive_with(buf, Self::DIMS)
     }
 
     /// Publish the read index every `batch` receives (see

@@ -127,44 +127,73 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
     }
 }
 
-/// Copy `n` bytes in 64- then 16-byte blocks (inlined vector moves, no `memcpy` call
-/// for message-sized copies); the last partial block is one 16-byte copy that ends at
-/// `n` and overlaps bytes already copied, and copies under 16 bytes go by 4 then 1.
+/// Copy `n` bytes. Up to 64 bytes (a small message): two overlapping fixed-size
+/// copies of the largest power of two not above `n` (one ending at `n`), inlined as a
+/// few vector or word moves, no loop and no call. Above 64 bytes (frames): one
+/// `memcpy`, whose own vector loop wins at that size.
 ///
 /// # Safety
 ///
 /// `src` readable and `dst` writable for `n` bytes, not overlapping.
 #[cfg(not(loom))]
 #[inline(always)]
-unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
-    use core::ptr::copy_nonoverlapping as copy;
-    let mut i = 0;
-    if n >= 16 {
-        while i + 64 <= n {
-            // SAFETY: `i + 64 <= n`: within both buffers (caller contract).
-            unsafe { copy(src.add(i), dst.add(i), 64) };
-            i += 64;
+unsafe fn copy_len(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: the caller's contract covers `n` bytes; `copy_ends::<K>` is called only
+    // with `K <= n`.
+    unsafe {
+        if n > 64 {
+            core::ptr::copy_nonoverlapping(src, dst, n);
+        } else if n >= 32 {
+            copy_ends::<32>(src, dst, n);
+        } else if n >= 16 {
+            copy_ends::<16>(src, dst, n);
+        } else if n >= 8 {
+            copy_ends::<8>(src, dst, n);
+        } else if n >= 4 {
+            copy_ends::<4>(src, dst, n);
+        } else if n > 0 {
+            // 1..=3 bytes: first, middle, last.
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
         }
-        while i + 16 <= n {
-            // SAFETY: `i + 16 <= n`: within both buffers.
-            unsafe { copy(src.add(i), dst.add(i), 16) };
-            i += 16;
-        }
-        if i < n {
-            // SAFETY: `n >= 16`, so `n - 16 .. n` is within both buffers.
-            unsafe { copy(src.add(n - 16), dst.add(n - 16), 16) };
-        }
-        return;
     }
-    while i + 4 <= n {
-        // SAFETY: `i + 4 <= n`: within both buffers.
-        unsafe { copy(src.add(i), dst.add(i), 4) };
-        i += 4;
+}
+
+/// [`copy_len`] with its own path for `n == full` (the port's maximum message size,
+/// a constant for the typed ports): a full-size message is then copied at constant
+/// offsets, without waiting for `n` (a length just loaded from shared memory or from
+/// the caller's slice).
+///
+/// # Safety
+///
+/// As [`copy_len`].
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize, full: usize) {
+    // SAFETY: caller contract, with `full == n` in the first branch.
+    unsafe {
+        if n == full {
+            copy_len(src, dst, full)
+        } else {
+            copy_len(src, dst, n)
+        }
     }
-    while i < n {
-        // SAFETY: `i < n`: within both buffers.
-        unsafe { *dst.add(i) = *src.add(i) };
-        i += 1;
+}
+
+/// Copy bytes `0..K` and `n - K..n` (together all of `0..n` when `K <= n <= 2 * K`).
+///
+/// # Safety
+///
+/// `K <= n`; `src` readable and `dst` writable for `n` bytes, not overlapping.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: `0..K` and `n - K..n` lie within `0..n` (`K <= n`, caller contract), in
+    // both buffers; a byte copied twice gets the same value.
+    unsafe {
+        core::ptr::copy_nonoverlapping(src, dst, K);
+        core::ptr::copy_nonoverlapping(src.add(n - K), dst.add(n - K), K);
     }
 }
 
@@ -172,9 +201,10 @@ unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize) {
 /// (the receiver cannot touch it before `tail` is published). Plain copies instead of
 /// word atomics: the hot path for frame-sized messages. A peer that breaks the protocol
 /// and writes the slot concurrently can only change the opaque payload bytes; lengths
-/// and indices never go through here. Under loom the atomic copy is used.
+/// and indices never go through here. Under loom the atomic copy is used. `full`: the
+/// port's maximum message size (see [`copy_blocks`]).
 #[inline]
-pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
+pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
     #[cfg(not(loom))]
     if src.len() <= dst.len() * 4 {
         // SAFETY: `dst` covers `dst.len() * 4 >= src.len()` bytes of memory that
@@ -186,6 +216,7 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
                 src.as_ptr(),
                 dst.as_ptr().cast::<u8>().cast_mut(),
                 src.len(),
+                full,
             )
         };
         return;
@@ -196,12 +227,12 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8]) {
 /// Bulk copy out of a slot the queue protocol hands to this side exclusively (the
 /// source does not reuse it before `head` is published). See [`copy_in_owned`].
 #[inline]
-pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8]) {
+pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
     #[cfg(not(loom))]
     if dst.len() <= src.len() * 4 {
         // SAFETY: `src` covers at least `dst.len()` readable bytes, `dst` is a distinct
         // private buffer; any bit pattern is a valid `u8`.
-        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
+        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len(), full) };
         return;
     }
     copy_out(src, dst)

@@ -10,7 +10,7 @@ use loom::thread;
 use queuing_port::mock::OwnedRegion;
 use queuing_port::{Error, Geometry, QueueReceiver, QueueSender, SampleReader, SampleWriter};
 
-const WORDS: usize = 80;
+const WORDS: usize = 96;
 
 #[test]
 fn queue_delivers_every_message_in_order() {

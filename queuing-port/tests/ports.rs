@@ -200,9 +200,9 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     ));
     // Two messages claimed; first slot length too big, second is 0.
     peer.poke(HostilePeer::TAIL, 2);
-    let slot = |i: usize| HostilePeer::SLOTS + i * g.slot_words();
-    peer.poke(slot(0), 0xffff_ffff);
-    peer.poke(slot(1), 0);
+    let len = |i: usize| g.length_word(i);
+    peer.poke(len(0), 0xffff_ffff);
+    peer.poke(len(1), 0);
     assert_eq!(
         rx.try_receive(&mut buf),
         Err(Error::Corrupt(RegionError::LengthOutOfRange {
@@ -219,8 +219,8 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     );
     // Both consumed; an honest message after that is delivered.
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
-    peer.poke(slot(2), 3);
-    peer.poke(slot(2) + 1, u32::from_le_bytes([1, 2, 3, 0]));
+    peer.poke(len(2), 3);
+    peer.poke(g.slot_word(2), u32::from_le_bytes([1, 2, 3, 0]));
     peer.poke(HostilePeer::TAIL, 3);
     let m = rx.try_receive(&mut buf).unwrap();
     assert_eq!(&buf[..m.len], &[1, 2, 3]);
@@ -302,24 +302,67 @@ fn sender_batching_is_invisible_until_published() {
     let r = OwnedRegion::<WORDS>::formatted(&g);
     let mut tx = QueuingPortSender::<4, 4>::attach(r.region(), &g).unwrap();
     let mut rx = QueuingPortReceiver::<4, 4>::attach(r.region(), &g).unwrap();
+    // 3 is rounded down to 2: the tail is published whenever it is even.
     tx.set_publish_batch(3);
     let mut buf = [0u8; 4];
     tx.try_send(&message(0, 4)).unwrap();
-    tx.try_send(&message(1, 4)).unwrap();
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
-    tx.try_send(&message(2, 4)).unwrap();
-    for i in 0..3 {
+    tx.try_send(&message(1, 4)).unwrap();
+    for i in 0..2 {
         rx.try_receive(&mut buf).unwrap();
         assert_eq!(&buf[..], &message(i, 4)[..]);
     }
+    // Batch 4: published at tail 4 (a multiple of the batch), or on flush.
+    tx.set_publish_batch(4);
+    tx.try_send(&message(2, 4)).unwrap();
+    assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
     tx.try_send(&message(3, 4)).unwrap();
+    for i in 2..4 {
+        rx.try_receive(&mut buf).unwrap();
+        assert_eq!(&buf[..], &message(i, 4)[..]);
+    }
+    tx.try_send(&message(4, 4)).unwrap();
+    assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
     tx.flush();
     rx.try_receive(&mut buf).unwrap();
-    assert_eq!(&buf[..], &message(3, 4)[..]);
+    assert_eq!(&buf[..], &message(4, 4)[..]);
     // Seen full: what is held back is published before NOT_AVAILABLE.
-    for i in 4..8 {
+    for i in 5..9 {
         tx.try_send(&message(i, 4)).unwrap();
     }
     assert_eq!(tx.try_send(&[0]), Err(Error::NotAvailable));
     assert_eq!(rx.status().unwrap().nb_message, 4);
+}
+
+#[test]
+fn flush_rewrites_our_index_after_a_peer_overwrote_it() {
+    let g = Geometry::queuing(4, 4, false);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let peer = HostilePeer::new(r.region());
+    let mut tx = QueuingPortSender::<4, 4>::attach(r.region(), &g).unwrap();
+    let mut rx = QueuingPortReceiver::<4, 4>::attach(r.region(), &g).unwrap();
+    rx.set_publish_batch(4);
+    let mut buf = [0u8; 4];
+    for i in 0..3 {
+        tx.try_send(&message(i, 4)).unwrap();
+    }
+    rx.try_receive(&mut buf).unwrap();
+    // The receiver holds back head = 1; a peer writes a value into the head word.
+    peer.poke(HostilePeer::HEAD, 1);
+    rx.flush();
+    assert_eq!(tx.status().unwrap().nb_message, 2);
+    peer.poke(HostilePeer::HEAD, 0xdead);
+    rx.flush();
+    assert_eq!(
+        tx.status().unwrap().nb_message,
+        2,
+        "head rewritten on flush"
+    );
+    peer.poke(HostilePeer::TAIL, 0xbeef);
+    tx.flush();
+    assert_eq!(
+        rx.status().unwrap().nb_message,
+        2,
+        "tail rewritten on flush"
+    );
 }
