@@ -61,9 +61,23 @@ impl<const N: usize> Indices<N> {
     }
 }
 
+/// One frame slot followed by one cache line of padding.
+///
+/// Slot sizes are usually an even number of cache lines (1536 bytes is 24 lines): without
+/// the padding, the starts of all slots (where every frame's header and the whole of a
+/// small frame live) map to a few cache sets only (8 of 64 sets of a 48 KiB 12-way L1 for
+/// 1536 bytes), and a ring's worth of small frames evicts itself. With an odd stride
+/// (1600 bytes, 25 lines) the slot starts spread over all sets.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot<const S: usize> {
+    bytes: [u8; S],
+    _pad: [u8; 64],
+}
+
 /// A ring of `N` slots of `S` bytes: a free list and a FIFO of filled slots.
 struct Ring<const N: usize, const S: usize> {
-    bufs: [[u8; S]; N],
+    bufs: [Slot<S>; N],
     lens: [u16; N],
     metas: [FrameMeta; N],
     free: Indices<N>,
@@ -85,7 +99,10 @@ impl<const N: usize, const S: usize> Ring<N, S> {
             free.push(i as u16);
         }
         Ring {
-            bufs: [[0; S]; N],
+            bufs: [Slot {
+                bytes: [0; S],
+                _pad: [0; 64],
+            }; N],
             lens: [0; N],
             metas: [FrameMeta::NONE; N],
             free,
@@ -184,11 +201,11 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
             return Ok(());
         }
         let slot = usize::from(i);
-        self.rx.bufs[slot][..frame.len()].copy_from_slice(frame);
+        self.rx.bufs[slot].bytes[..frame.len()].copy_from_slice(frame);
         if hit(self.faults.corrupt_every) && !frame.is_empty() {
             // Anywhere in the frame, addresses and tags included.
             let at = (n as usize).wrapping_mul(7) % frame.len();
-            self.rx.bufs[slot][at] ^= 0xa5;
+            self.rx.bufs[slot].bytes[at] ^= 0xa5;
             self.fault_corrupted += 1;
         }
         self.rx.lens[slot] = frame.len() as u16;
@@ -209,7 +226,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let i = self.tx.fifo.pop()?;
         let slot = usize::from(i);
         let len = usize::from(self.tx.lens[slot]).min(out.len());
-        out[..len].copy_from_slice(&self.tx.bufs[slot][..len]);
+        out[..len].copy_from_slice(&self.tx.bufs[slot].bytes[..len]);
         let _ = self.tx.free.push(i);
         Some((usize::from(self.tx.lens[slot]), self.tx.metas[slot]))
     }
@@ -243,7 +260,7 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
     #[inline]
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
         let i = usize::from(slot.index());
-        match (self.rx.bufs.get(i), self.rx.out.get(i)) {
+        match (self.rx.bufs.get(i).map(|b| &b.bytes), self.rx.out.get(i)) {
             (Some(b), Some(true)) => b.get(..usize::from(slot.len())).unwrap_or(b),
             _ => &[],
         }
@@ -292,7 +309,7 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         }
         let reserved = usize::from(slot.len());
         let end = offset.checked_add(bytes.len()).filter(|e| *e <= reserved);
-        match (end, self.tx.bufs.get_mut(i)) {
+        match (end, self.tx.bufs.get_mut(i).map(|b| &mut b.bytes)) {
             (Some(end), Some(buf)) => {
                 buf[offset..end].copy_from_slice(bytes);
                 Ok(())
@@ -315,7 +332,10 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         let i = usize::from(slot.index());
         let reserved = usize::from(slot.len());
         let (h, total) = (header.len(), header.len() + payload.len());
-        match (self.tx.out.get(i), self.tx.bufs.get_mut(i)) {
+        match (
+            self.tx.out.get(i),
+            self.tx.bufs.get_mut(i).map(|b| &mut b.bytes),
+        ) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
                 // Fixed-size copies for the two header lengths the switch writes (no
                 // call into memcpy for 14 bytes).

@@ -309,6 +309,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     }
 
     /// Takes, classifies and forwards or drops one frame of port `s`.
+    #[inline(never)]
     fn ingress_one<T: Tap>(&mut self, s: usize, now_ns: u64, tap: &mut T) -> Step {
         let Some(port) = self.ports.get_mut(s) else {
             return Step::Idle;
