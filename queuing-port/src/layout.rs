@@ -224,6 +224,27 @@ impl Geometry {
         Ok(())
     }
 
+    /// The checks both sides of a `kind` channel run on attach: the geometry is of that
+    /// kind and `region`'s header matches it. Returns the error to report when a part of
+    /// the region turns out to be missing later, while it is being resolved.
+    pub(crate) fn attach_checks(
+        &self,
+        region: &Region<'_>,
+        kind: Kind,
+    ) -> Result<RegionError, crate::Error> {
+        if self.kind != kind {
+            return Err(crate::Error::InvalidConfig {
+                what: "channel kind",
+                value: self.kind as u64,
+            });
+        }
+        self.validate(region)?;
+        Ok(RegionError::TooSmall {
+            needed: self.region_bytes() as u64,
+            got: region.len_bytes() as u64,
+        })
+    }
+
     /// Validate the header of `region` against this geometry: read once, every field
     /// compared with the configuration.
     pub fn validate(&self, region: &Region<'_>) -> Result<(), crate::Error> {

@@ -99,17 +99,7 @@ struct Shared<'r> {
 
 impl<'r> Shared<'r> {
     fn resolve(region: Region<'r>, g: &Geometry) -> Result<Self, Error> {
-        if g.kind != Kind::Sampling {
-            return Err(Error::InvalidConfig {
-                what: "channel kind",
-                value: g.kind as u64,
-            });
-        }
-        g.validate(&region)?;
-        let too_small = RegionError::TooSmall {
-            needed: g.region_bytes() as u64,
-            got: region.len_bytes() as u64,
-        };
+        let too_small = g.attach_checks(&region, Kind::Sampling)?;
         let slot_words = g.slot_words();
         Ok(Self {
             latest: region

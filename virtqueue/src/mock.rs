@@ -120,12 +120,7 @@ impl core::fmt::Debug for MockDriver<'_> {
 impl<'m> MockDriver<'m> {
     /// Over the ring at `cfg`; clears flags and indices.
     pub fn new<M: SharedMemory + ?Sized>(mem: &'m M, cfg: QueueConfig) -> Result<Self, Error> {
-        let ring = SplitRing::attach(
-            mem,
-            cfg,
-            usize::from(crate::layout::MAX_QUEUE_SIZE),
-            Features::empty(),
-        )?;
+        let ring = raw_ring(mem, cfg)?;
         for f in [
             &ring.avail_flags,
             &ring.avail_idx,
@@ -237,12 +232,7 @@ impl core::fmt::Debug for MockDevice<'_> {
 impl<'m> MockDevice<'m> {
     /// Over the ring at `cfg` (touches nothing).
     pub fn new<M: SharedMemory + ?Sized>(mem: &'m M, cfg: QueueConfig) -> Result<Self, Error> {
-        let ring = SplitRing::attach(
-            mem,
-            cfg,
-            usize::from(crate::layout::MAX_QUEUE_SIZE),
-            Features::empty(),
-        )?;
+        let ring = raw_ring(mem, cfg)?;
         let used_idx = ring.used_idx.load();
         Ok(MockDevice { ring, used_idx })
     }
@@ -299,4 +289,17 @@ impl<'m> MockDevice<'m> {
     pub fn set_avail_event(&self, v: u16) {
         self.ring.avail_event.store(v);
     }
+}
+
+/// The whole ring at `cfg` with no feature negotiated, as the raw mocks see it.
+fn raw_ring<'m, M: SharedMemory + ?Sized>(
+    mem: &'m M,
+    cfg: QueueConfig,
+) -> Result<SplitRing<'m>, Error> {
+    SplitRing::attach(
+        mem,
+        cfg,
+        usize::from(crate::layout::MAX_QUEUE_SIZE),
+        Features::empty(),
+    )
 }
