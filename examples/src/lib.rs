@@ -1,0 +1,3 @@
+//! The four-partition system built from partnet crates.
+//!
+//! Work in progress: see issue 7.
