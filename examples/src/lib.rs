@@ -4,5 +4,6 @@
 #![deny(unsafe_code)]
 
 pub mod pcapng;
+pub mod service;
 pub mod shm_virtio;
 pub mod wire;

@@ -18,7 +18,6 @@ use virtqueue::{DeviceQueue, Features, MemoryRegion, QueueConfig, VolatileSlice}
 use vnet_switch::adapters::virtio_net::{NetFeatures, PortState, VirtioNetError, VirtioNetPort};
 use vnet_switch::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use zerocopy::little_endian::{U32, U64};
-use zerocopy::FromZeros;
 
 use super::layout::{offset, QueueRegs, Registers, MAGIC, QUEUES, REG_LEN, VERSION};
 
@@ -146,6 +145,7 @@ pub struct ShmDevice<'m> {
     port: Option<Box<ShmNetPort<'m>>>,
     attached: (u64, [QueueRegs; QUEUES]),
     last_notify: [u32; QUEUES],
+    last_resets: u32,
     stats: ShmDeviceStats,
 }
 
@@ -175,8 +175,10 @@ impl<'m> ShmDevice<'m> {
             port: None,
             attached: (0, [QueueRegs::default(); QUEUES]),
             last_notify: [0; QUEUES],
+            last_resets: 0,
             stats: ShmDeviceStats::default(),
         };
+        let _ = dev.regs.fill(0, REG_LEN, 0);
         dev.format();
         Some(dev)
     }
@@ -201,19 +203,31 @@ impl<'m> ShmDevice<'m> {
         self.port.as_deref()
     }
 
-    /// Writes every device-owned register (a fresh device, or after a reset).
+    /// Writes every device-owned register (a fresh device, or after a reset); the
+    /// driver's registers are left alone.
     fn format(&mut self) {
-        let mut r = Registers::new_zeroed();
-        r.magic = U32::new(MAGIC);
-        r.version = U32::new(VERSION);
-        r.device_type = U32::new(nic_drivers::transport::DEVICE_TYPE_NET);
-        r.queue_max = U32::new(u32::from(QUEUE_MAX));
-        r.device_features = U64::new(OFFERED);
-        r.config = self.config;
-        // Whole-block write: the driver has not started (or has just reset).
-        let _ = self.regs.write_obj(0, &r);
-        self.last_notify = [0; QUEUES];
+        let words = [
+            MAGIC,
+            VERSION,
+            nic_drivers::transport::DEVICE_TYPE_NET,
+            u32::from(QUEUE_MAX),
+        ];
+        for (i, w) in words.iter().enumerate() {
+            let _ = self.regs.write_obj(4 * i, &U32::new(*w));
+        }
+        let _ = self.regs.write_obj(0x10, &U64::new(OFFERED));
+        let _ = self.regs.write_obj(offset::CONFIG, &self.config);
         let _ = self.mtu;
+    }
+
+    /// Back to waiting for the driver: port dropped, registers re-formatted.
+    fn reset(&mut self) {
+        if self.state != DeviceState::Waiting {
+            self.stats.resets += 1;
+            self.port = None;
+            self.state = DeviceState::Waiting;
+            self.format();
+        }
     }
 
     fn set_device_status(&self, s: DeviceStatus) {
@@ -306,9 +320,19 @@ impl<'m> ShmDevice<'m> {
     /// tears the port down on a reset, a failure or a change of configuration. Call it
     /// before every switch poll (never during one).
     pub fn poll(&mut self) -> DeviceState {
-        let Ok(r) = self.regs.read_obj::<Registers>(0) else {
+        let Ok(mut r) = self.regs.read_obj::<Registers>(0) else {
             return self.state;
         };
+        if r.resets.get() != self.last_resets {
+            // The driver reset (perhaps already re-initialised): start over, and take a
+            // fresh snapshot of what it wrote since.
+            self.last_resets = r.resets.get();
+            self.reset();
+            match self.regs.read_obj::<Registers>(0) {
+                Ok(fresh) => r = fresh,
+                Err(_) => return self.state,
+            }
+        }
         for (q, n) in r.notify.iter().enumerate() {
             let n = n.get();
             self.stats.kicks[q] += u64::from(n.wrapping_sub(self.last_notify[q]));
@@ -316,12 +340,7 @@ impl<'m> ShmDevice<'m> {
         }
         let status = DeviceStatus::from_bits_retain(r.status.get());
         if status.is_empty() {
-            if self.state != DeviceState::Waiting {
-                self.stats.resets += 1;
-                self.port = None;
-                self.state = DeviceState::Waiting;
-                self.format();
-            }
+            self.reset();
             return self.state;
         }
         if let DeviceState::Failed(_) = self.state {

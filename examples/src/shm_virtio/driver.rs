@@ -63,8 +63,11 @@ impl Transport for ShmTransport<'_> {
 
     fn set_status(&mut self, status: DeviceStatus) {
         if status.is_empty() {
-            // A reset also clears what the device flagged.
+            // A reset also clears what the device flagged; the device sees the counter
+            // move even if it never observed status 0.
             self.write32(offset::DEVICE_STATUS, 0);
+            let n = self.read32(offset::RESETS).wrapping_add(1);
+            self.write32(offset::RESETS, n);
         }
         self.write32(offset::STATUS, status.bits());
     }

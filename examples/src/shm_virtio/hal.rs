@@ -14,6 +14,7 @@ pub struct ShmHal<'a> {
     memory: MemoryRegion<'a>,
     next: Cell<u64>,
     end: u64,
+    live: Cell<usize>,
 }
 
 impl<'a> ShmHal<'a> {
@@ -24,6 +25,7 @@ impl<'a> ShmHal<'a> {
             memory: dma,
             next: Cell::new(base),
             end: base.saturating_add(dma.len() as u64),
+            live: Cell::new(0),
         }
     }
 
@@ -33,8 +35,8 @@ impl<'a> ShmHal<'a> {
     }
 }
 
-// SAFETY: `dma_alloc` hands out disjoint ranges of `memory` (bump allocation, never
-// reused) and zeroes them through the view first; `memory` is a `MemoryRegion` whose
+// SAFETY: `dma_alloc` hands out disjoint ranges of `memory` (bump allocation, reused
+// only once every range was freed) and zeroes them through the view first; `memory` is a `MemoryRegion` whose
 // view is valid for `'a` and accessed only through volatile/atomic operations (the
 // `VolatileSlice` contract its creator signed); the device (the service partition) sees
 // the same bytes at the same region addresses, so the default identity `share` is right;
@@ -56,10 +58,19 @@ unsafe impl<'a> Hal for ShmHal<'a> {
             .and_then(|v| v.fill(0, len, 0))
             .map_err(|_| err)?;
         self.next.set(end);
+        self.live.set(self.live.get() + 1);
         Ok(at)
     }
 
-    fn dma_dealloc(&self, _paddr: u64, _len: usize) {}
+    /// Bump allocation: the area is reused once every allocation was freed (a driver
+    /// dropped after its device reset).
+    fn dma_dealloc(&self, _paddr: u64, _len: usize) {
+        let live = self.live.get().saturating_sub(1);
+        self.live.set(live);
+        if live == 0 {
+            self.next.set(self.memory.base());
+        }
+    }
 
     fn memory(&self) -> &MemoryRegion<'a> {
         &self.memory

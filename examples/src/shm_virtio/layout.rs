@@ -12,6 +12,7 @@
 //! | 0x28 | `generation` (configuration generation) | device |
 //! | 0x2c | `interrupt` (pending cause bits) | device sets, driver clears |
 //! | 0x30 | `notify[0..2]` (kick counters, receiveq and transmitq) | driver |
+//! | 0x38 | `resets` (incremented on every reset: status 0) | driver |
 //! | 0x40 | `queues[0..2]`: `desc`, `avail`, `used` (64 bits), `size`, `ready` | driver |
 //! | 0x80 | `config[64]`: virtio-net configuration (MAC, status, pairs, MTU) | device |
 //!
@@ -76,8 +77,10 @@ pub struct Registers {
     pub interrupt: U32,
     /// Kick counters per queue.
     pub notify: [U32; QUEUES],
+    /// Resets the driver made (the device re-formats its registers when it changes).
+    pub resets: U32,
     /// Padding to 0x40.
-    pub reserved: [U32; 2],
+    pub reserved: U32,
     /// Queue registers.
     pub queues: [QueueRegs; QUEUES],
     /// Device configuration space.
@@ -98,6 +101,8 @@ pub mod offset {
     pub const INTERRUPT: usize = 0x2c;
     /// `notify[q]` is at `NOTIFY + 4 * q`.
     pub const NOTIFY: usize = 0x30;
+    /// `resets`.
+    pub const RESETS: usize = 0x38;
     /// `queues[q]` is at `QUEUES + 32 * q`.
     pub const QUEUES: usize = 0x40;
     /// `config`.
