@@ -3,6 +3,9 @@
 //! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
 #![deny(unsafe_code)]
 
+pub mod checks;
+pub mod hosted;
+pub mod node;
 pub mod pcapng;
 pub mod service;
 pub mod shm_virtio;
