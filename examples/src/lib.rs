@@ -5,8 +5,10 @@
 
 pub mod checks;
 pub mod hosted;
+pub mod multi;
 pub mod node;
 pub mod pcapng;
 pub mod service;
+pub mod shm_file;
 pub mod shm_virtio;
 pub mod wire;
