@@ -67,12 +67,21 @@ pub const A_ECHOES: usize = 20;
 pub struct Options {
     /// Where the pcapng file goes.
     pub pcap: PathBuf,
+    /// Use this TAP device as the uplink (the Linux kernel is then the outside host).
+    pub tap: Option<String>,
+    /// The Linux side's address on the TAP device.
+    pub peer: Ipv4Address,
+    /// With a TAP uplink: seconds to keep serving after the checks (for `ping`/`nc`).
+    pub serve_secs: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             pcap: PathBuf::from("monitor.pcap"),
+            tap: None,
+            peer: IP_HOST,
+            serve_secs: 30,
         }
     }
 }
@@ -114,8 +123,8 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Spoofed frames A sent and the switch dropped as spoofed.
     pub spoofed: (u64, u64),
-    /// The flood.
-    pub flood: FloodReport,
+    /// The flood (not run with a TAP uplink: the kernel runs no echo service).
+    pub flood: Option<FloodReport>,
     /// Per-port switch statistics.
     pub stats: Vec<PortStats>,
     /// The pcapng file and its record count.
@@ -126,39 +135,49 @@ pub struct Report {
 
 type DriverA<'a> = VirtioNet<'a, ShmHal<'a>, ShmTransport<'a>, 64, 16>;
 
-/// The in-process system on a virtual clock.
-pub struct World<'a> {
+/// The in-process system: a virtual clock with the in-memory uplink, real time with a
+/// TAP uplink.
+pub struct World<'a, U: LinkDevice> {
     now_ns: u64,
+    real: Option<std::time::Instant>,
     /// The service partition.
-    pub service: Service<'a, WireEnd>,
+    pub service: Service<'a, U>,
     /// Partition A.
     pub a: Node<NicLink<DriverA<'a>>>,
     /// Partition B.
     pub b: Node<QueuingLink<'a, MSG, DEPTH>>,
-    /// The host on the uplink.
-    pub host: Node<NicLink<WireEnd>>,
+    /// The host on the in-memory uplink.
+    pub host: Option<Node<NicLink<WireEnd>>>,
     /// The monitor tap.
     pub tap: PcapngTap<BufWriter<File>>,
 }
 
-impl Net for World<'_> {
+impl<U: LinkDevice> Net for World<'_, U> {
     fn now_ns(&self) -> u64 {
         self.now_ns
     }
     fn step(&mut self) {
-        self.now_ns += TICK_NS;
+        match self.real {
+            Some(t) => {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                self.now_ns = t.elapsed().as_nanos() as u64;
+            }
+            None => self.now_ns += TICK_NS,
+        }
         let now = self.now_ns;
         self.a.poll(now);
         self.b.poll(now);
-        self.host.poll(now);
+        if let Some(h) = self.host.as_mut() {
+            h.poll(now);
+        }
         self.service.step(now, &mut self.tap);
     }
     fn station(&mut self, who: Who) -> Option<&mut dyn Station> {
-        Some(match who {
-            Who::A => &mut self.a,
-            Who::B => &mut self.b,
-            Who::Host => &mut self.host,
-        })
+        match who {
+            Who::A => Some(&mut self.a),
+            Who::B => Some(&mut self.b),
+            Who::Host => self.host.as_mut().map(|h| h as &mut dyn Station),
+        }
     }
 }
 
@@ -182,6 +201,27 @@ fn words() -> Vec<AtomicU32> {
 
 /// Builds the system and runs every check.
 pub fn run(opts: &Options) -> Result<Report, Failure> {
+    match &opts.tap {
+        None => {
+            let (up, host_end) = cable(MAC_UPLINK, MAC_HOST);
+            run_with(opts, up, Some(host_end))
+        }
+        #[cfg(target_os = "linux")]
+        Some(name) => {
+            let tap: nic_drivers::tap::Tap = nic_drivers::tap::Tap::open(name, MacAddress(MAC_UPLINK))
+                .map_err(|e| fail("set-up", format!("opening TAP device `{name}`: {e} (create it first: see examples/README.md)")))?;
+            run_with(opts, tap, None)
+        }
+        #[cfg(not(target_os = "linux"))]
+        Some(_) => Err(fail("set-up", "TAP devices need Linux")),
+    }
+}
+
+fn run_with<U: LinkDevice>(
+    opts: &Options,
+    up: U,
+    host_end: Option<WireEnd>,
+) -> Result<Report, Failure> {
     let plan = Plan::default();
     let owned = OwnedMemory::new(0, VIRTIO_REGION);
     let view = owned
@@ -197,7 +237,6 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
             .format(r)
             .map_err(|e| fail("set-up", format!("formatting B's channel: {e}")))?;
     }
-    let (up, host_end) = cable(MAC_UPLINK, MAC_HOST);
     let service = Service::new(&plan, up, regs, &dma, b_tx, b_rx)
         .map_err(|e| fail("set-up", e.to_string()))?;
 
@@ -221,13 +260,14 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
         .map_err(|e| fail("set-up", format!("writing {}: {e}", opts.pcap.display())))?;
     let mut world = World {
         now_ns: 0,
+        real: opts.tap.as_ref().map(|_| std::time::Instant::now()),
         service,
         a: Node::new("A", plan.mac_a, IP_A, NicLink::new(drv)),
         b: Node::new("B", plan.mac_b, IP_B, QueuingLink::new(b_send, b_recv)),
-        host: Node::new("host", MAC_HOST, IP_HOST, NicLink::new(host_end)),
+        host: host_end.map(|h| Node::new("host", MAC_HOST, IP_HOST, NicLink::new(h))),
         tap,
     };
-    let mut report = scenario(&mut world, &plan)?;
+    let mut report = scenario(&mut world, &plan, opts)?;
     world
         .tap
         .flush()
@@ -286,11 +326,23 @@ pub fn spoofed_frame(plan: &Plan) -> Vec<u8> {
     f
 }
 
-fn a_echoes(net: &mut dyn Net, tag: &str) -> Result<(usize, u64), Failure> {
+/// Keeps the system running for `opts.serve_secs` so the Linux side can `ping` and `nc`.
+fn serve<U: LinkDevice>(w: &mut World<'_, U>, opts: &Options) {
+    println!(
+        "serving for {} s: from Linux, `ping {IP_A}`, `ping {IP_B}`, `nc -u {IP_A} 7`, `nc {IP_B} 7` (echo)",
+        opts.serve_secs
+    );
+    let until = w.now_ns + opts.serve_secs * 1_000_000_000;
+    while w.now_ns < until {
+        w.step();
+    }
+}
+
+fn a_echoes(net: &mut dyn Net) -> Result<(usize, u64), Failure> {
     let mut ok = 0;
     let mut total = 0;
     for i in 0..A_ECHOES {
-        let msg = format!("A {tag} {i}");
+        let msg = format!("A baseline {i}");
         if let Ok(t) = udp_echo(net, Who::A, IP_HOST, msg.as_bytes(), 200_000_000) {
             ok += 1;
             total += t;
@@ -299,20 +351,37 @@ fn a_echoes(net: &mut dyn Net, tag: &str) -> Result<(usize, u64), Failure> {
     Ok((ok, total / ok.max(1) as u64))
 }
 
-fn stats(w: &World<'_>, port: vnet_switch::PortId) -> PortStats {
+fn stats<U: LinkDevice>(w: &World<'_, U>, port: vnet_switch::PortId) -> PortStats {
     w.service.switch.stats(port).cloned().unwrap_or_default()
 }
 
-fn scenario(w: &mut World<'_>, plan: &Plan) -> Result<Report, Failure> {
+fn scenario<U: LinkDevice>(
+    w: &mut World<'_, U>,
+    plan: &Plan,
+    opts: &Options,
+) -> Result<Report, Failure> {
     // A's device attaches at the first rounds.
     for _ in 0..3 {
         w.step();
     }
     use Who::*;
-    let checks = connectivity(
-        w,
-        &[(A, B), (B, A), (A, Host), (Host, A), (B, Host), (Host, B)],
-    )?;
+    let mut checks = if w.host.is_some() {
+        connectivity(
+            w,
+            &[(A, B), (B, A), (A, Host), (Host, A), (B, Host), (Host, B)],
+        )?
+    } else {
+        // The kernel on the TAP device: A and B ping it; it has no echo services.
+        let mut c = connectivity(w, &[(A, B), (B, A)])?;
+        for (i, who) in [A, B].into_iter().enumerate() {
+            let t = ping(w, who, opts.peer, 100 + i as u16, TIMEOUT_NS)?;
+            c.push(CheckResult {
+                name: format!("ping {who:?} -> Linux ({})", opts.peer),
+                took_ns: t,
+            });
+        }
+        c
+    };
 
     // The spoofing attempt.
     let before = stats(w, PORT_A).drops(DropReason::Spoofed);
@@ -334,12 +403,21 @@ fn scenario(w: &mut World<'_>, plan: &Plan) -> Result<Report, Failure> {
             format!("{SPOOFS} forged frames sent, {spoofed} dropped as spoofed"),
         ));
     }
-    // Nobody learned the forgery: A still reaches the host, the host still reaches B.
-    udp_echo(w, Host, IP_B, b"after the forgery", TIMEOUT_NS)?;
+    // Nobody learned the forgery: A still reaches B.
+    let t = udp_echo(w, A, IP_B, b"after the forgery", TIMEOUT_NS)?;
+    checks.push(CheckResult {
+        name: "UDP echo A -> B after the forgery".into(),
+        took_ns: t,
+    });
 
-    // A's latency to the host, then B floods the host while A measures again.
-    let (ok0, rtt0) = a_echoes(w, "baseline")?;
-    let flood = flood(w, plan, ok0, rtt0)?;
+    let flood = if w.host.is_some() {
+        // A's latency to the host, then B floods the host while A measures again.
+        let (ok0, rtt0) = a_echoes(w)?;
+        Some(flood(w, plan, ok0, rtt0)?)
+    } else {
+        serve(w, opts);
+        None
+    };
 
     Ok(Report {
         checks,
@@ -351,7 +429,12 @@ fn scenario(w: &mut World<'_>, plan: &Plan) -> Result<Report, Failure> {
     })
 }
 
-fn flood(w: &mut World<'_>, plan: &Plan, ok0: usize, rtt0: u64) -> Result<FloodReport, Failure> {
+fn flood<U: LinkDevice>(
+    w: &mut World<'_, U>,
+    plan: &Plan,
+    ok0: usize,
+    rtt0: u64,
+) -> Result<FloodReport, Failure> {
     let b0 = stats(w, PORT_B);
     let a0 = stats(w, PORT_A);
     let start = w.now_ns;
@@ -462,7 +545,7 @@ fn verify_pcap(report: &mut Report, plan: &Plan) -> Result<(), Failure> {
             ),
         ));
     }
-    let macs = [plan.mac_a, plan.mac_b, MAC_HOST];
+    let macs = [plan.mac_a, plan.mac_b];
     let spoof = spoofed_frame(plan);
     let mut spoofed_seen = 0;
     let mut rate_seen = 0;
@@ -470,7 +553,12 @@ fn verify_pcap(report: &mut Report, plan: &Plan) -> Result<(), Failure> {
         let src = p.data.get(6..12).unwrap_or(&[]);
         let ethertype = p.data.get(12..14).unwrap_or(&[]);
         if ethertype == [0x08, 0x06] && p.comment.contains("forwarded") {
-            if let Some(i) = macs.iter().position(|m| m[..] == *src) {
+            // A and B by their MAC; the outside (host or kernel) by its port.
+            let i = macs[..2]
+                .iter()
+                .position(|m| m[..] == *src)
+                .or(p.comment.starts_with("from port 0 ").then_some(2));
+            if let Some(i) = i {
                 report.arp_frames[i] += 1;
             }
         }
@@ -495,19 +583,17 @@ fn verify_pcap(report: &mut Report, plan: &Plan) -> Result<(), Failure> {
             format!("{spoofed_seen} of {SPOOFS} spoofed frames recorded"),
         ));
     }
-    if rate_seen != report.flood.rate_drops {
+    let rate_drops = report.flood.as_ref().map_or(0, |f| f.rate_drops);
+    if rate_seen != rate_drops {
         return Err(fail(
             "pcap",
-            format!(
-                "{rate_seen} over-budget drops recorded, the switch counted {}",
-                report.flood.rate_drops
-            ),
+            format!("{rate_seen} over-budget drops recorded, the switch counted {rate_drops}",),
         ));
     }
     if let Some(i) = report.arp_frames.iter().position(|&n| n == 0) {
         return Err(fail(
             "pcap",
-            format!("no ARP frame from {}", ["A", "B", "the host"][i]),
+            format!("no ARP frame from {}", ["A", "B", "the uplink"][i]),
         ));
     }
     let _ = (UPLINK, PORT_NAMES);
@@ -526,30 +612,31 @@ pub fn render(r: &Report) -> String {
         "  ok  spoofing from A: {} forged ARP replies (source = B's MAC), {} dropped as spoofed",
         r.spoofed.0, r.spoofed.1
     );
-    let f = &r.flood;
+    if let Some(f) = &r.flood {
+        let _ = writeln!(
+            s,
+            "  ok  flood from B: {} datagrams offered in {:.0} ms, {} forwarded (budget allows {}), {} dropped over budget",
+            f.offered,
+            f.duration_ns as f64 / 1e6,
+            f.forwarded,
+            f.allowed,
+            f.rate_drops
+        );
+        let _ = writeln!(
+            s,
+            "  ok  A during the flood: {}/{} echoes (before: {}/{}), mean round trip {:.2} ms (before: {:.2} ms), {} of A's frames dropped",
+            f.a_ok.1,
+            A_ECHOES,
+            f.a_ok.0,
+            A_ECHOES,
+            f.a_rtt_ns.1 as f64 / 1e6,
+            f.a_rtt_ns.0 as f64 / 1e6,
+            f.a_drops
+        );
+    }
     let _ = writeln!(
         s,
-        "  ok  flood from B: {} datagrams offered in {:.0} ms, {} forwarded (budget allows {}), {} dropped over budget",
-        f.offered,
-        f.duration_ns as f64 / 1e6,
-        f.forwarded,
-        f.allowed,
-        f.rate_drops
-    );
-    let _ = writeln!(
-        s,
-        "  ok  A during the flood: {}/{} echoes (before: {}/{}), mean round trip {:.2} ms (before: {:.2} ms), {} of A's frames dropped",
-        f.a_ok.1,
-        A_ECHOES,
-        f.a_ok.0,
-        A_ECHOES,
-        f.a_rtt_ns.1 as f64 / 1e6,
-        f.a_rtt_ns.0 as f64 / 1e6,
-        f.a_drops
-    );
-    let _ = writeln!(
-        s,
-        "  ok  ARP in the monitor: {} from A, {} from B, {} from the host",
+        "  ok  ARP in the monitor: {} from A, {} from B, {} from the uplink",
         r.arp_frames[0], r.arp_frames[1], r.arp_frames[2]
     );
     let _ = writeln!(s, "\nper-port statistics (switch):");

@@ -23,7 +23,11 @@ fn temp_pcap(name: &str) -> std::path::PathBuf {
 )]
 fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     let pcap = temp_pcap("monitor.pcap");
-    let report = run(&Options { pcap: pcap.clone() }).unwrap_or_else(|f| panic!("{f}"));
+    let report = run(&Options {
+        pcap: pcap.clone(),
+        ..Options::default()
+    })
+    .unwrap_or_else(|f| panic!("{f}"));
     let plan = Plan::default();
 
     // Ping, UDP and TCP echo for the six ordered pairs of A, B and the host.
@@ -55,7 +59,10 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     assert_eq!(a.total_drops(), SPOOFS, "A lost nothing else");
 
     // The flood: held to the budget, the rest dropped over budget, A unaffected.
-    let f = &report.flood;
+    let f = report
+        .flood
+        .as_ref()
+        .expect("the flood runs with the in-memory uplink");
     assert!(f.offered > f.allowed, "the flood exceeds the budget");
     assert!(f.forwarded <= f.allowed);
     assert_eq!(f.offered, f.forwarded + f.rate_drops);
