@@ -30,8 +30,10 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     .unwrap_or_else(|f| panic!("{f}"));
     let plan = Plan::default();
 
-    // Ping, UDP and TCP echo for the six ordered pairs of A, B and the host.
-    assert_eq!(report.checks.len(), 18);
+    // Ping, UDP and TCP echo for the six ordered pairs of A, B and the host, and A -> B
+    // once more after the forgery.
+    assert_eq!(report.checks.len(), 19);
+    assert_eq!(report.checks[18].name, "UDP echo A -> B after the forgery");
     for who in [
         "A -> B",
         "B -> A",
