@@ -50,9 +50,18 @@ impl<D: LinkDevice> PortEndpoint for LinkPort<D> {
         let s = self.dev.tx_reserve(len).ok()??;
         Some(TxSlot::new(s.index(), u16::try_from(s.len()).ok()?))
     }
-    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
         self.dev
-            .tx_write(&nic_drivers::TxSlot::new(slot.index(), slot.len()), offset, bytes)
+            .tx_write(
+                &nic_drivers::TxSlot::new(slot.index(), slot.len()),
+                offset,
+                bytes,
+            )
             .map_err(|_| EndpointError::Peer)
     }
     fn tx_commit(&mut self, slot: TxSlot) {
@@ -121,7 +130,7 @@ impl phy::Device for PortDevice<'_> {
     }
 
     fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-        (self.0.rx_room() > 0).then(|| Tx(self.0))
+        (self.0.rx_room() > 0).then_some(Tx(self.0))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

@@ -22,10 +22,10 @@
 #![deny(unsafe_code)]
 
 mod args;
+mod interim;
 mod monitor;
 mod nic;
 mod partition;
-mod interim;
 mod system;
 
 /// UART, exit device and clock: the same platform layer as `nic-drivers/selftest`.

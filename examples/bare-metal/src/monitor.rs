@@ -79,7 +79,6 @@ pub struct Counts {
 }
 
 impl Counts {
-
     fn host(&self, ip: Ipv4Address) -> usize {
         self.ips.iter().position(|h| *h == ip).unwrap_or(HOSTS - 1)
     }
@@ -113,7 +112,8 @@ impl Counts {
         let h = &mut self.hosts[from];
         h.frames += 1;
         match ip.next_header() {
-            IpProtocol::Icmp => match Icmpv4Packet::new_checked(ip.payload()).map(|p| p.msg_type()) {
+            IpProtocol::Icmp => match Icmpv4Packet::new_checked(ip.payload()).map(|p| p.msg_type())
+            {
                 Ok(Icmpv4Message::EchoRequest) => h.echo_requests += 1,
                 Ok(Icmpv4Message::EchoReply) => {
                     h.echo_replies += 1;
@@ -152,7 +152,12 @@ impl PortEndpoint for MonitorPort {
         self.reserved = true;
         Some(TxSlot::new(0, u16::try_from(len).ok()?))
     }
-    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
         let reserved = usize::from(slot.len());
         let end = offset.checked_add(bytes.len()).filter(|e| *e <= reserved);
         let out_of_bounds = EndpointError::OutOfBounds {

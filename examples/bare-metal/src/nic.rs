@@ -48,11 +48,11 @@ pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u
         // No checksum offload either way: the partitions' stacks compute and check every
         // checksum themselves, so a frame means the same on every port of the switch.
         let config = NetConfig {
-            features: NetFeatures::SUPPORTED.difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
+            features: NetFeatures::SUPPORTED
+                .difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
             ..NetConfig::default()
         };
-        let dev = VirtioNet::new(hal, t, config)
-            .map_err(|e| driver_error("virtio-net init", e))?;
+        let dev = VirtioNet::new(hal, t, config).map_err(|e| driver_error("virtio-net init", e))?;
         println!("partnet: negotiated features {:?}", dev.features());
         return Ok(dev);
     }
@@ -79,6 +79,9 @@ pub fn e1000<'h>(hal: &'h IdentityHal<'static>) -> Result<E1000Dev<'h>, u16> {
         println!("partnet: FAIL e1000 has no BAR0");
         return Err(code::NO_DEVICE);
     };
-    println!("partnet: nic e1000 at {}, BAR0 {:#x}", f.address, bar0.address);
+    println!(
+        "partnet: nic e1000 at {}, BAR0 {:#x}",
+        f.address, bar0.address
+    );
     E1000::new(hal, bar0.address).map_err(|e| driver_error("e1000 init", e))
 }

@@ -76,6 +76,8 @@ pub struct Partition<'a> {
     icmp: SocketHandle,
     /// Bytes echoed in the server's current connection.
     current: u64,
+    /// The client of a connection we closed after echoing, until it is gone.
+    closing: Option<Ipv4Address>,
     /// The server's record.
     pub echo: EchoStats,
 }
@@ -132,6 +134,7 @@ impl<'a> Partition<'a> {
             client,
             icmp,
             current: 0,
+            closing: None,
             echo: EchoStats::default(),
         }
     }
@@ -146,10 +149,13 @@ impl<'a> Partition<'a> {
     fn serve_echo(&mut self) {
         let s = self.sockets.get_mut::<tcp::Socket>(self.server);
         if !s.is_open() {
-            // Closed (first round, or the last connection ended): listen again.
-            if self.current > 0 {
-                self.current = 0;
+            // Closed: the first round, or the last connection ended. A session counts
+            // once the client has acknowledged our FIN (everything reached it).
+            if let Some(remote) = self.closing.take() {
+                self.echo.sessions += 1;
+                self.echo.sessions_from_peer += u32::from(remote == self.peer);
             }
+            self.current = 0;
             let _ = s.listen(ECHO_PORT);
             return;
         }
@@ -168,9 +174,10 @@ impl<'a> Partition<'a> {
         if s.state() == tcp::State::CloseWait && s.send_queue() == 0 && !s.can_recv() {
             // The client is done and everything was echoed: our FIN ends the session.
             if self.current > 0 {
-                self.echo.sessions += 1;
-                let from_peer = s.remote_endpoint().map(|e| e.addr) == Some(self.peer.into());
-                self.echo.sessions_from_peer += u32::from(from_peer);
+                self.closing = match s.remote_endpoint().map(|e| e.addr) {
+                    Some(IpAddress::Ipv4(ip)) => Some(ip),
+                    _ => None,
+                };
             }
             self.current = 0;
             s.close();

@@ -4,9 +4,9 @@
 use nic_drivers::{LinkDevice, LinkState};
 use smoltcp::socket::tcp;
 use smoltcp::wire::Ipv4Address;
+use vnet_switch::{EndpointError, MacAddress};
 use vnet_switch::{Mirror, VlanSet};
 use vnet_switch::{PortConfig, PortEndpoint, PortId, RxSlot, Switch, SwitchBuilder, TxSlot};
-use vnet_switch::{EndpointError, MacAddress};
 
 use crate::args::Args;
 use crate::interim::{LinkPort, PartitionPort, PortDevice};
@@ -25,6 +25,10 @@ const BUDGET: usize = 32;
 const STEP_MS: u64 = 5000;
 
 /// One switch port of the image.
+///
+/// The variants differ in size (a partition port holds its slot rings inline): no heap, and
+/// the switch keeps its four ports in one array anyway.
+#[allow(clippy::large_enum_variant)]
 pub enum Port<D> {
     /// The NIC.
     Uplink(LinkPort<D>),
@@ -60,7 +64,12 @@ impl<D: LinkDevice> PortEndpoint for Port<D> {
     fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
         each!(self, p => p.tx_reserve(len))
     }
-    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
         each!(self, p => p.tx_write(slot, offset, bytes))
     }
     fn tx_commit(&mut self, slot: TxSlot) {
@@ -86,7 +95,8 @@ impl<D: LinkDevice> System<'_, D> {
     /// takes its frames and sends its answers.
     fn round(&mut self) {
         let now = platform::now();
-        self.switch.poll_tap(now.saturating_mul(100), BUDGET, &mut self.tap);
+        self.switch
+            .poll_tap(now.saturating_mul(100), BUDGET, &mut self.tap);
         if let Some(Port::Uplink(u)) = self.switch.endpoint_mut(self.uplink) {
             let _ = u.service();
         }
@@ -303,7 +313,17 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
             unreachable!("partition ports are built as Port::Partition")
         };
         let dev = &mut PortDevice::new(p);
-        Partition::new(name, mac, ip, args.prefix, args.peer, dev, buffers, sockets, now)
+        Partition::new(
+            name,
+            mac,
+            ip,
+            args.prefix,
+            args.peer,
+            dev,
+            buffers,
+            sockets,
+            now,
+        )
     };
     let a = make("A", MAC_A, args.a, ports[0], &mut buf_a, &mut sock_a);
     let b = make("B", MAC_B, args.b, ports[1], &mut buf_b, &mut sock_b);
@@ -363,7 +383,10 @@ fn checks<D: LinkDevice>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16
     let served = |s: &mut System<'_, D>| {
         let r = s.counts().replies;
         let pings = [r[a][peer] - base[0], r[b][peer] - base[1]];
-        let sessions = [s.parts[0].echo.sessions_from_peer, s.parts[1].echo.sessions_from_peer];
+        let sessions = [
+            s.parts[0].echo.sessions_from_peer,
+            s.parts[1].echo.sessions_from_peer,
+        ];
         (pings, sessions)
     };
     let ok = sys.until(args.serve_s.saturating_mul(1000), |s| {
@@ -379,7 +402,10 @@ fn checks<D: LinkDevice>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16
         );
     }
     if ok.is_none() {
-        println!("partnet: FAIL the peer's pings and tcp echo sessions did not all arrive in {} s", args.serve_s);
+        println!(
+            "partnet: FAIL the peer's pings and tcp echo sessions did not all arrive in {} s",
+            args.serve_s
+        );
         return Err(code::SERVE);
     }
     println!("partnet: served the peer");
