@@ -22,7 +22,6 @@
 #![deny(unsafe_code)]
 
 mod args;
-mod interim;
 mod monitor;
 mod nic;
 mod partition;

@@ -2,16 +2,31 @@
 //! responder (smoltcp's own), a TCP echo server on port 7, and the clients the self-checks
 //! use (ICMP echo, one TCP connection).
 //!
-//! All memory is the caller's ([`Buffers`], socket storage): no heap. The device is passed
-//! to each [`Partition::poll`], so the partition does not care what carries its frames.
+//! The stack runs over netstack-glue: a `GlueDevice` over the partition side
+//! (`PartitionLink`) of an in-memory switch port (`PortPair`), whose switch side the
+//! switch owns. All memory is the caller's ([`Buffers`], socket storage, the port pair):
+//! no heap. Each [`Partition::poll`] takes at most [`FRAMES_PER_POLL`] frames.
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::phy::{ChecksumCapabilities, Device};
-use smoltcp::socket::{icmp, tcp};
-use smoltcp::time::Instant;
-use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr, Ipv4Address,
+use netstack_glue::{
+    build_interface, poll_budget, DeviceConfig, GlueDevice, InterfaceConfig, PartitionLink,
+    PortPair, SetupError,
 };
+use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::socket::{icmp, tcp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress, Ipv4Address, Ipv4Cidr};
+
+/// Slots per direction of a partition's switch port.
+pub const PORT_SLOTS: usize = 8;
+/// A partition's switch port: the switch side and the partition side.
+pub type Pair = PortPair<PORT_SLOTS, 1536>;
+/// The partition side of a [`Pair`].
+pub type Link<'a> = PartitionLink<'a, PORT_SLOTS, 1536>;
+/// Received frames one [`Partition::poll`] takes at most.
+pub const FRAMES_PER_POLL: usize = 16;
+/// Time one [`Partition::poll`] spends on received frames at most.
+const POLL_BUDGET: Duration = Duration::from_millis(2);
 
 /// The TCP echo port.
 pub const ECHO_PORT: u16 = 7;
@@ -69,6 +84,7 @@ pub struct Partition<'a> {
     /// Its address.
     pub ip: Ipv4Address,
     peer: Ipv4Address,
+    dev: GlueDevice<Link<'a>>,
     iface: Interface,
     sockets: SocketSet<'a>,
     server: SocketHandle,
@@ -89,24 +105,23 @@ pub fn instant(ticks: u64) -> Instant {
 }
 
 impl<'a> Partition<'a> {
-    /// A stack with `mac` and `ip/prefix` on `dev`; `peer` is the uplink-side host.
+    /// A stack with `mac` and `ip/prefix` on the partition side of `pair`; `peer` is the
+    /// uplink-side host.
     #[allow(clippy::too_many_arguments)]
-    pub fn new<D: Device>(
+    pub fn new(
         name: &'static str,
         mac: [u8; 6],
         ip: Ipv4Address,
         prefix: u8,
         peer: Ipv4Address,
-        dev: &mut D,
+        pair: &'a Pair,
         buffers: &'a mut Buffers,
         storage: &'a mut Sockets<'a>,
         now: Instant,
-    ) -> Self {
-        let config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
-        let mut iface = Interface::new(config, dev, now);
-        iface.update_ip_addrs(|addrs| {
-            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(ip), prefix));
-        });
+    ) -> Result<Self, SetupError> {
+        let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
+        let config = InterfaceConfig::ipv4(mac, Ipv4Cidr::new(ip, prefix));
+        let iface = build_interface(&config, &mut dev, now)?;
         let mut sockets = SocketSet::new(&mut storage[..]);
         let b = buffers;
         let server = sockets.add(tcp::Socket::new(
@@ -124,10 +139,11 @@ impl<'a> Partition<'a> {
         let _ = sockets
             .get_mut::<icmp::Socket>(icmp)
             .bind(icmp::Endpoint::Ident(PING_IDENT));
-        Partition {
+        Ok(Partition {
             name,
             ip,
             peer,
+            dev,
             iface,
             sockets,
             server,
@@ -136,14 +152,32 @@ impl<'a> Partition<'a> {
             current: 0,
             closing: None,
             echo: EchoStats::default(),
-        }
+        })
     }
 
-    /// One round: the stack takes what `dev` has, the echo server runs, the stack sends.
-    pub fn poll<D: Device>(&mut self, now: Instant, dev: &mut D) {
-        self.iface.poll(now, dev, &mut self.sockets);
+    /// One round: the stack takes at most [`FRAMES_PER_POLL`] frames, the echo server
+    /// runs, the stack sends.
+    pub fn poll(&mut self) {
+        let mut clock = || instant(crate::platform::now());
+        let _ = self.dev.service(FRAMES_PER_POLL as u16);
+        let (iface, dev, sockets) = (&mut self.iface, &mut self.dev, &mut self.sockets);
+        poll_budget(
+            iface,
+            dev,
+            sockets,
+            &mut clock,
+            POLL_BUDGET,
+            FRAMES_PER_POLL,
+        );
         self.serve_echo();
-        self.iface.poll(now, dev, &mut self.sockets);
+        let now = clock();
+        self.iface
+            .poll_egress(now, &mut self.dev, &mut self.sockets);
+    }
+
+    /// Frames the glue dropped (bad checksums, malformed) and its last link error.
+    pub fn glue_stats(&self) -> netstack_glue::NetStats {
+        self.dev.stats()
     }
 
     fn serve_echo(&mut self) {

@@ -1,17 +1,18 @@
 //! The composition on one core: the switch with its four ports, the two partitions, the
 //! poll loop, the self-checks and the serving phase.
 
+use netstack_glue::SwitchPort;
 use nic_drivers::{LinkDevice, LinkState};
 use smoltcp::socket::tcp;
 use smoltcp::wire::Ipv4Address;
+use vnet_switch::adapters::link::LinkPort;
 use vnet_switch::{EndpointError, MacAddress};
 use vnet_switch::{Mirror, VlanSet};
 use vnet_switch::{PortConfig, PortEndpoint, PortId, RxSlot, Switch, SwitchBuilder, TxSlot};
 
 use crate::args::Args;
-use crate::interim::{LinkPort, PartitionPort, PortDevice};
 use crate::monitor::{MonitorPort, PcapTap, HOST_NAMES};
-use crate::partition::{self, Buffers, Partition, Sockets};
+use crate::partition::{self, Buffers, Pair, Partition, Sockets, PORT_SLOTS};
 use crate::{code, platform, println};
 
 /// The partitions' own addresses (locally administered).
@@ -29,11 +30,11 @@ const STEP_MS: u64 = 5000;
 /// The variants differ in size (a partition port holds its slot rings inline): no heap, and
 /// the switch keeps its four ports in one array anyway.
 #[allow(clippy::large_enum_variant)]
-pub enum Port<D> {
+pub enum Port<'a, D> {
     /// The NIC.
     Uplink(LinkPort<D>),
-    /// A partition's in-memory port.
-    Partition(PartitionPort),
+    /// The switch side of a partition's in-memory port.
+    Partition(SwitchPort<'a, PORT_SLOTS, 1536>),
     /// The monitor port.
     Monitor(MonitorPort),
 }
@@ -48,7 +49,7 @@ macro_rules! each {
     };
 }
 
-impl<D: LinkDevice> PortEndpoint for Port<D> {
+impl<D: LinkDevice> PortEndpoint for Port<'_, D> {
     fn rx_take(&mut self) -> Option<RxSlot> {
         each!(self, p => p.rx_take())
     }
@@ -82,7 +83,7 @@ impl<D: LinkDevice> PortEndpoint for Port<D> {
 
 /// Switch, partitions and tap, polled round by round.
 struct System<'a, D> {
-    switch: Switch<Port<D>, 4, 64, 16>,
+    switch: Switch<Port<'a, D>, 4, 64, 16>,
     uplink: PortId,
     ports: [PortId; 2],
     monitor: PortId,
@@ -100,10 +101,8 @@ impl<D: LinkDevice> System<'_, D> {
         if let Some(Port::Uplink(u)) = self.switch.endpoint_mut(self.uplink) {
             let _ = u.service();
         }
-        for (part, port) in self.parts.iter_mut().zip(self.ports) {
-            if let Some(Port::Partition(p)) = self.switch.endpoint_mut(port) {
-                part.poll(partition::instant(now), &mut PortDevice::new(p));
-            }
+        for part in &mut self.parts {
+            part.poll();
         }
     }
 
@@ -160,6 +159,7 @@ impl<D: LinkDevice> System<'_, D> {
             println!("partnet: FAIL tcp echo {name} -> {to}: {what}");
             code::TCP
         };
+        let sessions_before = self.parts[1 - from].echo.sessions;
         if !self.parts[from].tcp_connect(to, local_port) {
             return Err(fail("connect refused by the stack"));
         }
@@ -211,6 +211,14 @@ impl<D: LinkDevice> System<'_, D> {
         if closed.is_none() {
             return Err(fail("the server did not close"));
         }
+        // The server counts the session once our ACK of its FIN arrived.
+        let server = 1 - from;
+        let counted = self.until(STEP_MS, |s| {
+            (s.parts[server].echo.sessions > sessions_before).then_some(())
+        });
+        if counted.is_none() {
+            return Err(fail("the server did not count the session"));
+        }
         println!("partnet: tcp echo {name} -> {to}:7 ok ({LEN} bytes back and equal)");
         Ok(())
     }
@@ -243,9 +251,11 @@ impl<D: LinkDevice> System<'_, D> {
             }
         }
         for p in &self.parts {
+            let g = p.glue_stats();
             println!(
-                "partnet: partition {} ({}) echo server: {} sessions ({} from the peer), {} bytes",
-                p.name, p.ip, p.echo.sessions, p.echo.sessions_from_peer, p.echo.bytes
+                "partnet: partition {} ({}) rx {} tx {} frames, glue drops {} (bad checksum {}), echo server: {} sessions ({} from the peer), {} bytes",
+                p.name, p.ip, g.rx_frames, g.tx_frames, g.drops.rx_total(), g.drops.rx_bad_checksum,
+                p.echo.sessions, p.echo.sessions_from_peer, p.echo.bytes
             );
         }
         if let Some(Port::Uplink(u)) = self.switch.endpoint(self.uplink) {
@@ -278,7 +288,8 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
         ingress: true,
         egress: false,
     };
-    let mut b = SwitchBuilder::<Port<D>, 4>::new();
+    let pairs = [Pair::new(), Pair::new()];
+    let mut b = SwitchBuilder::<Port<'_, D>, 4>::new();
     let switch_error = |e| {
         println!("partnet: FAIL switch configuration: {e}");
         code::SWITCH
@@ -293,7 +304,7 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
         let mut cfg = PortConfig::partition(MacAddress(mac), VLAN);
         cfg.mirror = mirror;
         ports[i] = b
-            .add_port(Port::Partition(PartitionPort::new()), cfg)
+            .add_port(Port::Partition(pairs[i].switch_port()), cfg)
             .map_err(switch_error)?;
     }
     let monitor = b
@@ -302,31 +313,42 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
             PortConfig::monitor(),
         )
         .map_err(switch_error)?;
-    let mut switch = b.build::<64, 16>().map_err(switch_error)?;
+    let switch = b.build::<64, 16>().map_err(switch_error)?;
 
     let (mut buf_a, mut buf_b) = (Buffers::new(), Buffers::new());
     let mut sock_a: Sockets<'_> = Default::default();
     let mut sock_b: Sockets<'_> = Default::default();
     let now = partition::instant(platform::now());
-    let mut make = |name, mac, ip, port, buffers, sockets| {
-        let Some(Port::Partition(p)) = switch.endpoint_mut(port) else {
-            unreachable!("partition ports are built as Port::Partition")
-        };
-        let dev = &mut PortDevice::new(p);
-        Partition::new(
-            name,
-            mac,
-            ip,
-            args.prefix,
-            args.peer,
-            dev,
-            buffers,
-            sockets,
-            now,
-        )
+    let setup_error = |e| {
+        println!("partnet: FAIL interface set-up: {e}");
+        code::SWITCH
     };
-    let a = make("A", MAC_A, args.a, ports[0], &mut buf_a, &mut sock_a);
-    let b = make("B", MAC_B, args.b, ports[1], &mut buf_b, &mut sock_b);
+    let (ip, prefix, peer) = (args.a, args.prefix, args.peer);
+    let a = Partition::new(
+        "A",
+        MAC_A,
+        ip,
+        prefix,
+        peer,
+        &pairs[0],
+        &mut buf_a,
+        &mut sock_a,
+        now,
+    )
+    .map_err(setup_error)?;
+    let ip = args.b;
+    let b = Partition::new(
+        "B",
+        MAC_B,
+        ip,
+        prefix,
+        peer,
+        &pairs[1],
+        &mut buf_b,
+        &mut sock_b,
+        now,
+    )
+    .map_err(setup_error)?;
     println!(
         "partnet: switch up: uplink, A {} {}/{}, B {} {}/{}, monitor; peer {}",
         MacAddress(MAC_A),
