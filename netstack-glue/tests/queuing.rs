@@ -58,6 +58,12 @@ impl World for Pair<'_> {
     fn server(&mut self) -> (&mut Interface, &mut SocketSet<'static>) {
         (&mut self.b.iface, &mut self.b.sockets)
     }
+    fn activity(&self) -> u64 {
+        self.a.dev.stats().tx_frames + self.b.dev.stats().tx_frames
+    }
+    fn delay(&mut self, now: Instant) -> Option<smoltcp::time::Duration> {
+        min_delay(self.a.delay(now), self.b.delay(now))
+    }
 }
 
 fn pair<'r>(ab: &'r Channel, ba: &'r Channel) -> Pair<'r> {
