@@ -107,6 +107,8 @@ pub mod code {
     pub const COUNTERS: u16 = 9;
     /// A panic.
     pub const PANIC: u16 = 10;
+    /// The switch let a spoofed frame through, or did not count it.
+    pub const SPOOF: u16 = 11;
 }
 
 extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {

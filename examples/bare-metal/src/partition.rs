@@ -175,6 +175,17 @@ impl<'a> Partition<'a> {
             .poll_egress(now, &mut self.dev, &mut self.sockets);
     }
 
+    /// Sends `frame` as it is, bypassing the stack (the spoofing self-check plays a
+    /// partition that forges its source address). `false` if the link refused it.
+    pub fn send_raw(&mut self, frame: &[u8]) -> bool {
+        use netstack_glue::FrameLink as _;
+        let link = self.dev.link_mut();
+        match link.tx_reserve() {
+            Ok(Some(tx)) => link.tx_send(tx, frame).is_ok(),
+            _ => false,
+        }
+    }
+
     /// Frames the glue dropped (bad checksums, malformed) and its last link error.
     pub fn glue_stats(&self) -> netstack_glue::NetStats {
         self.dev.stats()

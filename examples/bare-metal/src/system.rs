@@ -6,7 +6,7 @@ use nic_drivers::{LinkDevice, LinkState};
 use smoltcp::socket::tcp;
 use smoltcp::wire::Ipv4Address;
 use vnet_switch::adapters::link::LinkPort;
-use vnet_switch::{EndpointError, MacAddress};
+use vnet_switch::{DropReason, EndpointError, MacAddress};
 use vnet_switch::{Mirror, VlanSet};
 use vnet_switch::{PortConfig, PortEndpoint, PortId, RxSlot, Switch, SwitchBuilder, TxSlot};
 
@@ -223,6 +223,65 @@ impl<D: LinkDevice> System<'_, D> {
         Ok(())
     }
 
+    /// Partition A forges B's source address (a gratuitous ARP claiming B's address):
+    /// the switch must drop it at A's port as spoofed, deliver it nowhere, and still
+    /// mirror it to the monitor.
+    fn spoof(&mut self, b_ip: Ipv4Address) -> Result<(), u16> {
+        let spoofed = DropReason::Spoofed.index();
+        let stats = |s: &Self, port| s.switch.stats(port).cloned().unwrap_or_default();
+        let (a0, b0, up0) = (
+            stats(self, self.ports[0]),
+            stats(self, self.ports[1]),
+            stats(self, self.uplink),
+        );
+        let mon0 = self.counts().hosts[1].arp;
+        let mut frame = [0u8; 42];
+        frame[0..6].copy_from_slice(&[0xff; 6]);
+        frame[6..12].copy_from_slice(&MAC_B);
+        frame[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        // ARP reply: Ethernet/IPv4, sender = (B's MAC, B's IP), target = broadcast.
+        frame[14..22].copy_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 2]);
+        frame[22..28].copy_from_slice(&MAC_B);
+        frame[28..32].copy_from_slice(&b_ip.octets());
+        frame[32..38].copy_from_slice(&[0xff; 6]);
+        frame[38..42].copy_from_slice(&b_ip.octets());
+        if !self.parts[0].send_raw(&frame) {
+            println!("partnet: FAIL spoof: A's link refused the frame");
+            return Err(code::SPOOF);
+        }
+        let dropped = self.until(STEP_MS, |s| {
+            (stats(s, s.ports[0]).rx_drops[spoofed] > a0.rx_drops[spoofed]).then_some(())
+        });
+        // A few more rounds: anything wrongly forwarded would show up now.
+        let _ = self.until(20, |_| None::<()>);
+        let (a1, b1, up1) = (
+            stats(self, self.ports[0]),
+            stats(self, self.ports[1]),
+            stats(self, self.uplink),
+        );
+        let mon1 = self.counts().hosts[1].arp;
+        let problem = if dropped.is_none() {
+            Some("the switch did not count it as spoofed")
+        } else if a1.rx_forwarded != a0.rx_forwarded {
+            Some("A's port forwarded a frame")
+        } else if b1.tx_frames - b0.tx_frames > up1.rx_forwarded - up0.rx_forwarded
+            || up1.tx_frames - up0.tx_frames > b1.rx_forwarded - b0.rx_forwarded
+        {
+            // (B and the uplink may talk to each other meanwhile; nothing else may arrive.)
+            Some("B or the uplink received a frame")
+        } else if mon1 != mon0 + 1 {
+            Some("the monitor did not see it")
+        } else {
+            None
+        };
+        if let Some(what) = problem {
+            println!("partnet: FAIL spoof from A with B's source address: {what}");
+            return Err(code::SPOOF);
+        }
+        println!("partnet: spoof from A with B's source address: dropped (spoofed), delivered nowhere, seen by the monitor");
+        Ok(())
+    }
+
     fn print_tables(&self) {
         let c = self.counts();
         println!("partnet: monitor (frames as they entered the switch, by sender)");
@@ -393,6 +452,7 @@ fn checks<D: LinkDevice>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16
         return Err(code::COUNTERS);
     }
     println!("partnet: monitor saw every echo reply of the self-checks");
+    sys.spoof(args.b)?;
     if args.serve_s == 0 {
         return Ok(());
     }
