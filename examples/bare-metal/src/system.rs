@@ -464,7 +464,10 @@ fn checks<D: LinkDevice>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16
     );
     let served = |s: &mut System<'_, D>| {
         let r = s.counts().replies;
-        let pings = [r[a][peer] - base[0], r[b][peer] - base[1]];
+        let pings = [
+            r[a][peer].saturating_sub(base[0]),
+            r[b][peer].saturating_sub(base[1]),
+        ];
         let sessions = [
             s.parts[0].echo.sessions_from_peer,
             s.parts[1].echo.sessions_from_peer,
