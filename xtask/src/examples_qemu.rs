@@ -10,7 +10,10 @@
 //!    PID is QEMU's) on that TAP (`-netdev tap,ifname=tap0,script=no,downscript=no`),
 //!    kernel command line `a=10.77.0.10 b=10.77.0.11 peer=10.77.0.1 serve=… pings=3
 //!    tcp=1`;
-//! 3. once the image prints `partnet: ready`, from the namespace: `ping -c 3` to both
+//! 3. once the image prints `partnet: ready`, from the namespace: Linux takes partition
+//!    A's MAC and pings B (no reply allowed: the switch drops the spoofed frames at the
+//!    uplink; the image's final table must count them), gets its own MAC back, then
+//!    `ping -c 3` to both
 //!    partitions (all three replies required) and a TCP echo to port 7 of each (this
 //!    binary re-run inside the namespace as `xtask netns-tcp-echo ADDR`: 20 000 bytes
 //!    sent, the same bytes back, then EOF);
@@ -43,6 +46,8 @@ const SERVE_S: u32 = 40;
 /// Bytes of each TCP echo from the namespace.
 const ECHO_BYTES: usize = 20_000;
 const TAP: &str = "tap0";
+/// Partition A's MAC (the image's `MAC_A`), which the hostile Linux peer borrows.
+const PARTITION_A_MAC: &str = "02:00:00:00:00:0a";
 
 /// A NIC configuration: the image's `nic=` word and QEMU's device arguments.
 struct Nic {
@@ -245,10 +250,17 @@ fn boot_logged(nic: &Nic, log_path: &Path) -> Result<f32, String> {
         start.elapsed().as_secs_f32()
     );
 
+    // The Linux peer turns hostile first: with partition A's MAC as its own source
+    // address nothing it sends may get through (the switch drops it as spoofed at the
+    // uplink), so a ping to B gets no reply.
+    let mut problems = Vec::new();
+    if let Err(e) = spoof_from_linux(&sb) {
+        problems.push(e);
+    }
+
     // The Linux peer: ping and TCP echo to both partitions, from inside the namespace.
     let exe = std::env::current_exe().map_err(|e| format!("no xtask binary path: {e}"))?;
     let exe = exe.to_string_lossy().into_owned();
-    let mut problems = Vec::new();
     for (name, addr) in PARTITIONS {
         match sb.exec_ok(&["ping", "-c", "3", "-i", "0.2", "-W", "2", addr]) {
             Ok(out) if out.contains(" 3 received") => {
@@ -279,11 +291,52 @@ fn boot_logged(nic: &Nic, log_path: &Path) -> Result<f32, String> {
         }
     }
     drop(sb);
+    let spoofed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("partnet: uplink drops: "))
+        .and_then(|l| l.strip_suffix(" x spoofed source address"))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if spoofed == 0 {
+        problems.push("the image counted no spoofed frame from the uplink".to_string());
+    } else {
+        println!("xtask: the switch dropped {spoofed} spoofed frames from Linux at the uplink");
+    }
     if problems.is_empty() {
         Ok(secs)
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// Linux takes partition A's MAC for a moment and pings B: no reply may come back (the
+/// switch drops every frame from the uplink whose source is a partition's address). The
+/// TAP device gets its own address back and forgets the failed neighbour entries.
+fn spoof_from_linux(sb: &Sandbox) -> Result<(), String> {
+    let path = format!("/sys/class/net/{TAP}/address");
+    let own = sb.exec_ok(&["cat", &path])?.trim().to_string();
+    sb.exec_ok(&["ip", "link", "set", "dev", TAP, "address", PARTITION_A_MAC])?;
+    let attempt = sb
+        .exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", PARTITIONS[1].1])
+        .stdin(Stdio::null())
+        .output();
+    let restored = sb
+        .exec_ok(&["ip", "link", "set", "dev", TAP, "address", &own])
+        .and_then(|_| sb.exec_ok(&["ip", "neigh", "flush", "dev", TAP]));
+    let out = attempt.map_err(|e| format!("cannot run ping: {e}"))?;
+    restored?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() || !text.contains(" 0 received") {
+        return Err(format!(
+            "ping from Linux with partition A's MAC got through: {}",
+            text.trim()
+        ));
+    }
+    println!(
+        "xtask: Linux with partition A's MAC ({PARTITION_A_MAC}): ping {} got no reply, as it must",
+        PARTITIONS[1].1
+    );
+    Ok(())
 }
 
 /// `xtask netns-tcp-echo ADDR`: run inside the namespace by the step. Connects to the

@@ -309,6 +309,17 @@ impl<D: LinkDevice> System<'_, D> {
                 );
             }
         }
+        for (id, name) in names {
+            let Some(s) = self.switch.stats(id) else {
+                continue;
+            };
+            for reason in DropReason::ALL {
+                let n = s.rx_drops[reason.index()];
+                if n > 0 {
+                    println!("partnet: {name} drops: {n} x {reason}");
+                }
+            }
+        }
         for p in &self.parts {
             let g = p.glue_stats();
             println!(
