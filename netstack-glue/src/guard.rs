@@ -25,7 +25,8 @@ pub struct GuardStats {
     pub malformed: u64,
 }
 
-/// Verifies receive checksums of the device `D` (see the [module documentation](self)).
+/// Verifies receive checksums of the device `D`, dropping and counting corrupt frames: a
+/// corrupt frame makes `receive` return `None` (one frame per call; the stack polls again).
 #[derive(Debug)]
 pub struct ChecksumGuard<D> {
     inner: D,

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use netstack_glue::{DeviceConfig, GlueDevice, LinkError, PortPair, QueuingLink};
 use queuing_port::mock::HostilePeer;
-use queuing_port::{AtomicU32, Geometry, QueuingPortReceiver, QueuingPortSender, Region};
+use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender};
 use smoltcp::phy::Device;
 use smoltcp::socket::udp;
 use smoltcp::time::{Duration, Instant};
@@ -15,27 +15,13 @@ use vnet_switch::PortEndpoint;
 const MSG: usize = 1536;
 const DEPTH: usize = 8;
 
-struct Channel(Box<[AtomicU32]>);
-
-impl Channel {
-    fn new() -> Self {
-        let g = geometry();
-        let c = Channel((0..g.total_words()).map(|_| AtomicU32::new(0)).collect());
-        g.format(&c.region()).unwrap();
-        c
-    }
-    fn region(&self) -> Region<'_> {
-        Region::new(&self.0)
-    }
-}
-
 fn geometry() -> Geometry {
     Geometry::queuing(MSG as u32, DEPTH as u32, false)
 }
 
 #[test]
 fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
-    let (ab, ba) = (Channel::new(), Channel::new());
+    let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
     let g = geometry();
     let link = |tx: &'static Channel, rx: &'static Channel| {
         QueuingLink::<MSG, DEPTH>::new(

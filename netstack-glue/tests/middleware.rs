@@ -77,6 +77,10 @@ fn udp_payloads(frames: &[Vec<u8>], port: u16) -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "hundreds of smoltcp polls: minutes under Miri; no unsafe here"
+)]
 fn pcap_writer_records_every_frame_byte_for_byte() {
     let pairs: Vec<Box<Pair>> = (0..2).map(|_| Box::new(Pair::new())).collect();
     let mut sw = switch(&pairs);
@@ -174,6 +178,10 @@ fn faulty(link: Link<'_>, seed: u32) -> ChecksumGuard<FaultInjector<GlueDevice<L
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "hundreds of smoltcp polls: minutes under Miri; no unsafe here"
+)]
 fn fault_injector_corruption_is_dropped_counted_and_tcp_completes() {
     let pairs: Vec<Box<Pair>> = (0..2).map(|_| Box::new(Pair::new())).collect();
     let mut w = Lossy {

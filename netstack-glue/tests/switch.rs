@@ -102,6 +102,10 @@ fn pairs() -> Vec<Box<Pair>> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "hundreds of polls of three stacks and a switch: minutes under Miri; no unsafe here"
+)]
 fn ping_between_partitions_returns_the_payload() {
     let pairs = pairs();
     let mut w = Three::new(&pairs);
@@ -156,6 +160,10 @@ fn r_data(r: &Icmpv4Repr<'_>) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "hundreds of polls of three stacks and a switch: minutes under Miri; no unsafe here"
+)]
 fn udp_fan_in_from_two_partitions() {
     let pairs = pairs();
     let mut w = Three::new(&pairs);

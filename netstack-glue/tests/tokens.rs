@@ -61,6 +61,10 @@ fn ten_thousand_unconsumed_transmit_tokens_leak_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "10,000 smoltcp polls: minutes under Miri; the token-only test runs"
+)]
 fn ten_thousand_idle_polls_then_traffic_still_flows() {
     let pairs: Vec<Box<Pair>> = (0..2).map(|_| Box::new(Pair::new())).collect();
     let mut a = Node::new(

@@ -43,14 +43,13 @@ pub struct FaultCounts {
     pub corrupted: u64,
 }
 
-/// One frame slot followed by one cache line of padding: slot sizes are usually an even
-/// number of cache lines (1536 bytes is 24), and without the padding the starts of all
-/// slots (headers, small frames) fall into a few cache sets only.
+/// A frame slot with an odd cache-line stride (`S` + 64 bytes, 64-aligned), so slot
+/// starts spread over the cache sets (1536 is 24 lines).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Slot<const S: usize> {
     bytes: [u8; S],
-    _pad: [u8; 64],
+    stride: [u8; 64],
 }
 
 /// A fixed queue of `N` frame slots: a free stack and a FIFO of filled slots.
@@ -70,7 +69,7 @@ impl<const N: usize, const S: usize> Slots<N, S> {
         Slots {
             bufs: [Slot {
                 bytes: [0; S],
-                _pad: [0; 64],
+                stride: [0; 64],
             }; N],
             lens: [0; N],
             free: core::array::from_fn(|i| (N - 1 - i) as u16),
@@ -288,21 +287,15 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
         Some(TxSlot::new(i, len as u16))
     }
 
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        let reserved = usize::from(slot.len());
-        let end = offset
-            .checked_add(bytes.len())
-            .filter(|&e| e <= reserved)
-            .ok_or(EndpointError::OutOfBounds {
-                offset,
-                len: bytes.len(),
-                reserved,
-            })?;
+    fn tx_write(&mut self, t: &TxSlot, at: usize, data: &[u8]) -> Result<(), EndpointError> {
+        let reserved = usize::from(t.len());
+        let end = at.checked_add(data.len()).filter(|&e| e <= reserved);
+        let end = end.ok_or(EndpointError::OutOfBounds {
+            offset: at,
+            len: data.len(),
+            reserved,
+        })?;
+        let (slot, offset, bytes) = (t, at, data);
         let mut w = self
             .wire
             .try_borrow_mut()

@@ -120,6 +120,41 @@ pub trait World {
     }
 }
 
+/// The `World` methods of a two-partition world with `Node<GlueDevice<_>>` fields `a`
+/// (client) and `b` (server).
+#[macro_export]
+macro_rules! two_node_world {
+    () => {
+        fn client(&mut self) -> (&mut Interface, &mut SocketSet<'static>) {
+            (&mut self.a.iface, &mut self.a.sockets)
+        }
+        fn server(&mut self) -> (&mut Interface, &mut SocketSet<'static>) {
+            (&mut self.b.iface, &mut self.b.sockets)
+        }
+        fn activity(&self) -> u64 {
+            self.a.dev.stats().tx_frames + self.b.dev.stats().tx_frames
+        }
+        fn delay(&mut self, now: Instant) -> Option<smoltcp::time::Duration> {
+            min_delay(self.a.delay(now), self.b.delay(now))
+        }
+    };
+}
+
+/// One formatted queuing-port channel region, on the heap.
+pub struct Channel(Box<[queuing_port::AtomicU32]>);
+
+impl Channel {
+    pub fn new(g: &queuing_port::Geometry) -> Self {
+        let words = (0..g.total_words()).map(|_| queuing_port::AtomicU32::new(0));
+        let c = Channel(words.collect());
+        g.format(&c.region()).unwrap();
+        c
+    }
+    pub fn region(&self) -> queuing_port::Region<'_> {
+        queuing_port::Region::new(&self.0)
+    }
+}
+
 /// The next instant: a short tick while traffic flows, else straight to the earliest
 /// timer any stack has (retransmission, delayed ACK), so lossy runs do not spin.
 pub fn next_tick(world: &mut dyn World, now: Instant, moved: bool) -> Instant {
