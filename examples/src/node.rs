@@ -4,7 +4,7 @@
 //!
 //! [`Station`] is the object-safe face the scenario drives; each check is a small state
 //! machine started on one station and completed while the caller keeps stepping every
-//! partition ([`Net`]).
+//! partition ([`Net`](crate::checks::Net)).
 
 use netstack_glue::smoltcp;
 use netstack_glue::{
