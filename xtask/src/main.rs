@@ -13,6 +13,9 @@
 //! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
 //! 9. `qemu`: nic-drivers' bare-metal selftest image under QEMU with each NIC, and the
 //!    root-only TAP test (see `qemu.rs`)
+//! 10. `examples-qemu`: the bare-metal four-partition image under QEMU with a Linux peer
+//!     in a network namespace, with virtio-net and e1000; needs root (see
+//!     `examples_qemu.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
 //! fails with a message that says what is missing. Nothing is skipped silently.
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod examples_qemu;
 mod qemu;
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
@@ -62,10 +66,12 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_smoke(&mut run),
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
+        // Internal: the TCP echo client `examples-qemu` runs inside its namespace.
+        Some("netns-tcp-echo") => return examples_qemu::tcp_echo_client(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -154,6 +160,9 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("qemu") {
         qemu::qemu(run);
+    }
+    if want("examples-qemu") {
+        examples_qemu::examples_qemu(run);
     }
 }
 
