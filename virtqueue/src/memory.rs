@@ -496,20 +496,37 @@ impl Slots<'_, 8> {
     }
 }
 
-/// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
+/// Volatile copy from shared memory to private memory: each shared byte is loaded once,
+/// by naturally aligned volatile loads (1, 2 and 4 bytes up to an 8-byte boundary, then
+/// blocks of four 8-byte loads, 8-byte words, and a 4/2/1-byte tail); `dst` is written
+/// with unaligned stores.
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
 #[inline(always)]
 unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
+    let d = dst.as_mut_ptr();
     let mut i = 0;
-    // SAFETY: every access is at src + i with i < n, valid by the caller's contract;
-    // the u64 reads happen only at 8-aligned addresses.
+    // SAFETY: every shared access is at src + i .. src + i + size with i + size <= n,
+    // valid by the caller's contract, and naturally aligned for its size (each step
+    // checks the address or follows an 8-aligned position); every private store is inside
+    // `dst` at the same offsets.
     unsafe {
         while i < n && !src.add(i).addr().is_multiple_of(8) {
-            dst[i] = ptr::read_volatile(src.add(i));
-            i += 1;
+            let a = src.add(i).addr();
+            if a & 1 != 0 || n - i < 2 {
+                *d.add(i) = ptr::read_volatile(src.add(i));
+                i += 1;
+            } else if a & 2 != 0 || n - i < 4 {
+                let w = ptr::read_volatile(src.add(i).cast::<u16>());
+                ptr::write_unaligned(d.add(i).cast::<u16>(), w);
+                i += 2;
+            } else {
+                let w = ptr::read_volatile(src.add(i).cast::<u32>());
+                ptr::write_unaligned(d.add(i).cast::<u32>(), w);
+                i += 4;
+            }
         }
         // 32 bytes per round: four independent loads, then four stores into `dst`.
         while i + 32 <= n {
@@ -520,51 +537,63 @@ unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
                 ptr::read_volatile(p.add(2)),
                 ptr::read_volatile(p.add(3)),
             ];
-            if let Some(d) = dst.get_mut(i..i + 32) {
-                for (chunk, w) in d.chunks_exact_mut(8).zip(w) {
-                    chunk.copy_from_slice(&w.to_ne_bytes());
-                }
-            }
+            ptr::write_unaligned(d.add(i).cast::<[u64; 4]>(), w);
             i += 32;
         }
         while i + 8 <= n {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
-            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            ptr::write_unaligned(d.add(i).cast::<u64>(), w);
             i += 8;
         }
-        while i < n {
-            dst[i] = ptr::read_volatile(src.add(i));
-            i += 1;
+        // Here src + i is 8-aligned, or i == n.
+        if n - i >= 4 {
+            let w = ptr::read_volatile(src.add(i).cast::<u32>());
+            ptr::write_unaligned(d.add(i).cast::<u32>(), w);
+            i += 4;
+        }
+        if n - i >= 2 {
+            let w = ptr::read_volatile(src.add(i).cast::<u16>());
+            ptr::write_unaligned(d.add(i).cast::<u16>(), w);
+            i += 2;
+        }
+        if n - i >= 1 {
+            *d.add(i) = ptr::read_volatile(src.add(i));
         }
     }
 }
 
-/// Volatile copy from private memory to shared memory, in 8-byte words where aligned.
+/// Volatile copy from private memory to shared memory: each shared byte is stored once,
+/// by naturally aligned volatile stores (as in [`volatile_read`]); `src` is read with
+/// unaligned loads.
 ///
 /// # Safety
 /// `dst..dst + src.len()` must be valid for volatile writes.
 #[inline(always)]
 unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     let n = src.len();
+    let s = src.as_ptr();
     let mut i = 0;
-    // SAFETY: every access is at dst + i with i < n, valid by the caller's contract;
-    // the u64 writes happen only at 8-aligned addresses.
+    // SAFETY: as in `volatile_read`, with the roles of the two sides swapped.
     unsafe {
         while i < n && !dst.add(i).addr().is_multiple_of(8) {
-            ptr::write_volatile(dst.add(i), src[i]);
-            i += 1;
+            let a = dst.add(i).addr();
+            if a & 1 != 0 || n - i < 2 {
+                ptr::write_volatile(dst.add(i), *s.add(i));
+                i += 1;
+            } else if a & 2 != 0 || n - i < 4 {
+                let w = ptr::read_unaligned(s.add(i).cast::<u16>());
+                ptr::write_volatile(dst.add(i).cast::<u16>(), w);
+                i += 2;
+            } else {
+                let w = ptr::read_unaligned(s.add(i).cast::<u32>());
+                ptr::write_volatile(dst.add(i).cast::<u32>(), w);
+                i += 4;
+            }
         }
         // 32 bytes per round, as in `volatile_read`.
         while i + 32 <= n {
             let p = dst.add(i).cast::<u64>();
-            let mut w = [0u64; 4];
-            if let Some(s) = src.get(i..i + 32) {
-                for (w, chunk) in w.iter_mut().zip(s.chunks_exact(8)) {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(chunk);
-                    *w = u64::from_ne_bytes(b);
-                }
-            }
+            let w = ptr::read_unaligned(s.add(i).cast::<[u64; 4]>());
             ptr::write_volatile(p, w[0]);
             ptr::write_volatile(p.add(1), w[1]);
             ptr::write_volatile(p.add(2), w[2]);
@@ -572,14 +601,23 @@ unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
             i += 32;
         }
         while i + 8 <= n {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&src[i..i + 8]);
-            ptr::write_volatile(dst.add(i).cast::<u64>(), u64::from_ne_bytes(w));
+            let w = ptr::read_unaligned(s.add(i).cast::<u64>());
+            ptr::write_volatile(dst.add(i).cast::<u64>(), w);
             i += 8;
         }
-        while i < n {
-            ptr::write_volatile(dst.add(i), src[i]);
-            i += 1;
+        // Here dst + i is 8-aligned, or i == n.
+        if n - i >= 4 {
+            let w = ptr::read_unaligned(s.add(i).cast::<u32>());
+            ptr::write_volatile(dst.add(i).cast::<u32>(), w);
+            i += 4;
+        }
+        if n - i >= 2 {
+            let w = ptr::read_unaligned(s.add(i).cast::<u16>());
+            ptr::write_volatile(dst.add(i).cast::<u16>(), w);
+            i += 2;
+        }
+        if n - i >= 1 {
+            ptr::write_volatile(dst.add(i), *s.add(i));
         }
     }
 }
