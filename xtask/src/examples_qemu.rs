@@ -21,16 +21,15 @@
 //!    device) within 60 s of its start, and the UART log must say so.
 //!
 //! The namespace (with its TAP device) and QEMU (by its PID) are removed on every path,
-//! including failures and panics (a guard's `Drop`). Logs: `target/qemu/examples-*.log`.
+//! including failures and panics (`netns::Sandbox`'s `Drop`; the pings and echoes are
+//! `netns::peer_checks`, shared with `examples-tap`). Logs: `target/qemu/examples-*.log`.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Instant;
 
+use crate::netns::{self, Sandbox};
 use crate::qemu::{self, LIMIT, LOG_DIR, QEMU, VIRT_ARGS};
 use crate::Run;
 
@@ -43,8 +42,6 @@ const PREFIX: &str = "24";
 const PARTITIONS: [(&str, &str); 2] = [("A", "10.77.0.10"), ("B", "10.77.0.11")];
 /// Seconds the image serves the peer before it gives up (inside [`LIMIT`]).
 const SERVE_S: u32 = 40;
-/// Bytes of each TCP echo from the namespace.
-const ECHO_BYTES: usize = 20_000;
 const TAP: &str = "tap0";
 /// Partition A's MAC (the image's `MAC_A`), which the hostile Linux peer borrows.
 const PARTITION_A_MAC: &str = "02:00:00:00:00:0a";
@@ -115,77 +112,6 @@ pub fn examples_qemu(run: &mut Run) {
     }
 }
 
-/// The namespace and the QEMU inside it; dropping it kills QEMU (by PID) and deletes the
-/// namespace, which takes the TAP device with it.
-struct Sandbox {
-    ns: String,
-    qemu: Option<Child>,
-}
-
-impl Sandbox {
-    fn create(ns: String) -> Result<Self, String> {
-        ip(&["netns", "add", &ns])?;
-        let sb = Sandbox { ns, qemu: None };
-        sb.exec_ok(&["ip", "link", "set", "lo", "up"])?;
-        sb.exec_ok(&["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])?;
-        sb.exec_ok(&["ip", "addr", "add", &format!("{PEER}/{PREFIX}"), "dev", TAP])?;
-        sb.exec_ok(&["ip", "link", "set", TAP, "up"])?;
-        Ok(sb)
-    }
-
-    /// `ip netns exec <ns> args...` as a command.
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns]).args(args);
-        c
-    }
-
-    fn exec_ok(&self, args: &[&str]) -> Result<String, String> {
-        output(self.exec(args), &args.join(" "))
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.qemu.take() {
-            if child.try_wait().ok().flatten().is_none() {
-                println!("xtask: killing QEMU pid {}", child.id());
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-        let _ = self.exec_ok(&["ip", "link", "del", TAP]);
-        match ip(&["netns", "del", &self.ns]) {
-            Ok(_) => println!("xtask: removed namespace {} and {TAP}", self.ns),
-            Err(e) => println!("xtask: WARNING could not remove namespace {}: {e}", self.ns),
-        }
-    }
-}
-
-fn ip(args: &[&str]) -> Result<String, String> {
-    let mut c = Command::new("ip");
-    c.args(args);
-    output(c, &format!("ip {}", args.join(" ")))
-}
-
-/// Runs `c`; its stdout on success, a message with its stderr otherwise.
-fn output(mut c: Command, what: &str) -> Result<String, String> {
-    let o = c
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run `{what}`: {e}"))?;
-    if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{what}` failed ({}): {}{}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout).trim(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
-    }
-}
-
 /// One NIC: namespace, QEMU, the peer's pings and echoes, QEMU's verdict. Returns the
 /// seconds QEMU ran.
 fn boot(nic: &Nic) -> Result<f32, String> {
@@ -204,8 +130,12 @@ fn boot(nic: &Nic) -> Result<f32, String> {
 fn boot_logged(nic: &Nic, log_path: &Path) -> Result<f32, String> {
     let log =
         File::create(log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let mut sb = Sandbox::create(format!("partnet-{}-{}", std::process::id(), nic.name))?;
-    println!("xtask: namespace {} with {TAP} {PEER}/{PREFIX}", sb.ns);
+    let mut sb = Sandbox::create(
+        format!("partnet-{}-{}", std::process::id(), nic.name),
+        TAP,
+        &format!("{PEER}/{PREFIX}"),
+        "QEMU",
+    )?;
     let append = format!(
         "nic={} a={} b={} peer={PEER} prefix={PREFIX} serve={SERVE_S} pings=3 tcp=1",
         nic.name, PARTITIONS[0].1, PARTITIONS[1].1
@@ -220,35 +150,11 @@ fn boot_logged(nic: &Nic, log_path: &Path) -> Result<f32, String> {
     cmd.stdin(Stdio::null())
         .stderr(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
         .stdout(Stdio::from(log));
-    println!("$ {cmd:?}");
     let start = Instant::now();
-    sb.qemu = Some(
-        cmd.spawn()
-            .map_err(|e| format!("cannot start {QEMU} in the namespace: {e}"))?,
-    );
+    sb.spawn(cmd)?;
 
     // Wait for the image to finish its self-checks and start serving.
-    loop {
-        let text = fs::read_to_string(log_path).unwrap_or_default();
-        if text.contains("partnet: ready") {
-            break;
-        }
-        let exited = sb.qemu.as_mut().and_then(|c| c.try_wait().ok().flatten());
-        if let Some(s) = exited {
-            return Err(format!("QEMU exited ({s}) before the image was ready"));
-        }
-        if start.elapsed() > LIMIT {
-            return Err(format!(
-                "the image was not ready within {} s",
-                LIMIT.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    println!(
-        "xtask: image ready after {:.1} s",
-        start.elapsed().as_secs_f32()
-    );
+    sb.wait_for_line(log_path, "partnet: ready", start, LIMIT)?;
 
     // The Linux peer turns hostile first: with partition A's MAC as its own source
     // address nothing it sends may get through (the switch drops it as spoofed at the
@@ -259,24 +165,14 @@ fn boot_logged(nic: &Nic, log_path: &Path) -> Result<f32, String> {
     }
 
     // The Linux peer: ping and TCP echo to both partitions, from inside the namespace.
-    let exe = std::env::current_exe().map_err(|e| format!("no xtask binary path: {e}"))?;
-    let exe = exe.to_string_lossy().into_owned();
-    for (name, addr) in PARTITIONS {
-        match sb.exec_ok(&["ping", "-c", "3", "-i", "0.2", "-W", "2", addr]) {
-            Ok(out) if out.contains(" 3 received") => {
-                println!("xtask: ping -c 3 {addr} (partition {name}): 3 of 3 replies")
-            }
-            Ok(out) => problems.push(format!("ping {addr}: not 3 of 3 replies: {}", out.trim())),
-            Err(e) => problems.push(e),
-        }
-        let target = format!("{addr}:7");
-        match sb.exec_ok(&[&exe, "netns-tcp-echo", &target]) {
-            Ok(out) => println!("xtask: {}", out.trim()),
-            Err(e) => problems.push(e),
-        }
-    }
+    problems.extend(netns::peer_checks(&sb, &PARTITIONS, false));
 
-    let status = qemu::wait_or_kill(sb.qemu.as_mut().expect("spawned above"), start, LIMIT);
+    let status = qemu::wait_or_kill(
+        sb.child.as_mut().expect("spawned above"),
+        "QEMU",
+        start,
+        LIMIT,
+    );
     let secs = start.elapsed().as_secs_f32();
     let text = fs::read_to_string(log_path).unwrap_or_default();
     match status {
@@ -337,65 +233,4 @@ fn spoof_from_linux(sb: &Sandbox) -> Result<(), String> {
         PARTITIONS[1].1
     );
     Ok(())
-}
-
-/// `xtask netns-tcp-echo ADDR`: run inside the namespace by the step. Connects to the
-/// echo server at ADDR, sends [`ECHO_BYTES`] bytes of a pattern, half-closes, reads until
-/// EOF and checks that exactly the same bytes came back.
-pub fn tcp_echo_client(args: &[String]) -> ExitCode {
-    match tcp_echo(args.first().map(String::as_str).unwrap_or("")) {
-        Ok(msg) => {
-            println!("{msg}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("tcp echo: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn tcp_echo(addr: &str) -> Result<String, String> {
-    let to: SocketAddr = addr
-        .parse()
-        .map_err(|e| format!("bad address {addr:?}: {e}"))?;
-    let t = Instant::now();
-    let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))
-        .map_err(|e| format!("connect {to}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let sent: Vec<u8> = (0..ECHO_BYTES).map(|i| (i * 31 % 251) as u8).collect();
-    let mut reader = s.try_clone().map_err(|e| e.to_string())?;
-    // Read concurrently: the echo server sends back while we still send.
-    let rx = thread::spawn(move || {
-        let mut got = Vec::new();
-        reader.read_to_end(&mut got).map(|_| got)
-    });
-    s.write_all(&sent)
-        .map_err(|e| format!("send to {to}: {e}"))?;
-    s.shutdown(Shutdown::Write)
-        .map_err(|e| format!("half-close {to}: {e}"))?;
-    let got = rx
-        .join()
-        .map_err(|_| "reader thread panicked".to_string())?
-        .map_err(|e| format!("receive from {to}: {e}"))?;
-    if got.len() != sent.len() {
-        return Err(format!(
-            "{to} echoed {} bytes, {} were sent",
-            got.len(),
-            sent.len()
-        ));
-    }
-    if let Some(i) = got.iter().zip(&sent).position(|(a, b)| a != b) {
-        return Err(format!(
-            "{to} echoed byte {i} as {:#04x}, sent {:#04x}",
-            got[i], sent[i]
-        ));
-    }
-    Ok(format!(
-        "tcp echo {to}: {} bytes sent, the same {} bytes back, then EOF ({:.0} ms)",
-        sent.len(),
-        got.len(),
-        t.elapsed().as_secs_f64() * 1000.0
-    ))
 }

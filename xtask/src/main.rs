@@ -16,6 +16,9 @@
 //! 10. `examples-qemu`: the bare-metal four-partition image under QEMU with a Linux peer
 //!     in a network namespace, with virtio-net and e1000; needs root (see
 //!     `examples_qemu.rs`)
+//! 11. `examples-tap`: the hosted demo with `--tap`, the Linux kernel's own stack as the
+//!     full-OS partition, in a network namespace; needs root (see `examples_tap.rs`;
+//!     the namespace helpers shared with `examples-qemu` are in `netns.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
 //! fails with a message that says what is missing. Nothing is skipped silently.
@@ -26,7 +29,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod echo;
 mod examples_qemu;
+mod examples_tap;
+mod netns;
 mod qemu;
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
@@ -66,12 +72,14 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_smoke(&mut run),
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
-        // Internal: the TCP echo client `examples-qemu` runs inside its namespace.
-        Some("netns-tcp-echo") => return examples_qemu::tcp_echo_client(&args[1..]),
+        // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their
+        // namespace.
+        Some("netns-tcp-echo") => return echo::tcp_echo_client(&args[1..]),
+        Some("netns-udp-echo") => return echo::udp_echo_client(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           examples-tap\n           (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -163,6 +171,9 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("examples-qemu") {
         examples_qemu::examples_qemu(run);
+    }
+    if want("examples-tap") {
+        examples_tap::examples_tap(run);
     }
 }
 

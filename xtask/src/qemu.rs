@@ -197,10 +197,11 @@ pub(crate) fn ensure_tool(run: &mut Run, tool: &str, arg: &str, package: &str) -
     run.step(&format!("apt-get install {package}"), install) && have_tool(tool, arg)
 }
 
-/// Waits for `child` until `limit` has passed since `start`; at the deadline kills it by
-/// its PID and reaps it. `None` means it was killed.
+/// Waits for `child` (`what`: its name in messages) until `limit` has passed since
+/// `start`; at the deadline kills it by its PID and reaps it. `None` means it was killed.
 pub(crate) fn wait_or_kill(
     child: &mut Child,
+    what: &str,
     start: Instant,
     limit: Duration,
 ) -> Option<ExitStatus> {
@@ -210,7 +211,7 @@ pub(crate) fn wait_or_kill(
             Ok(None) if start.elapsed() < limit => thread::sleep(Duration::from_millis(20)),
             Ok(None) | Err(_) => {
                 println!(
-                    "xtask: no exit after {} s, killing QEMU pid {}",
+                    "xtask: no exit after {} s, killing {what} pid {}",
                     limit.as_secs(),
                     child.id()
                 );
@@ -257,7 +258,7 @@ fn boot(run: &mut Run, c: &Config) {
         Ok(ch) => ch,
         Err(e) => return run.fail(&name, &format!("cannot start {QEMU}: {e}")),
     };
-    let status = wait_or_kill(&mut child, start, LIMIT);
+    let status = wait_or_kill(&mut child, QEMU, start, LIMIT);
     let secs = start.elapsed().as_secs_f32();
     let text = fs::read_to_string(&log_path).unwrap_or_default();
     let problem = match status {
