@@ -197,3 +197,23 @@ fn unconsumed_receive_pairs_give_frame_and_slot_back() {
     assert_eq!(dev.link_mut().tx_room(), Some(SLOTS));
     assert!(dev.receive(Instant::ZERO).is_none(), "nothing left");
 }
+
+#[test]
+fn a_tiny_link_announces_a_usable_mtu_and_refuses_long_frames() {
+    let pair = PortPair::<2, 60>::new();
+    let mut port = pair.switch_port();
+    let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
+    assert_eq!(
+        dev.capabilities().max_transmission_unit,
+        netstack_glue::MIN_ETHERNET_MTU
+    );
+    let t = dev.transmit(Instant::ZERO).unwrap();
+    t.consume(70, |b| b.fill(1));
+    assert_eq!(
+        dev.stats().drops.tx_link_error,
+        1,
+        "the link refused 70 > 60 bytes"
+    );
+    assert!(from_partition(&mut port).is_empty());
+    assert_eq!(dev.link_mut().tx_room(), Some(2), "the slot came back");
+}
