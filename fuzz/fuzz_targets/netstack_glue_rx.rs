@@ -10,7 +10,9 @@ use netstack_glue::smoltcp::iface::SocketSet;
 use netstack_glue::smoltcp::socket::{tcp, udp};
 use netstack_glue::smoltcp::time::Instant;
 use netstack_glue::smoltcp::wire::{Ipv4Address, Ipv4Cidr};
-use netstack_glue::{build_interface, DeviceConfig, FrameLink, GlueDevice, InterfaceConfig, PortPair, RxChecksum};
+use netstack_glue::{
+    build_interface, DeviceConfig, FrameLink, GlueDevice, InterfaceConfig, PortPair, RxChecksum,
+};
 use vnet_switch::PortEndpoint;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -33,16 +35,24 @@ fuzz_target!(|input: Input| {
     let pair = PortPair::<8, 1536>::new();
     let mut port = pair.switch_port();
     let cfg = DeviceConfig {
-        rx_checksum: if input.stack_checks { RxChecksum::Both } else { RxChecksum::Adapter },
+        rx_checksum: if input.stack_checks {
+            RxChecksum::Both
+        } else {
+            RxChecksum::Adapter
+        },
         ..DeviceConfig::default()
     };
     let mut dev = GlueDevice::new(pair.partition_link(), cfg);
     let v4 = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 1), 24);
-    let mut iface = build_interface(&InterfaceConfig::ipv4(MAC, v4), &mut dev, Instant::ZERO).unwrap();
+    let mut iface =
+        build_interface(&InterfaceConfig::ipv4(MAC, v4), &mut dev, Instant::ZERO).unwrap();
     let mut storage: [_; 2] = Default::default();
     let mut sockets = SocketSet::new(&mut storage[..]);
     let (mut tx_a, mut rx_a) = ([0u8; 4096], [0u8; 4096]);
-    let mut t = tcp::Socket::new(tcp::SocketBuffer::new(&mut rx_a[..]), tcp::SocketBuffer::new(&mut tx_a[..]));
+    let mut t = tcp::Socket::new(
+        tcp::SocketBuffer::new(&mut rx_a[..]),
+        tcp::SocketBuffer::new(&mut tx_a[..]),
+    );
     t.listen(80).unwrap();
     sockets.add(t);
     let (mut um, mut ud, mut tm, mut td) = (
