@@ -56,16 +56,28 @@ fn static_v4_v6_gateways_and_routes() {
     );
 }
 
+/// An interface set up for DHCP (no address yet).
+fn dhcp_interface(dev: &mut impl smoltcp::phy::Device) -> smoltcp::iface::Interface {
+    let cfg = InterfaceConfig {
+        ipv4: Ipv4Setup::Dhcp,
+        ..InterfaceConfig::ipv4(MAC, Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0))
+    };
+    build_interface(&cfg, dev, Instant::ZERO).unwrap()
+}
+
+/// The switch side hands `f` to the partition.
+fn inject(port: &mut impl PortEndpoint, f: &[u8]) {
+    let t = port.tx_reserve(f.len()).unwrap();
+    port.tx_write(&t, 0, f).unwrap();
+    port.tx_commit(t);
+}
+
 #[test]
 fn dhcp_client_discovers_on_the_link() {
     let pair = PortPair::<4, 1536>::new();
     let mut port = pair.switch_port();
     let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
-    let cfg = InterfaceConfig {
-        ipv4: Ipv4Setup::Dhcp,
-        ..InterfaceConfig::ipv4(MAC, Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0))
-    };
-    let mut iface = build_interface(&cfg, &mut dev, Instant::ZERO).unwrap();
+    let mut iface = dhcp_interface(&mut dev);
     assert!(iface.ip_addrs().is_empty());
     let mut sockets = SocketSet::new(vec![]);
     let h = add_dhcp(&mut sockets);
@@ -107,9 +119,7 @@ fn poll_budget_stops_on_frames_time_and_idle() {
         let mut f = vec![i; 60];
         f[..6].copy_from_slice(&MAC);
         f[12..14].copy_from_slice(&[0x88, 0xb5]);
-        let t = port.tx_reserve(f.len()).unwrap();
-        port.tx_write(&t, 0, &f).unwrap();
-        port.tx_commit(t);
+        inject(&mut port, &f);
     }
     let mut t = Instant::ZERO;
     let mut clock = || {
@@ -226,11 +236,7 @@ fn dhcp_lease_is_applied_to_the_interface() {
     let pair = PortPair::<4, 1536>::new();
     let mut port = pair.switch_port();
     let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
-    let cfg = InterfaceConfig {
-        ipv4: Ipv4Setup::Dhcp,
-        ..InterfaceConfig::ipv4(MAC, Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0))
-    };
-    let mut iface = build_interface(&cfg, &mut dev, Instant::ZERO).unwrap();
+    let mut iface = dhcp_interface(&mut dev);
     let mut sockets = SocketSet::new(vec![]);
     let h = add_dhcp(&mut sockets);
     let mut now = Instant::from_millis(1);
@@ -242,16 +248,10 @@ fn dhcp_lease_is_applied_to_the_interface() {
         }
         match client_dhcp(&mut port) {
             Some((DhcpMessageType::Discover, xid)) => {
-                let f = dhcp_reply(DhcpMessageType::Offer, xid);
-                let t = port.tx_reserve(f.len()).unwrap();
-                port.tx_write(&t, 0, &f).unwrap();
-                port.tx_commit(t);
+                inject(&mut port, &dhcp_reply(DhcpMessageType::Offer, xid))
             }
             Some((DhcpMessageType::Request, xid)) => {
-                let f = dhcp_reply(DhcpMessageType::Ack, xid);
-                let t = port.tx_reserve(f.len()).unwrap();
-                port.tx_write(&t, 0, &f).unwrap();
-                port.tx_commit(t);
+                inject(&mut port, &dhcp_reply(DhcpMessageType::Ack, xid))
             }
             _ => {}
         }
