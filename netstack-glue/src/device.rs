@@ -24,6 +24,11 @@ use crate::stats::NetStats;
 /// Largest Ethernet MTU (header included) the adapters announce: IP MTU 1500.
 pub const MAX_ETHERNET_MTU: usize = 1514;
 
+/// Smallest Ethernet MTU announced: IPv4's minimum IP MTU (68) plus the header, so
+/// smoltcp's segment-size arithmetic never underflows. A link that cannot carry that
+/// refuses the longer frames (counted as link errors), it does not make the stack panic.
+pub const MIN_ETHERNET_MTU: usize = 14 + 68;
+
 /// Who verifies receive checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -68,7 +73,8 @@ impl<L: FrameLink> GlueDevice<L> {
         let mtu = match config.ip_mtu {
             Some(ip) => (usize::from(ip) + 14).min(link_max),
             None => link_max.min(MAX_ETHERNET_MTU),
-        };
+        }
+        .max(MIN_ETHERNET_MTU);
         GlueDevice {
             shared: Shared::new(link, mtu, config.rx_checksum),
         }

@@ -129,12 +129,9 @@ fn checksum(c: smoltcp::phy::Checksum) -> Checksum {
 }
 
 impl<L: FrameLink> Driver for EmbassyDevice<L> {
+    /// Holds a reserved transmit slot (given back on `Drop`).
     type TxToken<'a>
         = EmbassyTxToken<'a, L>
-    where
-        Self: 'a;
-    type RxToken<'a>
-        = EmbassyRxToken<'a, L>
     where
         Self: 'a;
 
@@ -180,4 +177,10 @@ impl<L: FrameLink> Driver for EmbassyDevice<L> {
     fn hardware_address(&self) -> HardwareAddress {
         HardwareAddress::Ethernet(self.mac)
     }
+
+    /// Holds a received frame (copied out to a `&mut` buffer when consumed).
+    type RxToken<'a>
+        = EmbassyRxToken<'a, L>
+    where
+        Self: 'a;
 }

@@ -45,7 +45,9 @@ pub mod link;
 mod links;
 mod stats;
 
-pub use device::{DeviceConfig, GlueDevice, RxChecksum, RxToken, TxToken, MAX_ETHERNET_MTU};
+pub use device::{
+    DeviceConfig, GlueDevice, RxChecksum, RxToken, TxToken, MAX_ETHERNET_MTU, MIN_ETHERNET_MTU,
+};
 #[cfg(feature = "embassy")]
 pub use embassy::{EmbassyDevice, EmbassyRxToken, EmbassyTxToken};
 pub use guard::{ChecksumGuard, GuardRxToken, GuardStats};

@@ -22,16 +22,13 @@ fn geometry() -> Geometry {
 #[test]
 fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
     let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
+    let (ab, ba) = (&ab, &ba);
     let g = geometry();
-    let link = |tx: &'static Channel, rx: &'static Channel| {
-        QueuingLink::<MSG, DEPTH>::new(
-            QueuingPortSender::attach(tx.region(), &g).unwrap(),
-            QueuingPortReceiver::attach(rx.region(), &g).unwrap(),
-        )
-    };
-    let (ab, ba): (&'static Channel, &'static Channel) =
-        (Box::leak(Box::new(ab)), Box::leak(Box::new(ba)));
-    let mut a = Node::new(1, GlueDevice::new(link(ab, ba), DeviceConfig::default()));
+    let link = QueuingLink::<MSG, DEPTH>::new(
+        QueuingPortSender::attach(ab.region(), &g).unwrap(),
+        QueuingPortReceiver::attach(ba.region(), &g).unwrap(),
+    );
+    let mut a = Node::new(1, GlueDevice::new(link, DeviceConfig::default()));
     // The hostile peer writes into A's receive channel directly.
     let mut evil = QueuingPortSender::<MSG, DEPTH>::attach(ba.region(), &g).unwrap();
     evil.try_send(&[0u8; 60]).unwrap();

@@ -56,16 +56,28 @@ fn static_v4_v6_gateways_and_routes() {
     );
 }
 
+/// An interface set up for DHCP (no address yet).
+fn dhcp_interface(dev: &mut impl smoltcp::phy::Device) -> smoltcp::iface::Interface {
+    let cfg = InterfaceConfig {
+        ipv4: Ipv4Setup::Dhcp,
+        ..InterfaceConfig::ipv4(MAC, Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0))
+    };
+    build_interface(&cfg, dev, Instant::ZERO).unwrap()
+}
+
+/// The switch side hands `f` to the partition.
+fn inject(port: &mut impl PortEndpoint, f: &[u8]) {
+    let t = port.tx_reserve(f.len()).unwrap();
+    port.tx_write(&t, 0, f).unwrap();
+    port.tx_commit(t);
+}
+
 #[test]
 fn dhcp_client_discovers_on_the_link() {
     let pair = PortPair::<4, 1536>::new();
     let mut port = pair.switch_port();
     let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
-    let cfg = InterfaceConfig {
-        ipv4: Ipv4Setup::Dhcp,
-        ..InterfaceConfig::ipv4(MAC, Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 0))
-    };
-    let mut iface = build_interface(&cfg, &mut dev, Instant::ZERO).unwrap();
+    let mut iface = dhcp_interface(&mut dev);
     assert!(iface.ip_addrs().is_empty());
     let mut sockets = SocketSet::new(vec![]);
     let h = add_dhcp(&mut sockets);
@@ -107,9 +119,7 @@ fn poll_budget_stops_on_frames_time_and_idle() {
         let mut f = vec![i; 60];
         f[..6].copy_from_slice(&MAC);
         f[12..14].copy_from_slice(&[0x88, 0xb5]);
-        let t = port.tx_reserve(f.len()).unwrap();
-        port.tx_write(&t, 0, &f).unwrap();
-        port.tx_commit(t);
+        inject(&mut port, &f);
     }
     let mut t = Instant::ZERO;
     let mut clock = || {
@@ -146,4 +156,117 @@ fn poll_budget_stops_on_frames_time_and_idle() {
     );
     assert_eq!(r.stop, PollStop::Idle);
     assert_eq!(dev.stats().rx_frames, 5);
+}
+
+/// A DHCP server's reply (`kind`) for transaction `xid`: 10.7.0.50/24, router 10.7.0.1.
+fn dhcp_reply(kind: DhcpMessageType, xid: u32) -> Vec<u8> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{EthernetAddress, IpProtocol, Ipv4Repr, UdpRepr};
+    let server = Ipv4Address::new(10, 7, 0, 1);
+    let repr = DhcpRepr {
+        message_type: kind,
+        transaction_id: xid,
+        secs: 0,
+        client_hardware_address: EthernetAddress(MAC),
+        client_ip: Ipv4Address::UNSPECIFIED,
+        your_ip: Ipv4Address::new(10, 7, 0, 50),
+        server_ip: server,
+        router: Some(server),
+        subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
+        relay_agent_ip: Ipv4Address::UNSPECIFIED,
+        broadcast: false,
+        requested_ip: None,
+        client_identifier: None,
+        server_identifier: Some(server),
+        parameter_request_list: None,
+        dns_servers: None,
+        max_size: None,
+        lease_duration: Some(3600),
+        renew_duration: None,
+        rebind_duration: None,
+        additional_options: &[],
+    };
+    let n = repr.buffer_len();
+    let ip = Ipv4Repr {
+        src_addr: server,
+        dst_addr: Ipv4Address::BROADCAST,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + n,
+        hop_limit: 64,
+    };
+    let mut f = vec![0u8; 14 + 20 + 8 + n];
+    f[..6].copy_from_slice(&MAC);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x99]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let caps = ChecksumCapabilities::default();
+    ip.emit(&mut Ipv4Packet::new_unchecked(&mut f[14..34]), &caps);
+    UdpRepr {
+        src_port: 67,
+        dst_port: 68,
+    }
+    .emit(
+        &mut UdpPacket::new_unchecked(&mut f[34..]),
+        &IpAddress::Ipv4(server),
+        &IpAddress::Ipv4(Ipv4Address::BROADCAST),
+        n,
+        |b| repr.emit(&mut DhcpPacket::new_unchecked(b)).unwrap(),
+        &caps,
+    );
+    f
+}
+
+/// The DHCP message the client sent last (type and transaction id).
+fn client_dhcp(port: &mut impl PortEndpoint) -> Option<(DhcpMessageType, u32)> {
+    let mut last = None;
+    while let Some(s) = port.rx_take() {
+        let f = port.rx_frame(&s).to_vec();
+        port.rx_release(s);
+        let eth = EthernetFrame::new_checked(&f[..]).ok()?;
+        let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+        let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+        let pkt = DhcpPacket::new_checked(udp.payload()).ok()?;
+        let r = DhcpRepr::parse(&pkt).ok()?;
+        last = Some((r.message_type, r.transaction_id));
+    }
+    last
+}
+
+#[test]
+fn dhcp_lease_is_applied_to_the_interface() {
+    let pair = PortPair::<4, 1536>::new();
+    let mut port = pair.switch_port();
+    let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
+    let mut iface = dhcp_interface(&mut dev);
+    let mut sockets = SocketSet::new(vec![]);
+    let h = add_dhcp(&mut sockets);
+    let mut now = Instant::from_millis(1);
+    let mut change = None;
+    for _ in 0..50 {
+        iface.poll(now, &mut dev, &mut sockets);
+        if let Some(c) = netstack_glue::dhcp_step(&mut iface, &mut sockets, h) {
+            change = Some(c);
+        }
+        match client_dhcp(&mut port) {
+            Some((DhcpMessageType::Discover, xid)) => {
+                inject(&mut port, &dhcp_reply(DhcpMessageType::Offer, xid))
+            }
+            Some((DhcpMessageType::Request, xid)) => {
+                inject(&mut port, &dhcp_reply(DhcpMessageType::Ack, xid))
+            }
+            _ => {}
+        }
+        now += Duration::from_millis(10);
+    }
+    let addr = Ipv4Cidr::new(Ipv4Address::new(10, 7, 0, 50), 24);
+    assert_eq!(
+        change,
+        Some(netstack_glue::DhcpChange::Configured(
+            addr,
+            Some(Ipv4Address::new(10, 7, 0, 1))
+        ))
+    );
+    assert_eq!(iface.ip_addrs(), &[IpCidr::Ipv4(addr)]);
+    let mut routes = 0;
+    iface.routes_mut().update(|r| routes = r.len());
+    assert_eq!(routes, 1, "the default route via the DHCP router");
 }

@@ -251,6 +251,35 @@ impl<const N: usize, const S: usize> core::fmt::Debug for SwitchPort<'_, N, S> {
     }
 }
 
+impl<const N: usize, const S: usize> SwitchPort<'_, N, S> {
+    /// Copies `parts` one after the other into reserved slot `t` from byte `at`.
+    fn write_parts(&mut self, t: &TxSlot, at: usize, parts: &[&[u8]]) -> Result<(), EndpointError> {
+        let reserved = usize::from(t.len());
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let end = at.checked_add(len).filter(|&e| e <= reserved);
+        let end = end.ok_or(EndpointError::OutOfBounds {
+            offset: at,
+            len,
+            reserved,
+        })?;
+        let mut w = self
+            .wire
+            .try_borrow_mut()
+            .map_err(|_| EndpointError::Peer)?;
+        let mut dst = w
+            .down
+            .bytes_mut(t.index())
+            .and_then(|b| b.get_mut(at..end))
+            .ok_or(EndpointError::BadSlot(t.index()))?;
+        for p in parts {
+            let (head, rest) = dst.split_at_mut(p.len());
+            head.copy_from_slice(p);
+            dst = rest;
+        }
+        Ok(())
+    }
+}
+
 impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
     fn rx_take(&mut self) -> Option<RxSlot> {
         let k = self.rx_out.iter().position(|o| !o)?;
@@ -288,25 +317,17 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
     }
 
     fn tx_write(&mut self, t: &TxSlot, at: usize, data: &[u8]) -> Result<(), EndpointError> {
-        let reserved = usize::from(t.len());
-        let end = at.checked_add(data.len()).filter(|&e| e <= reserved);
-        let end = end.ok_or(EndpointError::OutOfBounds {
-            offset: at,
-            len: data.len(),
-            reserved,
-        })?;
-        let (slot, offset, bytes) = (t, at, data);
-        let mut w = self
-            .wire
-            .try_borrow_mut()
-            .map_err(|_| EndpointError::Peer)?;
-        let buf = w
-            .down
-            .bytes_mut(slot.index())
-            .and_then(|b| b.get_mut(offset..end))
-            .ok_or(EndpointError::BadSlot(slot.index()))?;
-        buf.copy_from_slice(bytes);
-        Ok(())
+        self.write_parts(t, at, &[data])
+    }
+
+    /// Header and payload with one borrow and one bounds check.
+    fn tx_write_frame(
+        &mut self,
+        t: &TxSlot,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Result<(), EndpointError> {
+        self.write_parts(t, 0, &[header, payload])
     }
 
     fn tx_commit(&mut self, slot: TxSlot) {

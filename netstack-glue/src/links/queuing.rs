@@ -97,6 +97,7 @@ impl<const MSG: usize, const N: usize> FrameLink for QueuingLink<'_, MSG, N> {
     type Tx = QueuingCredit;
 
     fn caps(&self) -> LinkCaps {
+        // `MSG` may be below an Ethernet header: the adapter then refuses every frame.
         LinkCaps::plain(MSG.min(MAX_FRAME) as u16)
     }
 
