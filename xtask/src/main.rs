@@ -8,7 +8,9 @@
 //! 3. `cargo doc` with `RUSTDOCFLAGS=-D warnings`
 //! 4. `cargo test --workspace --all-features`
 //! 5. `cargo build --no-default-features` of every library crate for each embedded target
-//! 6. Miri (`cargo +nightly miri test`) over every crate that contains `unsafe`
+//! 6. Miri (`cargo +nightly miri test`) over every crate with `unsafe` code, vnet-switch
+//!    (its adapters drive the `unsafe` memory layers below it) and the example crate's
+//!    shared-memory tests
 //! 7. loom models (`--cfg loom`) of every crate that has `tests/loom.rs`
 //! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
 //! 9. `qemu`: nic-drivers' bare-metal selftest image under QEMU with each NIC, and the
@@ -177,26 +179,52 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
 }
 
-/// Miri over every library crate whose sources contain `unsafe`.
+/// Crates Miri runs although their own sources have no `unsafe`: their tests drive the
+/// `unsafe` memory layers of the crates below them with hostile input.
+const MIRI_ALSO: &[&str] = &["vnet-switch"];
+
+/// The example crate's `unsafe` (shared-memory files, the DMA `Hal` of its shared-memory
+/// virtio transport) runs under Miri through these test targets; the demo scenarios
+/// (seconds of smoltcp traffic, real processes, mmap) are not Miri material.
+const MIRI_EXAMPLES: (&str, &str, &[&str]) = (
+    "examples",
+    "partnet-examples",
+    &["--lib", "--test", "shm_virtio", "--test", "shm_hostile"],
+);
+
+/// Miri over every library crate with `unsafe` code (a module that allows it: the crates
+/// deny `unsafe_code` at their root), the crates in [`MIRI_ALSO`], and the example
+/// crate's `unsafe` ([`MIRI_EXAMPLES`]).
 fn miri(run: &mut Run) {
     if !ensure_nightly(run, &["miri", "rust-src"]) {
         return;
     }
+    let mut jobs: Vec<(String, Vec<&str>)> = Vec::new();
     for krate in existing_lib_crates(run) {
-        if !dir_contains(Path::new(krate).join("src").as_path(), "unsafe") {
+        if !dir_contains(Path::new(krate).join("src").as_path(), "allow(unsafe_code)")
+            && !MIRI_ALSO.contains(&krate)
+        {
             println!("xtask: {krate} has no `unsafe`: no Miri run needed");
             continue;
         }
-        let mut c = cargo(&[
-            &format!("+{NIGHTLY}"),
-            "miri",
-            "test",
-            "--package",
-            krate,
-            "--all-features",
-            "--lib",
-            "--tests",
-        ]);
+        jobs.push((krate.to_string(), vec!["--lib", "--tests"]));
+    }
+    let (dir, package, targets) = MIRI_EXAMPLES;
+    if Path::new(dir).join("Cargo.toml").exists() {
+        jobs.push((package.to_string(), targets.to_vec()));
+    }
+    for (krate, targets) in jobs {
+        let mut args = vec![
+            format!("+{NIGHTLY}"),
+            "miri".into(),
+            "test".into(),
+            "--package".into(),
+            krate.clone(),
+            "--all-features".into(),
+        ];
+        args.extend(targets.iter().map(|t| t.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = cargo(&args);
         // Property tests run a few cases under Miri (it is ~1000x slower than native); the
         // native `cargo test` step runs the full counts.
         c.env("PROPTEST_CASES", "4");
