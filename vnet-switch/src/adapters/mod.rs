@@ -15,5 +15,7 @@ pub(crate) mod csum;
 pub mod queuing;
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 mod slots;
+#[cfg(all(feature = "vhost-user", target_os = "linux"))]
+pub mod vhost_user;
 #[cfg(feature = "virtqueue")]
 pub mod virtio_net;
