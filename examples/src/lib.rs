@@ -1,3 +1,9 @@
 //! The four-partition system built from partnet crates.
 //!
-//! Work in progress: see issue 7.
+//! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
+#![deny(unsafe_code)]
+
+pub mod pcapng;
+pub mod service;
+pub mod shm_virtio;
+pub mod wire;

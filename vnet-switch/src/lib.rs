@@ -13,8 +13,9 @@
 //! * [`wire`]: Ethernet II / 802.1Q parsing into a private, validated header.
 //! * [`pcap`]: a `no_std` pcap writer (nanosecond timestamps) over a [`pcap::PcapSink`].
 //! * `mem` (feature `test-utils`): an in-memory endpoint with fault hooks.
-//! * `adapters` (features `virtqueue`, `queuing-port`): a virtio-net device backend port
-//!   and a queuing-port channel pair port.
+//! * `adapters` (features `virtqueue`, `queuing-port`, `nic-drivers`): a virtio-net
+//!   device backend port, a queuing-port channel pair port and an uplink over any NIC
+//!   driver.
 //!
 //! `no_std`, no heap: every table, queue and buffer has a capacity fixed at compile time.
 //!
@@ -26,7 +27,11 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+#[cfg(any(
+    feature = "virtqueue",
+    feature = "queuing-port",
+    feature = "nic-drivers"
+))]
 pub mod adapters;
 mod builder;
 pub mod endpoint;

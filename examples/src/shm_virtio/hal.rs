@@ -1,0 +1,116 @@
+//! The partition's [`Hal`] over the DMA area of the shared region: a bump allocator whose
+//! addresses are region addresses ([`DMA_BASE`](super::layout::DMA_BASE) + offset), the
+//! same numbers the service partition translates. No IOMMU, nothing to share or unshare.
+#![allow(unsafe_code)]
+
+use core::cell::Cell;
+
+use nic_drivers::virtqueue::MemoryRegion;
+use nic_drivers::{Hal, HalError, MmioWindow};
+
+/// DMA from the shared region's DMA area.
+#[derive(Debug)]
+pub struct ShmHal<'a> {
+    memory: MemoryRegion<'a>,
+    next: Cell<u64>,
+    end: u64,
+    live: Cell<usize>,
+}
+
+impl<'a> ShmHal<'a> {
+    /// A HAL handing out the bytes of `dma` (seen by both sides at `dma.base()`).
+    pub fn new(dma: MemoryRegion<'a>) -> Self {
+        let base = dma.base();
+        ShmHal {
+            memory: dma,
+            next: Cell::new(base),
+            end: base.saturating_add(dma.len() as u64),
+            live: Cell::new(0),
+        }
+    }
+
+    /// Bytes not allocated yet.
+    pub fn free_bytes(&self) -> u64 {
+        self.end.saturating_sub(self.next.get())
+    }
+}
+
+// SAFETY: `dma_alloc` hands out disjoint ranges of `memory` (bump allocation, reused
+// only once every range was freed) and zeroes them through the view first; `memory` is a `MemoryRegion` whose
+// view is valid for `'a` and accessed only through volatile/atomic operations (the
+// `VolatileSlice` contract its creator signed); the device (the service partition) sees
+// the same bytes at the same region addresses, so the default identity `share` is right;
+// `mmio_map` maps nothing.
+unsafe impl<'a> Hal for ShmHal<'a> {
+    type Memory = MemoryRegion<'a>;
+    type Mmio = MmioWindow;
+
+    fn dma_alloc(&self, len: usize, align: usize) -> Result<u64, HalError> {
+        let err = HalError::OutOfDmaMemory { len };
+        let align = align.clamp(1, 4096) as u64;
+        let at = self.next.get().checked_next_multiple_of(align).ok_or(err)?;
+        let end = at
+            .checked_add(len as u64)
+            .filter(|&e| e <= self.end)
+            .ok_or(err)?;
+        self.memory
+            .get(at, len)
+            .and_then(|v| v.fill(0, len, 0))
+            .map_err(|_| err)?;
+        self.next.set(end);
+        self.live.set(self.live.get() + 1);
+        Ok(at)
+    }
+
+    /// Bump allocation: the area is reused once every allocation was freed (a driver
+    /// dropped after its device reset).
+    fn dma_dealloc(&self, _paddr: u64, _len: usize) {
+        let live = self.live.get().saturating_sub(1);
+        self.live.set(live);
+        if live == 0 {
+            self.next.set(self.memory.base());
+        }
+    }
+
+    fn memory(&self) -> &MemoryRegion<'a> {
+        &self.memory
+    }
+
+    fn mmio_map(&self, _paddr: u64, len: usize) -> Result<MmioWindow, HalError> {
+        Err(HalError::Unmappable { addr: 0, len })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nic_drivers::virtqueue::{OwnedMemory, SharedMemory};
+
+    #[test]
+    fn allocations_are_disjoint_aligned_zeroed_and_bounded() {
+        let owned = OwnedMemory::new(0x1000, 8192);
+        let region = owned.region();
+        region
+            .get(0x1000, 8192)
+            .unwrap()
+            .fill(0, 8192, 0xAA)
+            .unwrap();
+        let hal = ShmHal::new(region);
+        let a = hal.dma_alloc(100, 64).unwrap();
+        let b = hal.dma_alloc(100, 4096).unwrap();
+        assert_eq!(a, 0x1000);
+        assert_eq!(b, 0x2000);
+        let mut buf = [0xffu8; 100];
+        hal.memory()
+            .slice(b, 100)
+            .unwrap()
+            .read_into(0, &mut buf)
+            .unwrap();
+        assert_eq!(buf, [0u8; 100]);
+        assert_eq!(
+            hal.dma_alloc(8192, 8),
+            Err(HalError::OutOfDmaMemory { len: 8192 })
+        );
+        assert_eq!(hal.free_bytes(), 8192 - 0x1000 - 100);
+    }
+}
