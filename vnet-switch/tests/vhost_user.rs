@@ -25,62 +25,17 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use virtqueue::{Buffer, DriverQueue, Features, QueueConfig, SharedMemory};
 use vmm_sys_util::eventfd::EventFd;
 use vnet_switch::adapters::vhost_user::{
-    wait_readable, CutOff, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, OFFERED_FEATURES,
+    wait_readable, CutOff, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, VmOr,
+    OFFERED_FEATURES,
 };
 use vnet_switch::adapters::virtio_net::{NetHeader, NET_HDR_LEN};
-use vnet_switch::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use vnet_switch::mem::MemEndpoint;
 use vnet_switch::{PortConfig, PortId, Switch, SwitchBuilder};
 
 // ---------------------------------------------------------------------------------------
 // The backend side: a switch with one in-memory partition (port 0) and two VM ports.
 
-enum Ep {
-    Vm(Box<VhostUserPort>),
-    Mem(Box<MemEndpoint<8, 1600>>),
-}
-
-macro_rules! each {
-    ($self:expr, $e:ident => $body:expr) => {
-        match $self {
-            Ep::Vm($e) => $body,
-            Ep::Mem($e) => $body,
-        }
-    };
-}
-
-impl PortEndpoint for Ep {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        each!(self, e => e.rx_take())
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        each!(self, e => e.rx_frame(slot))
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        each!(self, e => e.rx_release(slot))
-    }
-    fn rx_pending(&self) -> usize {
-        each!(self, e => e.rx_pending())
-    }
-    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        each!(self, e => e.rx_meta(slot))
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        each!(self, e => e.tx_reserve(len))
-    }
-    fn tx_write(&mut self, slot: &TxSlot, off: usize, b: &[u8]) -> Result<(), EndpointError> {
-        each!(self, e => e.tx_write(slot, off, b))
-    }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        each!(self, e => e.tx_meta(slot, meta))
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        each!(self, e => e.tx_commit(slot))
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        each!(self, e => e.tx_abort(slot))
-    }
-}
+type Ep = VmOr<Box<MemEndpoint<8, 1600>>>;
 
 type Sw = Switch<Ep, 4, 64, 8>;
 
@@ -95,17 +50,13 @@ struct Backend {
 
 impl Backend {
     fn vm(&mut self, port: u8) -> &mut VhostUserPort {
-        match self.sw.endpoint_mut(PortId::new(port)).unwrap() {
-            Ep::Vm(v) => v,
-            Ep::Mem(_) => panic!("not a VM port"),
-        }
+        let ep = self.sw.endpoint_mut(PortId::new(port)).unwrap();
+        ep.vm_mut().expect("a VM port")
     }
 
     fn part(&mut self) -> &mut MemEndpoint<8, 1600> {
-        match self.sw.endpoint_mut(PortId::new(PART)).unwrap() {
-            Ep::Mem(m) => m,
-            Ep::Vm(_) => panic!("not the partition"),
-        }
+        let ep = self.sw.endpoint_mut(PortId::new(PART)).unwrap();
+        ep.other_mut().expect("the partition")
     }
 
     /// One round of the event loop: wait (bounded), handle requests, poll, notify.
@@ -152,11 +103,14 @@ struct Running {
 impl Running {
     fn start() -> Running {
         let mut sb = SwitchBuilder::<Ep, 4>::new();
-        sb.add_port(Ep::Mem(Box::default()), PortConfig::partition(mac(2), 1))
-            .unwrap();
+        sb.add_port(
+            VmOr::Other(Box::default()),
+            PortConfig::partition(mac(2), 1),
+        )
+        .unwrap();
         for m in [1, 3] {
             sb.add_port(
-                Ep::Vm(Box::new(VhostUserPort::new(1514))),
+                VmOr::Vm(Box::new(VhostUserPort::new(1514))),
                 PortConfig::partition(mac(m), 1),
             )
             .unwrap();

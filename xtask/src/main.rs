@@ -13,6 +13,8 @@
 //! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
 //! 9. `qemu`: nic-drivers' bare-metal selftest image under QEMU with each NIC, and the
 //!    root-only TAP test (see `qemu.rs`)
+//! 10. `vhost`: two Debian Linux guests under QEMU (TCG) on partnet-vswitchd's vhost-user
+//!     backend: pings and a checked 1 MiB TCP transfer (see `vhost.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
 //! fails with a message that says what is missing. Nothing is skipped silently.
@@ -24,6 +26,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod qemu;
+mod vhost;
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
 /// reported and left out (each crate is created when its issue starts).
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu vhost (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -154,6 +157,9 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("qemu") {
         qemu::qemu(run);
+    }
+    if want("vhost") {
+        vhost::vhost(run);
     }
 }
 

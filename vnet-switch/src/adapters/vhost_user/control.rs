@@ -44,7 +44,7 @@ pub const PROTOCOL_FEATURES: u64 = VhostUserVirtioFeatures::PROTOCOL_FEATURES.bi
 pub const OFFERED_PROTOCOL: VhostUserProtocolFeatures = VhostUserProtocolFeatures::REPLY_ACK;
 
 /// One vring as configured so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Vring {
     pub(crate) num: u16,
     /// Guest-physical descriptor, avail and used addresses (translated).
@@ -54,7 +54,24 @@ pub(crate) struct Vring {
     pub(crate) call: Option<File>,
     /// A kick fd arrived (the ring is started).
     pub(crate) started: bool,
+    /// Not disabled. Rings start enabled: QEMU 7.2 sends `SET_VRING_ENABLE 1` before
+    /// `SET_FEATURES`, when the dispatcher must refuse it (`PROTOCOL_FEATURES` not acked
+    /// yet), and not again; `SET_VRING_ENABLE 0` after it disables as usual.
     pub(crate) enabled: bool,
+}
+
+impl Default for Vring {
+    fn default() -> Self {
+        Vring {
+            num: 0,
+            addr: None,
+            base: 0,
+            kick: None,
+            call: None,
+            started: false,
+            enabled: true,
+        }
+    }
 }
 
 impl Vring {
@@ -228,12 +245,6 @@ impl VhostUserBackendReqHandlerMut for Control {
             });
         }
         self.acked = features;
-        // Without PROTOCOL_FEATURES a ring is enabled as soon as it starts.
-        if features & PROTOCOL_FEATURES == 0 {
-            for v in &mut self.vrings {
-                v.enabled = true;
-            }
-        }
         Ok(())
     }
 

@@ -41,11 +41,13 @@
 
 mod active;
 mod control;
+mod either;
 mod error;
 mod memory;
 mod sys;
 
 pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
+pub use either::VmOr;
 pub use error::{CutOff, VhostUserError};
 pub use memory::{GuestMemory, RegionInfo, MAX_REGIONS};
 pub use sys::wait_readable;
@@ -82,6 +84,8 @@ pub struct VhostUserStats {
     pub cutoffs: u64,
     /// The reason of the last cut-off.
     pub last_cutoff: Option<VhostUserError>,
+    /// Requests refused because their feature was not negotiated yet (not fatal).
+    pub ignored_requests: u64,
     /// Kick eventfd reads that found a kick.
     pub kicks: u64,
     /// Call eventfd signals sent.
@@ -183,6 +187,14 @@ impl VhostUserPort {
         };
         if let Err(e) = conn.handle_request() {
             let reason = match e {
+                // A request for a feature not negotiated yet: the message was read whole
+                // and refused without a reply; the connection stays in step. QEMU sends
+                // SET_VRING_ENABLE before SET_FEATURES (and again after it).
+                vhost::vhost_user::Error::InactiveFeature(_)
+                | vhost::vhost_user::Error::InactiveOperation(_) => {
+                    self.stats.ignored_requests += 1;
+                    return self.sync();
+                }
                 vhost::vhost_user::Error::Disconnected
                 | vhost::vhost_user::Error::PartialMessage
                 | vhost::vhost_user::Error::SocketBroken(_) => VhostUserError::Disconnected,
