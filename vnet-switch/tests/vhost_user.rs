@@ -524,14 +524,20 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
         let _ = front.set_vring_num(q, num);
         run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
     }
-    // 4. Features not offered.
+    // 4. Two regions that overlap in guest-physical addresses.
+    let front = Frontend::from_stream(run.connect(VM_B), 2);
+    let mut table = guest_b.table();
+    table[1].guest_phys_addr = 0x8_0000;
+    let _ = front.set_mem_table(&table);
+    run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+    // 5. Features not offered.
     let front = Frontend::from_stream(run.connect(VM_B), 2);
     let _ = front.set_features(FEATURES | (1 << 22));
     run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
     ping_pong(&run, &vm, &mut drv, 3);
 
     let reasons = run.cutoffs(VM_B);
-    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    assert_eq!(reasons.len(), 7, "{reasons:?}");
     assert_eq!(reasons[0], VhostUserError::Protocol);
     assert!(matches!(
         reasons[2],
@@ -545,7 +551,14 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
         VhostUserError::BadQueueSize { index: 0, num: 100 }
     );
     assert_eq!(reasons[4], VhostUserError::BadQueue { index: 5 });
-    assert_eq!(reasons[5], VhostUserError::Features { bits: 1 << 22 });
+    assert!(matches!(
+        reasons[5],
+        VhostUserError::BadRegion {
+            guest_phys_addr: 0x8_0000,
+            ..
+        }
+    ));
+    assert_eq!(reasons[6], VhostUserError::Features { bits: 1 << 22 });
     // Every reason says what was wrong.
     for r in &reasons {
         assert!(!r.to_string().is_empty());

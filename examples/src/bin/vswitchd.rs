@@ -319,10 +319,16 @@ mod daemon {
                 for s in &mut sinks {
                     if let Some(x) = s.poll(now()) {
                         transfers += 1;
-                        let mbit = x.bytes as f64 * 8.0 / x.seconds.max(1e-9) / 1e6;
+                        let secs = x.seconds.max(1e-9);
                         eprintln!(
-                            "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s)",
-                            s.name, x.bytes, x.fnv, x.seconds, mbit
+                            "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
+                            s.name,
+                            x.bytes,
+                            x.fnv,
+                            x.seconds,
+                            x.bytes as f64 * 8.0 / secs / 1e6,
+                            x.frames,
+                            x.frames as f64 / secs
                         );
                     }
                 }

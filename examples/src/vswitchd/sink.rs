@@ -42,6 +42,8 @@ pub struct Transfer {
     pub fnv: u64,
     /// Seconds from the first to the last byte.
     pub seconds: f64,
+    /// Frames the partition received meanwhile.
+    pub frames: u64,
 }
 
 /// The partition.
@@ -53,7 +55,7 @@ pub struct Sink {
     sockets: SocketSet<'static>,
     tcp: SocketHandle,
     port: u16,
-    current: Option<(u64, Fnv1a, StdInstant, StdInstant)>,
+    current: Option<(u64, Fnv1a, StdInstant, StdInstant, u64)>,
     /// Transfers completed so far.
     pub transfers: Vec<Transfer>,
 }
@@ -104,10 +106,11 @@ impl Sink {
         self.iface.poll(now, &mut self.dev, &mut self.sockets);
         let sock = self.sockets.get_mut::<tcp::Socket>(self.tcp);
         let mut done = None;
+        let frames_now = self.dev.stats().rx_frames;
         while sock.can_recv() {
             let cur = self.current.get_or_insert_with(|| {
                 let t = StdInstant::now();
-                (0, Fnv1a::default(), t, t)
+                (0, Fnv1a::default(), t, t, frames_now)
             });
             let got = sock.recv(|b| {
                 cur.1.add(b);
@@ -131,11 +134,12 @@ impl Sink {
             sock.close();
         }
         if ended {
-            if let Some((bytes, fnv, first, last)) = self.current.take() {
+            if let Some((bytes, fnv, first, last, frames0)) = self.current.take() {
                 let t = Transfer {
                     bytes,
                     fnv: fnv.0,
                     seconds: last.duration_since(first).as_secs_f64(),
+                    frames: frames_now.wrapping_sub(frames0),
                 };
                 self.transfers.push(t);
                 done = Some(t);

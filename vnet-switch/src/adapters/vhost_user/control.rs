@@ -460,3 +460,93 @@ impl VhostUserBackendReqHandlerMut for Control {
         unsupported(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault_of<T: core::fmt::Debug>(c: &mut Control, r: R<T>) -> VhostUserError {
+        assert!(r.is_err(), "refused: {r:?}");
+        c.fault.take().expect("a typed fault")
+    }
+
+    #[test]
+    fn refuses_values_the_frontend_gets_wrong() {
+        let mut c = Control::default();
+        assert_eq!(c.get_features().unwrap(), OFFERED_FEATURES);
+        let r = c.set_features(OFFERED_FEATURES | 1 << 22);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features { bits: 1 << 22 }
+        );
+        let r = c.set_features(NetFeatures::CSUM);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features {
+                bits: Features::VERSION_1.bits()
+            }
+        );
+        for (index, num) in [(0, 0), (0, 100), (1, 512), (0, u32::MAX)] {
+            let r = c.set_vring_num(index, num);
+            assert_eq!(
+                fault_of(&mut c, r),
+                VhostUserError::BadQueueSize { index, num }
+            );
+        }
+        let r = c.set_vring_num(2, 256);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::BadQueue { index: 2 });
+        let r = c.set_vring_base(0, 0x1_0000);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        // Ring addresses before a memory table.
+        c.set_vring_num(0, 256).unwrap();
+        let r = c.set_vring_addr(0, VhostUserVringAddrFlags::empty(), 0, 0, 0, 0);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Sequence { index: 0 });
+        let r = c.set_vring_addr(0, VhostUserVringAddrFlags::VHOST_VRING_F_LOG, 0, 0, 0, 0);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        let r = c.set_mem_table(&[], Vec::new(), None);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::MemTable {
+                regions: 0,
+                files: 0
+            }
+        );
+        let r = c.set_protocol_features(VhostUserProtocolFeatures::MQ.bits());
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features {
+                bits: VhostUserProtocolFeatures::MQ.bits()
+            }
+        );
+        let r = c.get_queue_num();
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        assert!(!c.ready());
+    }
+
+    #[test]
+    fn the_first_fault_is_kept() {
+        let mut c = Control::default();
+        let _ = c.set_vring_num(7, 1);
+        let _ = c.set_vring_num(0, 3);
+        assert_eq!(c.fault, Some(VhostUserError::BadQueue { index: 7 }));
+    }
+
+    #[test]
+    fn a_running_ring_cannot_be_reconfigured_and_a_stop_bumps_the_generation() {
+        let mut c = Control::default();
+        c.set_features(OFFERED_FEATURES).unwrap();
+        c.running = true;
+        let r = c.set_vring_num(0, 64);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Sequence { index: 0 });
+        let r = c.set_features(Features::VERSION_1.bits());
+        assert!(matches!(
+            fault_of(&mut c, r),
+            VhostUserError::Features { .. }
+        ));
+        let g = c.generation;
+        c.set_vring_enable(1, false).unwrap();
+        assert!(!c.running);
+        assert_ne!(c.generation, g);
+        assert_eq!(c.negotiated() & PROTOCOL_FEATURES, 0);
+    }
+}
