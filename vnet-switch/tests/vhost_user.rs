@@ -499,6 +499,13 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
         run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
         ping_pong(&run, &vm, &mut drv, 2);
     }
+    // A partial header, then silence: cut off after the request timeout, the event loop
+    // is not blocked meanwhile for longer than that.
+    let mut s = run.connect(VM_B);
+    let _ = s.write_all(&[1, 0, 0]);
+    run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+    ping_pong(&run, &vm, &mut drv, 4);
+    drop(s);
     // 2. A ring address outside the memory table.
     let guest_b = Guest::new();
     let front = Frontend::from_stream(run.connect(VM_B), 2);
@@ -537,28 +544,30 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
     ping_pong(&run, &vm, &mut drv, 3);
 
     let reasons = run.cutoffs(VM_B);
-    assert_eq!(reasons.len(), 7, "{reasons:?}");
+    assert_eq!(reasons.len(), 8, "{reasons:?}");
     assert_eq!(reasons[0], VhostUserError::Protocol);
+    assert_eq!(reasons[1], VhostUserError::Protocol);
+    assert_eq!(reasons[2], VhostUserError::Stalled { bytes: 3 });
     assert!(matches!(
-        reasons[2],
+        reasons[3],
         VhostUserError::BadRingAddress {
             index: 0,
             user_addr: 0xdead_0000
         }
     ));
     assert_eq!(
-        reasons[3],
+        reasons[4],
         VhostUserError::BadQueueSize { index: 0, num: 100 }
     );
-    assert_eq!(reasons[4], VhostUserError::BadQueue { index: 5 });
+    assert_eq!(reasons[5], VhostUserError::BadQueue { index: 5 });
     assert!(matches!(
-        reasons[5],
+        reasons[6],
         VhostUserError::BadRegion {
             guest_phys_addr: 0x8_0000,
             ..
         }
     ));
-    assert_eq!(reasons[6], VhostUserError::Features { bits: 1 << 22 });
+    assert_eq!(reasons[7], VhostUserError::Features { bits: 1 << 22 });
     // Every reason says what was wrong.
     for r in &reasons {
         assert!(!r.to_string().is_empty());

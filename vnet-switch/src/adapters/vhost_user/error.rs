@@ -78,6 +78,12 @@ pub enum VhostUserError {
     Protocol,
     /// The frontend closed the socket.
     Disconnected,
+    /// A request stayed incomplete (or its reply found no room) for longer than
+    /// [`REQUEST_TIMEOUT`](super::REQUEST_TIMEOUT).
+    Stalled {
+        /// Bytes of the request that had arrived.
+        bytes: u32,
+    },
 }
 
 impl fmt::Display for VhostUserError {
@@ -124,6 +130,10 @@ impl fmt::Display for VhostUserError {
             VhostUserError::Ring(e) => write!(f, "guest broke its rings: {e}"),
             VhostUserError::Protocol => f.write_str("malformed or unsupported protocol message"),
             VhostUserError::Disconnected => f.write_str("frontend disconnected"),
+            VhostUserError::Stalled { bytes } => write!(
+                f,
+                "request stalled after {bytes} bytes (or its reply found no room)"
+            ),
         }
     }
 }

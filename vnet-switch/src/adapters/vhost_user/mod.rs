@@ -70,6 +70,10 @@ pub const SEGMENTS: usize = 32;
 /// room to spare).
 pub const FRAME: usize = 1536;
 
+/// The longest a request may take to arrive whole, or a reply to find room in the
+/// socket: a frontend that stalls longer is cut off ([`VhostUserError::Stalled`]).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The virtio-net port type used per guest.
 pub(crate) type VmNetPort<'m> = VirtioNetPort<'m, GuestMemory, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
 
@@ -104,6 +108,8 @@ pub struct VhostUserPort {
     generation: u64,
     max_frame: u16,
     stats: VhostUserStats,
+    /// Since when an incomplete request (or a full socket) has been waiting.
+    stalled_since: Option<std::time::Instant>,
 }
 
 impl core::fmt::Debug for VhostUserPort {
@@ -132,6 +138,7 @@ impl VhostUserPort {
             generation: 0,
             max_frame: max_frame.clamp(14, FRAME as u16),
             stats: VhostUserStats::default(),
+            stalled_since: None,
         }
     }
 
@@ -160,6 +167,7 @@ impl VhostUserPort {
         if self.conn.is_some() {
             return Err(stream);
         }
+        self.stalled_since = None;
         self.control = Arc::default();
         self.generation = 0;
         self.conn = Some(BackendReqHandler::from_stream(stream, self.control.clone()));
@@ -181,10 +189,29 @@ impl VhostUserPort {
 
     /// Handle one request from the frontend (its socket is readable). `Err`: the
     /// frontend was cut off (a disconnect included).
+    ///
+    /// The dispatcher reads and answers with blocking calls (and retries a socket that
+    /// would block without end), so a request is handed to it only when it is there
+    /// whole (peeked) and the socket has room for the reply. A frontend that leaves a
+    /// request incomplete, or does not read its replies, for [`REQUEST_TIMEOUT`] is cut
+    /// off; until then this returns at once.
     pub fn handle_socket(&mut self) -> Result<(), CutOff> {
         let Some(conn) = &mut self.conn else {
             return Ok(());
         };
+        let fd = conn.as_raw_fd();
+        match request_waiting(fd) {
+            Waiting::Whole => self.stalled_since = None,
+            Waiting::Partial(bytes) => {
+                let since = *self
+                    .stalled_since
+                    .get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < REQUEST_TIMEOUT {
+                    return Ok(());
+                }
+                return Err(self.cut_off(VhostUserError::Stalled { bytes }));
+            }
+        }
         if let Err(e) = conn.handle_request() {
             let reason = match e {
                 // A request for a feature not negotiated yet: the message was read whole
@@ -296,6 +323,40 @@ impl VhostUserPort {
             None => false,
         }
     }
+}
+
+/// What a frontend's socket holds.
+enum Waiting {
+    /// A whole request (or end of stream, or an error the dispatcher will report).
+    Whole,
+    /// Part of a request (bytes), or a request whose reply would not fit.
+    Partial(u32),
+}
+
+/// Header: request (4), flags (4), size (4) (vhost-user, little-endian).
+const HEADER: usize = 12;
+
+fn request_waiting(fd: RawFd) -> Waiting {
+    let mut buf = [0u8; HEADER + vhost::vhost_user::message::MAX_MSG_SIZE];
+    let n = match sys::peek(fd, &mut buf[..HEADER]) {
+        Ok(n) if n < HEADER && n > 0 => return Waiting::Partial(n as u32),
+        Ok(0) | Err(_) => return Waiting::Whole,
+        Ok(n) => n,
+    };
+    let size = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
+    let want = HEADER + size;
+    if want > buf.len() {
+        // Oversized: the dispatcher refuses it from the header alone.
+        return Waiting::Whole;
+    }
+    let got = sys::peek(fd, &mut buf[..want]).unwrap_or(n);
+    if got < want {
+        return Waiting::Partial(got as u32);
+    }
+    if !sys::writable(fd) {
+        return Waiting::Partial(got as u32);
+    }
+    Waiting::Whole
 }
 
 impl PortEndpoint for VhostUserPort {

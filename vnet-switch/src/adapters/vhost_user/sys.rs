@@ -118,3 +118,34 @@ pub fn wait_readable(fds: &[i32], ready: &mut Vec<bool>, timeout_ms: i32) -> io:
     ready.extend(pfd.iter().map(|p| p.revents != 0));
     Ok(n as usize)
 }
+
+/// Bytes waiting on a socket, up to `buf.len()`, without taking them (`MSG_PEEK`, never
+/// blocks; attached fds stay queued). `Ok(0)`: the peer closed.
+pub(crate) fn peek(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Whether a socket can take a write now (a reply would not block).
+pub(crate) fn writable(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call; timeout 0 (no wait).
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLOUT != 0
+}
