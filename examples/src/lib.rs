@@ -1,9 +1,18 @@
-//! The four-partition system built from partnet crates.
+//! The four-partition system built from partnet crates: the hosted demo, the
+//! multi-process variant, and the pieces they share (see the crate README).
 //!
 //! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
+//! * [`service`]: the service partition (switch, ports, poll loop, statistics table).
+//! * [`node`] and [`checks`]: a partition's smoltcp stack and the checks run on it.
+//! * [`hosted`] and [`multi`]: the two demos; [`wire`], [`pcapng`], [`shm_file`]: helpers.
 #![deny(unsafe_code)]
 
+pub mod checks;
+pub mod hosted;
+pub mod multi;
+pub mod node;
 pub mod pcapng;
 pub mod service;
+pub mod shm_file;
 pub mod shm_virtio;
 pub mod wire;

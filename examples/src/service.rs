@@ -200,7 +200,6 @@ impl<'a, D: LinkDevice> Service<'a, D> {
         let mut b = SwitchBuilder::new();
         let mut up = PortConfig::uplink(Some(1), VlanSet::new());
         up.mirror = mirror;
-        up.promiscuous = false;
         let mut pa = PortConfig::partition(MacAddress(plan.mac_a), 1);
         pa.mirror = mirror;
         let mut pb = PortConfig::partition(MacAddress(plan.mac_b), 1);

@@ -104,19 +104,19 @@ impl<L: FrameLink> Shared<L> {
     }
 
     fn check_rx(&self, core: &Core<L>, rx: &L::Rx) -> Result<usize, DropReason> {
-        let frame = core.link.rx_frame(rx);
-        let len = frame.len();
-        if len > self.mtu {
-            return Err(DropReason::RxTooLong);
-        }
         let info = core.link.rx_info(rx);
         if info.checksum_partial {
             return Err(DropReason::RxPartialChecksum);
         }
-        if self.rx_checksum.glue_verifies() {
-            verify(frame, info.checksum_verified)?;
-        }
-        Ok(len)
+        core.link.rx_read(rx, |frame| {
+            if frame.len() > self.mtu {
+                return Err(DropReason::RxTooLong);
+            }
+            if self.rx_checksum.glue_verifies() {
+                verify(frame, info.checksum_verified)?;
+            }
+            Ok(frame.len())
+        })
     }
 
     /// Sends `len` bytes of the scratch buffer in `tx`.
@@ -145,8 +145,8 @@ impl<L: FrameLink> Shared<L> {
         }
     }
 
-    /// Builds a frame of `len` bytes with `f` in the scratch buffer and sends it in `tx`
-    /// (now, or once the link is free).
+    /// Builds a frame of `len` bytes with `f` and sends it in `tx`: in place when the
+    /// link is free, else in the scratch buffer, sent once the link is let go.
     pub(crate) fn transmit<R>(&self, tx: L::Tx, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
         let n = len.min(MAX_FRAME);
         let Ok(mut s) = self.scratch.try_borrow_mut() else {
@@ -155,18 +155,32 @@ impl<L: FrameLink> Shared<L> {
             self.return_tx(tx);
             return f(&mut junk[..n]);
         };
-        let r = f(&mut s.buf[..n]);
         let bad = !(MIN_FRAME..=self.mtu).contains(&len);
         match self.core.try_borrow_mut() {
             Ok(mut core) if bad => {
+                let r = f(&mut s.buf[..n]);
                 core.stats.drop(DropReason::TxBadLength);
                 core.link.tx_abort(tx);
+                r
             }
-            Ok(mut core) => Self::send(&mut core, tx, &s.buf[..n]),
-            Err(_) if bad => s.pending = Pending::Return(tx),
-            Err(_) => s.pending = Pending::Send(tx, n),
+            Ok(mut core) => {
+                let (r, sent) = core.link.tx_build(tx, n, &mut s.buf, f);
+                match sent {
+                    Ok(()) => core.stats.tx(n),
+                    Err(e) => core.stats.link_error(DropReason::TxLinkError, e),
+                }
+                r
+            }
+            Err(_) => {
+                let r = f(&mut s.buf[..n]);
+                s.pending = if bad {
+                    Pending::Return(tx)
+                } else {
+                    Pending::Send(tx, n)
+                };
+                r
+            }
         }
-        r
     }
 
     /// Gives back the reservation of a token dropped unused (now, or once the link is

@@ -178,7 +178,7 @@ impl<L: FrameLink> RxToken<'_, L> {
             core.stats.rx(len);
         }
         let r = match self.shared.core.try_borrow() {
-            Ok(core) => f(core.link.rx_frame(&rx)),
+            Ok(core) => core.link.rx_read(&rx, f),
             Err(_) => f(&[]),
         };
         self.shared.finish_rx(rx, true);

@@ -129,12 +129,12 @@ fn checksum(c: smoltcp::phy::Checksum) -> Checksum {
 }
 
 impl<L: FrameLink> Driver for EmbassyDevice<L> {
-    type RxToken<'a>
-        = EmbassyRxToken<'a, L>
-    where
-        Self: 'a;
     type TxToken<'a>
         = EmbassyTxToken<'a, L>
+    where
+        Self: 'a;
+    type RxToken<'a>
+        = EmbassyRxToken<'a, L>
     where
         Self: 'a;
 

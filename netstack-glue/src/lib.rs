@@ -25,8 +25,9 @@
 //! * [`iface`]: [`build_interface`] from an [`InterfaceConfig`] (MAC, static IPv4/IPv6
 //!   or DHCP, routes), [`poll_budget`] within a time budget.
 //! * Middlewares: smoltcp's own `PcapWriter`, `Tracer` and `FaultInjector` wrap a
-//!   `GlueDevice` unchanged (see the tests); with a `FaultInjector` corrupting *received*
-//!   frames after the adapter, choose [`RxChecksum::Both`].
+//!   `GlueDevice` unchanged (see the tests). A `FaultInjector` corrupts *received* frames
+//!   after the adapter: put a [`ChecksumGuard`] above it to drop and count them (or let
+//!   smoltcp verify too with [`RxChecksum::Both`]).
 //!
 //! `no_std`, no heap: every buffer is inside the adapter or the link (const generics);
 //! socket buffers are the caller's.
@@ -38,6 +39,7 @@ mod core;
 pub mod device;
 #[cfg(feature = "embassy")]
 mod embassy;
+mod guard;
 pub mod iface;
 pub mod link;
 mod links;
@@ -46,6 +48,7 @@ mod stats;
 pub use device::{DeviceConfig, GlueDevice, RxChecksum, RxToken, TxToken, MAX_ETHERNET_MTU};
 #[cfg(feature = "embassy")]
 pub use embassy::{EmbassyDevice, EmbassyRxToken, EmbassyTxToken};
+pub use guard::{ChecksumGuard, GuardRxToken, GuardStats};
 pub use iface::{
     add_dhcp, build_interface, dhcp_step, poll_budget, DhcpChange, InterfaceConfig, Ipv4Setup,
     PollReport, PollStop, SetupError,

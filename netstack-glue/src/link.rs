@@ -5,9 +5,11 @@
 //! `vnet-switch`, but with the one shape the smoltcp and embassy adapters need:
 //!
 //! * **receive**: [`FrameLink::rx_take`] hands out an owned [`FrameLink::Rx`] handle whose
-//!   bytes ([`FrameLink::rx_frame`]) are in memory private to this partition (a link
-//!   over shared memory copies the frame out first: no double fetch); the handle goes back
-//!   with [`FrameLink::rx_release`];
+//!   bytes [`FrameLink::rx_read`] shows to a closure. Those bytes cannot change while the
+//!   closure runs: they are in memory private to this partition (a link over shared
+//!   memory copies the frame out first: no double fetch), or, for an in-process link,
+//!   behind a borrow no writer can take meanwhile. The handle goes back with
+//!   [`FrameLink::rx_release`];
 //! * **transmit**: [`FrameLink::tx_reserve`] reserves one slot of up to
 //!   [`LinkCaps::max_frame`] bytes *before* the frame length is known (smoltcp hands out
 //!   a transmit token first and asks for the length later); [`FrameLink::tx_send`] sends a
@@ -108,8 +110,8 @@ pub trait FrameLink {
     /// Takes the next received frame, `Ok(None)` when none is waiting.
     fn rx_take(&mut self) -> Result<Option<Self::Rx>, LinkError>;
 
-    /// The bytes of a taken frame, in private memory.
-    fn rx_frame(&self, rx: &Self::Rx) -> &[u8];
+    /// Shows the bytes of a taken frame to `f` (bytes nobody can change meanwhile).
+    fn rx_read<R>(&self, rx: &Self::Rx, f: impl FnOnce(&[u8]) -> R) -> R;
 
     /// Validated per-frame information; the default has none.
     fn rx_info(&self, rx: &Self::Rx) -> RxInfo {
@@ -129,6 +131,22 @@ pub trait FrameLink {
 
     /// Gives a reservation back unsent.
     fn tx_abort(&mut self, tx: Self::Tx);
+
+    /// Builds a frame of `len` bytes (`MIN_FRAME..=max_frame`) with `f` and sends it in
+    /// the reserved slot `tx`. The default builds it in `scratch` and calls
+    /// [`tx_send`](Self::tx_send); a link whose slot memory is private until the send
+    /// (an in-process queue) lets `f` write in place and saves a copy.
+    fn tx_build<R>(
+        &mut self,
+        tx: Self::Tx,
+        len: usize,
+        scratch: &mut [u8; MAX_FRAME],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> (R, Result<(), LinkError>) {
+        let frame = &mut scratch[..len.min(MAX_FRAME)];
+        let r = f(frame);
+        (r, self.tx_send(tx, frame))
+    }
 
     /// Free transmit slots now (not counting reservations held), if the link can tell.
     fn tx_room(&mut self) -> Option<usize>;

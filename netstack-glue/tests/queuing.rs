@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use netstack_glue::{DeviceConfig, GlueDevice, QueuingLink};
-use queuing_port::{AtomicU32, Geometry, QueuingPortReceiver, QueuingPortSender, Region};
+use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender};
 use smoltcp::iface::{Interface, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
@@ -13,21 +13,6 @@ const MSG: usize = 1536;
 const DEPTH: usize = 64;
 
 type Link<'r> = QueuingLink<'r, MSG, DEPTH>;
-
-/// One formatted channel region on the heap.
-struct Channel(Box<[AtomicU32]>);
-
-impl Channel {
-    fn new() -> Self {
-        let g = geometry();
-        let c = Channel((0..g.total_words()).map(|_| AtomicU32::new(0)).collect());
-        g.format(&c.region()).unwrap();
-        c
-    }
-    fn region(&self) -> Region<'_> {
-        Region::new(&self.0)
-    }
-}
 
 fn geometry() -> Geometry {
     Geometry::queuing(MSG as u32, DEPTH as u32, false)
@@ -52,12 +37,7 @@ impl World for Pair<'_> {
         self.a.poll(now);
         self.b.poll(now);
     }
-    fn client(&mut self) -> (&mut Interface, &mut SocketSet<'static>) {
-        (&mut self.a.iface, &mut self.a.sockets)
-    }
-    fn server(&mut self) -> (&mut Interface, &mut SocketSet<'static>) {
-        (&mut self.b.iface, &mut self.b.sockets)
-    }
+    two_node_world!();
 }
 
 fn pair<'r>(ab: &'r Channel, ba: &'r Channel) -> Pair<'r> {
@@ -68,8 +48,12 @@ fn pair<'r>(ab: &'r Channel, ba: &'r Channel) -> Pair<'r> {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of smoltcp polls: minutes under Miri; no unsafe here"
+)]
 fn tcp_over_a_queuing_channel_pair_byte_for_byte() {
-    let (ab, ba) = (Channel::new(), Channel::new());
+    let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
     let mut w = pair(&ab, &ba);
     let c = w.a.tcp_socket(64 * 1024);
     let s = w.b.tcp_socket(64 * 1024);
@@ -90,8 +74,12 @@ fn tcp_over_a_queuing_channel_pair_byte_for_byte() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of smoltcp polls: minutes under Miri; no unsafe here"
+)]
 fn udp_datagrams_arrive_intact_both_ways() {
-    let (ab, ba) = (Channel::new(), Channel::new());
+    let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
     let mut w = pair(&ab, &ba);
     let ua = w.a.udp_socket(7000);
     let ub = w.b.udp_socket(7001);

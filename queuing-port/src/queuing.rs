@@ -53,7 +53,8 @@ impl Received {
 /// The per-port sizes the hot paths use. The runtime handles pass the values resolved
 /// on attach; the const-generic typed ports pass compile-time constants (checked equal
 /// on attach), so the compiler folds the length and bounds checks that depend on them.
-/// Memory safety never depends on these values: every slot access is bounds-checked.
+/// Memory safety never depends on these values: every slot access is bounds-checked
+/// (`region::queue_slot`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Dims {
     /// Maximum message size in bytes.
@@ -62,6 +63,8 @@ pub(crate) struct Dims {
     pub(crate) cap: u32,
     /// Words per data slot.
     pub(crate) slot_words: usize,
+    /// Words of the length array before the data slots.
+    pub(crate) len_words: usize,
     /// `cap` is a power of two: the slot of index `i` is `i & (cap - 1)` (2^32 is a
     /// multiple of `cap`, so that stays right across the index wrap), no slot counter.
     pub(crate) pow2: bool,
@@ -76,6 +79,7 @@ impl Dims {
             max: MSG as u32,
             cap: N as u32,
             slot_words: g.slot_words(),
+            len_words: g.length_words(),
             pow2: N.is_power_of_two(),
         }
     }
@@ -87,10 +91,9 @@ struct Shared<'r> {
     tail: &'r AtomicU32,
     dropped: &'r AtomicU32,
     head: &'r AtomicU32,
-    /// One length word per slot (source-owned lines).
-    lens: &'r [AtomicU32],
-    /// The data slots, `slot_words` each, each starting on a cache line.
-    slots: &'r [AtomicU32],
+    /// The length words (one per slot, source-owned lines, padded to whole lines), then
+    /// the data slots, `slot_words` each, each starting on a cache line.
+    body: &'r [AtomicU32],
     d: Dims,
     drop_on_full: bool,
 }
@@ -105,14 +108,14 @@ impl<'r> Shared<'r> {
             tail: one(layout::PRODUCER)?,
             dropped: one(layout::PRODUCER + 1)?,
             head: one(layout::CONSUMER)?,
-            lens: region.span(g.length_word(0), cap).ok_or(too_small)?,
-            slots: region
-                .span(g.slot_word(0), slot_words * cap)
+            body: region
+                .span(g.length_word(0), g.length_words() + slot_words * cap)
                 .ok_or(too_small)?,
             d: Dims {
                 max: g.max_message_size,
                 cap: g.capacity,
                 slot_words,
+                len_words: g.length_words(),
                 pow2: g.capacity.is_power_of_two(),
             },
             drop_on_full: g.flags & layout::FLAG_DROP_ON_FULL != 0,
@@ -133,12 +136,9 @@ impl<'r> Shared<'r> {
     /// checks only guard against our own mistakes).
     #[inline(always)]
     fn slot(&self, pos: usize, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
-        let len = self.lens.get(pos)?;
-        // One compare when `pos` is known small (a power-of-two mask, a typed port's
-        // constant slot size): the overflow checks fold away.
-        let off = pos.checked_mul(d.slot_words)?;
-        let data = self.slots.get(off..off.checked_add(d.slot_words)?)?;
-        Some((len, data))
+        // One compare when `pos` is known small (a power-of-two mask) and the sizes are
+        // a typed port's constants: the overflow checks fold away.
+        region::queue_slot(self.body, pos, d.len_words, d.slot_words)
     }
 }
 

@@ -74,6 +74,32 @@ impl<'a> Region<'a> {
     }
 }
 
+/// Slot `pos` of a queue body (`lens` length words, then the data slots of `words`
+/// words each, contiguous as the layout puts them): its length word and its data
+/// words, or `None` when the slot's end is beyond `body`.
+///
+/// One compare guards both accesses whatever `pos`, `lens` and `words` are (a wrong
+/// value can only name another in-bounds word): the hot path's bounds check, folded to
+/// a constant expression for a typed port.
+#[inline(always)]
+pub(crate) fn queue_slot(
+    body: &[AtomicU32],
+    pos: usize,
+    lens: usize,
+    words: usize,
+) -> Option<(&AtomicU32, &[AtomicU32])> {
+    let start = pos.checked_mul(words)?.checked_add(lens)?;
+    let end = start.checked_add(words)?;
+    // `pos < lens` keeps the length word out of the data; `words > 0` makes
+    // `end <= body.len()` imply `pos < body.len()` (as `pos <= start < end`).
+    if end > body.len() || pos >= lens || words == 0 {
+        return None;
+    }
+    // SAFETY: `pos < lens <= start < end <= body.len()` (`words > 0`), so the word at
+    // `pos` and the words `start..end` are inside `body`.
+    unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
+}
+
 /// Load a little-endian control word.
 #[inline]
 pub(crate) fn load(w: &AtomicU32, o: Ordering) -> u32 {

@@ -13,7 +13,13 @@
 //! 8. a short smoke run of every cargo-fuzz target (installs cargo-fuzz when missing)
 //! 9. `qemu`: nic-drivers' bare-metal selftest image under QEMU with each NIC, and the
 //!    root-only TAP test (see `qemu.rs`)
-//! 10. `vhost`: two Debian Linux guests under QEMU (TCG) on partnet-vswitchd's vhost-user
+//! 10. `examples-qemu`: the bare-metal four-partition image under QEMU with a Linux peer
+//!     in a network namespace, with virtio-net and e1000; needs root (see
+//!     `examples_qemu.rs`)
+//! 11. `examples-tap`: the hosted demo with `--tap`, the Linux kernel's own stack as the
+//!     full-OS partition, in a network namespace; needs root (see `examples_tap.rs`;
+//!     the namespace helpers shared with `examples-qemu` are in `netns.rs`)
+//! 12. `vhost`: two Debian Linux guests under QEMU (TCG) on partnet-vswitchd's vhost-user
 //!     backend: pings and a checked 1 MiB TCP transfer (see `vhost.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
@@ -25,6 +31,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod echo;
+mod examples_qemu;
+mod examples_tap;
+mod netns;
 mod qemu;
 mod vhost;
 
@@ -65,10 +75,14 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_smoke(&mut run),
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
+        // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their
+        // namespace.
+        Some("netns-tcp-echo") => return echo::tcp_echo_client(&args[1..]),
+        Some("netns-udp-echo") => return echo::udp_echo_client(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu vhost (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           examples-tap vhost\n           (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -157,6 +171,12 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("qemu") {
         qemu::qemu(run);
+    }
+    if want("examples-qemu") {
+        examples_qemu::examples_qemu(run);
+    }
+    if want("examples-tap") {
+        examples_tap::examples_tap(run);
     }
     if want("vhost") {
         vhost::vhost(run);

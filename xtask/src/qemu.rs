@@ -16,18 +16,35 @@
 
 use std::fs::{self, File};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{cargo, Run};
 
-const QEMU: &str = "qemu-system-riscv64";
+pub(crate) const QEMU: &str = "qemu-system-riscv64";
 const SELFTEST_DIR: &str = "nic-drivers/selftest";
 const IMAGE: &str = "nic-drivers/selftest/target/riscv64gc-unknown-none-elf/release/nic-selftest";
-const LOG_DIR: &str = "target/qemu";
+pub(crate) const LOG_DIR: &str = "target/qemu";
 /// A run must finish within this (the issue's bound); QEMU is killed at the deadline.
-const LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const LIMIT: Duration = Duration::from_secs(60);
+
+/// The machine every bare-metal image runs on: riscv64 `virt`, TCG, OpenSBI, one core,
+/// UART on stdio, no reboot (the sifive test device's exit ends QEMU).
+pub(crate) const VIRT_ARGS: &[&str] = &[
+    "-machine",
+    "virt",
+    "-accel",
+    "tcg",
+    "-nographic",
+    "-bios",
+    "default",
+    "-m",
+    "128M",
+    "-smp",
+    "1",
+    "-no-reboot",
+];
 
 /// One NIC configuration: `-append` NIC name, MAC, QEMU device arguments, and the UART
 /// line that proves the expected transport was found.
@@ -88,12 +105,9 @@ pub fn qemu(run: &mut Run) {
     if !ensure_qemu(run) {
         return;
     }
-    let mut build = cargo(&["build", "--release"]);
-    build.current_dir(SELFTEST_DIR);
-    if !run.step("qemu: build selftest image", build) {
+    if !build_image(run, "qemu: build selftest image", SELFTEST_DIR) {
         return;
     }
-    let _ = fs::create_dir_all(LOG_DIR);
     for c in CONFIGS {
         boot(run, c);
     }
@@ -121,7 +135,7 @@ pub fn qemu(run: &mut Run) {
     );
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // The effective uid is the second field of `Uid:` in /proc/self/status.
     fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
@@ -131,42 +145,82 @@ fn is_root() -> bool {
     })
 }
 
-fn have_qemu() -> bool {
-    Command::new(QEMU)
-        .arg("--version")
+/// Builds a bare-metal image crate (its own workspace, release) and makes the log folder.
+pub(crate) fn build_image(run: &mut Run, step: &str, dir: &str) -> bool {
+    let mut build = cargo(&["build", "--release"]);
+    build.current_dir(dir);
+    let ok = run.step(step, build);
+    let _ = fs::create_dir_all(LOG_DIR);
+    ok
+}
+
+/// Whether `tool arg` starts and succeeds (e.g. `qemu-system-riscv64 --version`).
+fn have_tool(tool: &str, arg: &str) -> bool {
+    Command::new(tool)
+        .arg(arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
 
-fn ensure_qemu(run: &mut Run) -> bool {
-    if have_qemu() {
+/// Makes sure QEMU is installed (apt-get as root), or fails the step saying what to do.
+pub(crate) fn ensure_qemu(run: &mut Run) -> bool {
+    ensure_tool(run, QEMU, "--version", "qemu-system-misc")
+}
+
+/// Makes sure `tool` runs (`tool arg` succeeds); installs Debian `package` with apt-get
+/// when it is missing and we are root, else fails the step saying what to install.
+pub(crate) fn ensure_tool(run: &mut Run, tool: &str, arg: &str, package: &str) -> bool {
+    if have_tool(tool, arg) {
         return true;
     }
     if !is_root() {
         run.fail(
-            "qemu: install QEMU",
-            "qemu-system-riscv64 is missing; install it as root with \
-             `apt-get update && apt-get install -y --no-install-recommends qemu-system-misc`",
+            &format!("install {package}"),
+            &format!(
+                "{tool} is missing; install it as root with \
+                 `apt-get update && apt-get install -y --no-install-recommends {package}`"
+            ),
         );
         return false;
     }
-    println!("xtask: {QEMU} is missing; installing qemu-system-misc with apt-get");
+    println!("xtask: {tool} is missing; installing {package} with apt-get");
     let mut update = Command::new("apt-get");
     update.arg("update");
-    if !run.step("qemu: apt-get update", update) {
+    if !run.step("apt-get update", update) {
         return false;
     }
     let mut install = Command::new("apt-get");
-    install.args([
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "qemu-system-misc",
-    ]);
+    install.args(["install", "-y", "--no-install-recommends", package]);
     install.env("DEBIAN_FRONTEND", "noninteractive");
-    run.step("qemu: apt-get install qemu-system-misc", install) && have_qemu()
+    run.step(&format!("apt-get install {package}"), install) && have_tool(tool, arg)
+}
+
+/// Waits for `child` (`what`: its name in messages) until `limit` has passed since
+/// `start`; at the deadline kills it by its PID and reaps it. `None` means it was killed.
+pub(crate) fn wait_or_kill(
+    child: &mut Child,
+    what: &str,
+    start: Instant,
+    limit: Duration,
+) -> Option<ExitStatus> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if start.elapsed() < limit => thread::sleep(Duration::from_millis(20)),
+            Ok(None) | Err(_) => {
+                println!(
+                    "xtask: no exit after {} s, killing {what} pid {}",
+                    limit.as_secs(),
+                    child.id()
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
 }
 
 /// Boots the image with one NIC configuration and checks the result.
@@ -190,46 +244,21 @@ fn boot(run: &mut Run, c: &Config) {
         })
         .collect();
     let mut cmd = Command::new(QEMU);
-    cmd.args([
-        "-machine",
-        "virt",
-        "-accel",
-        "tcg",
-        "-nographic",
-        "-bios",
-        "default",
-    ])
-    .args(["-m", "128M", "-smp", "1", "-no-reboot"])
-    .args(["-netdev", "user,id=n0"])
-    .args(&netdev_device)
-    .args(["-kernel", IMAGE])
-    .args(["-append", &format!("nic={} mac={}", c.name, c.mac)])
-    .stdin(Stdio::null())
-    .stderr(Stdio::from(log.try_clone().expect("log file handle")))
-    .stdout(Stdio::from(log));
+    cmd.args(VIRT_ARGS)
+        .args(["-netdev", "user,id=n0"])
+        .args(&netdev_device)
+        .args(["-kernel", IMAGE])
+        .args(["-append", &format!("nic={} mac={}", c.name, c.mac)])
+        .stdin(Stdio::null())
+        .stderr(Stdio::from(log.try_clone().expect("log file handle")))
+        .stdout(Stdio::from(log));
     println!("$ {cmd:?}");
     let start = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(ch) => ch,
         Err(e) => return run.fail(&name, &format!("cannot start {QEMU}: {e}")),
     };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if start.elapsed() < LIMIT => thread::sleep(Duration::from_millis(20)),
-            Ok(None) | Err(_) => {
-                // Deadline: kill this QEMU (by its PID) and reap it.
-                println!(
-                    "xtask: {name}: no exit after {} s, killing QEMU pid {}",
-                    LIMIT.as_secs(),
-                    child.id()
-                );
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
+    let status = wait_or_kill(&mut child, QEMU, start, LIMIT);
     let secs = start.elapsed().as_secs_f32();
     let text = fs::read_to_string(&log_path).unwrap_or_default();
     let problem = match status {

@@ -139,7 +139,6 @@ pub struct ShmDevice<'m> {
     regs: VolatileSlice<'m>,
     mem: &'m MemoryRegion<'m>,
     mac: [u8; 6],
-    mtu: u16,
     config: [u8; 64],
     state: DeviceState,
     port: Option<Box<ShmNetPort<'m>>>,
@@ -169,7 +168,6 @@ impl<'m> ShmDevice<'m> {
             regs,
             mem: dma,
             mac,
-            mtu,
             config,
             state: DeviceState::Waiting,
             port: None,
@@ -217,7 +215,6 @@ impl<'m> ShmDevice<'m> {
         }
         let _ = self.regs.write_obj(0x10, &U64::new(OFFERED));
         let _ = self.regs.write_obj(offset::CONFIG, &self.config);
-        let _ = self.mtu;
     }
 
     /// Back to waiting for the driver: port dropped, registers re-formatted.

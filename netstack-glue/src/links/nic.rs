@@ -71,8 +71,8 @@ impl<D: LinkDevice> FrameLink for NicLink<D> {
         self.dev.rx_take().map_err(link_error)
     }
 
-    fn rx_frame(&self, rx: &RxSlot) -> &[u8] {
-        self.dev.rx_frame(rx)
+    fn rx_read<R>(&self, rx: &RxSlot, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.dev.rx_frame(rx))
     }
 
     fn rx_info(&self, rx: &RxSlot) -> RxInfo {

@@ -6,9 +6,11 @@
 //! partition's stack runs over the [`PartitionLink`] (a [`FrameLink`]). Both sides borrow
 //! the pair, so it lives where both can see it (a `static`, a `Box`, a test's frame).
 //!
-//! Each side copies what it receives into its own private memory before anyone parses it,
-//! the pattern a channel over shared memory needs; the switch's egress writes straight
-//! into the partition's queue slot. Slots may be committed or aborted in any order (the
+//! The switch side copies what it receives into its own private slots (the
+//! `PortEndpoint` contract). The partition side reads a received frame in its queue slot
+//! while it holds a borrow of the pair (nobody can write it meanwhile, so there is no
+//! double fetch) and builds a transmitted frame straight in a queue slot the switch cannot
+//! see before the send. The switch's egress writes straight into the partition's slot. Slots may be committed or aborted in any order (the
 //! switch queues reserved frames per traffic class).
 //!
 //! [`Faults`] drop or corrupt frames on their way to the partition, deterministically
@@ -41,9 +43,18 @@ pub struct FaultCounts {
     pub corrupted: u64,
 }
 
+/// A frame slot with an odd cache-line stride (`S` + 64 bytes, 64-aligned), so slot
+/// starts spread over the cache sets (1536 is 24 lines).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot<const S: usize> {
+    bytes: [u8; S],
+    stride: [u8; 64],
+}
+
 /// A fixed queue of `N` frame slots: a free stack and a FIFO of filled slots.
 struct Slots<const N: usize, const S: usize> {
-    bufs: [[u8; S]; N],
+    bufs: [Slot<S>; N],
     lens: [u16; N],
     free: [u16; N],
     free_len: usize,
@@ -56,7 +67,10 @@ impl<const N: usize, const S: usize> Slots<N, S> {
     fn new() -> Self {
         const { assert!(N >= 1 && N <= 0x8000 && S >= MIN_FRAME && S <= 0xffff) };
         Slots {
-            bufs: [[0; S]; N],
+            bufs: [Slot {
+                bytes: [0; S],
+                stride: [0; 64],
+            }; N],
             lens: [0; N],
             free: core::array::from_fn(|i| (N - 1 - i) as u16),
             free_len: N,
@@ -100,9 +114,14 @@ impl<const N: usize, const S: usize> Slots<N, S> {
     fn frame(&self, i: u16) -> &[u8] {
         let i = usize::from(i);
         match (self.bufs.get(i), self.lens.get(i)) {
-            (Some(b), Some(&l)) => b.get(..usize::from(l)).unwrap_or(&[]),
+            (Some(b), Some(&l)) => b.bytes.get(..usize::from(l)).unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// The bytes of slot `i`, mutably.
+    fn bytes_mut(&mut self, i: u16) -> Option<&mut [u8; S]> {
+        self.bufs.get_mut(usize::from(i)).map(|s| &mut s.bytes)
     }
 
     /// Copies the oldest frame into `out`; returns its length.
@@ -145,8 +164,7 @@ impl<const N: usize, const S: usize> Wire<N, S> {
             return;
         }
         if let Some(x) = self.roll(self.faults.corrupt_per_mille) {
-            let buf = self.down.bufs.get_mut(usize::from(i));
-            if let Some(b) = buf.and_then(|b| b.get_mut(..len)) {
+            if let Some(b) = self.down.bytes_mut(i).and_then(|b| b.get_mut(..len)) {
                 if len > 14 && b[12..14] == [0x08, 0x00] {
                     let at = 14 + (x >> 10) as usize % (len - 14);
                     b[at] ^= 1 << (x & 7);
@@ -215,11 +233,7 @@ impl<const N: usize, const S: usize> PortPair<N, S> {
 
     /// The partition's side: a [`FrameLink`].
     pub fn partition_link(&self) -> PartitionLink<'_, N, S> {
-        PartitionLink {
-            wire: &self.wire,
-            rx: [0; S],
-            rx_out: false,
-        }
+        PartitionLink { wire: &self.wire }
     }
 }
 
@@ -273,29 +287,22 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
         Some(TxSlot::new(i, len as u16))
     }
 
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        let reserved = usize::from(slot.len());
-        let end = offset
-            .checked_add(bytes.len())
-            .filter(|&e| e <= reserved)
-            .ok_or(EndpointError::OutOfBounds {
-                offset,
-                len: bytes.len(),
-                reserved,
-            })?;
+    fn tx_write(&mut self, t: &TxSlot, at: usize, data: &[u8]) -> Result<(), EndpointError> {
+        let reserved = usize::from(t.len());
+        let end = at.checked_add(data.len()).filter(|&e| e <= reserved);
+        let end = end.ok_or(EndpointError::OutOfBounds {
+            offset: at,
+            len: data.len(),
+            reserved,
+        })?;
+        let (slot, offset, bytes) = (t, at, data);
         let mut w = self
             .wire
             .try_borrow_mut()
             .map_err(|_| EndpointError::Peer)?;
         let buf = w
             .down
-            .bufs
-            .get_mut(usize::from(slot.index()))
+            .bytes_mut(slot.index())
             .and_then(|b| b.get_mut(offset..end))
             .ok_or(EndpointError::BadSlot(slot.index()))?;
         buf.copy_from_slice(bytes);
@@ -318,8 +325,6 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
 /// The partition's side of a [`PortPair`].
 pub struct PartitionLink<'a, const N: usize, const S: usize> {
     wire: &'a RefCell<Wire<N, S>>,
-    rx: [u8; S],
-    rx_out: bool,
 }
 
 impl<const N: usize, const S: usize> core::fmt::Debug for PartitionLink<'_, N, S> {
@@ -328,9 +333,9 @@ impl<const N: usize, const S: usize> core::fmt::Debug for PartitionLink<'_, N, S
     }
 }
 
-/// A frame in a [`PartitionLink`]'s private buffer: its length.
+/// A taken frame of a [`PartitionLink`]: its queue slot (not reused before release).
 #[derive(Debug, PartialEq, Eq)]
-pub struct PairFrame(usize);
+pub struct PairFrame(u16);
 
 /// A reserved slot of the partition → switch queue.
 #[derive(Debug, PartialEq, Eq)]
@@ -345,23 +350,24 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
     }
 
     fn rx_take(&mut self) -> Result<Option<PairFrame>, LinkError> {
-        if self.rx_out {
-            return Ok(None);
-        }
         let mut w = self.wire.try_borrow_mut().map_err(|_| LinkError::Down)?;
-        Ok(w.down.pop_into(&mut self.rx).map(|n| {
-            self.rx_out = true;
-            PairFrame(n)
-        }))
+        Ok(w.down.pop().map(PairFrame))
     }
 
-    fn rx_frame(&self, rx: &PairFrame) -> &[u8] {
-        self.rx.get(..rx.0).unwrap_or(&[])
+    /// Reads the frame in its queue slot: the pair is borrowed meanwhile, so the switch
+    /// side cannot write it (no double fetch), and a taken slot is not reused before
+    /// `rx_release`.
+    fn rx_read<R>(&self, rx: &PairFrame, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self.wire.try_borrow() {
+            Ok(w) => f(w.down.frame(rx.0)),
+            Err(_) => f(&[]),
+        }
     }
 
     fn rx_release(&mut self, rx: PairFrame) {
-        let _ = rx;
-        self.rx_out = false;
+        if let Ok(mut w) = self.wire.try_borrow_mut() {
+            w.down.release(rx.0);
+        }
     }
 
     fn tx_reserve(&mut self) -> Result<Option<PairSlot>, LinkError> {
@@ -372,12 +378,7 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
     fn tx_send(&mut self, tx: PairSlot, frame: &[u8]) -> Result<(), LinkError> {
         let mut w = self.wire.try_borrow_mut().map_err(|_| LinkError::Down)?;
         let len = frame.len();
-        match w
-            .up
-            .bufs
-            .get_mut(usize::from(tx.0))
-            .and_then(|b| b.get_mut(..len))
-        {
+        match w.up.bytes_mut(tx.0).and_then(|b| b.get_mut(..len)) {
             Some(b) => {
                 b.copy_from_slice(frame);
                 w.up.push(tx.0, len);
@@ -397,6 +398,38 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
     fn tx_abort(&mut self, tx: PairSlot) {
         if let Ok(mut w) = self.wire.try_borrow_mut() {
             w.up.release(tx.0);
+        }
+    }
+
+    /// Writes the frame straight into the queue slot: it is invisible to the switch until
+    /// pushed.
+    fn tx_build<R>(
+        &mut self,
+        tx: PairSlot,
+        len: usize,
+        scratch: &mut [u8; MAX_FRAME],
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> (R, Result<(), LinkError>) {
+        let Ok(mut w) = self.wire.try_borrow_mut() else {
+            let r = f(&mut scratch[..len.min(MAX_FRAME)]);
+            return (r, Err(LinkError::Down));
+        };
+        match w.up.bytes_mut(tx.0).and_then(|b| b.get_mut(..len)) {
+            Some(b) => {
+                let r = f(b);
+                w.up.push(tx.0, len);
+                (r, Ok(()))
+            }
+            None => {
+                w.up.release(tx.0);
+                let r = f(&mut scratch[..len.min(MAX_FRAME)]);
+                let e = LinkError::FrameLength {
+                    len,
+                    min: MIN_FRAME,
+                    max: S,
+                };
+                (r, Err(e))
+            }
         }
     }
 

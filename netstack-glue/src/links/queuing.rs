@@ -118,8 +118,8 @@ impl<const MSG: usize, const N: usize> FrameLink for QueuingLink<'_, MSG, N> {
         }
     }
 
-    fn rx_frame(&self, rx: &QueuingFrame) -> &[u8] {
-        self.rx_buf.get(..rx.0).unwrap_or(&[])
+    fn rx_read<R>(&self, rx: &QueuingFrame, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.rx_buf.get(..rx.0).unwrap_or(&[]))
     }
 
     fn rx_release(&mut self, rx: QueuingFrame) {

@@ -1,0 +1,87 @@
+//! NIC bring-up on QEMU `virt`: virtio-net on a virtio-mmio slot (modern), or e1000 on
+//! PCI (ECAM enumeration of bus 0, BARs assigned by us: nothing did before).
+
+use nic_drivers::e1000::{self, E1000};
+use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
+use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
+use nic_drivers::{Hal, IdentityHal, MmioWindow};
+
+use crate::{code, println};
+
+/// PCIe of QEMU `virt` (`/soc/pci@30000000`): ECAM window, 32-bit memory window.
+const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
+const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
+/// virtio-mmio slots of `virt`: 8 from 0x1000_1000, 0x1000 apart.
+const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
+/// virtio device type of a network card.
+const VIRTIO_NET: u32 = 1;
+
+/// The virtio-net driver the image runs.
+pub type VirtioDev<'h> = VirtioNet<'h, IdentityHal<'static>, MmioTransport<MmioWindow>>;
+/// The e1000 driver the image runs (16 receive and 16 transmit descriptors).
+pub type E1000Dev<'h> = E1000<'h, IdentityHal<'static>, 16, 16>;
+
+fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
+    println!("partnet: FAIL {what}: {e}");
+    code::DRIVER
+}
+
+/// The first virtio-net device in the virtio-mmio slots, which must be modern.
+pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u16> {
+    let (base, stride, count) = VIRTIO_MMIO;
+    for addr in (0..count).map(|slot| base + slot * stride) {
+        let window = hal
+            .mmio_map(addr, mmio::WINDOW_LEN)
+            .map_err(|e| driver_error("map virtio-mmio", nic_drivers::Error::Hal(e)))?;
+        let Ok(t) = MmioTransport::new(window) else {
+            continue;
+        };
+        if t.device_type() != VIRTIO_NET {
+            continue;
+        }
+        if t.is_legacy() {
+            println!("partnet: FAIL virtio-mmio net at {addr:#x} is legacy; run QEMU with -global virtio-mmio.force-legacy=false");
+            return Err(code::NO_DEVICE);
+        }
+        println!("partnet: nic virtio-net, virtio-mmio modern at {addr:#x}");
+        // No checksum offload either way: the partitions' stacks compute and check every
+        // checksum themselves, so a frame means the same on every port of the switch.
+        let config = NetConfig {
+            features: NetFeatures::SUPPORTED
+                .difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
+            ..NetConfig::default()
+        };
+        let dev = VirtioNet::new(hal, t, config).map_err(|e| driver_error("virtio-net init", e))?;
+        println!("partnet: negotiated features {:?}", dev.features());
+        return Ok(dev);
+    }
+    println!("partnet: FAIL no virtio-net in the virtio-mmio slots");
+    Err(code::NO_DEVICE)
+}
+
+/// The first 82540EM on PCI bus 0, BAR0 assigned from the 32-bit window.
+pub fn e1000<'h>(hal: &'h IdentityHal<'static>) -> Result<E1000Dev<'h>, u16> {
+    let window = hal
+        .mmio_map(ECAM.0, ECAM.1)
+        .map_err(|e| driver_error("map ECAM", nic_drivers::Error::Hal(e)))?;
+    let root = PciRoot::new(Ecam::new(window));
+    let Some(f) = root.enumerate(0, 0).find(|f| {
+        f.vendor == e1000::regs::PCI_VENDOR_INTEL && f.device == e1000::regs::PCI_DEVICE_82540EM
+    }) else {
+        println!("partnet: FAIL no e1000 on PCI bus 0");
+        return Err(code::NO_DEVICE);
+    };
+    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
+    root.assign_bars(f.address, &mut bars)
+        .map_err(|e| driver_error("assign BARs", e))?;
+    let Ok(Some(bar0)) = root.bar(f.address, 0) else {
+        println!("partnet: FAIL e1000 has no BAR0");
+        return Err(code::NO_DEVICE);
+    };
+    println!(
+        "partnet: nic e1000 at {}, BAR0 {:#x}",
+        f.address, bar0.address
+    );
+    E1000::new(hal, bar0.address).map_err(|e| driver_error("e1000 init", e))
+}
