@@ -542,6 +542,11 @@ fn scenario(guest: &Guest) -> Result<String, String> {
     if !exited || !table.contains("partnet-vswitchd statistics") {
         return Err("vswitchd did not print its statistics on SIGTERM".into());
     }
+    // The monitor saw the traffic: a pcap header (24 bytes) and frames behind it.
+    let pcap = fs::metadata(rundir.join("monitor.pcap")).map_or(0, |m| m.len());
+    if pcap < 24 + 1_000_000 {
+        return Err(format!("the monitor pcap holds only {pcap} bytes"));
+    }
     // Killing QEMU disconnects its frontend; any other cut-off is a failure.
     if let Some(l) = d
         .lines()
