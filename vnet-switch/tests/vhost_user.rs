@@ -621,6 +621,26 @@ fn garbage_rings_and_a_changing_memory_table_cut_the_guest_off() {
     assert_eq!(drv_b.receive_wait(), to_b);
     let s = run.with(|b| b.vm(VM_B).stats());
     assert!(s.net.last_error.is_some(), "the bad chain was noted");
+
+    // B's guest spoofs A's MAC towards the partition: dropped by the switch, counted;
+    // B's own frame right after it arrives alone.
+    let spoofed = frame(mac(2), mac(1), 0x0800, &payload(200, 10));
+    let own = frame(mac(2), mac(3), 0x0800, &payload(200, 11));
+    drv_b.send(&vm_b, &spoofed);
+    drv_b.send(&vm_b, &own);
+    let mut got = None;
+    run.wait_for("B's own frame at the partition", |b| {
+        got = part_receive(b);
+        got.is_some()
+    });
+    assert_eq!(got.unwrap(), own);
+    let spoof_drops = run.with(|b| {
+        b.sw.stats(PortId::new(VM_B))
+            .unwrap()
+            .drops(vnet_switch::DropReason::Spoofed)
+    });
+    assert_eq!(spoof_drops, 1);
+    assert!(run.with(|b| part_receive(b)).is_none());
     assert!(run.with(|b| b.vm(VM_B).is_running()));
 
     // The memory table changes under the running rings: cut off.
