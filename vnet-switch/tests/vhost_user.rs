@@ -640,7 +640,7 @@ fn garbage_rings_and_a_changing_memory_table_cut_the_guest_off() {
             .drops(vnet_switch::DropReason::Spoofed)
     });
     assert_eq!(spoof_drops, 1);
-    assert!(run.with(|b| part_receive(b)).is_none());
+    assert!(run.with(part_receive).is_none());
     assert!(run.with(|b| b.vm(VM_B).is_running()));
 
     // The memory table changes under the running rings: cut off.
