@@ -200,22 +200,33 @@ struct Guest {
     mem: GuestMemory,
 }
 
-fn memfd(len: u64) -> File {
+/// Guest RAM as QEMU's memory-backend-memfd makes it: sized, then sealed against
+/// growing and shrinking (unless `seal` is false: a hostile frontend's file).
+fn memfd(len: u64, seal: bool) -> File {
     let name = c"partnet-guest";
     // SAFETY: a valid NUL-terminated name; the returned fd (checked) is owned by `File`.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING) };
     assert!(fd >= 0, "memfd_create failed");
     // SAFETY: `fd` is a fresh fd owned by nobody else.
     let file = unsafe { File::from_raw_fd(fd) };
     file.set_len(len).unwrap();
+    if seal {
+        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+        // SAFETY: fcntl on the valid fd owned by `file`; no memory is passed.
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) };
+        assert_eq!(r, 0);
+    }
     file
 }
 
 impl Guest {
     fn new() -> Guest {
-        let file = memfd(2 * REGION);
+        Self::with_file(memfd(2 * REGION, true))
+    }
+
+    fn with_file(file: File) -> Guest {
         let files = [file.try_clone().unwrap(), file.try_clone().unwrap()];
-        let mem = GuestMemory::map(&Self::regions(), &files).unwrap();
+        let mem = GuestMemory::map(&Self::regions(), &files).expect("a sealed guest file");
         Guest { file, mem }
     }
 
@@ -537,14 +548,31 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
     table[1].guest_phys_addr = 0x8_0000;
     let _ = front.set_mem_table(&table);
     run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
-    // 5. Features not offered.
+    // 5. A region file the frontend could still shrink, and one shorter than the region:
+    // either could make the backend fault on a vanished page.
+    let loose = memfd(2 * REGION, false);
+    let short = memfd(REGION, true);
+    for file in [&loose, &short] {
+        let front = Frontend::from_stream(run.connect(VM_B), 2);
+        let table: Vec<_> = guest_b
+            .table()
+            .into_iter()
+            .map(|mut r| {
+                r.mmap_handle = file.as_raw_fd();
+                r
+            })
+            .collect();
+        let _ = front.set_mem_table(&table);
+        run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+    }
+    // 6. Features not offered.
     let front = Frontend::from_stream(run.connect(VM_B), 2);
     let _ = front.set_features(FEATURES | (1 << 22));
     run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
     ping_pong(&run, &vm, &mut drv, 3);
 
     let reasons = run.cutoffs(VM_B);
-    assert_eq!(reasons.len(), 8, "{reasons:?}");
+    assert_eq!(reasons.len(), 10, "{reasons:?}");
     assert_eq!(reasons[0], VhostUserError::Protocol);
     assert_eq!(reasons[1], VhostUserError::Protocol);
     assert_eq!(reasons[2], VhostUserError::Stalled { bytes: 3 });
@@ -567,7 +595,20 @@ fn hostile_frontends_are_cut_off_and_vm_a_goes_on() {
             ..
         }
     ));
-    assert_eq!(reasons[7], VhostUserError::Features { bits: 1 << 22 });
+    assert!(matches!(
+        reasons[7],
+        VhostUserError::RegionFile { sealed: false, .. }
+    ));
+    assert_eq!(
+        reasons[8],
+        VhostUserError::RegionFile {
+            guest_phys_addr: GPA[1],
+            file_size: REGION,
+            needed: 2 * REGION,
+            sealed: true
+        }
+    );
+    assert_eq!(reasons[9], VhostUserError::Features { bits: 1 << 22 });
     // Every reason says what was wrong.
     for r in &reasons {
         assert!(!r.to_string().is_empty());

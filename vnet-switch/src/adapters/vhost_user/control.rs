@@ -346,7 +346,14 @@ impl VhostUserBackendReqHandlerMut for Control {
 
     fn set_vring_call(&mut self, index: u8, fd: Option<File>) -> R<()> {
         // Allowed while running (QEMU swaps call fds when interrupts are reconfigured):
-        // the port signals whichever fd is current.
+        // the port signals whichever fd is current. Non-blocking: a call fd that is not
+        // an eventfd (a full pipe) must not block the backend.
+        if fd
+            .as_ref()
+            .is_some_and(|f| super::sys::set_nonblocking(f).is_err())
+        {
+            return self.fail(VhostUserError::Protocol);
+        }
         match self.vrings.get_mut(usize::from(index)) {
             Some(v) => {
                 v.call = fd;

@@ -28,6 +28,18 @@ pub enum VhostUserError {
         /// Its frontend user address.
         user_addr: u64,
     },
+    /// A region's file is shorter than the region, or can still shrink (no
+    /// `F_SEAL_SHRINK`): a page of the mapping could vanish under the backend.
+    RegionFile {
+        /// The region's guest-physical address.
+        guest_phys_addr: u64,
+        /// The file's size.
+        file_size: u64,
+        /// The bytes the region needs (offset + size).
+        needed: u64,
+        /// Whether the file is sealed against shrinking.
+        sealed: bool,
+    },
     /// `mmap` of a region failed.
     Map {
         /// The region's guest-physical address.
@@ -100,6 +112,15 @@ impl fmt::Display for VhostUserError {
             } => write!(
                 f,
                 "memory region at {guest_phys_addr:#x} of {memory_size:#x} bytes (user {user_addr:#x}) is empty, overflows or overlaps"
+            ),
+            VhostUserError::RegionFile {
+                guest_phys_addr,
+                file_size,
+                needed,
+                sealed,
+            } => write!(
+                f,
+                "region at {guest_phys_addr:#x}: file of {file_size} bytes (needs {needed}), sealed against shrinking: {sealed}"
             ),
             VhostUserError::Map {
                 guest_phys_addr,

@@ -36,7 +36,8 @@ pub struct GuestMemory {
 }
 
 impl GuestMemory {
-    /// Map every region from its file. Fails (typed, naming the region) on a size of 0,
+    /// Map every region from its file. Fails (typed, naming the region) on a file shorter
+    /// than the region's end or not sealed against shrinking (`F_SEAL_SHRINK`), a size of 0,
     /// an offset or size that overflows, a region overlapping another (in guest-physical
     /// or frontend addresses), more than [`MAX_REGIONS`] regions, a count of files that
     /// differs from the count of regions, or a failed `mmap`.
@@ -63,6 +64,19 @@ impl GuestMemory {
             let total = offset.checked_add(size).ok_or(bad)?;
             if size == 0 || r.user_addr.checked_add(r.memory_size).is_none() {
                 return Err(bad);
+            }
+            // A mapped page beyond the end of the file, or a file the frontend can still
+            // shrink, would fault (SIGBUS) on access: the file must be long enough and
+            // sealed against shrinking (QEMU's memory-backend-memfd seals by default).
+            let file_size = file.metadata().map_or(0, |m| m.len());
+            let sealed = super::sys::shrink_sealed(file);
+            if file_size < total as u64 || !sealed {
+                return Err(VhostUserError::RegionFile {
+                    guest_phys_addr: r.guest_phys_addr,
+                    file_size,
+                    needed: total as u64,
+                    sealed,
+                });
             }
             for o in &mem.info {
                 let disjoint = |a: u64, b: u64| a + r.memory_size <= b || b + o.memory_size <= a;

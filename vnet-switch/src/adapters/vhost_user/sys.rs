@@ -149,3 +149,11 @@ pub(crate) fn writable(fd: i32) -> bool {
     let n = unsafe { libc::poll(&mut p, 1, 0) };
     n == 1 && p.revents & libc::POLLOUT != 0
 }
+
+/// Whether `file` can no longer shrink (a memfd with `F_SEAL_SHRINK`): a mapping of it
+/// cannot lose pages under us (`SIGBUS`). Other files (no seals) answer `false`.
+pub(crate) fn shrink_sealed(file: &File) -> bool {
+    // SAFETY: fcntl on a valid, borrowed fd; no memory is passed.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & libc::F_SEAL_SHRINK != 0
+}
