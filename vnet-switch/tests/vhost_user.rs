@@ -1,9 +1,11 @@
 //! The vhost-user backend against test frontends over a socketpair, with memfd guest
 //! memory in two regions: a well-behaved frontend (rust-vmm's `Frontend` for the
 //! protocol, our `DriverQueue` as the guest driver) passes frames both ways through the
-//! switch; hostile frontends (garbage messages, bad ring addresses, garbage rings, a
-//! memory table changing under running rings, a disconnect) are cut off with typed
-//! reasons while the other VM's port and the rest of the switch go on.
+//! switch; hostile frontends (garbage messages, an incomplete request, bad ring
+//! addresses, bad sizes and queues, overlapping regions, unsealed or short region files,
+//! garbage rings, a memory table changing under running rings, a disconnect) are cut off
+//! with typed reasons while the other VM's port and the rest of the switch go on; a
+//! spoofing guest is stopped by the switch.
 #![cfg(all(feature = "vhost-user", target_os = "linux"))]
 #![cfg_attr(miri, allow(unused))]
 
