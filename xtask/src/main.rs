@@ -21,6 +21,8 @@
 //! 11. `examples-tap`: the hosted demo with `--tap`, the Linux kernel's own stack as the
 //!     full-OS partition, in a network namespace; needs root (see `examples_tap.rs`;
 //!     the namespace helpers shared with `examples-qemu` are in `netns.rs`)
+//! 12. `vhost`: two Debian Linux guests under QEMU (TCG) on partnet-vswitchd's vhost-user
+//!     backend: pings and a checked 1 MiB TCP transfer (see `vhost.rs`)
 //!
 //! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
 //! fails with a message that says what is missing. Nothing is skipped silently.
@@ -36,6 +38,7 @@ mod examples_qemu;
 mod examples_tap;
 mod netns;
 mod qemu;
+mod vhost;
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
 /// reported and left out (each crate is created when its issue starts).
@@ -81,7 +84,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           examples-tap\n           (default: all)\n\
+                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           examples-tap vhost\n           (default: all)\n\
                  \n  also: cargo xtask miri | loom | fuzz"
             );
             return ExitCode::from(2);
@@ -176,6 +179,9 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("examples-tap") {
         examples_tap::examples_tap(run);
+    }
+    if want("vhost") {
+        vhost::vhost(run);
     }
 }
 

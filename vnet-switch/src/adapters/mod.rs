@@ -18,5 +18,7 @@ pub mod link;
 pub mod queuing;
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 mod slots;
+#[cfg(all(feature = "vhost-user", target_os = "linux"))]
+pub mod vhost_user;
 #[cfg(feature = "virtqueue")]
 pub mod virtio_net;

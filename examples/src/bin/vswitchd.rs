@@ -1,0 +1,423 @@
+//! `partnet-vswitchd`: the service partition of a Linux host whose partitions are QEMU
+//! virtual machines. One switch; each VM's virtio-net device is a vhost-user port (one
+//! Unix socket per VM, served by `vnet_switch::adapters::vhost_user`), next to smoltcp
+//! partitions in this process (ping replies and a TCP sink) and a monitor pcap.
+//!
+//! ```text
+//! partnet-vswitchd --vm SOCKET,MAC [--vm ...] [--partition MAC,IP/PREFIX[,TCP_PORT] ...]
+//!                  [--pcap FILE] [--exit-after-transfers N]
+//! ```
+//!
+//! Each VM port is an access port bound to the MAC given on the QEMU command line
+//! (anti-spoofing: the guest can only send with it), untagged VLAN 1, with a frame-rate
+//! budget. A frontend that misbehaves is cut off with its typed reason on stderr; the
+//! others go on, and the socket accepts a new connection. The statistics table is
+//! printed on exit: SIGINT, SIGTERM, or after `N` TCP transfers.
+//!
+//! Start it before QEMU (QEMU is the socket client), e.g.
+//! `qemu-system-x86_64 ... -chardev socket,id=c0,path=SOCKET -netdev
+//! vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0,mac=MAC,vectors=0` with
+//! the guest RAM on a shared memfd backend.
+
+#[cfg(target_os = "linux")]
+#[path = "../vswitchd/ports.rs"]
+mod ports;
+#[cfg(target_os = "linux")]
+#[path = "../vswitchd/sink.rs"]
+mod sink;
+
+#[cfg(target_os = "linux")]
+fn main() -> std::process::ExitCode {
+    daemon::main()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("partnet-vswitchd needs Linux (vhost-user)");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
+mod daemon {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixListener;
+    use std::process::ExitCode;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant as StdInstant;
+
+    use netstack_glue::smoltcp;
+    use netstack_glue::PortPair;
+    use smoltcp::time::Instant;
+    use smoltcp::wire::Ipv4Cidr;
+    use vnet_switch::adapters::vhost_user::{wait_readable, VhostUserPort};
+    use vnet_switch::monitor::{Tap, TapEvent};
+    use vnet_switch::pcap::{FileSink, PcapWriter};
+    use vnet_switch::{
+        DropReason, MacAddress, Mirror, PortConfig, PortId, RateLimit, Switch, SwitchBuilder,
+    };
+
+    use super::ports::{CsumCompleting, Port, PAIR_FRAME, PAIR_SLOTS};
+    use super::sink::Sink;
+
+    /// Most ports of the switch.
+    const PORTS: usize = 16;
+
+    type Sw = Switch<Port, PORTS, 1024, 64>;
+
+    static STOP: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        STOP.store(true, Ordering::Relaxed);
+    }
+
+    fn install_signals() {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: the handler only stores to an atomic (async-signal-safe); the
+            // function pointer has the C ABI `signal` expects.
+            unsafe {
+                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+            }
+        }
+    }
+
+    struct VmArg {
+        socket: String,
+        mac: MacAddress,
+    }
+
+    struct PartArg {
+        mac: MacAddress,
+        cidr: Ipv4Cidr,
+        tcp_port: u16,
+    }
+
+    #[derive(Default)]
+    struct Args {
+        vms: Vec<VmArg>,
+        parts: Vec<PartArg>,
+        pcap: Option<String>,
+        exit_after: Option<usize>,
+    }
+
+    fn parse_mac(s: &str) -> Result<MacAddress, String> {
+        let bytes: Vec<u8> = s
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("bad MAC {s}"))?;
+        let mac: [u8; 6] = bytes.try_into().map_err(|_| format!("bad MAC {s}"))?;
+        Ok(MacAddress(mac))
+    }
+
+    fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
+        let (ip, len) = s.split_once('/').ok_or(format!("bad IP/PREFIX {s}"))?;
+        let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| format!("bad IP {ip}"))?;
+        let len: u8 = len.parse().map_err(|_| format!("bad prefix {len}"))?;
+        Ok(Ipv4Cidr::new(ip, len))
+    }
+
+    fn parse_args() -> Result<Args, String> {
+        let mut a = Args::default();
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--vm" => {
+                    let v = value()?;
+                    let (socket, mac) = v.split_once(',').ok_or("--vm SOCKET,MAC")?;
+                    a.vms.push(VmArg {
+                        socket: socket.to_string(),
+                        mac: parse_mac(mac)?,
+                    });
+                }
+                "--partition" => {
+                    let v = value()?;
+                    let mut f = v.split(',');
+                    let mac = parse_mac(f.next().unwrap_or(""))?;
+                    let cidr = parse_cidr(f.next().ok_or("--partition MAC,IP/PREFIX")?)?;
+                    let tcp_port = match f.next() {
+                        Some(p) => p.parse().map_err(|_| format!("bad port {p}"))?,
+                        None => 5000,
+                    };
+                    a.parts.push(PartArg {
+                        mac,
+                        cidr,
+                        tcp_port,
+                    });
+                }
+                "--pcap" => a.pcap = Some(value()?),
+                "--exit-after-transfers" => {
+                    a.exit_after = Some(value()?.parse().map_err(|_| "bad count")?)
+                }
+                _ => return Err(format!("unknown argument {flag}")),
+            }
+        }
+        if a.vms.len() + a.parts.len() > PORTS {
+            return Err(format!("at most {PORTS} ports"));
+        }
+        Ok(a)
+    }
+
+    /// The monitor: every mirrored frame into a pcap file.
+    struct PcapTap(Option<PcapWriter<FileSink>>, u64);
+
+    impl Tap for PcapTap {
+        fn frame(&mut self, event: &TapEvent, header: &[u8], payload: &[u8]) {
+            if let Some(w) = &mut self.0 {
+                if w.write_frame(event.time_ns, &[header, payload]).is_ok() {
+                    self.1 += 1;
+                }
+            }
+        }
+    }
+
+    struct Names {
+        names: Vec<String>,
+        macs: Vec<MacAddress>,
+    }
+
+    fn vm_port(sw: &mut Sw, i: usize) -> &mut VhostUserPort {
+        sw.endpoint_mut(PortId::new(i as u8))
+            .and_then(Port::vm_mut)
+            .expect("VM ports come first")
+    }
+
+    pub fn main() -> ExitCode {
+        let args = match parse_args() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("partnet-vswitchd: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        install_signals();
+        let start = StdInstant::now();
+        let now = || Instant::from_micros(start.elapsed().as_micros() as i64);
+
+        let mut b = SwitchBuilder::<Port, PORTS>::new();
+        let mirror = Mirror {
+            ingress: true,
+            egress: false,
+        };
+        let mut names = Names {
+            names: Vec::new(),
+            macs: Vec::new(),
+        };
+        let mut listeners = Vec::new();
+        for (i, vm) in args.vms.iter().enumerate() {
+            let _ = std::fs::remove_file(&vm.socket);
+            let l = match UnixListener::bind(&vm.socket) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("partnet-vswitchd: cannot listen on {}: {e}", vm.socket);
+                    return ExitCode::FAILURE;
+                }
+            };
+            l.set_nonblocking(true).expect("a listening socket");
+            listeners.push(l);
+            let mut cfg = PortConfig::partition(vm.mac, 1);
+            cfg.max_frame = 1518;
+            cfg.mirror = mirror;
+            cfg.rate = Some(RateLimit {
+                bytes_per_sec: 200_000_000,
+                byte_burst: 1_000_000,
+                frames_per_sec: 200_000,
+                frame_burst: 2_000,
+                queue: 64,
+            });
+            b.add_port(Port::Vm(Box::new(VhostUserPort::new(1514))), cfg)
+                .expect("a valid VM port");
+            names.names.push(format!("vm{i}"));
+            names.macs.push(vm.mac);
+            eprintln!("vm{i}: listening on {} for MAC {}", vm.socket, vm.mac);
+        }
+        let mut sinks = Vec::new();
+        for (i, p) in args.parts.iter().enumerate() {
+            let pair: &'static PortPair<PAIR_SLOTS, PAIR_FRAME> = Box::leak(Box::default());
+            let mut cfg = PortConfig::partition(p.mac, 1);
+            cfg.mirror = mirror;
+            b.add_port(Port::Other(CsumCompleting::new(pair.switch_port())), cfg)
+                .expect("a valid partition port");
+            let name = format!("part{i}");
+            eprintln!(
+                "{name}: smoltcp at {} MAC {}, TCP sink on port {}",
+                p.cidr, p.mac, p.tcp_port
+            );
+            names.names.push(name.clone());
+            names.macs.push(p.mac);
+            sinks.push(Sink::new(
+                name,
+                pair.partition_link(),
+                p.mac.0,
+                p.cidr,
+                p.tcp_port,
+                now(),
+            ));
+        }
+        let mut sw: Sw = match b.build() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("partnet-vswitchd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut tap = PcapTap(
+            args.pcap.as_ref().map(|p| {
+                PcapWriter::new(FileSink::create(p).expect("pcap file"), 1600).expect("pcap header")
+            }),
+            0,
+        );
+        let vms = listeners.len();
+        let mut transfers = 0usize;
+        let mut fds = Vec::new();
+        let mut ready = Vec::new();
+        let mut sock_at = vec![usize::MAX; vms];
+        let mut busy = false;
+        while !STOP.load(Ordering::Relaxed) {
+            // Wait for a connection, a request, a kick or a stack timer.
+            fds.clear();
+            for (i, l) in listeners.iter().enumerate() {
+                fds.push(l.as_raw_fd());
+                sock_at[i] = fds.len();
+                vm_port(&mut sw, i).fds(&mut fds);
+            }
+            let delay = sinks
+                .iter_mut()
+                .filter_map(|s| s.poll_delay(now()))
+                .map(|d| d.total_millis() as i32)
+                .min()
+                .unwrap_or(10)
+                .min(10);
+            let timeout = if busy { 0 } else { delay };
+            if wait_readable(&fds, &mut ready, timeout).is_err() {
+                continue;
+            }
+            for (i, l) in listeners.iter().enumerate() {
+                if let Ok((s, _)) = l.accept() {
+                    match vm_port(&mut sw, i).attach(s) {
+                        Ok(()) => eprintln!("{}: frontend connected", names.names[i]),
+                        Err(_) => eprintln!("{}: second frontend refused", names.names[i]),
+                    }
+                }
+                let p = vm_port(&mut sw, i);
+                let sock_ready = ready.get(sock_at[i]).copied().unwrap_or(false);
+                if sock_ready && p.is_connected() {
+                    // Drain the requests that are there (QEMU sends them in bursts).
+                    let was_running = p.is_running();
+                    if let Err(c) = p.handle_socket() {
+                        eprintln!("{}: {c}", names.names[i]);
+                    } else if !was_running && p.is_running() {
+                        eprintln!("{}: rings running", names.names[i]);
+                    }
+                }
+            }
+            // Forward until quiet (bounded: 8 rounds of 64 frames per wake-up).
+            let mut moved = 0;
+            for _ in 0..8 {
+                let t = start.elapsed().as_nanos() as u64;
+                let n = sw.poll_tap(t, 64, &mut tap);
+                for s in &mut sinks {
+                    if let Some(x) = s.poll(now()) {
+                        transfers += 1;
+                        let secs = x.seconds.max(1e-9);
+                        eprintln!(
+                            "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
+                            s.name,
+                            x.bytes,
+                            x.fnv,
+                            x.seconds,
+                            x.bytes as f64 * 8.0 / secs / 1e6,
+                            x.frames,
+                            x.frames as f64 / secs
+                        );
+                    }
+                }
+                moved += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            busy = false;
+            for i in 0..vms {
+                let p = vm_port(&mut sw, i);
+                if let Err(c) = p.after_poll() {
+                    eprintln!("{}: {c}", names.names[i]);
+                }
+                busy |= p.enable_notifications();
+            }
+            busy |= moved > 0;
+            if args.exit_after.is_some_and(|n| transfers >= n) {
+                break;
+            }
+        }
+        if let Some(w) = &mut tap.0 {
+            let _ = w.sink_mut().flush();
+        }
+        print_table(
+            &mut sw,
+            &names,
+            vms,
+            &sinks,
+            tap.1,
+            start.elapsed().as_secs_f64(),
+        );
+        ExitCode::SUCCESS
+    }
+
+    fn print_table(
+        sw: &mut Sw,
+        names: &Names,
+        vms: usize,
+        sinks: &[Sink],
+        mirrored: u64,
+        secs: f64,
+    ) {
+        println!("partnet-vswitchd statistics after {secs:.1} s ({mirrored} frames to the pcap)");
+        println!(
+            "{:<6} {:<17} {:>9} {:>11} {:>9} {:>11} {:>7} {:>7} {:>7}",
+            "port", "mac", "rx frm", "rx bytes", "tx frm", "tx bytes", "drops", "spoof", "txfull"
+        );
+        for (i, name) in names.names.iter().enumerate() {
+            let Some(s) = sw.stats(PortId::new(i as u8)) else {
+                continue;
+            };
+            println!(
+                "{:<6} {:<17} {:>9} {:>11} {:>9} {:>11} {:>7} {:>7} {:>7}",
+                name,
+                names.macs[i].to_string(),
+                s.rx_frames,
+                s.rx_bytes,
+                s.tx_frames,
+                s.tx_bytes,
+                s.total_drops(),
+                s.drops(DropReason::Spoofed),
+                s.tx_queue_full
+            );
+        }
+        for i in 0..vms {
+            let v = vm_port(sw, i).stats();
+            println!(
+                "{}: vhost-user connections {} starts {} cut-offs {} (last: {}) kicks {} calls {} bad chains last: {}",
+                names.names[i],
+                v.connections,
+                v.starts,
+                v.cutoffs,
+                v.last_cutoff.map_or("none".into(), |r| r.to_string()),
+                v.kicks,
+                v.calls,
+                v.net.last_error.map_or("none".into(), |e| e.to_string()),
+            );
+        }
+        for s in sinks {
+            let n = s.stats();
+            println!(
+                "{}: smoltcp rx {} frames, tx {} frames, drops {}, transfers {}",
+                s.name,
+                n.rx_frames,
+                n.tx_frames,
+                n.drops.rx_total(),
+                s.transfers.len()
+            );
+        }
+    }
+}

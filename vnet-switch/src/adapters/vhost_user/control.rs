@@ -1,0 +1,559 @@
+//! The control plane of one frontend: what `vhost`'s request dispatcher
+//! ([`BackendReqHandler`](vhost::vhost_user::BackendReqHandler)) hands us, validated and
+//! kept until the port builds (or tears down) its rings from it.
+//!
+//! Every value here comes from the frontend and is checked before it is stored: queue
+//! indices (0 and 1), sizes (power of two within the limit), ring addresses (inside the
+//! memory table), features (offered ones only, `VERSION_1` required). The first error is
+//! kept in [`Control::fault`]; the port cuts the frontend off on it.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use vhost::vhost_user::message::{
+    VhostTransferStateDirection, VhostTransferStatePhase, VhostUserConfigFlags, VhostUserInflight,
+    VhostUserLog, VhostUserMemoryRegion, VhostUserProtocolFeatures, VhostUserShMemConfig,
+    VhostUserSharedMsg, VhostUserSingleMemoryRegion, VhostUserVirtioFeatures,
+    VhostUserVringAddrFlags, VhostUserVringState,
+};
+use vhost::vhost_user::{Error as ProtoError, GpuBackend, VhostUserBackendReqHandlerMut};
+use vhost::VhostUserMemoryRegionBase;
+
+use super::error::VhostUserError;
+use super::memory::{GuestMemory, RegionInfo};
+use super::QUEUE_SIZE;
+use crate::adapters::virtio_net::NetFeatures;
+use virtqueue::{Features, QueueConfig, SharedMemory};
+
+/// The device features the backend offers: `VERSION_1`, `RING_EVENT_IDX`,
+/// `INDIRECT_DESC`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`, and vhost-user's
+/// `PROTOCOL_FEATURES`.
+pub const OFFERED_FEATURES: u64 = Features::VERSION_1.bits()
+    | Features::RING_EVENT_IDX.bits()
+    | Features::INDIRECT_DESC.bits()
+    | NetFeatures::MRG_RXBUF
+    | NetFeatures::CSUM
+    | NetFeatures::GUEST_CSUM
+    | PROTOCOL_FEATURES;
+
+/// vhost-user's `VHOST_USER_F_PROTOCOL_FEATURES` (bit 30), not a virtio bit.
+pub const PROTOCOL_FEATURES: u64 = VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits();
+
+/// The protocol features offered: `REPLY_ACK` only (no `MQ`, no `CONFIG`: QEMU keeps the
+/// config space, MAC included).
+pub const OFFERED_PROTOCOL: VhostUserProtocolFeatures = VhostUserProtocolFeatures::REPLY_ACK;
+
+/// One vring as configured so far.
+#[derive(Debug)]
+pub(crate) struct Vring {
+    pub(crate) num: u16,
+    /// Guest-physical descriptor, avail and used addresses (translated).
+    pub(crate) addr: Option<(u64, u64, u64)>,
+    pub(crate) base: u16,
+    pub(crate) kick: Option<File>,
+    pub(crate) call: Option<File>,
+    /// A kick fd arrived (the ring is started).
+    pub(crate) started: bool,
+    /// Not disabled. Rings start enabled: QEMU 7.2 sends `SET_VRING_ENABLE 1` before
+    /// `SET_FEATURES`, when the dispatcher must refuse it (`PROTOCOL_FEATURES` not acked
+    /// yet), and not again; `SET_VRING_ENABLE 0` after it disables as usual.
+    pub(crate) enabled: bool,
+}
+
+impl Default for Vring {
+    fn default() -> Self {
+        Vring {
+            num: 0,
+            addr: None,
+            base: 0,
+            kick: None,
+            call: None,
+            started: false,
+            enabled: true,
+        }
+    }
+}
+
+impl Vring {
+    pub(crate) fn config(&self) -> Option<QueueConfig> {
+        let (desc, avail, used) = self.addr?;
+        Some(QueueConfig {
+            size: self.num,
+            desc,
+            avail,
+            used,
+        })
+    }
+}
+
+/// The control state of one connection.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub(crate) acked: u64,
+    pub(crate) protocol: u64,
+    pub(crate) mem: Option<Arc<GuestMemory>>,
+    pub(crate) vrings: [Vring; 2],
+    /// The port runs the rings (set by the port; requests that would change a running
+    /// ring are refused).
+    pub(crate) running: bool,
+    /// Bumped whenever a running ring must be torn down (stop, reset).
+    pub(crate) generation: u64,
+    /// The first error of this connection.
+    pub(crate) fault: Option<VhostUserError>,
+}
+
+impl Control {
+    fn fail(&mut self, e: VhostUserError) -> vhost::vhost_user::Result<()> {
+        if self.fault.is_none() {
+            self.fault = Some(e);
+        }
+        Err(ProtoError::InvalidParam)
+    }
+
+    fn vring(&mut self, index: u32) -> Result<&mut Vring, VhostUserError> {
+        let running = self.running;
+        match self.vrings.get_mut(index as usize) {
+            None => Err(VhostUserError::BadQueue { index }),
+            Some(_) if running => Err(VhostUserError::Sequence { index }),
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// Whether both rings are complete, started and enabled, with memory and features.
+    pub(crate) fn ready(&self) -> bool {
+        self.mem.is_some()
+            && self.acked & Features::VERSION_1.bits() != 0
+            && self
+                .vrings
+                .iter()
+                .all(|v| v.started && v.enabled && v.addr.is_some() && v.num != 0)
+    }
+
+    /// The negotiated virtio feature word (vhost-user's bit 30 removed).
+    pub(crate) fn negotiated(&self) -> u64 {
+        self.acked & !PROTOCOL_FEATURES
+    }
+
+    /// Stop the rings: the port tears its data path down on its next sync; each ring's
+    /// base becomes its used index (every chain popped before it was returned).
+    fn stop(&mut self) {
+        if self.running {
+            for i in 0..self.vrings.len() {
+                if let Some(used) = self.used_index(i) {
+                    self.vrings[i].base = used;
+                }
+            }
+            self.running = false;
+        }
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    fn set_mem(&mut self, regions: &[RegionInfo], files: Vec<File>) -> Result<(), VhostUserError> {
+        if self.running {
+            // A table identical to the running one is accepted (QEMU re-sends it when
+            // unrelated memory sections change); any other change is refused.
+            let same = self.mem.as_ref().is_some_and(|m| m.regions() == regions);
+            return if same {
+                Ok(())
+            } else {
+                Err(VhostUserError::MemTableChanged {
+                    regions: regions.len() as u32,
+                })
+            };
+        }
+        let mem = GuestMemory::map(regions, &files)?;
+        // Ring addresses set before refer to the old table: they must be set again.
+        for v in &mut self.vrings {
+            v.addr = None;
+        }
+        self.mem = Some(Arc::new(mem));
+        Ok(())
+    }
+
+    fn set_addr(
+        &mut self,
+        index: u32,
+        desc: u64,
+        used: u64,
+        avail: u64,
+    ) -> Result<(), VhostUserError> {
+        let num = u64::from(self.vring(index)?.num);
+        let Some(mem) = self.mem.clone() else {
+            return Err(VhostUserError::Sequence { index });
+        };
+        // Sizes of the three parts (split ring, with the event fields).
+        let parts = [(desc, 16 * num), (avail, 6 + 2 * num), (used, 6 + 8 * num)];
+        let mut gpa = [0u64; 3];
+        for (g, (user_addr, len)) in gpa.iter_mut().zip(parts) {
+            *g = mem
+                .user_to_guest(user_addr, len.max(1))
+                .ok_or(VhostUserError::BadRingAddress { index, user_addr })?;
+        }
+        self.vring(index)?.addr = Some((gpa[0], gpa[1], gpa[2]));
+        Ok(())
+    }
+
+    /// The used index of a running ring, read back from guest memory (what `GET_VRING_BASE`
+    /// reports: every popped chain up to it was returned).
+    fn used_index(&self, index: usize) -> Option<u16> {
+        let v = self.vrings.get(index)?;
+        let (_, _, used) = v.addr?;
+        let mem = self.mem.as_ref()?;
+        mem.slice(used, 4).ok()?.load_u16(2).ok()
+    }
+}
+
+type R<T> = vhost::vhost_user::Result<T>;
+
+fn unsupported<T>(c: &mut Control) -> R<T> {
+    c.fail(VhostUserError::Protocol)?;
+    Err(ProtoError::InvalidOperation("not supported"))
+}
+
+impl VhostUserBackendReqHandlerMut for Control {
+    fn set_owner(&mut self) -> R<()> {
+        Ok(())
+    }
+
+    fn reset_owner(&mut self) -> R<()> {
+        self.stop();
+        self.vrings = Default::default();
+        Ok(())
+    }
+
+    fn reset_device(&mut self) -> R<()> {
+        self.reset_owner()
+    }
+
+    fn get_features(&mut self) -> R<u64> {
+        Ok(OFFERED_FEATURES)
+    }
+
+    fn set_features(&mut self, features: u64) -> R<()> {
+        let extra = features & !OFFERED_FEATURES;
+        if extra != 0 || features & Features::VERSION_1.bits() == 0 {
+            let bits = if extra != 0 {
+                extra
+            } else {
+                Features::VERSION_1.bits()
+            };
+            return self.fail(VhostUserError::Features { bits });
+        }
+        if self.running && features != self.acked {
+            return self.fail(VhostUserError::Features {
+                bits: features ^ self.acked,
+            });
+        }
+        self.acked = features;
+        Ok(())
+    }
+
+    fn set_mem_table(
+        &mut self,
+        ctx: &[VhostUserMemoryRegion],
+        files: Vec<File>,
+        _postcopy_listening: Option<bool>,
+    ) -> R<Option<Vec<VhostUserMemoryRegionBase>>> {
+        let regions: Vec<RegionInfo> = ctx
+            .iter()
+            .map(|r| RegionInfo {
+                guest_phys_addr: r.guest_phys_addr,
+                memory_size: r.memory_size,
+                user_addr: r.user_addr,
+                mmap_offset: r.mmap_offset,
+            })
+            .collect();
+        match self.set_mem(&regions, files) {
+            Ok(()) => Ok(None),
+            Err(e) => self.fail(e).map(|()| None),
+        }
+    }
+
+    fn set_vring_num(&mut self, index: u32, num: u32) -> R<()> {
+        let ok = num != 0 && num.is_power_of_two() && num as usize <= QUEUE_SIZE;
+        match self.vring(index) {
+            Ok(v) if ok => {
+                v.num = num as u16;
+                Ok(())
+            }
+            Ok(_) => self.fail(VhostUserError::BadQueueSize { index, num }),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn set_vring_addr(
+        &mut self,
+        index: u32,
+        flags: VhostUserVringAddrFlags,
+        descriptor: u64,
+        used: u64,
+        available: u64,
+        _log: u64,
+    ) -> R<()> {
+        if !flags.is_empty() {
+            // Dirty logging is not offered.
+            return self.fail(VhostUserError::Protocol);
+        }
+        match self.set_addr(index, descriptor, used, available) {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn set_vring_base(&mut self, index: u32, base: u32) -> R<()> {
+        match (self.vring(index), u16::try_from(base)) {
+            (Ok(v), Ok(b)) => {
+                v.base = b;
+                Ok(())
+            }
+            (Err(e), _) => self.fail(e),
+            (Ok(_), Err(_)) => self.fail(VhostUserError::Protocol),
+        }
+    }
+
+    fn get_vring_base(&mut self, index: u32) -> R<VhostUserVringState> {
+        let i = index as usize;
+        if i >= self.vrings.len() {
+            self.fail(VhostUserError::BadQueue { index })?;
+        }
+        // GET_VRING_BASE stops the ring.
+        self.stop();
+        let v = &mut self.vrings[i];
+        let base = v.base;
+        v.started = false;
+        v.kick = None;
+        Ok(VhostUserVringState::new(index, u32::from(base)))
+    }
+
+    fn set_vring_kick(&mut self, index: u8, fd: Option<File>) -> R<()> {
+        let index = u32::from(index);
+        let Some(fd) = fd else {
+            // Polling mode (no kick fd) is not supported.
+            return self.fail(VhostUserError::Protocol);
+        };
+        if super::sys::set_nonblocking(&fd).is_err() {
+            return self.fail(VhostUserError::Protocol);
+        }
+        match self.vring(index) {
+            Ok(v) => {
+                v.kick = Some(fd);
+                v.started = true;
+                Ok(())
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn set_vring_call(&mut self, index: u8, fd: Option<File>) -> R<()> {
+        // Allowed while running (QEMU swaps call fds when interrupts are reconfigured):
+        // the port signals whichever fd is current. Non-blocking: a call fd that is not
+        // an eventfd (a full pipe) must not block the backend.
+        if fd
+            .as_ref()
+            .is_some_and(|f| super::sys::set_nonblocking(f).is_err())
+        {
+            return self.fail(VhostUserError::Protocol);
+        }
+        match self.vrings.get_mut(usize::from(index)) {
+            Some(v) => {
+                v.call = fd;
+                Ok(())
+            }
+            None => self.fail(VhostUserError::BadQueue {
+                index: u32::from(index),
+            }),
+        }
+    }
+
+    fn set_vring_err(&mut self, index: u8, _fd: Option<File>) -> R<()> {
+        if usize::from(index) < self.vrings.len() {
+            Ok(())
+        } else {
+            self.fail(VhostUserError::BadQueue {
+                index: u32::from(index),
+            })
+        }
+    }
+
+    fn get_protocol_features(&mut self) -> R<VhostUserProtocolFeatures> {
+        Ok(OFFERED_PROTOCOL)
+    }
+
+    fn set_protocol_features(&mut self, features: u64) -> R<()> {
+        let extra = features & !OFFERED_PROTOCOL.bits();
+        if extra != 0 {
+            return self.fail(VhostUserError::Features { bits: extra });
+        }
+        self.protocol = features;
+        Ok(())
+    }
+
+    fn get_queue_num(&mut self) -> R<u64> {
+        unsupported(self)
+    }
+
+    fn set_vring_enable(&mut self, index: u32, enable: bool) -> R<()> {
+        match self.vrings.get_mut(index as usize) {
+            Some(v) => {
+                v.enabled = enable;
+                if !enable {
+                    self.stop();
+                }
+                Ok(())
+            }
+            None => self.fail(VhostUserError::BadQueue { index }),
+        }
+    }
+
+    fn get_config(&mut self, _: u32, _: u32, _: VhostUserConfigFlags) -> R<Vec<u8>> {
+        unsupported(self)
+    }
+
+    fn set_config(&mut self, _: u32, _: &[u8], _: VhostUserConfigFlags) -> R<()> {
+        unsupported(self)
+    }
+
+    fn set_gpu_socket(&mut self, _: GpuBackend) -> R<()> {
+        unsupported(self)
+    }
+
+    fn get_shared_object(&mut self, _: VhostUserSharedMsg) -> R<File> {
+        unsupported(self)
+    }
+
+    fn get_inflight_fd(&mut self, _: &VhostUserInflight) -> R<(VhostUserInflight, File)> {
+        unsupported(self)
+    }
+
+    fn set_inflight_fd(&mut self, _: &VhostUserInflight, _: File) -> R<()> {
+        unsupported(self)
+    }
+
+    fn get_max_mem_slots(&mut self) -> R<u64> {
+        unsupported(self)
+    }
+
+    fn add_mem_region(
+        &mut self,
+        _: &VhostUserSingleMemoryRegion,
+        _: File,
+        _: Option<bool>,
+    ) -> R<Option<VhostUserMemoryRegionBase>> {
+        unsupported(self)
+    }
+
+    fn remove_mem_region(&mut self, _: &VhostUserSingleMemoryRegion) -> R<()> {
+        unsupported(self)
+    }
+
+    fn set_device_state_fd(
+        &mut self,
+        _: VhostTransferStateDirection,
+        _: VhostTransferStatePhase,
+        _: File,
+    ) -> R<Option<File>> {
+        unsupported(self)
+    }
+
+    fn check_device_state(&mut self) -> R<()> {
+        unsupported(self)
+    }
+
+    fn get_shmem_config(&mut self) -> R<VhostUserShMemConfig> {
+        unsupported(self)
+    }
+
+    fn set_log_base(&mut self, _: &VhostUserLog, _: File) -> R<()> {
+        unsupported(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault_of<T: core::fmt::Debug>(c: &mut Control, r: R<T>) -> VhostUserError {
+        assert!(r.is_err(), "refused: {r:?}");
+        c.fault.take().expect("a typed fault")
+    }
+
+    #[test]
+    fn refuses_values_the_frontend_gets_wrong() {
+        let mut c = Control::default();
+        assert_eq!(c.get_features().unwrap(), OFFERED_FEATURES);
+        let r = c.set_features(OFFERED_FEATURES | 1 << 22);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features { bits: 1 << 22 }
+        );
+        let r = c.set_features(NetFeatures::CSUM);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features {
+                bits: Features::VERSION_1.bits()
+            }
+        );
+        for (index, num) in [(0, 0), (0, 100), (1, 512), (0, u32::MAX)] {
+            let r = c.set_vring_num(index, num);
+            assert_eq!(
+                fault_of(&mut c, r),
+                VhostUserError::BadQueueSize { index, num }
+            );
+        }
+        let r = c.set_vring_num(2, 256);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::BadQueue { index: 2 });
+        let r = c.set_vring_base(0, 0x1_0000);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        // Ring addresses before a memory table.
+        c.set_vring_num(0, 256).unwrap();
+        let r = c.set_vring_addr(0, VhostUserVringAddrFlags::empty(), 0, 0, 0, 0);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Sequence { index: 0 });
+        let r = c.set_vring_addr(0, VhostUserVringAddrFlags::VHOST_VRING_F_LOG, 0, 0, 0, 0);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        let r = c.set_mem_table(&[], Vec::new(), None);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::MemTable {
+                regions: 0,
+                files: 0
+            }
+        );
+        let r = c.set_protocol_features(VhostUserProtocolFeatures::MQ.bits());
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::Features {
+                bits: VhostUserProtocolFeatures::MQ.bits()
+            }
+        );
+        let r = c.get_queue_num();
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        assert!(!c.ready());
+    }
+
+    #[test]
+    fn the_first_fault_is_kept() {
+        let mut c = Control::default();
+        let _ = c.set_vring_num(7, 1);
+        let _ = c.set_vring_num(0, 3);
+        assert_eq!(c.fault, Some(VhostUserError::BadQueue { index: 7 }));
+    }
+
+    #[test]
+    fn a_running_ring_cannot_be_reconfigured_and_a_stop_bumps_the_generation() {
+        let mut c = Control::default();
+        c.set_features(OFFERED_FEATURES).unwrap();
+        c.running = true;
+        let r = c.set_vring_num(0, 64);
+        assert_eq!(fault_of(&mut c, r), VhostUserError::Sequence { index: 0 });
+        let r = c.set_features(Features::VERSION_1.bits());
+        assert!(matches!(
+            fault_of(&mut c, r),
+            VhostUserError::Features { .. }
+        ));
+        let g = c.generation;
+        c.set_vring_enable(1, false).unwrap();
+        assert!(!c.running);
+        assert_ne!(c.generation, g);
+        assert_eq!(c.negotiated() & PROTOCOL_FEATURES, 0);
+    }
+}

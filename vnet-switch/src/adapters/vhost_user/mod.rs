@@ -1,0 +1,423 @@
+//! A **vhost-user backend** port (feature `vhost-user`, std, Linux): a QEMU guest's
+//! virtio-net device served by this process, plugged into the switch as a
+//! [`PortEndpoint`].
+//!
+//! The frontend (QEMU) connects to a Unix socket and describes the device: features,
+//! the guest memory (`SET_MEM_TABLE`: regions with their files), the two vrings
+//! (size, addresses in QEMU's own address space, base, kick and call eventfds). The
+//! protocol messages are parsed and dispatched by rust-vmm's `vhost` crate
+//! ([`BackendReqHandler`]); [`Control`] validates and keeps what they say. Once both
+//! rings are started and enabled, the port maps the guest memory ([`GuestMemory`]: one
+//! `mmap` per region, guest-physical → region) and serves the rings with the
+//! [`virtio_net`](crate::adapters::virtio_net) port over the `virtqueue` device side: all
+//! ring processing is ours (no virtio-queue, no vm-memory).
+//!
+//! # Features
+//!
+//! `VERSION_1`, `RING_EVENT_IDX`, `INDIRECT_DESC`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`
+//! (checksum passthrough); protocol feature `REPLY_ACK` only. `MQ` is not announced
+//! (one queue pair); `CONFIG` is not needed (QEMU keeps the config space: the MAC is the
+//! one on its command line). Packed rings, GSO, dirty logging, postcopy, inflight
+//! tracking and `CONFIGURE_MEM_SLOTS` are not supported.
+//!
+//! # Hostile frontend, hostile guest
+//!
+//! Every request value is checked before it is kept (queue index, size, ring addresses
+//! inside the memory table, features offered). A request that is wrong, a memory table
+//! that changes while the rings run, a broken ring at run time (a fatal error of the
+//! virtio-net port) or a closed socket **cuts the frontend off**: the port drops its
+//! rings, unmaps the memory, closes the socket and returns a [`CutOff`] with a typed
+//! [`VhostUserError`]; it then waits for a new connection. The switch and every other
+//! port go on. Per-chain errors (a bad chain, a bad header) are the virtio-net port's:
+//! counted, the chain returned, the port goes on.
+//!
+//! # Driving it
+//!
+//! The integrator's event loop (one thread) waits on [`VhostUserPort::fds`], and:
+//! * socket readable → [`VhostUserPort::handle_socket`];
+//! * then [`Switch::poll`](crate::Switch::poll), then [`VhostUserPort::after_poll`]
+//!   (signals the call eventfds the driver asked for, detects a broken ring);
+//! * before sleeping, [`VhostUserPort::enable_notifications`] (`true`: poll again).
+
+mod active;
+mod control;
+mod either;
+mod error;
+mod memory;
+mod sys;
+
+pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
+pub use either::VmOr;
+pub use error::{CutOff, VhostUserError};
+pub use memory::{GuestMemory, RegionInfo, MAX_REGIONS};
+pub use sys::wait_readable;
+pub use vhost::vhost_user::BackendReqHandler;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::adapters::virtio_net::{PortState, VirtioNetPort, VirtioNetStats};
+use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use active::Active;
+
+/// Largest queue size accepted (QEMU's default is 256).
+pub const QUEUE_SIZE: usize = 256;
+/// Most segments of one descriptor chain (a Linux transmit skb with fragments).
+pub const SEGMENTS: usize = 32;
+/// Private ingress slot size: the largest frame a guest may send (1514 + VLAN tag, with
+/// room to spare).
+pub const FRAME: usize = 1536;
+
+/// The longest a request may take to arrive whole, or a reply to find room in the
+/// socket: a frontend that stalls longer is cut off ([`VhostUserError::Stalled`]).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The virtio-net port type used per guest.
+pub(crate) type VmNetPort<'m> = VirtioNetPort<'m, GuestMemory, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
+
+/// Counters of one vhost-user port (the switch counts frames itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VhostUserStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Times the data path was started.
+    pub starts: u64,
+    /// Frontends cut off (disconnects included).
+    pub cutoffs: u64,
+    /// The reason of the last cut-off.
+    pub last_cutoff: Option<VhostUserError>,
+    /// Requests refused because their feature was not negotiated yet (not fatal).
+    pub ignored_requests: u64,
+    /// Kick eventfd reads that found a kick.
+    pub kicks: u64,
+    /// Call eventfd signals sent.
+    pub calls: u64,
+    /// The virtio-net counters of the last data path (kept across restarts).
+    pub net: VirtioNetStats,
+}
+
+/// One VM's port: the connection (when a frontend is attached), its control state and,
+/// while the rings run, the data path. Without a running data path the port takes and
+/// delivers nothing (the switch drops frames for it as it does for a full port).
+pub struct VhostUserPort {
+    control: Arc<Mutex<Control>>,
+    conn: Option<BackendReqHandler<Mutex<Control>>>,
+    active: Option<Box<Active>>,
+    generation: u64,
+    max_frame: u16,
+    stats: VhostUserStats,
+    /// Since when an incomplete request (or a full socket) has been waiting.
+    stalled_since: Option<std::time::Instant>,
+}
+
+impl core::fmt::Debug for VhostUserPort {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VhostUserPort")
+            .field("connected", &self.conn.is_some())
+            .field("running", &self.active.is_some())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+fn lock(c: &Mutex<Control>) -> MutexGuard<'_, Control> {
+    // A panic while holding the lock cannot leave `Control` inconsistent in a way that
+    // matters more than losing the frontend: take the data as it is.
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl VhostUserPort {
+    /// A port without a frontend; frames up to `max_frame` bytes (`14..=`[`FRAME`]).
+    pub fn new(max_frame: u16) -> Self {
+        VhostUserPort {
+            control: Arc::default(),
+            conn: None,
+            active: None,
+            generation: 0,
+            max_frame: max_frame.clamp(14, FRAME as u16),
+            stats: VhostUserStats::default(),
+            stalled_since: None,
+        }
+    }
+
+    /// Whether a frontend is attached.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Whether the rings are running.
+    pub fn is_running(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> VhostUserStats {
+        let mut s = self.stats.clone();
+        if let Some(a) = &self.active {
+            s.net = a.port.stats().clone();
+        }
+        s
+    }
+
+    /// Attach a frontend's connection. Refused (the stream is given back) when one is
+    /// attached already.
+    pub fn attach(&mut self, stream: UnixStream) -> Result<(), UnixStream> {
+        if self.conn.is_some() {
+            return Err(stream);
+        }
+        self.stalled_since = None;
+        self.control = Arc::default();
+        self.generation = 0;
+        self.conn = Some(BackendReqHandler::from_stream(stream, self.control.clone()));
+        self.stats.connections += 1;
+        Ok(())
+    }
+
+    /// The fds to wait on: the socket and the kick eventfds (readable = work).
+    pub fn fds(&self, out: &mut Vec<RawFd>) {
+        let Some(conn) = &self.conn else { return };
+        out.push(conn.as_raw_fd());
+        let c = lock(&self.control);
+        out.extend(
+            c.vrings
+                .iter()
+                .filter_map(|v| v.kick.as_ref().map(|k| k.as_raw_fd())),
+        );
+    }
+
+    /// Handle one request from the frontend (its socket is readable). `Err`: the
+    /// frontend was cut off (a disconnect included).
+    ///
+    /// The dispatcher reads and answers with blocking calls (and retries a socket that
+    /// would block without end), so a request is handed to it only when it is there
+    /// whole (peeked) and the socket has room for the reply. A frontend that leaves a
+    /// request incomplete, or does not read its replies, for [`REQUEST_TIMEOUT`] is cut
+    /// off; until then this returns at once.
+    pub fn handle_socket(&mut self) -> Result<(), CutOff> {
+        let Some(conn) = &mut self.conn else {
+            return Ok(());
+        };
+        let fd = conn.as_raw_fd();
+        match request_waiting(fd) {
+            Waiting::Whole => self.stalled_since = None,
+            Waiting::Partial(bytes) => {
+                let since = *self
+                    .stalled_since
+                    .get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < REQUEST_TIMEOUT {
+                    return Ok(());
+                }
+                return Err(self.cut_off(VhostUserError::Stalled { bytes }));
+            }
+        }
+        if let Err(e) = conn.handle_request() {
+            let reason = match e {
+                // A request for a feature not negotiated yet: the message was read whole
+                // and refused without a reply; the connection stays in step. QEMU sends
+                // SET_VRING_ENABLE before SET_FEATURES (and again after it).
+                vhost::vhost_user::Error::InactiveFeature(_)
+                | vhost::vhost_user::Error::InactiveOperation(_) => {
+                    self.stats.ignored_requests += 1;
+                    return self.sync();
+                }
+                vhost::vhost_user::Error::Disconnected
+                | vhost::vhost_user::Error::PartialMessage
+                | vhost::vhost_user::Error::SocketBroken(_) => VhostUserError::Disconnected,
+                _ => lock(&self.control)
+                    .fault
+                    .unwrap_or(VhostUserError::Protocol),
+            };
+            return Err(self.cut_off(reason));
+        }
+        let fault = lock(&self.control).fault;
+        if let Some(reason) = fault {
+            return Err(self.cut_off(reason));
+        }
+        self.sync()
+    }
+
+    /// Start or stop the data path after the control state changed.
+    fn sync(&mut self) -> Result<(), CutOff> {
+        let mut c = lock(&self.control);
+        if c.generation != self.generation {
+            // A stop: the rings' bases were recorded by the control state.
+            self.generation = c.generation;
+            if let Some(a) = self.active.take() {
+                self.stats.net = a.port.stats().clone();
+            }
+        }
+        if self.active.is_some() || !c.ready() {
+            return Ok(());
+        }
+        let (Some(mem), Some(rx), Some(tx)) =
+            (c.mem.clone(), c.vrings[0].config(), c.vrings[1].config())
+        else {
+            return Ok(());
+        };
+        let rings = [(rx, c.vrings[0].base), (tx, c.vrings[1].base)];
+        match Active::start(mem, rings, c.negotiated(), self.max_frame) {
+            Ok(a) => {
+                c.running = true;
+                drop(c);
+                self.active = Some(a);
+                self.stats.starts += 1;
+                Ok(())
+            }
+            Err(e) => {
+                drop(c);
+                Err(self.cut_off(VhostUserError::Attach(e)))
+            }
+        }
+    }
+
+    /// Cut the frontend off: drop the rings, unmap, close the socket.
+    pub fn cut_off(&mut self, reason: VhostUserError) -> CutOff {
+        if let Some(a) = self.active.take() {
+            self.stats.net = a.port.stats().clone();
+        }
+        self.conn = None;
+        self.control = Arc::default();
+        self.generation = 0;
+        self.stats.cutoffs += 1;
+        self.stats.last_cutoff = Some(reason);
+        CutOff { reason }
+    }
+
+    /// After a switch poll: signal the call eventfds the driver asked for, drain kicks,
+    /// and cut the frontend off when its rings broke.
+    pub fn after_poll(&mut self) -> Result<(), CutOff> {
+        let Some(a) = &mut self.active else {
+            return Ok(());
+        };
+        if let PortState::Down(e) = a.port.state() {
+            return Err(self.cut_off(VhostUserError::Ring(e)));
+        }
+        let irq = a.port.interrupts();
+        let c = lock(&self.control);
+        for (want, v) in [irq.receiveq, irq.transmitq].into_iter().zip(&c.vrings) {
+            if let (true, Some(call)) = (want, &v.call) {
+                if (&*call).write_all(&1u64.to_ne_bytes()).is_ok() {
+                    self.stats.calls += 1;
+                }
+            }
+        }
+        for v in &c.vrings {
+            if let Some(kick) = &v.kick {
+                let mut b = [0u8; 8];
+                if matches!((&*kick).read(&mut b), Ok(8)) {
+                    self.stats.kicks += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Before sleeping: ask the guest to kick when it sends. `true`: frames raced in,
+    /// poll again first. A broken ring cuts the frontend off at the next
+    /// [`VhostUserPort::after_poll`].
+    pub fn enable_notifications(&mut self) -> bool {
+        match &mut self.active {
+            Some(a) => a.port.enable_notifications().unwrap_or(false),
+            None => false,
+        }
+    }
+}
+
+/// What a frontend's socket holds.
+enum Waiting {
+    /// A whole request (or end of stream, or an error the dispatcher will report).
+    Whole,
+    /// Part of a request (bytes), or a request whose reply would not fit.
+    Partial(u32),
+}
+
+/// Header: request (4), flags (4), size (4) (vhost-user, little-endian).
+const HEADER: usize = 12;
+
+fn request_waiting(fd: RawFd) -> Waiting {
+    let mut buf = [0u8; HEADER + vhost::vhost_user::message::MAX_MSG_SIZE];
+    let n = match sys::peek(fd, &mut buf[..HEADER]) {
+        Ok(n) if n < HEADER && n > 0 => return Waiting::Partial(n as u32),
+        Ok(0) | Err(_) => return Waiting::Whole,
+        Ok(n) => n,
+    };
+    let size = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
+    let want = HEADER + size;
+    if want > buf.len() {
+        // Oversized: the dispatcher refuses it from the header alone.
+        return Waiting::Whole;
+    }
+    let got = sys::peek(fd, &mut buf[..want]).unwrap_or(n);
+    if got < want {
+        return Waiting::Partial(got as u32);
+    }
+    if !sys::writable(fd) {
+        return Waiting::Partial(got as u32);
+    }
+    Waiting::Whole
+}
+
+impl PortEndpoint for VhostUserPort {
+    fn rx_take(&mut self) -> Option<RxSlot> {
+        self.active.as_mut()?.port.rx_take()
+    }
+
+    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
+        match &self.active {
+            Some(a) => a.port.rx_frame(slot),
+            None => &[],
+        }
+    }
+
+    fn rx_release(&mut self, slot: RxSlot) {
+        if let Some(a) = &mut self.active {
+            a.port.rx_release(slot)
+        }
+    }
+
+    fn rx_pending(&self) -> usize {
+        self.active.as_ref().map_or(0, |a| a.port.rx_pending())
+    }
+
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        self.active
+            .as_ref()
+            .map_or_else(FrameMeta::default, |a| a.port.rx_meta(slot))
+    }
+
+    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+        self.active.as_mut()?.port.tx_reserve(len)
+    }
+
+    fn tx_write(
+        &mut self,
+        slot: &TxSlot,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
+        match &mut self.active {
+            Some(a) => a.port.tx_write(slot, offset, bytes),
+            None => Err(EndpointError::BadSlot(slot.index())),
+        }
+    }
+
+    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+        if let Some(a) = &mut self.active {
+            a.port.tx_meta(slot, meta)
+        }
+    }
+
+    fn tx_commit(&mut self, slot: TxSlot) {
+        if let Some(a) = &mut self.active {
+            a.port.tx_commit(slot)
+        }
+    }
+
+    fn tx_abort(&mut self, slot: TxSlot) {
+        if let Some(a) = &mut self.active {
+            a.port.tx_abort(slot)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The few system calls of the backend: mapping a guest memory region from its file, and
+//! signalling / draining eventfds. Every `unsafe` of the adapter's system side is here.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; every access goes through volatile copies
+// (`virtqueue::VolatileSlice`), so moving or sharing the owner between threads is sound.
+unsafe impl Send for Mapping {}
+// SAFETY: as above: no `&[u8]` to the bytes is ever created.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Map `len` bytes of `file` from offset 0 (`MAP_SHARED`, read-write).
+    pub(crate) fn map(file: &File, len: usize) -> io::Result<Mapping> {
+        if len == 0 {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: a fresh mapping at an address the kernel chooses: no existing memory is
+        // affected. The fd is valid for the call (borrowed from `file`); the result is
+        // checked for MAP_FAILED before use.
+        let ptr = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// A volatile view of `len` bytes at `offset`, or `None` when outside the mapping.
+    /// The view is `'static` as far as the type system knows: the caller keeps it no
+    /// longer than the mapping (see `memory.rs`).
+    pub(crate) fn view(
+        &self,
+        offset: usize,
+        len: usize,
+    ) -> Option<virtqueue::VolatileSlice<'static>> {
+        let end = offset.checked_add(len)?;
+        if end > self.len || len == 0 {
+            return None;
+        }
+        // SAFETY: `offset..offset + len` lies inside the live mapping (checked above); the
+        // mapping is read-write; the slice is only used through volatile accesses, and its
+        // owner (`GuestMemory`) drops it before this mapping (field order there).
+        Some(unsafe { virtqueue::VolatileSlice::from_raw_parts(self.ptr.add(offset), len) })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly what mmap returned; no view outlives the
+        // mapping (the owner drops views first).
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}
+
+/// Set `O_NONBLOCK` on `file` (kick eventfds are drained without waiting).
+pub(crate) fn set_nonblocking(file: &File) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a valid, owned fd; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Wait until one of `fds` is readable or `timeout_ms` passed (`-1`: no limit). Returns
+/// which ones are readable (or hung up) in `ready`, index for index.
+pub fn wait_readable(fds: &[i32], ready: &mut Vec<bool>, timeout_ms: i32) -> io::Result<usize> {
+    let mut pfd: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfd` is a valid array of `pfd.len()` pollfd structs for the call.
+    let n = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        ready.clear();
+        ready.resize(fds.len(), false);
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(0)
+        } else {
+            Err(e)
+        };
+    }
+    ready.clear();
+    ready.extend(pfd.iter().map(|p| p.revents != 0));
+    Ok(n as usize)
+}
+
+/// Bytes waiting on a socket, up to `buf.len()`, without taking them (`MSG_PEEK`, never
+/// blocks; attached fds stay queued). `Ok(0)`: the peer closed.
+pub(crate) fn peek(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Whether a socket can take a write now (a reply would not block).
+pub(crate) fn writable(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call; timeout 0 (no wait).
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLOUT != 0
+}
+
+/// Whether `file` can no longer shrink (a memfd with `F_SEAL_SHRINK`): a mapping of it
+/// cannot lose pages under us (`SIGBUS`). Other files (no seals) answer `false`.
+pub(crate) fn shrink_sealed(file: &File) -> bool {
+    // SAFETY: fcntl on a valid, borrowed fd; no memory is passed.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & libc::F_SEAL_SHRINK != 0
+}
