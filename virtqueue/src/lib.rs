@@ -59,6 +59,7 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+mod any;
 mod chain;
 mod device;
 mod driver;
@@ -69,12 +70,14 @@ mod memory;
 pub mod ordering;
 #[cfg(any(test, feature = "alloc"))]
 mod owned;
+mod packed;
 mod ring;
 mod sync;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod mock;
 
+pub use any::{AnyDeviceQueue, AnyDriverQueue};
 pub use chain::{ChainReader, ChainWriter, DescriptorChain, Segment};
 pub use device::{DeviceQueue, UsedEntry};
 pub use driver::{Buffer, DriverQueue, Token, UsedBuffer};
@@ -84,3 +87,4 @@ pub use layout::{Descriptor, QueueConfig, UsedElem};
 pub use memory::{MemoryRegion, MultiRegion, OffsetMemory, SharedMemory, VolatileSlice};
 #[cfg(any(test, feature = "alloc"))]
 pub use owned::OwnedMemory;
+pub use packed::{PackedDeviceQueue, PackedDriverQueue};

@@ -46,6 +46,17 @@ pub enum Barriers {
     Platform,
 }
 
+impl Barriers {
+    /// [`Barriers::Platform`] when `ORDER_PLATFORM` is negotiated, else [`Barriers::Smp`].
+    pub fn for_features(features: crate::Features) -> Barriers {
+        if features.contains(crate::Features::ORDER_PLATFORM) {
+            Barriers::Platform
+        } else {
+            Barriers::Smp
+        }
+    }
+}
+
 /// x86 is TSO for the device too (DMA to write-back memory is snooped and ordered like
 /// another core's accesses): its acquire and release fences need no instruction even under
 /// `ORDER_PLATFORM`, only the full (store → load) fence does, as in Linux's `dma_rmb` /
