@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use nic_drivers::mock::{FakeDeviceState, FakeTransport, NetDeviceModel};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::virtqueue::{MemoryRegion, QueueConfig, VolatileSlice};
@@ -49,7 +49,10 @@ fn device_state() -> RefCell<FakeDeviceState> {
     RefCell::new(s)
 }
 
-fn bench_partnet(c: &mut Criterion, len: usize) {
+/// Runs the iteration body it is given: under criterion, or a fixed number of times.
+type Runner<'r> = &'r mut dyn FnMut(&str, usize, &mut dyn FnMut());
+
+fn bench_partnet(run: Runner<'_>, len: usize) {
     // The bare-metal configuration: identity-mapped DMA pool, no IOMMU.
     let mut pool = vec![0u8; 1 << 20];
     // SAFETY: the pool is plain memory; the "device" is the in-process model, which
@@ -67,29 +70,22 @@ fn bench_partnet(c: &mut Criterion, len: usize) {
     let mut net: VirtioNet<'_, IdentityHal<'_>, FakeTransport<'_>, RING, BATCH> =
         VirtioNet::new(&hal, FakeTransport::new(&st, None), cfg).unwrap();
     let f = frame(len);
-    let mut group = c.benchmark_group("virtio_net_rx_tx");
-    group.throughput(Throughput::Elements(2 * BATCH as u64));
-    group.bench_with_input(BenchmarkId::new("partnet", len), &len, |b, _| {
-        b.iter(|| {
-            for _ in 0..BATCH {
-                let s = net.tx_reserve(f.len()).unwrap().unwrap();
-                net.tx_write(&s, 0, &f).unwrap();
-                net.tx_commit(s).unwrap();
-            }
-            net.tx_flush().unwrap();
-            assert_eq!(model.process_tx(), BATCH);
-            net.poll(BATCH as u16).unwrap();
-            for _ in 0..BATCH {
-                assert!(model.deliver(&f));
-            }
-            for _ in 0..BATCH {
-                let s = net.rx_take().unwrap().unwrap();
-                black_box(net.rx_frame(&s));
-                net.rx_release(s);
-            }
-        })
+    run("partnet", len, &mut || {
+        for _ in 0..BATCH {
+            let s = net.tx_reserve(f.len()).unwrap().unwrap();
+            net.tx_write(&s, 0, &f).unwrap();
+            net.tx_commit(s).unwrap();
+        }
+        net.tx_flush().unwrap();
+        assert_eq!(model.process_tx(), BATCH);
+        net.poll(BATCH as u16).unwrap();
+        assert_eq!(model.deliver_batch(&f, BATCH), BATCH);
+        for _ in 0..BATCH {
+            let s = net.rx_take().unwrap().unwrap();
+            black_box(net.rx_frame(&s));
+            net.rx_release(s);
+        }
     });
-    group.finish();
 }
 
 // ---- rcore virtio-drivers over the same device model ----
@@ -203,7 +199,7 @@ impl rt::Transport for RTransport<'_> {
     }
 }
 
-fn bench_rcore(c: &mut Criterion, len: usize) {
+fn bench_rcore(run: Runner<'_>, len: usize) {
     if ARENA_BASE.load(Ordering::Relaxed) == 0 {
         let arena: &'static mut [u64] = Vec::leak(vec![0u64; ARENA / 8 + 512]);
         let base = (arena.as_mut_ptr() as usize).next_multiple_of(4096);
@@ -238,48 +234,78 @@ fn bench_rcore(c: &mut Criterion, len: usize) {
     }
     let f = frame(len);
     let mut tx_of_token = [usize::MAX; RING];
-    let mut group = c.benchmark_group("virtio_net_rx_tx");
-    group.throughput(Throughput::Elements(2 * BATCH as u64));
-    group.bench_with_input(BenchmarkId::new("virtio-drivers", len), &len, |b, _| {
-        b.iter(|| {
-            for (i, buf) in tx.iter_mut().enumerate() {
-                let h = net.fill_buffer_header(buf).unwrap();
-                buf[h..h + f.len()].copy_from_slice(&f);
-                // SAFETY: the buffer is not touched until `transmit_complete`.
-                let t = unsafe { net.transmit_begin(&buf[..h + f.len()]) }.unwrap();
-                tx_of_token[usize::from(t)] = i;
-            }
-            assert_eq!(model.process_tx(), BATCH);
-            while let Some(t) = net.poll_transmit() {
-                let buf = &tx[tx_of_token[usize::from(t)]];
-                // SAFETY: the same buffer as given to `transmit_begin` for this token.
-                unsafe { net.transmit_complete(t, &buf[..12 + f.len()]) }.unwrap();
-            }
-            for _ in 0..BATCH {
-                assert!(model.deliver(&f));
-            }
-            for _ in 0..BATCH {
-                let t = net.poll_receive().unwrap();
-                let i = rx_of_token[usize::from(t)];
-                let buf = &mut rx[i];
-                // SAFETY: the same buffer as given to `receive_begin` for this token.
-                let (h, n) = unsafe { net.receive_complete(t, buf) }.unwrap();
-                black_box(&buf[h..h + n]);
-                // SAFETY: as above.
-                let t = unsafe { net.receive_begin(buf) }.unwrap();
-                rx_of_token[usize::from(t)] = i;
-            }
-        })
+    run("virtio-drivers", len, &mut || {
+        for (i, buf) in tx.iter_mut().enumerate() {
+            let h = net.fill_buffer_header(buf).unwrap();
+            buf[h..h + f.len()].copy_from_slice(&f);
+            // SAFETY: the buffer is not touched until `transmit_complete`.
+            let t = unsafe { net.transmit_begin(&buf[..h + f.len()]) }.unwrap();
+            tx_of_token[usize::from(t)] = i;
+        }
+        assert_eq!(model.process_tx(), BATCH);
+        while let Some(t) = net.poll_transmit() {
+            let buf = &tx[tx_of_token[usize::from(t)]];
+            // SAFETY: the same buffer as given to `transmit_begin` for this token.
+            unsafe { net.transmit_complete(t, &buf[..12 + f.len()]) }.unwrap();
+        }
+        assert_eq!(model.deliver_batch(&f, BATCH), BATCH);
+        for _ in 0..BATCH {
+            let t = net.poll_receive().unwrap();
+            let i = rx_of_token[usize::from(t)];
+            let buf = &mut rx[i];
+            // SAFETY: the same buffer as given to `receive_begin` for this token.
+            let (h, n) = unsafe { net.receive_complete(t, buf) }.unwrap();
+            black_box(&buf[h..h + n]);
+            // SAFETY: as above.
+            let t = unsafe { net.receive_begin(buf) }.unwrap();
+            rx_of_token[usize::from(t)] = i;
+        }
     });
-    group.finish();
 }
 
 fn benches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("virtio_net_rx_tx");
+    group.throughput(Throughput::Elements(2 * BATCH as u64));
+    let mut run = |name: &str, len: usize, body: &mut dyn FnMut()| {
+        group.bench_with_input(BenchmarkId::new(name, len), &len, |b, _| b.iter(&mut *body));
+    };
     for len in [64, 1514] {
-        bench_partnet(c, len);
-        bench_rcore(c, len);
+        bench_partnet(&mut run, len);
+        bench_rcore(&mut run, len);
+    }
+    group.finish();
+}
+
+/// `VIRTIO_NET_COUNT=<function>/<len>:<iterations>` runs only that function's body that
+/// many times, without criterion: for instruction counts under Cachegrind (the count of a
+/// run with 0 iterations is the set-up to subtract).
+fn count(spec: &str) {
+    let (id, iters) = spec.split_once(':').expect("<function>/<len>:<iterations>");
+    let (name, len) = id.split_once('/').expect("<function>/<len>");
+    let len: usize = len.parse().expect("frame length");
+    let iters: usize = iters.parse().expect("iterations");
+    let mut run = |n: &str, l: usize, body: &mut dyn FnMut()| {
+        if n == name && l == len {
+            for _ in 0..iters {
+                body();
+            }
+        }
+    };
+    match name {
+        "partnet" => bench_partnet(&mut run, len),
+        "virtio-drivers" => bench_rcore(&mut run, len),
+        _ => panic!("unknown function {name}"),
     }
 }
 
 criterion_group!(virtio_net, benches);
-criterion_main!(virtio_net);
+
+fn main() {
+    match std::env::var("VIRTIO_NET_COUNT") {
+        Ok(spec) => count(&spec),
+        Err(_) => {
+            virtio_net();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

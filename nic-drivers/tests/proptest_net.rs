@@ -95,9 +95,10 @@ proptest! {
                 }
             }
         }
-        // Drain everything.
+        // Drain everything: each round delivers at most the posted buffers (as few as 4,
+        // and a merged frame takes up to 4), so allow a round per injected frame.
         for (slot, _) in held.drain(..) { net.rx_release(slot); }
-        for _ in 0..4 {
+        for _ in 0..injected.len() + 4 {
             model.borrow_mut().process();
             net.poll(64).unwrap();
             while let Some(fr) = recv(&mut net).unwrap() {

@@ -381,3 +381,37 @@ fn drop_resets_the_device_and_frees_dma() {
     assert_eq!(hal.live_allocations(), 0);
     assert_eq!(st.borrow().status, 0);
 }
+
+#[test]
+fn the_model_delivers_a_batch_up_to_the_posted_buffers() {
+    let cfg = NetConfig {
+        rx_buffers: 8,
+        ..NetConfig::default()
+    };
+    for merge_chunk in [None, Some(500)] {
+        setup!(hal, st, model, net; state(), cfg);
+        model.borrow_mut().merge_chunk = merge_chunk;
+        let per_frame = if merge_chunk.is_some() { 2 } else { 1 };
+        let f = frame(900, 7);
+        let interrupts_before = st.borrow().interrupt;
+        let got = model.borrow_mut().deliver_batch(&f, 20);
+        assert_eq!(got, 8 / per_frame, "as many as the 8 posted buffers hold");
+        assert_ne!(
+            st.borrow().interrupt,
+            interrupts_before,
+            "one interrupt decision"
+        );
+        for _ in 0..got {
+            assert_eq!(recv(&mut net).unwrap().as_deref(), Some(&f[..]));
+        }
+        assert_eq!(recv(&mut net).unwrap(), None);
+        net.poll(8).unwrap();
+        assert_eq!(
+            model.borrow_mut().deliver_batch(&f, 1),
+            1,
+            "reposted buffers"
+        );
+        assert_eq!(recv(&mut net).unwrap().as_deref(), Some(&f[..]));
+        assert!(model.borrow().errors.is_empty());
+    }
+}

@@ -576,90 +576,192 @@ impl Slots<'_, 8> {
     }
 }
 
-/// Volatile copy from shared memory to private memory, in 8-byte words where aligned.
+/// Alignment of the shared side of a 32-byte copy block: 16 on x86-64 (two SSE2 16-byte
+/// volatile accesses per block, baseline on every x86-64 CPU), 8 elsewhere (four 8-byte
+/// volatile accesses).
+const BLOCK_ALIGN: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
+
+/// Copy one 32-byte block from shared memory at `src` (BLOCK_ALIGN-aligned) to private
+/// memory at `dst` (any alignment): volatile loads, then plain unaligned stores.
+///
+/// # Safety
+/// `src..src + 32` valid for volatile reads and BLOCK_ALIGN-aligned; `dst..dst + 32`
+/// valid for writes.
+#[inline(always)]
+unsafe fn read_block(src: *const u8, dst: *mut u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: by the caller's contract; `__m128i` needs 16-byte alignment for the
+    // volatile loads (BLOCK_ALIGN), the private stores are unaligned.
+    unsafe {
+        use core::arch::x86_64::__m128i;
+        let a = ptr::read_volatile(src.cast::<__m128i>());
+        let b = ptr::read_volatile(src.add(16).cast::<__m128i>());
+        ptr::write_unaligned(dst.cast::<__m128i>(), a);
+        ptr::write_unaligned(dst.add(16).cast::<__m128i>(), b);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: by the caller's contract (8-aligned volatile loads).
+    unsafe {
+        let p = src.cast::<u64>();
+        let w = [
+            ptr::read_volatile(p),
+            ptr::read_volatile(p.add(1)),
+            ptr::read_volatile(p.add(2)),
+            ptr::read_volatile(p.add(3)),
+        ];
+        ptr::write_unaligned(dst.cast::<[u64; 4]>(), w);
+    }
+}
+
+/// Copy one 32-byte block from private memory at `src` (any alignment) to shared memory
+/// at `dst` (BLOCK_ALIGN-aligned): plain unaligned loads, then volatile stores.
+///
+/// # Safety
+/// `src..src + 32` valid for reads; `dst..dst + 32` valid for volatile writes and
+/// BLOCK_ALIGN-aligned.
+#[inline(always)]
+unsafe fn write_block(src: *const u8, dst: *mut u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: by the caller's contract, as in `read_block`.
+    unsafe {
+        use core::arch::x86_64::__m128i;
+        let a = ptr::read_unaligned(src.cast::<__m128i>());
+        let b = ptr::read_unaligned(src.add(16).cast::<__m128i>());
+        ptr::write_volatile(dst.cast::<__m128i>(), a);
+        ptr::write_volatile(dst.add(16).cast::<__m128i>(), b);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: by the caller's contract (8-aligned volatile stores).
+    unsafe {
+        let p = dst.cast::<u64>();
+        let w = ptr::read_unaligned(src.cast::<[u64; 4]>());
+        ptr::write_volatile(p, w[0]);
+        ptr::write_volatile(p.add(1), w[1]);
+        ptr::write_volatile(p.add(2), w[2]);
+        ptr::write_volatile(p.add(3), w[3]);
+    }
+}
+
+/// Volatile copy from shared memory to private memory: each shared byte is loaded once,
+/// by naturally aligned volatile loads (1, 2 and 4 bytes up to an 8-byte boundary, one
+/// 8-byte word up to [`BLOCK_ALIGN`], 32-byte blocks, 8-byte words, and a 4/2/1-byte
+/// tail); `dst` is written with unaligned stores.
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
 #[inline(always)]
 unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
+    let d = dst.as_mut_ptr();
     let mut i = 0;
-    // SAFETY: every access is at src + i with i < n, valid by the caller's contract;
-    // the u64 reads happen only at 8-aligned addresses.
+    // SAFETY: every shared access is at src + i .. src + i + size with i + size <= n,
+    // valid by the caller's contract, and naturally aligned for its size (each step
+    // checks the address or follows an 8-aligned position); every private store is inside
+    // `dst` at the same offsets.
     unsafe {
         while i < n && !src.add(i).addr().is_multiple_of(8) {
-            dst[i] = ptr::read_volatile(src.add(i));
-            i += 1;
-        }
-        // 32 bytes per round: four independent loads, then four stores into `dst`.
-        while i + 32 <= n {
-            let p = src.add(i).cast::<u64>();
-            let w = [
-                ptr::read_volatile(p),
-                ptr::read_volatile(p.add(1)),
-                ptr::read_volatile(p.add(2)),
-                ptr::read_volatile(p.add(3)),
-            ];
-            if let Some(d) = dst.get_mut(i..i + 32) {
-                for (chunk, w) in d.chunks_exact_mut(8).zip(w) {
-                    chunk.copy_from_slice(&w.to_ne_bytes());
-                }
+            let a = src.add(i).addr();
+            if a & 1 != 0 || n - i < 2 {
+                *d.add(i) = ptr::read_volatile(src.add(i));
+                i += 1;
+            } else if a & 2 != 0 || n - i < 4 {
+                let w = ptr::read_volatile(src.add(i).cast::<u16>());
+                ptr::write_unaligned(d.add(i).cast::<u16>(), w);
+                i += 2;
+            } else {
+                let w = ptr::read_volatile(src.add(i).cast::<u32>());
+                ptr::write_unaligned(d.add(i).cast::<u32>(), w);
+                i += 4;
             }
+        }
+        if n - i >= 8 && !src.add(i).addr().is_multiple_of(BLOCK_ALIGN) {
+            let w = ptr::read_volatile(src.add(i).cast::<u64>());
+            ptr::write_unaligned(d.add(i).cast::<u64>(), w);
+            i += 8;
+        }
+        // 32 bytes per round (src + i is BLOCK_ALIGN-aligned whenever a block is left).
+        while i + 32 <= n {
+            read_block(src.add(i), d.add(i));
             i += 32;
         }
         while i + 8 <= n {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
-            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            ptr::write_unaligned(d.add(i).cast::<u64>(), w);
             i += 8;
         }
-        while i < n {
-            dst[i] = ptr::read_volatile(src.add(i));
-            i += 1;
+        // Here src + i is 8-aligned, or i == n.
+        if n - i >= 4 {
+            let w = ptr::read_volatile(src.add(i).cast::<u32>());
+            ptr::write_unaligned(d.add(i).cast::<u32>(), w);
+            i += 4;
+        }
+        if n - i >= 2 {
+            let w = ptr::read_volatile(src.add(i).cast::<u16>());
+            ptr::write_unaligned(d.add(i).cast::<u16>(), w);
+            i += 2;
+        }
+        if n - i >= 1 {
+            *d.add(i) = ptr::read_volatile(src.add(i));
         }
     }
 }
 
-/// Volatile copy from private memory to shared memory, in 8-byte words where aligned.
+/// Volatile copy from private memory to shared memory: each shared byte is stored once,
+/// by naturally aligned volatile stores (as in [`volatile_read`]); `src` is read with
+/// unaligned loads.
 ///
 /// # Safety
 /// `dst..dst + src.len()` must be valid for volatile writes.
 #[inline(always)]
 unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     let n = src.len();
+    let s = src.as_ptr();
     let mut i = 0;
-    // SAFETY: every access is at dst + i with i < n, valid by the caller's contract;
-    // the u64 writes happen only at 8-aligned addresses.
+    // SAFETY: as in `volatile_read`, with the roles of the two sides swapped.
     unsafe {
         while i < n && !dst.add(i).addr().is_multiple_of(8) {
-            ptr::write_volatile(dst.add(i), src[i]);
-            i += 1;
+            let a = dst.add(i).addr();
+            if a & 1 != 0 || n - i < 2 {
+                ptr::write_volatile(dst.add(i), *s.add(i));
+                i += 1;
+            } else if a & 2 != 0 || n - i < 4 {
+                let w = ptr::read_unaligned(s.add(i).cast::<u16>());
+                ptr::write_volatile(dst.add(i).cast::<u16>(), w);
+                i += 2;
+            } else {
+                let w = ptr::read_unaligned(s.add(i).cast::<u32>());
+                ptr::write_volatile(dst.add(i).cast::<u32>(), w);
+                i += 4;
+            }
+        }
+        if n - i >= 8 && !dst.add(i).addr().is_multiple_of(BLOCK_ALIGN) {
+            let w = ptr::read_unaligned(s.add(i).cast::<u64>());
+            ptr::write_volatile(dst.add(i).cast::<u64>(), w);
+            i += 8;
         }
         // 32 bytes per round, as in `volatile_read`.
         while i + 32 <= n {
-            let p = dst.add(i).cast::<u64>();
-            let mut w = [0u64; 4];
-            if let Some(s) = src.get(i..i + 32) {
-                for (w, chunk) in w.iter_mut().zip(s.chunks_exact(8)) {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(chunk);
-                    *w = u64::from_ne_bytes(b);
-                }
-            }
-            ptr::write_volatile(p, w[0]);
-            ptr::write_volatile(p.add(1), w[1]);
-            ptr::write_volatile(p.add(2), w[2]);
-            ptr::write_volatile(p.add(3), w[3]);
+            write_block(s.add(i), dst.add(i));
             i += 32;
         }
         while i + 8 <= n {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&src[i..i + 8]);
-            ptr::write_volatile(dst.add(i).cast::<u64>(), u64::from_ne_bytes(w));
+            let w = ptr::read_unaligned(s.add(i).cast::<u64>());
+            ptr::write_volatile(dst.add(i).cast::<u64>(), w);
             i += 8;
         }
-        while i < n {
-            ptr::write_volatile(dst.add(i), src[i]);
-            i += 1;
+        // Here dst + i is 8-aligned, or i == n.
+        if n - i >= 4 {
+            let w = ptr::read_unaligned(s.add(i).cast::<u32>());
+            ptr::write_volatile(dst.add(i).cast::<u32>(), w);
+            i += 4;
+        }
+        if n - i >= 2 {
+            let w = ptr::read_unaligned(s.add(i).cast::<u16>());
+            ptr::write_volatile(dst.add(i).cast::<u16>(), w);
+            i += 2;
+        }
+        if n - i >= 1 {
+            ptr::write_volatile(dst.add(i), *s.add(i));
         }
     }
 }

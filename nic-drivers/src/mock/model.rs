@@ -160,6 +160,11 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
     }
 
     /// Take every transmitted chain; returns how many.
+    ///
+    /// Each chain is popped and validated by the `DeviceQueue`, its readable bytes
+    /// (header and frame) are copied once through the chain reader into a private buffer,
+    /// and the used entries are added in batches of up to 64 (one used-index store and
+    /// one notification decision per batch). Nothing is allocated unless `keep_sent`.
     pub fn process_tx(&mut self) -> usize {
         let hdr_len = self.header_len();
         let keep = self.keep_sent;
@@ -175,14 +180,14 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
             while batch < heads.len() {
                 match q.pop_into(chain) {
                     Ok(true) => {
-                        let mut h = NetHeader::default();
-                        let mut r = chain.reader();
-                        let ok = r.read_exact(&mut h.as_mut_bytes()[..hdr_len]).is_ok();
-                        let len = r.remaining().min(frame.len());
-                        let got = r.read(&mut frame[..len]);
-                        if ok && keep {
-                            self.sent.push(frame[..got].to_vec());
-                            self.sent_headers.push(h);
+                        let got = chain.reader().read(&mut frame);
+                        if keep {
+                            record_sent(
+                                &mut self.sent,
+                                &mut self.sent_headers,
+                                frame.get(..got).unwrap_or(&[]),
+                                hdr_len,
+                            );
                         }
                         heads[batch] = virtqueue::UsedEntry {
                             head: chain.head(),
@@ -266,6 +271,16 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
 
     /// Deliver one frame now; `false` when the driver has not posted enough buffers.
     pub fn deliver(&mut self, frame: &[u8]) -> bool {
+        self.deliver_batch(frame, 1) == 1
+    }
+
+    /// Deliver `count` copies of `frame` as one batch; returns how many were delivered
+    /// (fewer when the driver has not posted enough buffers).
+    ///
+    /// Each buffer is popped and validated by the `DeviceQueue`, the header and the
+    /// frame are written through the chain writer, the used entries are added in batches
+    /// (one used-index store each) and one interrupt decision is taken for the call.
+    pub fn deliver_batch(&mut self, frame: &[u8], count: usize) -> usize {
         let hdr_len = self.header_len();
         let merged = self.driver_features() & NetFeatures::MRG_RXBUF.bits() != 0;
         let chunk = match (merged, self.merge_chunk) {
@@ -278,41 +293,81 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
             frame.len().div_ceil(chunk).max(1)
         };
         if needed > self.chains.len() {
-            return false;
+            return 0;
         }
-        let flags = self.rx_flags;
-        let Some(q) = attach(&mut self.queues, self.mem, self.state, RX_QUEUE) else {
-            return false;
+        // The header is the same for every frame of the batch.
+        let header = NetHeader {
+            flags: self.rx_flags,
+            num_buffers: U16::new(needed as u16),
+            ..Default::default()
         };
-        if usize::from(q.pending().unwrap_or(0)) < needed {
-            return false;
-        }
-        let mut used = [virtqueue::UsedEntry { head: 0, len: 0 }; 4];
-        let mut rest = frame;
-        for (i, chain) in self.chains.iter_mut().take(needed).enumerate() {
-            match q.pop_into(chain) {
-                Ok(true) => {}
-                _ => return false,
+        let header = header.as_bytes().get(..hdr_len).unwrap_or(&[]);
+        let Some(q) = attach(&mut self.queues, self.mem, self.state, RX_QUEUE) else {
+            return 0;
+        };
+        let mut used = [virtqueue::UsedEntry { head: 0, len: 0 }; 64];
+        let mut pending = 0;
+        let mut available = usize::from(q.pending().unwrap_or(0));
+        let mut delivered = 0;
+        while delivered < count {
+            if available < needed {
+                // Buffers the driver posted since the batch started count too.
+                available = usize::from(q.pending().unwrap_or(0));
+                if available < needed {
+                    break;
+                }
             }
-            let mut w = chain.writer();
-            if i == 0 {
-                let h = NetHeader {
-                    flags,
-                    num_buffers: U16::new(needed as u16),
-                    ..Default::default()
-                };
-                w.write(&h.as_bytes()[..hdr_len]);
+            if pending + needed > used.len() {
+                let _ = q.add_used_batch(&used[..pending]);
+                pending = 0;
             }
-            let take = rest.len().min(chunk);
-            let n = w.write(&rest[..take]);
-            rest = &rest[n..];
-            used[i] = virtqueue::UsedEntry {
-                head: chain.head(),
-                len: w.written(),
-            };
+            let frame_start = pending;
+            let mut rest = frame;
+            for (i, chain) in self.chains.iter_mut().take(needed).enumerate() {
+                if !matches!(q.pop_into(chain), Ok(true)) {
+                    // A bad chain: the frames completed so far are returned, the rest
+                    // stops (as before, the buffers of this frame are not returned).
+                    let _ = q.add_used_batch(used.get(..frame_start).unwrap_or(&[]));
+                    self.interrupt(RX_QUEUE);
+                    return delivered;
+                }
+                let mut w = chain.writer();
+                if i == 0 {
+                    w.write(header);
+                }
+                let n = w.write(rest.get(..chunk.min(rest.len())).unwrap_or(&[]));
+                rest = rest.get(n..).unwrap_or(&[]);
+                if let Some(u) = used.get_mut(pending) {
+                    *u = virtqueue::UsedEntry {
+                        head: chain.head(),
+                        len: w.written(),
+                    };
+                    pending += 1;
+                }
+            }
+            available -= needed;
+            delivered += 1;
         }
-        let _ = q.add_used_batch(&used[..needed]);
-        self.interrupt(RX_QUEUE);
-        true
+        if pending > 0 {
+            let _ = q.add_used_batch(&used[..pending]);
+            self.interrupt(RX_QUEUE);
+        }
+        delivered
+    }
+}
+
+/// Keep a transmitted frame (header and payload) for the tests to look at.
+#[cold]
+fn record_sent(
+    sent: &mut Vec<Vec<u8>>,
+    headers: &mut Vec<NetHeader>,
+    bytes: &[u8],
+    hdr_len: usize,
+) {
+    let mut h = NetHeader::default();
+    if let (Some(dst), Some(src)) = (h.as_mut_bytes().get_mut(..hdr_len), bytes.get(..hdr_len)) {
+        dst.copy_from_slice(src);
+        sent.push(bytes.get(hdr_len..).unwrap_or(&[]).to_vec());
+        headers.push(h);
     }
 }

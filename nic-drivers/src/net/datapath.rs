@@ -1,7 +1,7 @@
 //! The data path of [`VirtioNet`]: receive buffers and private slots, transmit buffers,
 //! and the [`LinkDevice`] implementation.
 
-use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer};
+use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer, VolatileSlice};
 
 use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
 use super::header::{checksum_fits, ctrl, tx_header, NetHeader, HEADER_LEN};
@@ -12,7 +12,7 @@ use crate::{
     MacAddress, PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
 };
 
-impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q, R> {
+impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, T, Q, R> {
     fn rx_addr(&self, b: u16) -> u64 {
         self.rx_base + u64::from(b) * BUFFER_LEN as u64
     }
@@ -80,31 +80,40 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
         Ok(b)
     }
 
-    /// Copy `n` bytes at `off` of receive buffer `b` into `slot` at `*total`; a frame
-    /// above `MAX_FRAME_LEN` is an error (the copy is skipped).
+    /// The whole of receive buffer `b`, as one bounds-checked view (translated once per
+    /// buffer: the header loads and the frame copy need no further translation).
+    #[inline]
+    fn rx_view(&self, b: u16) -> Result<VolatileSlice<'h>, Error> {
+        Ok(self.hal.memory().slice(self.rx_addr(b), BUFFER_LEN)?)
+    }
+
+    /// Copy `n` bytes at `off` of receive buffer `view` into `slot` at `*total`; a frame
+    /// above `MAX_FRAME_LEN` is an error (the copy is skipped). `off + n` is inside the
+    /// buffer: the queue checked the used length against the posted bytes (and the view's
+    /// copy checks it once more, without a panic path).
+    #[inline]
     fn copy_rx(
         &mut self,
         slot: u16,
         total: &mut usize,
-        b: u16,
+        view: VolatileSlice<'_>,
         off: usize,
         n: usize,
     ) -> Result<(), Error> {
         let end = *total + n;
-        if end > MAX_FRAME_LEN || off + n > BUFFER_LEN {
+        if end > MAX_FRAME_LEN {
             *total = end;
             return Err(Error::DeviceViolation {
                 field: "received frame length",
                 value: end as u64,
             });
         }
-        let src = self.hal.memory().slice(self.rx_addr(b) + off as u64, n)?;
         if let Some(dst) = self
             .slots
             .get_mut(usize::from(slot))
             .and_then(|s| s.get_mut(*total..end))
         {
-            src.read_into(0, dst)?;
+            view.read_into(off, dst)?;
         }
         *total = end;
         Ok(())
@@ -114,6 +123,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
     /// buffer is reposted, whatever happens.
     fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, RxMeta), Error> {
         let b = self.take_rx(first.token)?;
+        let view = self.rx_view(b)?;
         let hdr_len = self.rules.len();
         let len = first.len as usize;
         let parsed = if len < hdr_len {
@@ -124,7 +134,6 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
         } else {
             // One read of each header word (buffers are 64-byte aligned), into private
             // memory, then validation.
-            let view = self.hal.memory().slice(self.rx_addr(b), hdr_len)?;
             let lo = view.read_u64(0)?;
             let hi = if hdr_len == HEADER_LEN {
                 view.read_u32(8)?
@@ -138,7 +147,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
         let extra = parsed.as_ref().map_or(0, |p| p.num_buffers - 1);
         let mut total = 0;
         let mut result = parsed.and_then(|p| {
-            self.copy_rx(slot, &mut total, b, hdr_len, len - hdr_len)
+            self.copy_rx(slot, &mut total, view, hdr_len, len - hdr_len)
                 .map(|()| p)
         });
         self.post_rx(b)?;
@@ -146,7 +155,9 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'_, H, T, Q
             match self.rx.pop_used() {
                 Ok(Some(u)) => {
                     let b = self.take_rx(u.token)?;
-                    let r = self.copy_rx(slot, &mut total, b, 0, u.len as usize);
+                    let r = self
+                        .rx_view(b)
+                        .and_then(|v| self.copy_rx(slot, &mut total, v, 0, u.len as usize));
                     self.post_rx(b)?;
                     if let (Err(e), true) = (r, result.is_ok()) {
                         result = Err(e);
