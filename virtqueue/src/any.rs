@@ -11,7 +11,6 @@ use crate::{
 };
 
 /// The driver side of one virtqueue, split or packed.
-#[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum AnyDriverQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256> {
     /// Split ring (VirtIO 2.7).
@@ -27,6 +26,20 @@ macro_rules! dispatch {
             Self::Packed($q) => $e,
         }
     };
+}
+
+impl<M: SharedMemory + ?Sized, const N: usize> core::fmt::Debug for AnyDriverQueue<'_, M, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        dispatch!(self, q => q.fmt(f))
+    }
+}
+
+impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
+    for AnyDeviceQueue<'_, M, N, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        dispatch!(self, q => q.fmt(f))
+    }
 }
 
 impl<'m, M: SharedMemory + ?Sized, const N: usize> AnyDriverQueue<'m, M, N> {
@@ -123,7 +136,6 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> AnyDriverQueue<'m, M, N> {
 }
 
 /// The device side of one virtqueue, split or packed.
-#[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum AnyDeviceQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
     /// Split ring (VirtIO 2.7).
@@ -161,6 +173,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> AnyDeviceQueu
     /// Whether a fatal violation broke the queue.
     pub fn is_broken(&self) -> bool {
         dispatch!(self, q => q.is_broken())
+    }
+
+    /// Chains made available and not popped yet (split: from `avail.idx`; packed: counted
+    /// from the descriptors' flags, advisory).
+    pub fn pending(&mut self) -> Result<u16, Error> {
+        dispatch!(self, q => q.pending())
     }
 
     /// Pop the next available chain.

@@ -592,3 +592,19 @@ fn ring_reset_restarts_both_sides() {
         assert_eq!(drv.pop_used().unwrap().unwrap().len, 8);
     }
 }
+
+#[test]
+fn pending_counts_whole_chains() {
+    let lb = Loopback::packed(8, 4096);
+    let mut drv: Drv<'_> = lb.packed_driver(F).unwrap();
+    let mut dev: Dev<'_> = lb.packed_device(F).unwrap();
+    let b = Buffer::new(lb.data_addr(0), 8);
+    assert_eq!(dev.pending(), Ok(0));
+    drv.add(&[b], &[b]).unwrap();
+    drv.add(&[b], &[]).unwrap();
+    assert_eq!(dev.pending(), Ok(0), "unpublished");
+    drv.publish();
+    assert_eq!(dev.pending(), Ok(2));
+    dev.pop().unwrap().unwrap();
+    assert_eq!(dev.pending(), Ok(1));
+}

@@ -133,6 +133,37 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         e
     }
 
+    /// Chains made available and not popped yet, counted by following the descriptors'
+    /// flags from the next position (O(size)); advisory only: [`PackedDeviceQueue::pop`]
+    /// reads and validates every descriptor again. A chain that does not end within the
+    /// ring, or continues with the wrong wrap bits, is not counted.
+    pub fn pending(&mut self) -> Result<u16, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let size = self.ring.size;
+        let mut pos = self.next_avail;
+        let (mut chains, mut scanned) = (0u16, 0u16);
+        let mut first = true;
+        while scanned < size {
+            let raw = if first {
+                first = false;
+                ordering::observe(self.ring.barriers, &self.ring.flags(pos.off))
+            } else {
+                self.ring.flags(pos.off).load()
+            };
+            if !is_avail(raw, pos.wrap) {
+                break;
+            }
+            scanned += 1;
+            pos = pos.advance(1, size);
+            if !PackedDescFlags::from_bits_retain(raw).contains(PackedDescFlags::NEXT) {
+                chains += 1;
+            }
+        }
+        Ok(chains)
+    }
+
     /// Pop the next available chain: `Ok(None)` when there is none. O(chain length),
     /// which is at most the queue size (plus an indirect table of at most the size).
     #[inline]
