@@ -230,3 +230,35 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> AnyDeviceQueu
         dispatch!(self, q => q.reset())
     }
 }
+
+impl<'m, M: SharedMemory + ?Sized, const N: usize> From<DriverQueue<'m, M, N>>
+    for AnyDriverQueue<'m, M, N>
+{
+    fn from(q: DriverQueue<'m, M, N>) -> Self {
+        AnyDriverQueue::Split(q)
+    }
+}
+
+impl<'m, M: SharedMemory + ?Sized, const N: usize> From<PackedDriverQueue<'m, M, N>>
+    for AnyDriverQueue<'m, M, N>
+{
+    fn from(q: PackedDriverQueue<'m, M, N>) -> Self {
+        AnyDriverQueue::Packed(q)
+    }
+}
+
+impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> From<DeviceQueue<'m, M, N, S>>
+    for AnyDeviceQueue<'m, M, N, S>
+{
+    fn from(q: DeviceQueue<'m, M, N, S>) -> Self {
+        AnyDeviceQueue::Split(q)
+    }
+}
+
+impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize>
+    From<PackedDeviceQueue<'m, M, N, S>> for AnyDeviceQueue<'m, M, N, S>
+{
+    fn from(q: PackedDeviceQueue<'m, M, N, S>) -> Self {
+        AnyDeviceQueue::Packed(q)
+    }
+}
