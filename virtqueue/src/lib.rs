@@ -1,4 +1,4 @@
-//! VirtIO 1.x virtqueues (split rings today), driver side and device side, hardened
+//! VirtIO 1.x virtqueues, split and packed, driver side and device side, hardened
 //! against a hostile peer. `no_std`, no heap.
 //!
 //! Part of [partnet](https://example.invalid/partnet): see the crate README for the
@@ -21,6 +21,12 @@
 //!   writes their payload ([`ChainReader`], [`ChainWriter`]), returns them
 //!   ([`DeviceQueue::add_used`], [`DeviceQueue::add_used_batch`]) and runs the notification
 //!   loop ([`DeviceQueue::needs_notification`], [`DeviceQueue::enable_notification`]).
+//! - [`PackedDriverQueue`] and [`PackedDeviceQueue`]: the same for packed rings (VirtIO
+//!   2.8), whose layout types are in [`layout::packed`].
+//! - [`AnyDriverQueue`] and [`AnyDeviceQueue`]: either layout behind one type, chosen at
+//!   negotiation time from `VIRTIO_F_RING_PACKED`, so drivers and devices are written
+//!   once. `IN_ORDER` batches, `NOTIFICATION_DATA` values and per-queue reset
+//!   (`RING_RESET`) are available on both layouts.
 //! - `mock` (feature `test-utils`): owned memory, a loopback, a raw mock driver and a raw
 //!   mock device that can play the malicious peer in other crates' tests.
 //!
