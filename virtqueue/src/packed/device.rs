@@ -178,6 +178,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
 
     /// Like [`PackedDeviceQueue::pop`], but fills a caller-owned chain: `Ok(true)` when a
     /// chain was popped. On `Ok(false)` or an error, `chain` holds no segment.
+    #[inline]
     pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
         chain.reset(0);
         if self.broken {
@@ -185,18 +186,43 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         }
         let start = self.next_avail;
         // The publication point: the first descriptor's flags, then an acquire fence.
-        let flags = ordering::observe(self.ring.barriers, &self.ring.flags(start.off));
-        if !is_avail(flags, start.wrap) {
+        let raw = ordering::observe(self.ring.barriers, &self.ring.flags(start.off));
+        if !is_avail(raw, start.wrap) {
             return Ok(false);
         }
+        let flags = PackedDescFlags::from_bits_retain(raw);
+        let (addr, len, id) = self.ring.descs.load_addr_len_id(start.off);
+        // Most chains are one plain descriptor: validated inline, the rest out of line.
+        let (count, id, content) =
+            if flags.intersects(PackedDescFlags::NEXT.union(PackedDescFlags::INDIRECT)) {
+                self.walk_long(chain, start, flags, (addr, len, id))?
+            } else {
+                let writable = flags.contains(PackedDescFlags::WRITE);
+                (1, id, chain.push_segment(self.mem, addr, len, writable, 0))
+            };
+        self.next_avail = start.advance(count, self.ring.size);
+        self.hold(chain, count, id, content)
+    }
+
+    /// The chain at `start` whose first descriptor is `first` (flags already read): every
+    /// descriptor is read once and validated; after a content error the walk goes on
+    /// (without validating) to find the chain's end and id. Returns the descriptor count,
+    /// the id and the content result; structural errors are fatal.
+    #[inline(never)]
+    fn walk_long(
+        &mut self,
+        chain: &mut DescriptorChain<'m, S>,
+        start: Pos,
+        first: PackedDescFlags,
+        first_fields: (u64, u32, u16),
+    ) -> Result<(u16, u16, Result<(), Error>), Error> {
         let size = self.ring.size;
         let mut pos = start;
-        let mut flags = PackedDescFlags::from_bits_retain(flags);
+        let mut flags = first;
+        let (mut addr, mut len, mut id) = first_fields;
         let mut count: u16 = 0;
-        // The first content error; the walk goes on to find the chain's end and id.
         let mut content: Result<(), Error> = Ok(());
-        let id = loop {
-            let (addr, len, id) = self.ring.descs.load_addr_len_id(pos.off);
+        loop {
             count += 1;
             if content.is_ok() {
                 content = self.take(chain, addr, len, flags, count);
@@ -205,7 +231,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
                 }
             }
             if !flags.contains(PackedDescFlags::NEXT) {
-                break id;
+                return Ok((count, id, content));
             }
             if count == size {
                 let e = Error::UnterminatedChain {
@@ -224,8 +250,21 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
                 return Err(self.fail(e));
             }
             flags = PackedDescFlags::from_bits_retain(raw);
-        };
-        self.next_avail = start.advance(count, size);
+            (addr, len, id) = self.ring.descs.load_addr_len_id(pos.off);
+        }
+    }
+
+    /// Take a consumed chain of `count` positions with buffer `id`: check the id, hold it,
+    /// and report the content result under that id.
+    #[inline]
+    fn hold(
+        &mut self,
+        chain: &mut DescriptorChain<'m, S>,
+        count: u16,
+        id: u16,
+        content: Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let size = self.ring.size;
         if id >= size {
             chain.reset(0);
             return Err(Error::BufferIdOutOfRange { id, size });
@@ -237,13 +276,10 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
                 return Err(Error::BufferIdInUse { id });
             }
         };
+        let ok = content.is_ok();
         *held = Held {
             descs: count,
-            writable: if content.is_ok() {
-                chain.writable_len
-            } else {
-                0
-            },
+            writable: if ok { chain.writable_len } else { 0 },
         };
         chain.head = id;
         if self.in_order {
@@ -253,11 +289,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             }
             self.order_len += 1;
         }
-        if let Err(e) = content {
-            chain.reset(id);
-            return Err(e.with_head(id));
+        match content {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                chain.reset(id);
+                Err(e.with_head(id))
+            }
         }
-        Ok(true)
     }
 
     /// Validate one descriptor at `position` (1-based) of the chain into `chain`.
