@@ -2,9 +2,9 @@
 //! only), over identical ring memory prepared by the same mock driver.
 //!
 //! `split_device`: pop 256 one-descriptor chains (64-byte readable buffer, payload read
-//! once) and add them used. `split_roundtrip`: partnet driver add + device pop + add_used
-//! + driver pop_used, 256 buffers in batches of 32; `packed_roundtrip`: the same over a
-//! packed ring.
+//! once) and add them used. `split_roundtrip`: partnet driver add, device pop and
+//! add_used, driver pop_used, 256 buffers in batches of 32; `packed_roundtrip`: the same
+//! over a packed ring.
 //!
 //! Run: `cargo bench -p virtqueue --bench compare -- --warm-up-time 1 --measurement-time 3`
 //!
