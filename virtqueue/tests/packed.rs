@@ -608,3 +608,77 @@ fn pending_counts_whole_chains() {
     dev.pop().unwrap().unwrap();
     assert_eq!(dev.pending(), Ok(1));
 }
+
+#[test]
+fn notification_data_values_split_and_packed() {
+    for packed in [false, true] {
+        let lb = Loopback::with_layout(packed, 4, 4096);
+        let f = if packed { F } else { Features::VERSION_1 };
+        let mut drv: AnyDriverQueue<'_, OwnedMemory, 4> =
+            AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap();
+        let b = [Buffer::new(lb.data_addr(0), 8)];
+        drv.add(&[], &b).unwrap();
+        // Nothing published yet: split avail.idx 0; packed offset 0 in lap 1 (wrap bit set).
+        let before = if packed { 7 | (0x8000 << 16) } else { 7 };
+        assert_eq!(drv.notification_data(7), before);
+        drv.publish();
+        // Split: avail.idx 1. Packed: offset 1, wrap counter 1 (bit 31).
+        let want = if packed {
+            7 | (0x8001 << 16)
+        } else {
+            7 | (1 << 16)
+        };
+        assert_eq!(drv.notification_data(7), want, "packed {packed}");
+    }
+}
+
+#[test]
+fn in_order_device_side_caller_errors() {
+    let lb = Loopback::packed(8, 4096);
+    let f = F | Features::IN_ORDER;
+    let mut drv: Drv<'_> = lb.packed_driver(f).unwrap();
+    let mut dev: Dev<'_> = lb.packed_device(f).unwrap();
+    let b = [Buffer::new(lb.data_addr(0), 8)];
+    for _ in 0..2 {
+        drv.add(&[], &b).unwrap();
+    }
+    drv.publish();
+    let c0 = dev.pop().unwrap().unwrap().head();
+    let c1 = dev.pop().unwrap().unwrap().head();
+    assert_eq!(
+        dev.add_used(c1, 0),
+        Err(Error::NotOldest {
+            id: c1,
+            oldest: Some(c0)
+        })
+    );
+    assert_eq!(dev.add_used_in_order(5, 0), Err(Error::NotHeld { id: 5 }));
+    assert_eq!(
+        dev.add_used_in_order(c1, 9),
+        Err(Error::LengthAboveWritable {
+            id: c1,
+            len: 9,
+            writable: 8
+        })
+    );
+    dev.add_used(c0, 1).unwrap();
+    dev.add_used(c1, 2).unwrap();
+    assert_eq!(
+        dev.add_used(c1, 0),
+        Err(Error::NotOldest {
+            id: c1,
+            oldest: None
+        })
+    );
+    let mut got = vec![];
+    drv.pop_used_batch(4, |u| got.push(u.len)).unwrap();
+    assert_eq!(got, vec![1, 2]);
+    // Without IN_ORDER negotiated the batch call is refused.
+    let mut plain: Dev<'_> = lb.packed_device(F).unwrap();
+    assert_eq!(
+        plain.add_used_in_order(0, 0),
+        Err(Error::FeatureMissing {
+            bits: Features::IN_ORDER.bits()
+        })
+    );
+}
