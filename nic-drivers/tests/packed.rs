@@ -54,19 +54,6 @@ fn frames_both_ways_over_many_ring_laps() {
 }
 
 #[test]
-fn merged_receive_buffers_over_packed_rings() {
-    setup!(hal, st, model, net; state(), NetConfig::default());
-    model.borrow_mut().merge_chunk = Some(700);
-    for len in [60, 700, 701, 1400, 1514] {
-        let f = frame(len, len as u8);
-        model.borrow_mut().inject(&f);
-        model.borrow_mut().process();
-        assert_eq!(recv(&mut net).unwrap().unwrap(), f, "len {len}");
-    }
-    let _ = st;
-}
-
-#[test]
 fn control_commands_over_a_packed_control_queue() {
     setup!(hal, st, model, net; state(), NetConfig::default());
     net.set_promiscuous(true).unwrap();
