@@ -113,12 +113,18 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
 
     /// Next ring position to be popped: `(offset, wrap counter)`.
     pub fn next_avail(&self) -> (u16, bool) {
-        (self.next_avail.off, self.next_avail.wrap)
+        (
+            self.next_avail.off(self.ring.size),
+            self.next_avail.wrap(self.ring.size),
+        )
     }
 
     /// Next ring position a used descriptor goes to: `(offset, wrap counter)`.
     pub fn next_used(&self) -> (u16, bool) {
-        (self.next_used.off, self.next_used.wrap)
+        (
+            self.next_used.off(self.ring.size),
+            self.next_used.wrap(self.ring.size),
+        )
     }
 
     /// Whether a fatal violation broke the queue.
@@ -148,15 +154,15 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         while scanned < size {
             let raw = if first {
                 first = false;
-                ordering::observe(self.ring.barriers, &self.ring.flags(pos.off))
+                ordering::observe(self.ring.barriers, &self.ring.flags(pos.idx))
             } else {
-                self.ring.flags(pos.off).load()
+                self.ring.flags(pos.idx).load()
             };
-            if !is_avail(raw, pos.wrap) {
+            if !is_avail(raw, pos.wrap(self.ring.size)) {
                 break;
             }
             scanned += 1;
-            pos = pos.advance(1, size);
+            pos = pos.advance(1);
             if !PackedDescFlags::from_bits_retain(raw).contains(PackedDescFlags::NEXT) {
                 chains += 1;
             }
@@ -186,12 +192,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         }
         let start = self.next_avail;
         // The publication point: the first descriptor's flags, then an acquire fence.
-        let raw = ordering::observe(self.ring.barriers, &self.ring.flags(start.off));
-        if !is_avail(raw, start.wrap) {
+        let raw = ordering::observe(self.ring.barriers, &self.ring.flags(start.idx));
+        if !is_avail(raw, start.wrap(self.ring.size)) {
             return Ok(false);
         }
         let flags = PackedDescFlags::from_bits_retain(raw);
-        let (addr, len, id) = self.ring.descs.load_addr_len_id(start.off);
+        let (addr, len, id) = self.ring.descs.load_addr_len_id(start.idx);
         // Most chains are one plain descriptor: validated inline, the rest out of line.
         let (count, id, content) =
             if flags.intersects(PackedDescFlags::NEXT.union(PackedDescFlags::INDIRECT)) {
@@ -200,7 +206,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
                 let writable = flags.contains(PackedDescFlags::WRITE);
                 (1, id, chain.push_segment(self.mem, addr, len, writable, 0))
             };
-        self.next_avail = start.advance(count, self.ring.size);
+        self.next_avail = start.advance(count);
         self.hold(chain, count, id, content)
     }
 
@@ -235,22 +241,22 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             }
             if count == size {
                 let e = Error::UnterminatedChain {
-                    offset: start.off,
+                    offset: start.off(self.ring.size),
                     size,
                 };
                 return Err(self.fail(e));
             }
-            pos = pos.advance(1, size);
-            let raw = self.ring.flags(pos.off).load();
-            if !is_avail(raw, pos.wrap) {
+            pos = pos.advance(1);
+            let raw = self.ring.flags(pos.idx).load();
+            if !is_avail(raw, pos.wrap(self.ring.size)) {
                 let e = Error::WrapMismatch {
-                    offset: pos.off,
+                    offset: pos.off(self.ring.size),
                     flags: raw,
                 };
                 return Err(self.fail(e));
             }
             flags = PackedDescFlags::from_bits_retain(raw);
-            (addr, len, id) = self.ring.descs.load_addr_len_id(pos.off);
+            (addr, len, id) = self.ring.descs.load_addr_len_id(pos.idx);
         }
     }
 
@@ -408,10 +414,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     fn write_used(&mut self, id: u16, len: u32) -> Result<(u16, u16), Error> {
         let descs = self.release(id, len)?;
         let at = self.next_used;
-        self.ring.descs.store_len_id(at.off, len, id);
-        self.next_used = at.advance(descs, self.ring.size);
+        self.ring.descs.store_len_id(at.idx, len, id);
+        self.next_used = at.advance(descs);
         self.unsignalled = Some(self.unsignalled.map_or(descs, |u| u.saturating_add(descs)));
-        Ok((at.off, PackedDescFlags::used_bits(at.wrap).bits()))
+        Ok((
+            at.off(self.ring.size),
+            PackedDescFlags::used_bits(at.wrap(self.ring.size)).bits(),
+        ))
     }
 
     /// Return one chain (by its id) with `len` bytes written, and publish it: length and id
@@ -501,11 +510,11 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         }
         // All returned chains were popped after `at`: together at most the ring.
         let skip = skip.min(size);
-        self.ring.descs.store_len_id(at.off, len, last);
-        self.next_used = at.advance(skip, size);
+        self.ring.descs.store_len_id(at.idx, len, last);
+        self.next_used = at.advance(skip);
         self.unsignalled = Some(self.unsignalled.map_or(skip, |u| u.saturating_add(skip)));
-        let flags = PackedDescFlags::used_bits(at.wrap).bits();
-        ordering::publish(self.ring.barriers, &self.ring.flags(at.off), flags);
+        let flags = PackedDescFlags::used_bits(at.wrap(self.ring.size)).bits();
+        ordering::publish(self.ring.barriers, &self.ring.flags(at.idx), flags);
         Ok(())
     }
 
@@ -523,12 +532,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             (EventFlags::Disable, _) => false,
             (EventFlags::Desc, Some(moved)) if self.event_idx && moved < self.ring.size => {
                 let event = self.ring.driver_off_wrap.load();
-                let new = self.next_used.off;
+                let new = self.next_used.off(self.ring.size);
                 packed_need_event(
                     event,
                     new,
                     new.wrapping_sub(moved),
-                    self.next_used.wrap,
+                    self.next_used.wrap(self.ring.size),
                     self.ring.size,
                 )
             }
@@ -543,7 +552,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             return Err(Error::Broken);
         }
         let mode = if self.event_idx {
-            self.ring.device_off_wrap.store(self.next_avail.off_wrap());
+            self.ring
+                .device_off_wrap
+                .store(self.next_avail.off_wrap(self.ring.size));
             EventFlags::Desc
         } else {
             EventFlags::Enable
@@ -552,9 +563,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             self.ring.barriers,
             &self.ring.device_flags,
             mode.bits(),
-            &self.ring.flags(self.next_avail.off),
+            &self.ring.flags(self.next_avail.idx),
         );
-        Ok(is_avail(seen, self.next_avail.wrap))
+        Ok(is_avail(seen, self.next_avail.wrap(self.ring.size)))
     }
 
     /// Ask the driver not to notify (best effort).

@@ -156,7 +156,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
     /// notification"): bits 0..=15 the queue index, 16..=30 the next avail offset, bit 31
     /// its wrap counter, as of the last [`PackedDriverQueue::publish`].
     pub fn notification_data(&self, queue_index: u16) -> u32 {
-        u32::from(queue_index) | u32::from(self.published.off_wrap()) << 16
+        u32::from(queue_index) | u32::from(self.published.off_wrap(self.ring.size)) << 16
     }
 
     /// Post a chain: `readable` buffers then `writable` ones, in consecutive ring positions.
@@ -188,20 +188,20 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
         let mut pos = self.next_avail;
         for (k, (b, flags)) in bufs.enumerate() {
             let last = k + 1 == n;
-            let mut flags = flags | PackedDescFlags::avail_bits(pos.wrap);
+            let mut flags = flags | PackedDescFlags::avail_bits(pos.wrap(self.ring.size));
             if !last {
                 flags |= PackedDescFlags::NEXT;
             }
             self.ring
                 .descs
-                .store_addr_len_id(pos.off, b.addr, b.len, id);
+                .store_addr_len_id(pos.idx, b.addr, b.len, id);
             if k == 0 && self.pending_head.is_none() {
                 // The batch's first head is the publication point: stored last, in publish.
-                self.pending_head = Some((pos.off, flags.bits()));
+                self.pending_head = Some((pos.idx, flags.bits()));
             } else {
-                self.ring.flags(pos.off).store(flags.bits());
+                self.ring.flags(pos.idx).store(flags.bits());
             }
-            pos = pos.advance(1, size);
+            pos = pos.advance(1);
         }
         let n = n as u16;
         self.num_free -= n;
@@ -247,12 +247,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
             EventFlags::Disable => false,
             EventFlags::Desc if self.event_idx && moved < self.ring.size => {
                 let event = self.ring.device_off_wrap.load();
-                let new = self.published.off;
+                let new = self.published.off(self.ring.size);
                 packed_need_event(
                     event,
                     new,
                     new.wrapping_sub(moved),
-                    self.published.wrap,
+                    self.published.wrap(self.ring.size),
                     self.ring.size,
                 )
             }
@@ -265,7 +265,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
     pub fn enable_used_notifications(&mut self) -> bool {
         self.used_notifications = true;
         let mode = if self.event_idx {
-            self.ring.driver_off_wrap.store(self.last_used.off_wrap());
+            self.ring
+                .driver_off_wrap
+                .store(self.last_used.off_wrap(self.ring.size));
             EventFlags::Desc
         } else {
             EventFlags::Enable
@@ -274,9 +276,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
             self.ring.barriers,
             &self.ring.driver_flags,
             mode.bits(),
-            &self.ring.flags(self.last_used.off),
+            &self.ring.flags(self.last_used.idx),
         );
-        self.batch_last.is_some() || is_used(seen, self.last_used.wrap)
+        self.batch_last.is_some() || is_used(seen, self.last_used.wrap(self.ring.size))
     }
 
     /// Ask the device not to notify of used buffers (best effort).
@@ -320,11 +322,11 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
             }
             None => {
                 let at = self.last_used;
-                let flags = ordering::observe(self.ring.barriers, &self.ring.flags(at.off));
-                if !is_used(flags, at.wrap) {
+                let flags = ordering::observe(self.ring.barriers, &self.ring.flags(at.idx));
+                if !is_used(flags, at.wrap(self.ring.size)) {
                     return Ok(None);
                 }
-                let (len, id) = self.ring.descs.load_len_id(at.off);
+                let (len, id) = self.ring.descs.load_len_id(at.idx);
                 if id >= size {
                     return Err(self.fail(Error::UsedIdOutOfRange {
                         id: u32::from(id),
@@ -356,13 +358,15 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
         }
         self.free_id = id;
         self.num_free += state.descs;
-        self.last_used = self.last_used.advance(state.descs, size);
+        self.last_used = self.last_used.advance(state.descs);
         if self.in_order {
             self.order_head = (self.order_head + 1) % size;
             self.order_len -= 1;
         }
         if self.event_idx && self.used_notifications {
-            self.ring.driver_off_wrap.store(self.last_used.off_wrap());
+            self.ring
+                .driver_off_wrap
+                .store(self.last_used.off_wrap(self.ring.size));
         }
         Ok(Some(UsedBuffer {
             token: Token(id),

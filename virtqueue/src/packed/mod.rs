@@ -21,38 +21,42 @@ use crate::ordering::{Barriers, RingU16};
 use crate::ring::{check_size, part};
 use crate::{Error, Features, SharedMemory};
 
-/// A ring position: offset in `0..size` and the lap's wrap counter.
+/// A ring position as a free-running 16-bit counter modulo `2 * size` (the size is a power
+/// of two, so 2^16 is a multiple of it): offset `idx mod size`, wrap counter 1 in even laps
+/// (VirtIO 2.8.1 starts at 1). Descriptor slots are indexed by `idx` directly (they mask it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pos {
-    pub(crate) off: u16,
-    pub(crate) wrap: bool,
+    pub(crate) idx: u16,
 }
 
 impl Pos {
-    /// Offset 0 of the first lap (wrap counter 1, 2.8.1).
-    pub(crate) const START: Pos = Pos { off: 0, wrap: true };
+    /// Offset 0 of the first lap (wrap counter 1).
+    pub(crate) const START: Pos = Pos { idx: 0 };
 
-    /// `n` positions further (`n <= size`), flipping the wrap counter at the ring end.
+    /// `n` positions further (`n <= size`).
     #[inline]
-    pub(crate) fn advance(self, n: u16, size: u16) -> Pos {
-        let off = u32::from(self.off) + u32::from(n);
-        if off >= u32::from(size) {
-            Pos {
-                off: (off - u32::from(size)) as u16,
-                wrap: !self.wrap,
-            }
-        } else {
-            Pos {
-                off: off as u16,
-                wrap: self.wrap,
-            }
+    pub(crate) fn advance(self, n: u16) -> Pos {
+        Pos {
+            idx: self.idx.wrapping_add(n),
         }
+    }
+
+    /// The ring offset, in `0..size`.
+    #[inline]
+    pub(crate) fn off(self, size: u16) -> u16 {
+        self.idx & size.wrapping_sub(1)
+    }
+
+    /// The wrap counter of this position's lap.
+    #[inline]
+    pub(crate) fn wrap(self, size: u16) -> bool {
+        self.idx & size == 0
     }
 
     /// The `off_wrap` encoding of the event suppression structure.
     #[inline]
-    pub(crate) fn off_wrap(self) -> u16 {
-        layout::packed::off_wrap(self.off, self.wrap)
+    pub(crate) fn off_wrap(self, size: u16) -> u16 {
+        layout::packed::off_wrap(self.off(size), self.wrap(size))
     }
 }
 
@@ -124,4 +128,35 @@ pub(crate) fn is_avail(flags: u16, wrap: bool) -> bool {
 #[inline]
 pub(crate) fn is_used(flags: u16, wrap: bool) -> bool {
     PackedDescFlags::from_bits_retain(flags).wrap_bits() == PackedDescFlags::used_bits(wrap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pos;
+
+    #[test]
+    fn positions_wrap_with_their_counter() {
+        let size = 4;
+        let p = Pos::START;
+        assert_eq!((p.off(size), p.wrap(size)), (0, true));
+        let p = p.advance(3);
+        assert_eq!((p.off(size), p.wrap(size)), (3, true));
+        let p = p.advance(2);
+        assert_eq!((p.off(size), p.wrap(size)), (1, false));
+        assert_eq!(p.off_wrap(size), 1);
+        let p = p.advance(4);
+        assert_eq!(
+            (p.off(size), p.wrap(size), p.off_wrap(size)),
+            (1, true, 0x8001)
+        );
+        // The 16-bit counter wraps at a lap boundary (2^16 is a multiple of 2 * size).
+        let p = Pos { idx: u16::MAX };
+        assert_eq!((p.off(size), p.wrap(size)), (3, false));
+        let p = p.advance(1);
+        assert_eq!((p.off(size), p.wrap(size)), (0, true));
+        let big = 32768;
+        let p = Pos { idx: 32767 }.advance(1);
+        assert_eq!((p.off(big), p.wrap(big)), (0, false));
+        assert_eq!(p.advance(32768), Pos::START);
+    }
 }
