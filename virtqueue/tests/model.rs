@@ -221,7 +221,7 @@ fn run(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 /// Miri interprets every instruction: shorter interleavings there.
-const OPS: usize = if cfg!(miri) { 60 } else { 300 };
+const OPS: usize = if cfg!(miri) { 40 } else { 300 };
 
 proptest! {
     #[test]
