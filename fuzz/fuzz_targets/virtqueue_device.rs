@@ -5,7 +5,11 @@
 //! broken for good; each call does bounded work.
 #![no_main]
 
+#[path = "common/chain_check.rs"]
+mod chain_check;
+
 use arbitrary::Arbitrary;
+use chain_check::check_chain;
 use libfuzzer_sys::fuzz_target;
 use virtqueue::mock::Loopback;
 use virtqueue::{DescriptorChain, DeviceQueue, Error, Features, OwnedMemory, SharedMemory};
@@ -101,25 +105,6 @@ fuzz_target!(|input: Input| {
         }
     }
 });
-
-fn check_chain(chain: &DescriptorChain<'_, 8>, size: u16) {
-    assert!(chain.head() < size);
-    let segs = chain.segments();
-    assert!(!segs.is_empty());
-    let first_w = segs
-        .iter()
-        .position(|s| s.is_writable())
-        .unwrap_or(segs.len());
-    assert!(
-        segs[first_w..].iter().all(|s| s.is_writable()),
-        "readable after writable"
-    );
-    let r: u64 = chain.readable().iter().map(|s| u64::from(s.len())).sum();
-    let w: u64 = chain.writable().iter().map(|s| u64::from(s.len())).sum();
-    assert_eq!(r, u64::from(chain.readable_len()));
-    assert_eq!(w, u64::from(chain.writable_len()));
-    assert!(r + w <= u64::from(u32::MAX));
-}
 
 fn check_error(
     q: &mut DeviceQueue<'_, OwnedMemory, 32, 8>,

@@ -49,10 +49,11 @@ proptest! {
         ops in prop::collection::vec(op(), 1..MAX_OPS),
         merged in any::<bool>(),
         event_idx in any::<bool>(),
+        packed in any::<bool>(),
         chunk in prop::option::of(MAX_LEN / 4 + 20..1600), // at most 4 buffers per frame
         rx_buffers in 4u16..64,
     ) {
-        let mut f = modern_features();
+        let mut f = if packed { packed_features() } else { modern_features() };
         if !merged { f &= !NetFeatures::MRG_RXBUF.bits(); }
         if !event_idx { f &= !NetFeatures::RING_EVENT_IDX.bits(); }
         let cfg = NetConfig { rx_buffers, tx_buffers: 8, ..NetConfig::default() };

@@ -81,15 +81,19 @@ fn received_frames_are_copied_in_order_into_private_slots() {
 
 #[test]
 fn merged_receive_buffers_are_assembled() {
-    setup!(hal, st, model, net; state(), NetConfig::default());
-    model.borrow_mut().merge_chunk = Some(700);
-    for len in [60, 700, 701, 1400, 1514] {
-        let f = frame(len, len as u8);
-        model.borrow_mut().inject(&f);
-        model.borrow_mut().process();
-        assert_eq!(recv(&mut net).unwrap().unwrap(), f, "len {len}");
+    // Split rings, then packed ones (RING_PACKED offered).
+    for features in [modern_features(), packed_features()] {
+        let st = FakeDeviceState::net(features, MAC, 1500);
+        setup!(hal, st2, model, net; st, NetConfig::default());
+        model.borrow_mut().merge_chunk = Some(700);
+        for len in [60, 700, 701, 1400, 1514] {
+            let f = frame(len, len as u8);
+            model.borrow_mut().inject(&f);
+            model.borrow_mut().process();
+            assert_eq!(recv(&mut net).unwrap().unwrap(), f, "len {len}");
+        }
+        let _ = &st2;
     }
-    let _ = st;
 }
 
 #[test]

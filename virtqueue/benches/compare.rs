@@ -2,8 +2,9 @@
 //! only), over identical ring memory prepared by the same mock driver.
 //!
 //! `split_device`: pop 256 one-descriptor chains (64-byte readable buffer, payload read
-//! once) and add them used. `split_roundtrip`: partnet driver add + device pop + add_used
-//! + driver pop_used, 256 buffers in batches of 32.
+//! once) and add them used. `split_roundtrip`: partnet driver add, device pop and
+//! add_used, driver pop_used, 256 buffers in batches of 32; `packed_roundtrip`: the same
+//! over a packed ring.
 //!
 //! Run: `cargo bench -p virtqueue --bench compare -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -26,8 +27,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 use virtqueue::layout::QueueConfig;
 use virtqueue::mock::{Loopback, MockDriver};
 use virtqueue::{
-    Buffer, DescriptorChain, DeviceQueue, DriverQueue, Features, MemoryRegion, SharedMemory,
-    UsedEntry, VolatileSlice,
+    Buffer, DescriptorChain, DeviceQueue, DriverQueue, Features, MemoryRegion, PackedDeviceQueue,
+    PackedDriverQueue, SharedMemory, UsedEntry, VolatileSlice,
 };
 
 const SIZE: u16 = 256;
@@ -145,6 +146,39 @@ fn split_device(c: &mut Criterion) {
     g.finish();
 }
 
+/// One roundtrip iteration (256 buffers in batches of 32) over any driver/device pair with
+/// the split API shape: driver add + publish, device `pop_into` + payload read +
+/// `add_used_batch`, driver `pop_used_batch`.
+macro_rules! roundtrip {
+    ($lb:expr, $drv:expr, $dev:expr, $chain:expr) => {{
+        let mut sum = 0u32;
+        let mut buf = [0u8; PAYLOAD as usize];
+        for batch in 0..SIZE / 32 {
+            for k in 0..32u16 {
+                let at = usize::from(batch * 32 + k) * PAYLOAD as usize;
+                $drv.add(&[Buffer::new($lb.data_addr(at), PAYLOAD)], &[])
+                    .unwrap();
+            }
+            $drv.publish();
+            let mut used = [UsedEntry { head: 0, len: 0 }; 32];
+            let mut n = 0;
+            while $dev.pop_into($chain).unwrap() {
+                $chain.reader().read_exact(&mut buf).unwrap();
+                sum += u32::from(buf[0]);
+                used[n] = UsedEntry {
+                    head: $chain.head(),
+                    len: 0,
+                };
+                n += 1;
+            }
+            $dev.add_used_batch(&used[..n]).unwrap();
+            $drv.pop_used_batch(32, |u| sum += u32::from(u.token.0))
+                .unwrap();
+        }
+        sum
+    }};
+}
+
 fn split_roundtrip(c: &mut Criterion) {
     let mut g = c.benchmark_group("split_roundtrip");
     g.throughput(Throughput::Elements(u64::from(SIZE)));
@@ -153,36 +187,25 @@ fn split_roundtrip(c: &mut Criterion) {
     let mut dev: DeviceQueue<'_, _, 256, 4> = lb.device(Features::VERSION_1).unwrap();
     let mut chain = DescriptorChain::empty();
     g.bench_function("partnet", |b| {
-        b.iter(|| {
-            let mut sum = 0u32;
-            let mut buf = [0u8; PAYLOAD as usize];
-            for batch in 0..SIZE / 32 {
-                for k in 0..32u16 {
-                    let at = usize::from(batch * 32 + k) * PAYLOAD as usize;
-                    drv.add(&[Buffer::new(lb.data_addr(at), PAYLOAD)], &[])
-                        .unwrap();
-                }
-                drv.publish();
-                let mut used = [UsedEntry { head: 0, len: 0 }; 32];
-                let mut n = 0;
-                while dev.pop_into(&mut chain).unwrap() {
-                    chain.reader().read_exact(&mut buf).unwrap();
-                    sum += u32::from(buf[0]);
-                    used[n] = UsedEntry {
-                        head: chain.head(),
-                        len: 0,
-                    };
-                    n += 1;
-                }
-                dev.add_used_batch(&used[..n]).unwrap();
-                drv.pop_used_batch(32, |u| sum += u32::from(u.token.0))
-                    .unwrap();
-            }
-            black_box(sum)
-        })
+        b.iter(|| black_box(roundtrip!(lb, drv, dev, &mut chain)))
     });
     g.finish();
 }
 
-criterion_group!(benches, split_device, split_roundtrip);
+/// The same workload as `split_roundtrip` over a packed ring.
+fn packed_roundtrip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("packed_roundtrip");
+    g.throughput(Throughput::Elements(u64::from(SIZE)));
+    let f = Features::VERSION_1 | Features::RING_PACKED;
+    let lb = Loopback::packed(SIZE, usize::from(SIZE) * PAYLOAD as usize);
+    let mut drv: PackedDriverQueue<'_, _, 256> = lb.packed_driver(f).unwrap();
+    let mut dev: PackedDeviceQueue<'_, _, 256, 4> = lb.packed_device(f).unwrap();
+    let mut chain = DescriptorChain::empty();
+    g.bench_function("partnet", |b| {
+        b.iter(|| black_box(roundtrip!(lb, drv, dev, &mut chain)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, split_device, split_roundtrip, packed_roundtrip);
 criterion_main!(benches);

@@ -8,7 +8,7 @@
 use zerocopy::{FromBytes, IntoBytes};
 
 use crate::memory::CompactSlice;
-use crate::{Error, VolatileSlice};
+use crate::{Error, SharedMemory, VolatileSlice};
 
 /// One buffer of a chain: its translated, bounds-checked view and its direction.
 #[derive(Clone, Copy)]
@@ -93,6 +93,44 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
         self.readable_segs = 0;
         self.readable_len = 0;
         self.writable_len = 0;
+    }
+
+    /// Validate one buffer (order, 4 GiB total, inside `mem`, capacity) and append it.
+    #[inline]
+    pub(crate) fn push_segment<M: SharedMemory + ?Sized>(
+        &mut self,
+        mem: &'m M,
+        addr: u64,
+        len: u32,
+        writable: bool,
+        position: u32,
+    ) -> Result<(), Error> {
+        let head = self.head;
+        if !writable && self.segs.len() > usize::from(self.readable_segs) {
+            return Err(Error::ReadableAfterWritable { head, position });
+        }
+        // Both directions together stay below 2^32 bytes (checked before translating).
+        let sum = u64::from(self.readable_len) + u64::from(self.writable_len) + u64::from(len);
+        if sum > u64::from(u32::MAX) {
+            return Err(Error::ChainBytesOverflow { head });
+        }
+        let slice = mem
+            .slice(addr, len as usize)
+            .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
+        if writable {
+            self.writable_len += len;
+        } else {
+            self.readable_len += len;
+        }
+        // `len` is a u32, so the view always compresses.
+        let view = CompactSlice::new(slice).ok_or(Error::BufferOutOfMemory { head, addr, len })?;
+        self.segs
+            .push(Segment::new(view, writable))
+            .map_err(|_| Error::TooManySegments { head, capacity: S })?;
+        if !writable {
+            self.readable_segs += 1;
+        }
+        Ok(())
     }
 
     /// The head descriptor index: the id to return in the used ring.

@@ -8,9 +8,8 @@
 //! queue size is fatal: the ring can no longer be trusted and the queue becomes broken
 //! (the transport should then set `DEVICE_NEEDS_RESET`).
 
-use crate::chain::{DescriptorChain, Segment};
+use crate::chain::DescriptorChain;
 use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedFlags};
-use crate::memory::CompactSlice;
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
 use crate::{Error, Features, SharedMemory, VolatileSlice};
@@ -74,6 +73,14 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             generation: 0,
             broken: false,
         })
+    }
+
+    /// Reset this queue (`RING_RESET`): indices back to zero, not broken. The ring memory
+    /// is the driver's to re-initialise; the transport's `queue_reset` register is the
+    /// caller's business.
+    pub fn reset(&mut self) {
+        self.set_indices(0, 0);
+        self.broken = false;
     }
 
     /// Set the ring positions (vhost-user `SET_VRING_BASE`, migration, resumption).
@@ -340,36 +347,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         flags: DescFlags,
         position: u32,
     ) -> Result<(), Error> {
-        let head = chain.head;
-        let writable = flags.contains(DescFlags::WRITE);
-        if !writable && chain.segs.len() > usize::from(chain.readable_segs) {
-            return Err(Error::ReadableAfterWritable { head, position });
-        }
-        let (addr, len) = (d.addr.get(), d.len.get());
-        // Both directions together stay below 2^32 bytes (checked before translating).
-        let sum = u64::from(chain.readable_len) + u64::from(chain.writable_len) + u64::from(len);
-        if sum > u64::from(u32::MAX) {
-            return Err(Error::ChainBytesOverflow { head });
-        }
-        let slice = self
-            .mem
-            .slice(addr, len as usize)
-            .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
-        if writable {
-            chain.writable_len += len;
-        } else {
-            chain.readable_len += len;
-        }
-        // `len` is a u32, so the view always compresses.
-        let view = CompactSlice::new(slice).ok_or(Error::BufferOutOfMemory { head, addr, len })?;
-        chain
-            .segs
-            .push(Segment::new(view, writable))
-            .map_err(|_| Error::TooManySegments { head, capacity: S })?;
-        if !writable {
-            chain.readable_segs += 1;
-        }
-        Ok(())
+        chain.push_segment(
+            self.mem,
+            d.addr.get(),
+            d.len.get(),
+            flags.contains(DescFlags::WRITE),
+            position,
+        )
     }
 
     #[inline]
@@ -417,6 +401,19 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             ordering::publish(self.ring.barriers, &self.ring.used_idx, self.next_used);
         }
         result.map(|()| done)
+    }
+
+    /// With `IN_ORDER` (VirtIO 2.7.9): return every chain popped up to and including the
+    /// one headed `last` with a single used element naming it (length `len`); the driver
+    /// infers the earlier ones. The caller keeps the order (chains are used in the order
+    /// they were popped).
+    pub fn add_used_in_order(&mut self, last: u16, len: u32) -> Result<(), Error> {
+        if !self.features.contains(Features::IN_ORDER) {
+            return Err(Error::FeatureMissing {
+                bits: Features::IN_ORDER.bits(),
+            });
+        }
+        self.add_used(last, len)
     }
 
     /// Whether the driver wants a used-buffer notification now (call after

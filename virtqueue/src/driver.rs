@@ -64,6 +64,12 @@ pub struct DriverQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256> {
     last_used: u16,
     seen_used: u16,
     used_notifications: bool,
+    /// `IN_ORDER`: descriptors are allocated in ring order and chains come back in order.
+    in_order: bool,
+    /// `IN_ORDER`: head of the oldest outstanding chain.
+    oldest: u16,
+    /// `IN_ORDER` batch being taken back: the head and length of its used element.
+    batch_last: Option<(u16, u32)>,
     broken: bool,
 }
 
@@ -96,21 +102,11 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
         start: u16,
     ) -> Result<Self, Error> {
         let ring = SplitRing::attach(mem, cfg, N, features)?;
-        let mut link = [0u16; N];
-        for (i, l) in link.iter_mut().enumerate() {
-            *l = (i as u16).wrapping_add(1);
-        }
-        ring.avail_flags.store(0);
-        ring.avail_idx.store(start);
-        ring.used_event.store(start);
-        ring.used_flags.store(0);
-        ring.used_idx.store(start);
-        ring.avail_event.store(start);
-        Ok(DriverQueue {
+        let mut q = DriverQueue {
             _mem: mem,
             ring,
             event_idx: features.contains(Features::RING_EVENT_IDX),
-            link,
+            link: [0; N],
             chains: [ChainState::default(); N],
             free_head: 0,
             num_free: ring.size,
@@ -120,8 +116,59 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
             last_used: start,
             seen_used: start,
             used_notifications: true,
+            in_order: features.contains(Features::IN_ORDER),
+            oldest: 0,
+            batch_last: None,
             broken: false,
-        })
+        };
+        q.reset_to(start);
+        Ok(q)
+    }
+
+    /// Reset this queue (`RING_RESET`, or after the transport reset it): all descriptors
+    /// free, indices zero, flags and event fields cleared, not broken. Call it while the
+    /// device side of this queue is stopped (writing the transport's `queue_reset` /
+    /// `queue_enable` registers is the caller's business); outstanding tokens become
+    /// invalid.
+    pub fn reset(&mut self) {
+        self.reset_to(0);
+    }
+
+    fn reset_to(&mut self, start: u16) {
+        let size = self.ring.size;
+        for (i, l) in self.link.iter_mut().enumerate() {
+            *l = (i as u16).wrapping_add(1);
+        }
+        // Circular: with IN_ORDER, descriptors are allocated in ring order for good.
+        if let Some(l) = self.link.get_mut(usize::from(size) - 1) {
+            *l = 0;
+        }
+        self.chains = [ChainState::default(); N];
+        self.free_head = 0;
+        self.num_free = size;
+        self.avail_idx = start;
+        self.published = start;
+        self.notified_at = start;
+        self.last_used = start;
+        self.seen_used = start;
+        self.used_notifications = true;
+        self.oldest = 0;
+        self.batch_last = None;
+        self.broken = false;
+        let ring = &self.ring;
+        ring.avail_flags.store(0);
+        ring.avail_idx.store(start);
+        ring.used_event.store(start);
+        ring.used_flags.store(0);
+        ring.used_idx.store(start);
+        ring.avail_event.store(start);
+    }
+
+    /// The 32-bit `NOTIFICATION_DATA` value for queue `queue_index` (VirtIO 2.9): the
+    /// queue index in bits 0..=15 and the next avail index, as last published, in bits
+    /// 16..=31.
+    pub fn notification_data(&self, queue_index: u16) -> u32 {
+        u32::from(queue_index) | u32::from(self.published) << 16
     }
 
     /// The queue size.
@@ -240,7 +287,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
                 &self.ring.used_idx,
             )
         };
-        used != self.last_used
+        self.batch_last.is_some() || used != self.last_used
     }
 
     /// Ask the device not to notify of used buffers (best effort).
@@ -265,6 +312,48 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
         if self.broken {
             return Err(Error::Broken);
         }
+        let (head, len) = match self.batch_last {
+            Some((last, len)) if self.oldest == last => {
+                self.batch_last = None;
+                (last, len)
+            }
+            Some(_) => (self.oldest, 0),
+            None => match self.next_used()? {
+                None => return Ok(None),
+                Some(used) => used,
+            },
+        };
+        let state = self
+            .chains
+            .get_mut(usize::from(head))
+            .map(core::mem::take)
+            .unwrap_or_default();
+        if self.in_order {
+            // Descriptors stay linked in ring order; the next chain starts right after.
+            self.oldest = (head + state.descs) & (self.ring.size - 1);
+        } else {
+            // Return the chain's descriptors to the free list, following private links.
+            let mut last = head;
+            for _ in 1..state.descs {
+                last = self.link_of(last);
+            }
+            if let Some(l) = self.link.get_mut(usize::from(last)) {
+                *l = self.free_head;
+            }
+            self.free_head = head;
+        }
+        self.num_free += state.descs;
+        Ok(Some(UsedBuffer {
+            token: Token(head),
+            len,
+        }))
+    }
+
+    /// Read and check the next used element: `(head, len)`, or `None`. With `IN_ORDER`,
+    /// an element naming a later chain than the oldest starts a batch (every older chain
+    /// comes back first, with length 0).
+    #[inline]
+    fn next_used(&mut self) -> Result<Option<(u16, u32)>, Error> {
         if self.last_used == self.seen_used {
             let published = ordering::observe(self.ring.barriers, &self.ring.used_idx);
             if published.wrapping_sub(self.last_used) > self.ring.size {
@@ -299,43 +388,41 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
                 writable: state.writable,
             }));
         }
-        // Return the chain's descriptors to the free list, following private links.
-        let mut last = head;
-        for _ in 1..state.descs {
-            last = self.link_of(last);
-        }
-        if let Some(l) = self.link.get_mut(usize::from(last)) {
-            *l = self.free_head;
-        }
-        self.free_head = head;
-        self.num_free += state.descs;
-        if let Some(c) = self.chains.get_mut(usize::from(head)) {
-            *c = ChainState::default();
-        }
         self.last_used = self.last_used.wrapping_add(1);
         if self.event_idx && self.used_notifications {
             self.ring.used_event.store(self.last_used);
         }
-        Ok(Some(UsedBuffer {
-            token: Token(head),
-            len,
-        }))
+        if self.in_order && head != self.oldest {
+            // An outstanding chain other than the oldest is a later one: a batch.
+            self.batch_last = Some((head, len));
+            return Ok(Some((self.oldest, 0)));
+        }
+        Ok(Some((head, len)))
     }
 
     /// Pop up to `budget` used chains, calling `f` on each; returns how many.
     pub fn pop_used_batch(
         &mut self,
         budget: usize,
-        mut f: impl FnMut(UsedBuffer),
+        f: impl FnMut(UsedBuffer),
     ) -> Result<usize, Error> {
-        let mut n = 0;
-        while n < budget {
-            match self.pop_used()? {
-                Some(u) => f(u),
-                None => break,
-            }
-            n += 1;
-        }
-        Ok(n)
+        crate::driver::drain(budget, f, || self.pop_used())
     }
+}
+
+/// Take up to `budget` used buffers from `pop`, calling `f` on each; returns how many.
+pub(crate) fn drain(
+    budget: usize,
+    mut f: impl FnMut(UsedBuffer),
+    mut pop: impl FnMut() -> Result<Option<UsedBuffer>, Error>,
+) -> Result<usize, Error> {
+    let mut n = 0;
+    while n < budget {
+        match pop()? {
+            Some(u) => f(u),
+            None => break,
+        }
+        n += 1;
+    }
+    Ok(n)
 }

@@ -192,6 +192,66 @@ pub enum Error {
         head: u16,
     },
 
+    // ---- packed rings ----
+    /// A descriptor inside a packed chain does not carry the `AVAIL`/`USED` bits of the
+    /// lap it is in (wrong wrap counter): the ring can no longer be followed (fatal).
+    WrapMismatch {
+        /// Ring offset of the descriptor.
+        offset: u16,
+        /// Its flags as read.
+        flags: u16,
+    },
+    /// A packed chain does not end within the ring (`NEXT` on `size` descriptors in a row):
+    /// the start of the next chain is unknown (fatal).
+    UnterminatedChain {
+        /// Ring offset of the chain's first descriptor.
+        offset: u16,
+        /// The queue size.
+        size: u16,
+    },
+    /// A packed buffer id is not below the queue size (the chain is consumed and cannot be
+    /// returned).
+    BufferIdOutOfRange {
+        /// The id.
+        id: u16,
+        /// The queue size.
+        size: u16,
+    },
+    /// The driver made a buffer id available that the device still holds (the chain is
+    /// consumed; the outstanding one stays valid).
+    BufferIdInUse {
+        /// The id.
+        id: u16,
+    },
+    /// A packed indirect table entry has `NEXT` set (2.8.7: entries follow each other).
+    NextInIndirect {
+        /// Buffer id (or the chain's first offset when the id is not known yet).
+        head: u16,
+    },
+    /// The device returned an id it does not hold (a caller error on the device side).
+    NotHeld {
+        /// The id.
+        id: u16,
+    },
+    /// The device reported more bytes than the chain's writable buffers hold (a caller
+    /// error on the device side; nothing was written).
+    LengthAboveWritable {
+        /// The id.
+        id: u16,
+        /// The length asked for.
+        len: u32,
+        /// The chain's writable bytes.
+        writable: u32,
+    },
+    /// With `IN_ORDER`, the device side was asked to return a chain that is not the oldest
+    /// it holds (a caller error on the device side; nothing was written).
+    NotOldest {
+        /// The id asked for.
+        id: u16,
+        /// The oldest held id, if any.
+        oldest: Option<u16>,
+    },
+
     // ---- chain payload access ----
     /// A payload read or write went past the chain's buffers.
     PayloadBounds {
@@ -216,6 +276,8 @@ impl Error {
                 | Error::UsedIdNotOutstanding { .. }
                 | Error::UsedLengthTooLong { .. }
                 | Error::AvailIndexJump { .. }
+                | Error::WrapMismatch { .. }
+                | Error::UnterminatedChain { .. }
                 | Error::Broken
         )
     }
@@ -310,6 +372,32 @@ impl fmt::Display for Error {
             Error::NestedIndirect { head } => {
                 write!(f, "chain {head}: indirect table contains an indirect descriptor")
             }
+            Error::WrapMismatch { offset, flags } => write!(
+                f,
+                "packed descriptor at offset {offset} has flags {flags:#06x}: AVAIL/USED bits of the wrong lap"
+            ),
+            Error::UnterminatedChain { offset, size } => write!(
+                f,
+                "packed chain at offset {offset} does not end within the ring of {size}"
+            ),
+            Error::BufferIdOutOfRange { id, size } => {
+                write!(f, "buffer id {id} is outside the queue of {size}")
+            }
+            Error::BufferIdInUse { id } => {
+                write!(f, "buffer id {id} made available again while still outstanding")
+            }
+            Error::NextInIndirect { head } => {
+                write!(f, "chain {head}: NEXT set inside a packed indirect table")
+            }
+            Error::NotHeld { id } => write!(f, "id {id} is not a chain the device holds"),
+            Error::LengthAboveWritable { id, len, writable } => write!(
+                f,
+                "used length {len} for chain {id} is above its {writable} writable bytes"
+            ),
+            Error::NotOldest { id, oldest } => match oldest {
+                Some(o) => write!(f, "IN_ORDER: chain {id} returned before the older chain {o}"),
+                None => write!(f, "IN_ORDER: chain {id} returned but no chain is held"),
+            },
             Error::PayloadBounds { wanted, available } => write!(
                 f,
                 "payload access of {wanted} bytes with only {available} bytes left in the chain"
@@ -324,9 +412,25 @@ impl std::error::Error for Error {}
 
 impl Error {
     /// The head of the chain a per-chain device-side error is about, when it is a valid
-    /// descriptor index the device can hand back with `add_used(head, 0)`.
+    /// descriptor index (split) or buffer id (packed) the device can hand back with
+    /// `add_used(head, 0)`.
     pub fn chain_head(&self) -> Option<u16> {
-        match *self {
+        let mut e = *self;
+        e.head_field().map(|h| *h)
+    }
+
+    /// The same per-chain error about chain `head` (packed rings learn the buffer id only
+    /// at the chain's last descriptor). Other errors are returned unchanged.
+    pub(crate) fn with_head(self, id: u16) -> Error {
+        let mut e = self;
+        if let Some(h) = e.head_field() {
+            *h = id;
+        }
+        e
+    }
+
+    fn head_field(&mut self) -> Option<&mut u16> {
+        match self {
             Error::NextOutOfRange { head, .. }
             | Error::ChainLoop { head, .. }
             | Error::ChainTooLong { head, .. }
@@ -337,7 +441,8 @@ impl Error {
             | Error::IndirectNotNegotiated { head }
             | Error::IndirectInChain { head }
             | Error::IndirectLength { head, .. }
-            | Error::NestedIndirect { head } => Some(head),
+            | Error::NestedIndirect { head }
+            | Error::NextInIndirect { head } => Some(head),
             _ => None,
         }
     }

@@ -29,12 +29,17 @@ bitflags::bitflags! {
 }
 
 impl Features {
-    /// The generic features the split rings of this crate implement. `RING_PACKED`,
-    /// `IN_ORDER` and `NOTIFICATION_DATA` are not implemented yet; `ACCESS_PLATFORM` is a
-    /// transport/integrator matter (addresses go through [`crate::SharedMemory`]) and is
-    /// accepted; `RING_RESET` is accepted (a reset queue is simply re-created).
+    /// The generic features this crate implements, for both ring layouts: `RING_PACKED`
+    /// selects [`crate::PackedDriverQueue`] / [`crate::PackedDeviceQueue`] (or the packed
+    /// variant of [`crate::AnyDriverQueue`] / [`crate::AnyDeviceQueue`]); `IN_ORDER`
+    /// batches are inferred by the drivers; `NOTIFICATION_DATA` values come from
+    /// `notification_data`; `RING_RESET` is the queues' `reset`. `ACCESS_PLATFORM` is a
+    /// transport/integrator matter (addresses go through [`crate::SharedMemory`]).
     pub const SUPPORTED: Features = Features::VERSION_1
         .union(Features::RING_EVENT_IDX)
+        .union(Features::RING_PACKED)
+        .union(Features::IN_ORDER)
+        .union(Features::NOTIFICATION_DATA)
         .union(Features::INDIRECT_DESC)
         .union(Features::ACCESS_PLATFORM)
         .union(Features::ORDER_PLATFORM)
@@ -81,11 +86,14 @@ mod tests {
             | Features::IN_ORDER)
             .bits()
             | 0b101; // device-specific bits 0 and 2
-        let wanted = !0b100;
+        let wanted = !0b100 & !Features::IN_ORDER.bits();
         let n = Features::negotiate(offered, wanted).unwrap();
-        assert_eq!(n.generic, Features::VERSION_1 | Features::RING_EVENT_IDX);
+        assert_eq!(
+            n.generic,
+            Features::VERSION_1 | Features::RING_EVENT_IDX | Features::RING_PACKED
+        );
         assert_eq!(n.raw & 0b111, 0b001);
-        assert_eq!(n.raw & Features::RING_PACKED.bits(), 0);
+        assert_eq!(n.raw & Features::IN_ORDER.bits(), 0);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! VirtIO 1.x virtqueues (split rings today), driver side and device side, hardened
+//! VirtIO 1.x virtqueues, split and packed, driver side and device side, hardened
 //! against a hostile peer. `no_std`, no heap.
 //!
 //! Part of [partnet](https://example.invalid/partnet): see the crate README for the
@@ -21,6 +21,12 @@
 //!   writes their payload ([`ChainReader`], [`ChainWriter`]), returns them
 //!   ([`DeviceQueue::add_used`], [`DeviceQueue::add_used_batch`]) and runs the notification
 //!   loop ([`DeviceQueue::needs_notification`], [`DeviceQueue::enable_notification`]).
+//! - [`PackedDriverQueue`] and [`PackedDeviceQueue`]: the same for packed rings (VirtIO
+//!   2.8), whose layout types are in [`layout::packed`].
+//! - [`AnyDriverQueue`] and [`AnyDeviceQueue`]: either layout behind one type, chosen at
+//!   negotiation time from `VIRTIO_F_RING_PACKED`, so drivers and devices are written
+//!   once. `IN_ORDER` batches, `NOTIFICATION_DATA` values and per-queue reset
+//!   (`RING_RESET`) are available on both layouts.
 //! - `mock` (feature `test-utils`): owned memory, a loopback, a raw mock driver and a raw
 //!   mock device that can play the malicious peer in other crates' tests.
 //!
@@ -59,6 +65,7 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+mod any;
 mod chain;
 mod device;
 mod driver;
@@ -69,12 +76,14 @@ mod memory;
 pub mod ordering;
 #[cfg(any(test, feature = "alloc"))]
 mod owned;
+mod packed;
 mod ring;
 mod sync;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod mock;
 
+pub use any::{AnyDeviceQueue, AnyDriverQueue};
 pub use chain::{ChainReader, ChainWriter, DescriptorChain, Segment};
 pub use device::{DeviceQueue, UsedEntry};
 pub use driver::{Buffer, DriverQueue, Token, UsedBuffer};
@@ -84,3 +93,4 @@ pub use layout::{Descriptor, QueueConfig, UsedElem};
 pub use memory::{MemoryRegion, MultiRegion, OffsetMemory, SharedMemory, VolatileSlice};
 #[cfg(any(test, feature = "alloc"))]
 pub use owned::OwnedMemory;
+pub use packed::{PackedDeviceQueue, PackedDriverQueue};

@@ -462,6 +462,86 @@ impl Slots<'_, 16> {
     }
 }
 
+/// Packed descriptors (VirtIO 2.8.13): the `flags` word is the publication point and is
+/// accessed as an atomic; the other fields with single volatile accesses.
+impl<'a> Slots<'a, 16> {
+    /// The `flags` word of descriptor `i mod count` as an atomic.
+    #[inline]
+    pub(crate) fn flags_cell(&self, i: u16) -> &'a AtomicU16 {
+        // SAFETY: the slot's 16 bytes are inside the checked view, which is valid for 'a and
+        // accessed only through volatile/atomic operations; the slot is at least 4-aligned
+        // (checked in `new`), so offset 14 is 2-aligned.
+        unsafe { AtomicU16::from_ptr(self.slot(i).add(14).cast::<u16>()) }
+    }
+
+    /// `addr`, `len` and `id` of descriptor `i mod count`, each read once (not `flags`).
+    #[inline]
+    pub(crate) fn load_addr_len_id(&self, i: u16) -> (u64, u32, u16) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 16 bytes are inside the checked view and at least 4-aligned;
+        // the 8-byte load happens only when 8-aligned.
+        unsafe {
+            let addr = if self.aligned8 {
+                u64::from_le(ptr::read_volatile(p.cast::<u64>()))
+            } else {
+                let lo = u64::from(u32::from_le(ptr::read_volatile(p.cast::<u32>())));
+                let hi = u64::from(u32::from_le(ptr::read_volatile(p.add(4).cast::<u32>())));
+                lo | hi << 32
+            };
+            let (len, id) = self.load_len_id_at(p);
+            (addr, len, id)
+        }
+    }
+
+    /// `len` and `id` of descriptor `i mod count` (a used descriptor), each read once.
+    #[inline]
+    pub(crate) fn load_len_id(&self, i: u16) -> (u32, u16) {
+        // SAFETY: see `load_len_id_at`; the slot is inside the checked view.
+        unsafe { self.load_len_id_at(self.slot(i)) }
+    }
+
+    /// # Safety
+    /// `p` is the start of a slot of this (checked, 4-aligned) array.
+    #[inline]
+    unsafe fn load_len_id_at(&self, p: *mut u8) -> (u32, u16) {
+        // SAFETY: by the contract, offsets 8 (4-aligned) and 12 (2-aligned) are in bounds.
+        unsafe {
+            (
+                u32::from_le(ptr::read_volatile(p.add(8).cast::<u32>())),
+                u16::from_le(ptr::read_volatile(p.add(12).cast::<u16>())),
+            )
+        }
+    }
+
+    /// Write `addr`, `len` and `id` of descriptor `i mod count` (not `flags`).
+    #[inline]
+    pub(crate) fn store_addr_len_id(&self, i: u16, addr: u64, len: u32, id: u16) {
+        let p = self.slot(i);
+        // SAFETY: the slot's 16 bytes are inside the checked view and at least 4-aligned;
+        // the 8-byte store happens only when 8-aligned.
+        unsafe {
+            if self.aligned8 {
+                ptr::write_volatile(p.cast::<u64>(), addr.to_le());
+            } else {
+                ptr::write_volatile(p.cast::<u32>(), (addr as u32).to_le());
+                ptr::write_volatile(p.add(4).cast::<u32>(), ((addr >> 32) as u32).to_le());
+            }
+        }
+        self.store_len_id(i, len, id);
+    }
+
+    /// Write `len` and `id` of descriptor `i mod count` (a used descriptor).
+    #[inline]
+    pub(crate) fn store_len_id(&self, i: u16, len: u32, id: u16) {
+        let p = self.slot(i);
+        // SAFETY: offsets 8 (4-aligned) and 12 (2-aligned) of a checked slot.
+        unsafe {
+            ptr::write_volatile(p.add(8).cast::<u32>(), len.to_le());
+            ptr::write_volatile(p.add(12).cast::<u16>(), id.to_le());
+        }
+    }
+}
+
 impl Slots<'_, 8> {
     /// The two little-endian `u32`s of slot `i mod count` (a used element), each read
     /// once (the slot is at least 4-aligned, checked in `new`).

@@ -1,7 +1,8 @@
-//! The memory-ordering protocol of a split ring, in one place (VirtIO 1.x 2.7.13 "Supplying
-//! Buffers to The Device", 2.7.14 "Receiving Used Buffers", 2.7.10 "Used Buffer
-//! Notification Suppression", 2.7.7/2.7.13.4 "Notifying the device", and 6
-//! `VIRTIO_F_ORDER_PLATFORM`).
+//! The memory-ordering protocol of split and packed rings, in one place (VirtIO 1.x 2.7.13
+//! "Supplying Buffers to The Device", 2.7.14 "Receiving Used Buffers", 2.7.10 "Used Buffer
+//! Notification Suppression", 2.7.7/2.7.13.4 "Notifying the device"; for packed rings
+//! 2.8.21 "Supplying Buffers", 2.8.22 "Receiving Used Buffers", 2.8.10 "Event
+//! Suppression"; and 6 `VIRTIO_F_ORDER_PLATFORM`).
 //!
 //! Ring indices and flags are 16-bit atomics accessed *relaxed*; the ordering comes from
 //! explicit fences, exactly where the specification puts its memory barriers:
@@ -14,6 +15,17 @@
 //! | `used.idx` read before the used elements | driver | 2.7.14 | [`observe`] |
 //! | index published before reading the peer's suppression (`avail_event` / `used.flags`, `used_event` / `avail.flags`) | both | 2.7.13.4, 2.7.10 | [`load_after_publish`]: full fence, then load |
 //! | event/flag written before re-checking the peer's index (no lost wake-up) | both | 2.7.10 | [`store_then_load`]: store, full fence, load |
+//! | packed: a chain's other descriptors (and the later chains of a batch) written before the `flags` of its first descriptor | driver | 2.8.21.2 | [`publish`] on that flags word |
+//! | packed: the first descriptor's `flags` read before the chain's other fields and descriptors | device | 2.8.21.2 | [`observe`] on that flags word |
+//! | packed: a used descriptor's `id`, `len` and the buffers written before its `flags` | device | 2.8.22 | [`publish`] on the flags word |
+//! | packed: a used descriptor's `flags` read before its `id` and `len` | driver | 2.8.22 | [`observe`] |
+//! | packed: flags published before reading the peer's event suppression structure | both | 2.8.10 | [`load_after_publish`] |
+//! | packed: own event suppression (`off_wrap` then `flags`) written before re-checking the descriptor at the next position | both | 2.8.10 | [`store_then_load`] |
+//!
+//! In a packed ring the *flags word of a descriptor* is the publication point that the
+//! index is in a split ring: the flags of the first descriptor of a chain (or of the first
+//! used descriptor of a batch) are stored last, after a release fence, and read first,
+//! followed by an acquire fence.
 //!
 //! With `VIRTIO_F_ORDER_PLATFORM` negotiated ([`Barriers::Platform`]) every fence is a
 //! sequentially consistent fence followed by the platform's strongest barrier (`dmb sy` on
@@ -44,6 +56,17 @@ pub enum Barriers {
     Smp,
     /// `VIRTIO_F_ORDER_PLATFORM`: the peer may be hardware; platform barriers too.
     Platform,
+}
+
+impl Barriers {
+    /// [`Barriers::Platform`] when `ORDER_PLATFORM` is negotiated, else [`Barriers::Smp`].
+    pub fn for_features(features: crate::Features) -> Barriers {
+        if features.contains(crate::Features::ORDER_PLATFORM) {
+            Barriers::Platform
+        } else {
+            Barriers::Smp
+        }
+    }
 }
 
 /// x86 is TSO for the device too (DMA to write-back memory is snooped and ordered like

@@ -43,7 +43,16 @@ fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
     )
 }
 
-fn part<'m, M: SharedMemory + ?Sized>(
+/// A queue size: a power of two in `1..=min(max, 32768)`.
+pub(crate) fn check_size(size: u16, max: usize) -> Result<u16, Error> {
+    let max = max.min(layout::MAX_QUEUE_SIZE as usize) as u16;
+    if size == 0 || !size.is_power_of_two() || size > max {
+        return Err(Error::InvalidQueueSize { size, max });
+    }
+    Ok(size)
+}
+
+pub(crate) fn part<'m, M: SharedMemory + ?Sized>(
     mem: &'m M,
     name: &'static str,
     addr: u64,
@@ -79,11 +88,7 @@ impl<'m> SplitRing<'m> {
         max: usize,
         features: Features,
     ) -> Result<Self, Error> {
-        let max = max.min(layout::MAX_QUEUE_SIZE as usize) as u16;
-        let size = cfg.size;
-        if size == 0 || !size.is_power_of_two() || size > max {
-            return Err(Error::InvalidQueueSize { size, max });
-        }
+        let size = check_size(cfg.size, max)?;
         let desc = part(
             mem,
             "descriptor table",
@@ -105,11 +110,7 @@ impl<'m> SplitRing<'m> {
             layout::used_ring_bytes(size),
             layout::USED_ALIGN,
         )?;
-        let barriers = if features.contains(Features::ORDER_PLATFORM) {
-            Barriers::Platform
-        } else {
-            Barriers::Smp
-        };
+        let barriers = Barriers::for_features(features);
         Ok(SplitRing {
             size,
             avail_flags: RingU16(avail_v.atomic_u16(avail::FLAGS)?),

@@ -1,5 +1,7 @@
 //! Model test: random interleavings of driver add / publish, device pop / complete (in any
-//! order) and driver reclaim, with ring indices starting just below 65535 so they wrap.
+//! order, or with `IN_ORDER` in order and in batches of one used entry) and driver
+//! reclaim, over split rings (indices starting just below 65535 so they wrap) and packed
+//! rings (small sizes, so that positions and both wrap counters go round many times).
 //! Every buffer must reach the device once and unchanged, and come back to the driver
 //! once with the device's length and bytes.
 
@@ -7,9 +9,12 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use virtqueue::mock::Loopback;
-use virtqueue::{Buffer, DeviceQueue, DriverQueue, Error, Features, OwnedMemory, Token};
+use virtqueue::{
+    AnyDeviceQueue, AnyDriverQueue, Buffer, DeviceQueue, DriverQueue, Error, Features, OwnedMemory,
+    Token,
+};
 
-const SIZE: u16 = 16;
+const MAX: u16 = 16;
 const SLOT: usize = 256;
 
 #[derive(Debug, Clone)]
@@ -46,25 +51,52 @@ struct Posted {
     writable: u32,
 }
 
-fn run(start: u16, event_idx: bool, ops: &[Op]) -> Result<(), TestCaseError> {
-    let lb = Loopback::new(SIZE, usize::from(SIZE) * SLOT);
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    packed: bool,
+    in_order: bool,
+    event_idx: bool,
+    size: u16,
+    /// Split only: where both indices start.
+    start: u16,
+}
+
+fn run(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
+    const SIZE: u16 = MAX;
+    let size = setup.size;
+    let lb = Loopback::with_layout(setup.packed, size, usize::from(SIZE) * SLOT);
     let mut f = Features::VERSION_1;
-    if event_idx {
+    if setup.event_idx {
         f |= Features::RING_EVENT_IDX;
     }
-    let mut drv: DriverQueue<'_, OwnedMemory, 16> =
-        DriverQueue::with_start_index(lb.memory(), lb.config(), f, start).unwrap();
-    let mut dev: DeviceQueue<'_, OwnedMemory, 16, 4> =
-        DeviceQueue::attach(lb.memory(), lb.config(), f).unwrap();
-    dev.set_indices(start, start);
+    if setup.in_order {
+        f |= Features::IN_ORDER;
+    }
+    if setup.packed {
+        f |= Features::RING_PACKED;
+    }
+    let (mut drv, mut dev): (
+        AnyDriverQueue<'_, OwnedMemory, 16>,
+        AnyDeviceQueue<'_, OwnedMemory, 16, 4>,
+    ) = if setup.packed {
+        (
+            AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap(),
+            AnyDeviceQueue::attach(lb.memory(), lb.config(), f).unwrap(),
+        )
+    } else {
+        let drv = DriverQueue::with_start_index(lb.memory(), lb.config(), f, setup.start).unwrap();
+        let mut dev = DeviceQueue::attach(lb.memory(), lb.config(), f).unwrap();
+        dev.set_indices(setup.start, setup.start);
+        (AnyDriverQueue::Split(drv), AnyDeviceQueue::Split(dev))
+    };
 
     let mut unpublished: VecDeque<Posted> = VecDeque::new();
     let mut in_ring: VecDeque<Posted> = VecDeque::new();
     let mut held: Vec<(u16, u32)> = Vec::new(); // popped by the device: (head, writable)
     let mut done: VecDeque<(Token, u32, Vec<u8>)> = VecDeque::new(); // completed, expected back
-    let mut free_descs = SIZE;
+    let mut free_descs = size;
     let mut slot_of: [Option<usize>; 16] = [None; 16];
-    let mut free_slots: Vec<usize> = (0..usize::from(SIZE)).collect();
+    let mut free_slots: Vec<usize> = (0..usize::from(size)).collect();
     let mut slot_by_head: [usize; 16] = [0; 16];
     let mut descs_of = [0u16; 16];
 
@@ -86,7 +118,10 @@ fn run(start: u16, event_idx: bool, ops: &[Op]) -> Result<(), TestCaseError> {
                 let writable: Vec<Buffer> = (0..u64::from(wsegs))
                     .map(|k| Buffer::new(base + 128 + k * u64::from(wlen), u32::from(wlen)))
                     .collect();
-                lb.write(base, &payload);
+                if needed <= free_descs {
+                    // A slot is free (a full ring leaves none; the add then fails).
+                    lb.write(base, &payload);
+                }
                 let res = drv.add(&[Buffer::new(base, u32::from(rlen))], &writable);
                 if needed > free_descs {
                     prop_assert_eq!(
@@ -137,7 +172,23 @@ fn run(start: u16, event_idx: bool, ops: &[Op]) -> Result<(), TestCaseError> {
                 if held.is_empty() {
                     continue;
                 }
-                let (head, writable) = held.remove(usize::from(pick) % held.len());
+                let k = usize::from(pick) % held.len();
+                if setup.in_order {
+                    // The k + 1 oldest chains, with one used entry naming the last.
+                    let batch: Vec<(u16, u32)> = held.drain(..=k).collect();
+                    let (head, writable) = *batch.last().unwrap();
+                    let len = (u64::from(writable) * u64::from(frac) / 255) as u32;
+                    let resp: Vec<u8> = (0..len).map(|i| (i as u8) ^ (head as u8)).collect();
+                    let base = lb.data_addr(slot_by_head[usize::from(head)] * SLOT + 128);
+                    lb.write(base, &resp);
+                    dev.add_used_in_order(head, len).unwrap();
+                    for &(h, _) in &batch[..k] {
+                        done.push_back((Token(h), 0, Vec::new()));
+                    }
+                    done.push_back((Token(head), len, resp));
+                    continue;
+                }
+                let (head, writable) = held.remove(k);
                 let len = (u64::from(writable) * u64::from(frac) / 255) as u32;
                 let resp: Vec<u8> = (0..len).map(|i| (i as u8) ^ (head as u8)).collect();
                 let base = lb.data_addr(slot_by_head[usize::from(head)] * SLOT + 128);
@@ -169,14 +220,38 @@ fn run(start: u16, event_idx: bool, ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Miri interprets every instruction: shorter interleavings there.
+const OPS: usize = if cfg!(miri) { 40 } else { 300 };
+
 proptest! {
     #[test]
     fn every_buffer_delivered_once_unchanged(
         start in 65500u16..=65535,
         event_idx in any::<bool>(),
-        // Miri interprets every instruction: shorter interleavings there.
-        ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 60 } else { 300 }),
+        ops in proptest::collection::vec(op(), 1..OPS),
     ) {
-        run(start, event_idx, &ops)?;
+        let setup = Setup { packed: false, in_order: false, event_idx, size: MAX, start };
+        run(setup, &ops)?;
+    }
+
+    #[test]
+    fn packed_every_buffer_delivered_once_unchanged(
+        size in prop_oneof![Just(4u16), Just(8), Just(16)],
+        event_idx in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..OPS),
+    ) {
+        let setup = Setup { packed: true, in_order: false, event_idx, size, start: 0 };
+        run(setup, &ops)?;
+    }
+
+    #[test]
+    fn in_order_batches_delivered_once_unchanged(
+        packed in any::<bool>(),
+        size in prop_oneof![Just(4u16), Just(16)],
+        start in 65500u16..=65535,
+        ops in proptest::collection::vec(op(), 1..OPS),
+    ) {
+        let setup = Setup { packed, in_order: true, event_idx: true, size, start };
+        run(setup, &ops)?;
     }
 }

@@ -6,6 +6,7 @@ mod common;
 
 use adapter_util::*;
 use common::{frame, mac};
+use virtqueue::Features;
 use vnet_switch::adapters::virtio_net::{
     NetFeatures, NetHeader, PortState, VirtioNetError, F_DATA_VALID, F_NEEDS_CSUM,
 };
@@ -27,13 +28,32 @@ fn payload(n: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// Split rings, or packed ones (`RING_PACKED` negotiated): the memory and the feature
+/// word to use.
+fn layout(packed: bool) -> (NetMemory, u64) {
+    if packed {
+        (NetMemory::packed(), V1 | Features::RING_PACKED.bits())
+    } else {
+        (NetMemory::new(), V1)
+    }
+}
+
 #[test]
 fn frames_cross_between_virtio_queuing_and_uplink() {
-    let net = NetMemory::new();
+    frames_cross(false);
+}
+
+#[test]
+fn frames_cross_over_packed_rings() {
+    frames_cross(true);
+}
+
+fn frames_cross(packed: bool) {
+    let (net, f) = layout(packed);
     let (up, down) = (channel(), channel());
-    let mut drv = net.driver(V1);
+    let mut drv = net.driver(f);
     let (mut q_tx, mut q_rx) = partition_side(&up, &down);
-    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
+    let mut sw = switch(net.port(f), queuing_port(&up, &down));
     drv.post_rx(8, 1536);
 
     // virtio → queuing partition, virtio → uplink (unknown unicast).
@@ -85,9 +105,18 @@ fn frames_cross_between_virtio_queuing_and_uplink() {
 
 #[test]
 fn mrg_rxbuf_spreads_a_frame_over_small_buffers() {
-    let net = NetMemory::new();
+    mrg_rxbuf(false);
+}
+
+#[test]
+fn mrg_rxbuf_over_packed_rings() {
+    mrg_rxbuf(true);
+}
+
+fn mrg_rxbuf(packed: bool) {
+    let (net, f) = layout(packed);
     let (up, down) = (channel(), channel());
-    let features = V1 | NetFeatures::MRG_RXBUF;
+    let features = f | NetFeatures::MRG_RXBUF;
     let mut drv = net.driver(features);
     let mut sw = switch(net.port(features), queuing_port(&up, &down));
     drv.post_rx(12, 128);

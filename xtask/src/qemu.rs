@@ -68,6 +68,17 @@ const CONFIGS: &[Config] = &[
         transport_line: "selftest: virtio-mmio modern (version 2) net at",
     },
     Config {
+        name: "virtio-mmio-packed",
+        mac: "52:54:00:00:00:05",
+        device: &[
+            "-global",
+            "virtio-mmio.force-legacy=false",
+            "-device",
+            "virtio-net-device,netdev=n0,packed=on",
+        ],
+        transport_line: "selftest: ring layout packed",
+    },
+    Config {
         name: "virtio-mmio-legacy",
         mac: "52:54:00:00:00:02",
         device: &[

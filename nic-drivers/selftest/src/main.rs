@@ -23,7 +23,7 @@ mod platform;
 use core::panic::PanicInfo;
 
 use nic_drivers::e1000::{self, E1000};
-use nic_drivers::net::{NetConfig, VirtioNet};
+use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
 use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
@@ -120,8 +120,9 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
     };
     let result = match nic {
         "e1000" => run_e1000(&hal, mac),
-        "virtio-mmio-modern" => run_virtio_mmio(&hal, mac, false),
-        "virtio-mmio-legacy" => run_virtio_mmio(&hal, mac, true),
+        "virtio-mmio-modern" => run_virtio_mmio(&hal, mac, false, false),
+        "virtio-mmio-packed" => run_virtio_mmio(&hal, mac, false, true),
+        "virtio-mmio-legacy" => run_virtio_mmio(&hal, mac, true, false),
         "virtio-pci" => run_virtio_pci(&hal, mac),
         other => {
             println!("selftest: FAIL unknown nic {other}");
@@ -181,7 +182,14 @@ fn run_e1000(hal: &IdentityHal<'static>, mac: [u8; 6]) -> Result<(), u16> {
     exercise(dev, mac)
 }
 
-fn run_virtio_mmio(hal: &IdentityHal<'static>, mac: [u8; 6], legacy: bool) -> Result<(), u16> {
+/// virtio-net on virtio-mmio; `legacy` and `packed` say which transport version and ring
+/// layout the QEMU configuration must have given.
+fn run_virtio_mmio(
+    hal: &IdentityHal<'static>,
+    mac: [u8; 6],
+    legacy: bool,
+    packed: bool,
+) -> Result<(), u16> {
     let (base, stride, count) = VIRTIO_MMIO;
     let mut found = None;
     for slot in 0..count {
@@ -217,6 +225,15 @@ fn run_virtio_mmio(hal: &IdentityHal<'static>, mac: [u8; 6], legacy: bool) -> Re
         VirtioNet::new(hal, transport, NetConfig::default())
             .map_err(|e| driver_error("virtio-net init", e))?;
     println!("selftest: negotiated features {:?}", dev.features());
+    let packed_ring = dev.features().contains(NetFeatures::RING_PACKED);
+    println!(
+        "selftest: ring layout {}",
+        if packed_ring { "packed" } else { "split" }
+    );
+    if packed != packed_ring {
+        println!("selftest: FAIL expected packed = {packed}");
+        return Err(code::NO_DEVICE);
+    }
     exercise(dev, mac)
 }
 

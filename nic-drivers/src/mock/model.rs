@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use virtqueue::{DescriptorChain, DeviceQueue, Features, SharedMemory};
+use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, SharedMemory};
 use zerocopy::little_endian::U16;
 use zerocopy::IntoBytes;
 
@@ -13,7 +13,8 @@ use crate::net::header::{ctrl, NetHeader, HEADER_LEN, LEGACY_HEADER_LEN};
 use crate::net::{NetFeatures, CTRL_QUEUE, RX_QUEUE, TX_QUEUE};
 use crate::transport::InterruptStatus;
 
-type Queue<'m, M> = DeviceQueue<'m, M, 256, 4>;
+/// Split or packed, as the driver negotiated (`RING_PACKED`).
+type Queue<'m, M> = AnyDeviceQueue<'m, M, 256, 4>;
 
 /// A virtio-net device model over device memory `M` (see the [module](super) docs).
 pub struct NetDeviceModel<'m, M: SharedMemory> {

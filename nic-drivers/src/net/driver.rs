@@ -1,7 +1,7 @@
 //! [`VirtioNet`]: set-up (status state machine, feature negotiation, configuration,
 //! queues, buffers), the control queue, interrupts and tear-down.
 
-use virtqueue::{Buffer, DriverQueue, Features, SharedMemory};
+use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory};
 
 use super::header::{config, ctrl, HeaderRules};
 use super::{NetConfig, NetFeatures};
@@ -80,9 +80,9 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) split_header: bool,
     pub(super) mac: MacAddress,
     pub(super) mtu: u16,
-    pub(super) rx: DriverQueue<'h, H::Memory, Q>,
-    pub(super) tx: DriverQueue<'h, H::Memory, Q>,
-    pub(super) ctrl: Option<DriverQueue<'h, H::Memory, CTRL_RING>>,
+    pub(super) rx: AnyDriverQueue<'h, H::Memory, Q>,
+    pub(super) tx: AnyDriverQueue<'h, H::Memory, Q>,
+    pub(super) ctrl: Option<AnyDriverQueue<'h, H::Memory, CTRL_RING>>,
     pub(super) ctrl_buf: u64,
     pub(super) ctrl_dev: u64,
     pub(super) ctrl_spins: u32,
@@ -180,7 +180,8 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             list: heapless::Vec::new(),
         };
         let vq_features = Features::from_bits_truncate(negotiated)
-            & (Features::RING_EVENT_IDX | Features::ORDER_PLATFORM);
+            & (Features::RING_EVENT_IDX | Features::ORDER_PLATFORM | Features::RING_PACKED);
+        let packed = vq_features.contains(Features::RING_PACKED);
         let align = if legacy { LEGACY_ALIGN } else { 4 };
         let cap = pow2_floor(cfg.queue_size.min(u16::try_from(Q).unwrap_or(u16::MAX)));
         let mut make_queue = |q: u16, cap: u16| -> Result<(virtqueue::QueueConfig, u16), Error> {
@@ -191,14 +192,26 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
                     what: "a missing or zero-sized virtqueue",
                 });
             }
-            let (_, bytes) = queue_layout(0, size, align);
+            // Split or packed layout, as negotiated (the transport takes the same three
+            // addresses: descriptors, driver area, device area).
+            let layout = |base: u64| {
+                if packed {
+                    (
+                        QueueConfig::contiguous_packed(base, size),
+                        QueueConfig::contiguous_packed_bytes(size),
+                    )
+                } else {
+                    queue_layout(base, size, align)
+                }
+            };
+            let (_, bytes) = layout(0);
             let bytes = usize::try_from(bytes).map_err(|_| Error::Unsupported {
                 what: "a ring larger than the address space",
             })?;
             let paddr = dma.alloc(bytes, LEGACY_ALIGN as usize)?;
             let dev = hal.share(paddr, bytes, BufferDirection::Both)?;
-            transport.setup_queue(q, &queue_layout(dev, size, align).0)?;
-            Ok((queue_layout(paddr, size, align).0, size))
+            transport.setup_queue(q, &layout(dev).0)?;
+            Ok((layout(paddr).0, size))
         };
         let (rx_cfg, rx_size) = make_queue(RX_QUEUE, cap)?;
         let (tx_cfg, tx_size) = make_queue(TX_QUEUE, cap)?;
@@ -208,10 +221,10 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             None
         };
         let mem = hal.memory();
-        let rx = DriverQueue::new(mem, rx_cfg, vq_features)?;
-        let tx = DriverQueue::new(mem, tx_cfg, vq_features)?;
+        let rx = AnyDriverQueue::new(mem, rx_cfg, vq_features)?;
+        let tx = AnyDriverQueue::new(mem, tx_cfg, vq_features)?;
         let ctrl = match ctrl_cfg {
-            Some(c) => Some(DriverQueue::new(mem, c, vq_features)?),
+            Some(c) => Some(AnyDriverQueue::new(mem, c, vq_features)?),
             None => None,
         };
         let split_header = legacy && !features.contains(NetFeatures::ANY_LAYOUT);
@@ -472,9 +485,9 @@ struct Setup<'h, H: Hal, const Q: usize> {
     split_header: bool,
     mac: MacAddress,
     mtu: u16,
-    rx: DriverQueue<'h, H::Memory, Q>,
-    tx: DriverQueue<'h, H::Memory, Q>,
-    ctrl: Option<DriverQueue<'h, H::Memory, CTRL_RING>>,
+    rx: AnyDriverQueue<'h, H::Memory, Q>,
+    tx: AnyDriverQueue<'h, H::Memory, Q>,
+    ctrl: Option<AnyDriverQueue<'h, H::Memory, CTRL_RING>>,
     ctrl_buf: u64,
     rx_base: u64,
     rx_count: u16,

@@ -75,6 +75,8 @@ bitflags::bitflags! {
         const VERSION_1 = 1 << 32;
         /// `VIRTIO_F_ACCESS_PLATFORM` (33): device addresses go through the HAL's `share`.
         const ACCESS_PLATFORM = 1 << 33;
+        /// `VIRTIO_F_RING_PACKED` (34): packed virtqueues (chosen when offered).
+        const RING_PACKED = 1 << 34;
         /// `VIRTIO_F_ORDER_PLATFORM` (36): hardware-strength barriers.
         const ORDER_PLATFORM = 1 << 36;
     }

@@ -21,9 +21,19 @@ pub const DMA_LEN: usize = 256 * 1024;
 /// Physical base of the fake DMA memory.
 pub const DMA_BASE: u64 = 0x8000_0000;
 
-/// What a modern QEMU virtio-net offers, roughly.
+/// What a modern QEMU virtio-net offers, roughly (split rings: `packed=off`, QEMU's
+/// default).
 pub fn modern_features() -> u64 {
-    (NetFeatures::SUPPORTED - NetFeatures::ANY_LAYOUT - NetFeatures::ACCESS_PLATFORM).bits()
+    (NetFeatures::SUPPORTED
+        - NetFeatures::ANY_LAYOUT
+        - NetFeatures::ACCESS_PLATFORM
+        - NetFeatures::RING_PACKED)
+        .bits()
+}
+
+/// The same with packed rings offered (QEMU `packed=on`).
+pub fn packed_features() -> u64 {
+    modern_features() | NetFeatures::RING_PACKED.bits()
 }
 
 /// The driver type used in tests: rings of up to 64, 8 private slots.

@@ -1,5 +1,5 @@
 //! Shared by the adapter tests: an endpoint enum (so the switch owns heterogeneous ports
-//! and the test still reaches each one), a virtio-net test driver on `DriverQueue`
+//! and the test still reaches each one), a virtio-net test driver on `AnyDriverQueue`
 //! writing real virtio-net headers, and queuing-port channel pairs.
 #![allow(dead_code)]
 
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use queuing_port::{AtomicU32, Geometry, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::mock::Loopback;
-use virtqueue::{Buffer, DriverQueue, Features, OwnedMemory};
+use virtqueue::{AnyDeviceQueue, AnyDriverQueue, Buffer, Features, OwnedMemory};
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
 use vnet_switch::adapters::virtio_net::{NetHeader, VirtioNetPort, NET_HDR_LEN};
 use vnet_switch::mem::MemEndpoint;
@@ -120,12 +120,20 @@ impl NetMemory {
         }
     }
 
-    /// The device port over both queues.
+    /// The same with packed rings (negotiate `RING_PACKED` with it).
+    pub fn packed() -> Self {
+        NetMemory {
+            rx: Loopback::packed(QSIZE, 64 * 1024),
+            tx: Loopback::packed(QSIZE, 64 * 1024),
+        }
+    }
+
+    /// The device port over both queues (split or packed as `negotiated` says).
     pub fn port(&self, negotiated: u64) -> Virtio<'_> {
         let generic = Features::from_bits_truncate(negotiated);
         VirtioNetPort::new(
-            self.rx.device(generic).unwrap(),
-            self.tx.device(generic).unwrap(),
+            AnyDeviceQueue::attach(self.rx.memory(), self.rx.config(), generic).unwrap(),
+            AnyDeviceQueue::attach(self.tx.memory(), self.tx.config(), generic).unwrap(),
             negotiated,
             1518,
         )
@@ -137,8 +145,8 @@ impl NetMemory {
         let generic = Features::from_bits_truncate(negotiated);
         NetDriver {
             mem: self,
-            rxq: self.rx.driver(generic).unwrap(),
-            txq: self.tx.driver(generic).unwrap(),
+            rxq: AnyDriverQueue::new(self.rx.memory(), self.rx.config(), generic).unwrap(),
+            txq: AnyDriverQueue::new(self.tx.memory(), self.tx.config(), generic).unwrap(),
             rx_bufs: HashMap::new(),
             next_rx: 0,
             next_tx: 0,
@@ -150,8 +158,8 @@ impl NetMemory {
 /// reassembles received frames (`num_buffers`).
 pub struct NetDriver<'m> {
     mem: &'m NetMemory,
-    pub rxq: DriverQueue<'m, OwnedMemory, 64>,
-    pub txq: DriverQueue<'m, OwnedMemory, 64>,
+    pub rxq: AnyDriverQueue<'m, OwnedMemory, 64>,
+    pub txq: AnyDriverQueue<'m, OwnedMemory, 64>,
     /// Receive buffer of each posted head: (data offset, length).
     rx_bufs: HashMap<u16, (usize, u32)>,
     next_rx: usize,

@@ -1,6 +1,7 @@
 //! A partition port that is a **virtio-net device** (backend): the partition runs an
 //! ordinary virtio-net driver; this port serves its two queues on the device side of the
-//! `virtqueue` crate and plugs into the switch as a [`PortEndpoint`].
+//! `virtqueue` crate — split or packed rings (`VIRTIO_F_RING_PACKED`), through
+//! `virtqueue::AnyDeviceQueue` — and plugs into the switch as a [`PortEndpoint`].
 //!
 //! * `receiveq1` (queue 0, device → driver, writable chains) carries what the switch sends
 //!   to the partition: [`PortEndpoint::tx_reserve`] takes receive chains (several with
@@ -51,7 +52,7 @@ pub use header::{NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, N
 use crate::adapters::slots::RxSlots;
 use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use egress::ChainSlot;
-use virtqueue::{DescriptorChain, DeviceQueue, Features, SharedMemory};
+use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, SharedMemory};
 
 /// Bad chains skipped (counted, returned used with length 0) at most per call.
 pub const MAX_BAD_CHAINS: usize = 8;
@@ -96,8 +97,8 @@ pub struct VirtioNetPort<
     const N: usize = 256,
     const S: usize = 16,
 > {
-    receiveq: DeviceQueue<'m, M, N, S>,
-    transmitq: DeviceQueue<'m, M, N, S>,
+    receiveq: AnyDeviceQueue<'m, M, N, S>,
+    transmitq: AnyDeviceQueue<'m, M, N, S>,
     state: PortState,
     mrg: bool,
     csum: bool,
@@ -149,12 +150,13 @@ impl<
     > VirtioNetPort<'m, M, FRAME, SLOTS, CHAINS, N, S>
 {
     /// A port over the driver's two queues (attached by the integrator's transport with
-    /// the negotiated generic features), the whole negotiated feature word `negotiated`
+    /// the negotiated generic features: a split `DeviceQueue`, a `PackedDeviceQueue`, or
+    /// an `AnyDeviceQueue` chosen by `RING_PACKED`), the whole negotiated feature word `negotiated`
     /// (`VERSION_1` required; device bits within [`NetFeatures::SUPPORTED`]), and the
     /// largest Ethernet frame (without FCS) in either direction, `14..=FRAME`.
     pub fn new(
-        receiveq: DeviceQueue<'m, M, N, S>,
-        transmitq: DeviceQueue<'m, M, N, S>,
+        receiveq: impl Into<AnyDeviceQueue<'m, M, N, S>>,
+        transmitq: impl Into<AnyDeviceQueue<'m, M, N, S>>,
         negotiated: u64,
         max_frame: u16,
     ) -> Result<Self, VirtioNetError> {
@@ -182,7 +184,8 @@ impl<
             // Free list 0 → 1 → … → CHAINS-1 → NIL (CHAINS < 0xffff).
             *l = if i + 1 < CHAINS { (i + 1) as u16 } else { NIL };
         }
-        let mut receiveq = receiveq;
+        let mut receiveq = receiveq.into();
+        let transmitq = transmitq.into();
         receiveq.disable_notification();
         Ok(VirtioNetPort {
             receiveq,

@@ -7,10 +7,17 @@
 //! - [`MockDevice`]: writes used elements and indices directly — correct or malicious —
 //!   to drive a driver side under test.
 
+mod packed;
+
+pub use packed::MockPackedRing;
+
 use crate::layout::{DescFlags, Descriptor, QueueConfig};
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
-use crate::{DeviceQueue, DriverQueue, Error, Features, OwnedMemory, SharedMemory};
+use crate::{
+    DeviceQueue, DriverQueue, Error, Features, OwnedMemory, PackedDeviceQueue, PackedDriverQueue,
+    SharedMemory,
+};
 
 /// Peer address where [`Loopback`] puts the rings.
 pub const RING_BASE: u64 = 0x10_0000;
@@ -28,8 +35,27 @@ impl Loopback {
     /// A ring of `size` entries at [`RING_BASE`], followed (4 KiB aligned) by `data_len`
     /// bytes of data area.
     pub fn new(size: u16, data_len: usize) -> Self {
-        let cfg = QueueConfig::contiguous(RING_BASE, size);
-        let ring_bytes = QueueConfig::contiguous_bytes(size);
+        Self::with_layout(false, size, data_len)
+    }
+
+    /// Like [`Loopback::new`] with a packed ring ([`QueueConfig::contiguous_packed`]).
+    pub fn packed(size: u16, data_len: usize) -> Self {
+        Self::with_layout(true, size, data_len)
+    }
+
+    /// A split (`packed == false`) or packed ring of `size` entries and a data area.
+    pub fn with_layout(packed: bool, size: u16, data_len: usize) -> Self {
+        let (cfg, ring_bytes) = if packed {
+            (
+                QueueConfig::contiguous_packed(RING_BASE, size),
+                QueueConfig::contiguous_packed_bytes(size),
+            )
+        } else {
+            (
+                QueueConfig::contiguous(RING_BASE, size),
+                QueueConfig::contiguous_bytes(size),
+            )
+        };
         let data_off = (ring_bytes + 0xfff) & !0xfff;
         let mem = OwnedMemory::new(RING_BASE, data_off as usize + data_len);
         Loopback {
@@ -90,6 +116,27 @@ impl Loopback {
         features: Features,
     ) -> Result<DeviceQueue<'_, OwnedMemory, N, S>, Error> {
         DeviceQueue::attach(&self.mem, self.cfg, features)
+    }
+
+    /// A real packed driver side over the ring (initialises it).
+    pub fn packed_driver<const N: usize>(
+        &self,
+        features: Features,
+    ) -> Result<PackedDriverQueue<'_, OwnedMemory, N>, Error> {
+        PackedDriverQueue::new(&self.mem, self.cfg, features)
+    }
+
+    /// A real packed device side over the ring.
+    pub fn packed_device<const N: usize, const S: usize>(
+        &self,
+        features: Features,
+    ) -> Result<PackedDeviceQueue<'_, OwnedMemory, N, S>, Error> {
+        PackedDeviceQueue::attach(&self.mem, self.cfg, features)
+    }
+
+    /// Raw access to the packed ring (for a malicious peer).
+    pub fn mock_packed(&self) -> MockPackedRing<'_> {
+        MockPackedRing::new(&self.mem, self.cfg).expect("loopback ring is valid")
     }
 
     /// A raw mock driver over the ring (initialises it).

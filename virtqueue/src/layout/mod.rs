@@ -1,4 +1,5 @@
-//! Wire layout of a split virtqueue (VirtIO 1.x section 2.7): the descriptor table, the
+//! Wire layout of a split virtqueue (VirtIO 1.x section 2.7; the packed layout of 2.8 is in
+//! [`packed`]): the descriptor table, the
 //! available ring and the used ring, all little-endian fixed-width fields.
 //!
 //! ```text
@@ -6,6 +7,8 @@
 //! avail ring         6 + 2 * size,    2-aligned   flags u16, idx u16, ring [u16; size], used_event u16
 //! used ring          6 + 8 * size,    4-aligned   flags u16, idx u16, ring [UsedElem; size], avail_event u16
 //! ```
+
+pub mod packed;
 
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
