@@ -33,7 +33,7 @@ use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
 use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
 use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
-use crate::wire::{MacAddress, VlanTag, MAX_HEADER_LEN};
+use crate::wire::{MacAddress, VlanTag, HEADER_LEN, MAX_HEADER_LEN};
 
 /// A port's index in the switch (the order in which ports were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +52,10 @@ impl PortId {
 
 const CLASSES: usize = MAX_CLASSES as usize;
 
+/// Most frames one port takes in one round-robin turn of [`Switch::poll`] (fewer when
+/// the budget is small: `clamp(budget / ports, 1, BURST)`).
+pub const BURST: usize = 16;
+
 /// One port: its endpoint, policy, counters, rate state and egress queues.
 pub(crate) struct Port<E, const Q: usize> {
     /// The per-frame fields of `cfg`.
@@ -67,6 +71,9 @@ pub(crate) struct Port<E, const Q: usize> {
     queues: [IndexRing<Q>; CLASSES],
     /// Learned addresses this port holds.
     pub(crate) learned: u16,
+    /// Fast-path destinations of this port's untagged frames (see
+    /// [`fast_reach`](crate::forward::fast_reach)); set when the switch is built.
+    pub(crate) reach: u64,
 }
 
 impl<E, const Q: usize> Port<E, Q> {
@@ -86,6 +93,7 @@ impl<E, const Q: usize> Port<E, Q> {
             rate,
             queues: [const { IndexRing::new() }; CLASSES],
             learned: 0,
+            reach: 0,
         }
     }
 }
@@ -180,6 +188,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             .map(|p| usize::from(p.cfg.max_frame))
             .min()
             .unwrap_or(0);
+        let mut ports = ports;
+        for s in 0..ports.len() {
+            let reach = crate::forward::fast_reach(s, &ports);
+            ports[s].reach = reach;
+        }
         Switch {
             ports,
             table,
@@ -259,6 +272,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     /// Handles at most `budget` ingress frames at time `now_ns` (see the
     /// [module documentation](self) for the order and the worst case). Returns the
     /// number of frames handled (forwarded or dropped).
+    ///
+    /// Round-robin over the ports, starting after the last port served: each port takes
+    /// at most one burst of `clamp(budget / ports, 1, BURST)` frames per turn (see
+    /// [`BURST`]), so with a budget of at least one frame per port every busy port is
+    /// served in the first turn, and no port takes more than [`BURST`] frames before
+    /// every other busy port had its turn.
     pub fn poll(&mut self, now_ns: u64, budget: usize) -> usize {
         self.poll_tap(now_ns, budget, &mut NoTap)
     }
@@ -270,6 +289,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         if n == 0 {
             return 0;
         }
+        let burst = (budget / n).clamp(1, BURST);
         let start = self.next % n;
         let mut deferred: u64 = 0;
         'rounds: while handled < budget {
@@ -284,18 +304,18 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
                 if s == n {
                     s = 0;
                 }
-                let s = here;
-                if deferred & (1 << s) != 0 {
+                if deferred & (1 << here) != 0 {
                     continue;
                 }
-                match self.ingress_one(s, now_ns, tap) {
-                    Step::Handled => {
-                        handled += 1;
-                        progress = true;
-                        self.next = s + 1;
-                    }
-                    Step::Deferred => deferred |= 1 << s,
-                    Step::Idle => {}
+                let max = burst.min(budget - handled);
+                let (k, defer) = self.ingress_burst(here, max, now_ns, tap);
+                if k > 0 {
+                    handled += k;
+                    progress = true;
+                    self.next = here + 1;
+                }
+                if defer {
+                    deferred |= 1 << here;
                 }
             }
             if !progress {
@@ -303,13 +323,134 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             }
         }
         for p in self.ports.iter_mut() {
-            p.commit_queued();
+            // A port with one class commits every frame as it is written.
+            if p.hot.classes > 1 {
+                p.commit_queued();
+            }
         }
         handled
     }
 
-    /// Takes, classifies and forwards or drops one frame of port `s`.
+    /// One turn of port `s`: at most `max` frames. Returns the frames handled and
+    /// whether the port waits for rate budget (deferred for the rest of the poll).
+    ///
+    /// On a port with [`fast_in`](Hot::fast_in) set, each frame first tries the fast
+    /// path ([`forward_fast`](Self::forward_fast)); a frame it declines takes the full
+    /// path, unchanged. The port's ingress counters of fast frames are added once per
+    /// turn.
     #[inline(never)]
+    fn ingress_burst<T: Tap>(
+        &mut self,
+        s: usize,
+        max: usize,
+        now_ns: u64,
+        tap: &mut T,
+    ) -> (usize, bool) {
+        let Some(port) = self.ports.get(s) else {
+            return (0, false);
+        };
+        let fast = port.hot.fast_in && port.held.is_none();
+        let (mut k, mut fast_frames, mut fast_bytes) = (0, 0u64, 0u64);
+        let mut defer = false;
+        while k < max {
+            let step = if fast {
+                let Some(slot) = self.ports[s].ep.rx_take() else {
+                    break;
+                };
+                match self.forward_fast(s, &slot, now_ns) {
+                    Some(Ok(len)) => {
+                        fast_frames += 1;
+                        fast_bytes += len as u64;
+                        self.ports[s].ep.rx_release(slot);
+                        Step::Handled
+                    }
+                    Some(Err(len)) => {
+                        let port = &mut self.ports[s];
+                        port.stats.rx_frames += 1;
+                        port.stats.rx_bytes += len as u64;
+                        port.stats.rx_drops[DropReason::QueueFull.index()] += 1;
+                        port.ep.rx_release(slot);
+                        Step::Handled
+                    }
+                    None => self.ingress_slot(s, slot, now_ns, tap),
+                }
+            } else {
+                self.ingress_one(s, now_ns, tap)
+            };
+            match step {
+                Step::Handled => k += 1,
+                Step::Idle => break,
+                Step::Deferred => {
+                    defer = true;
+                    break;
+                }
+            }
+        }
+        if fast_frames != 0 {
+            let st = &mut self.ports[s].stats;
+            st.rx_frames += fast_frames;
+            st.rx_bytes += fast_bytes;
+            st.rx_forwarded += fast_frames;
+        }
+        (k, defer)
+    }
+
+    /// The fast path for one frame of port `s`: an untagged unicast frame that
+    /// [`fast_route`](Self::fast_route) accepts is copied and committed to its one
+    /// destination (learning its source on a learning port). Returns its length, as
+    /// `Ok` if forwarded, `Err` if the destination had no room or refused the write
+    /// (dropped as [`QueueFull`](DropReason::QueueFull), as on the full path); `None`
+    /// (nothing changed, nothing asked of an endpoint but the frame's bytes) for the
+    /// full path to decide. The caller counts the frame and releases the slot.
+    #[inline(always)]
+    fn forward_fast(
+        &mut self,
+        s: usize,
+        slot: &RxSlot,
+        now_ns: u64,
+    ) -> Option<Result<usize, usize>> {
+        let src = self.ports.get(s)?;
+        let frame = src.ep.rx_frame(slot);
+        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+        let len = frame.len();
+        let (d, header) = self.fast_route(s, frame, now_ns)?;
+        let pcp = src.hot.default_pcp;
+        let [src, dst] = self.ports.get_disjoint_mut([s, d]).ok()?;
+        let frame = src.ep.rx_frame(slot);
+        let payload = frame.get(HEADER_LEN..len)?;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let hl = header.emit(egress_tci(&dst.hot, src.hot.home_vid, pcp), &mut head);
+        // From here on the frame is decided: as on the full path, no room (one class: no
+        // lower class to give up a slot) or a refused write is a `QueueFull` drop.
+        let result = match dst.ep.tx_reserve(hl + payload.len()) {
+            None => {
+                dst.stats.tx_queue_full += 1;
+                Err(len)
+            }
+            Some(tx) if dst.ep.tx_write_frame(&tx, &head[..hl], payload).is_err() => {
+                dst.ep.tx_abort(tx);
+                dst.stats.tx_errors += 1;
+                Err(len)
+            }
+            Some(tx) => {
+                let meta = src.ep.rx_meta(slot);
+                if meta.needs_csum || meta.data_valid {
+                    dst.ep.tx_meta(&tx, meta.moved(HEADER_LEN, hl));
+                }
+                dst.stats.tx_frames += 1;
+                dst.stats.tx_bytes += u64::from(tx.len());
+                dst.ep.tx_commit(tx);
+                Ok(len)
+            }
+        };
+        if src.hot.learning {
+            let vid = src.hot.home_vid;
+            self.learn(s, vid, header.src, now_ns);
+        }
+        Some(result)
+    }
+
+    /// Takes, classifies and forwards or drops one frame of port `s` (the full path).
     fn ingress_one<T: Tap>(&mut self, s: usize, now_ns: u64, tap: &mut T) -> Step {
         let Some(port) = self.ports.get_mut(s) else {
             return Step::Idle;
@@ -320,6 +461,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         let Some(slot) = port.held.take().or_else(|| port.ep.rx_take()) else {
             return Step::Idle;
         };
+        self.ingress_slot(s, slot, now_ns, tap)
+    }
+
+    /// Classifies and forwards or drops one taken frame of port `s` (the full path).
+    #[inline(never)]
+    fn ingress_slot<T: Tap>(&mut self, s: usize, slot: RxSlot, now_ns: u64, tap: &mut T) -> Step {
         let frame = self.ports[s].ep.rx_frame(&slot);
         let len = frame.len().min(usize::from(slot.len()));
         let decision = self.classify(s, &frame[..len], now_ns);
