@@ -19,6 +19,7 @@
 //!   ports only.
 
 use crate::endpoint::PortEndpoint;
+use crate::mac_table::MacTable;
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
@@ -101,34 +102,44 @@ pub(crate) fn fast_reach<E, const Q: usize>(s: usize, ports: &[Port<E, Q>]) -> u
     mask
 }
 
-impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
+/// What the fast path reads besides the source port: the MAC table, the uplink and the
+/// smallest `max_frame` of all ports.
+pub(crate) struct FastCtx<'a, const M: usize> {
+    pub(crate) table: &'a MacTable<M>,
+    pub(crate) uplink: Option<u8>,
+    pub(crate) fits_everywhere: usize,
+}
+
+impl<const M: usize> FastCtx<'_, M> {
     /// The fast path's classification: the one destination of an untagged unicast frame
-    /// from a port with [`fast_in`](Hot::fast_in) set, in the port's home VLAN, that
-    /// passes every check of [`classify`](Self::classify) and goes to a port with
-    /// [`fast_out`](Hot::fast_out) set. `None` for anything else: the caller then runs
-    /// the full path, which decides and counts as always. Changes nothing.
+    /// from port `s` (`src`, with [`fast_in`](Hot::fast_in) set), in the port's home
+    /// VLAN, that passes every check of [`classify`](crate::Switch::classify) and goes
+    /// to a port with [`fast_out`](Hot::fast_out) set. `None` for anything else: the
+    /// caller then runs the full path, which decides and counts as always. Changes
+    /// nothing.
     ///
     /// The checks are those of `classify` for this case, in a cheaper form: the size
     /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
     /// and that the frame fits every destination, tagged or not); the header is parsed
-    /// the same way; the VLAN is the home VLAN; the spoofing check is the same; no
-    /// EtherType list exists on a `fast_in` port; the route is the unicast route, and
-    /// isolation and VLAN membership are the precomputed `reach` mask.
+    /// the same way (untagged frames only); the VLAN is the home VLAN; the spoofing
+    /// check is the same; no EtherType list exists on a `fast_in` port; the route is
+    /// the unicast route, and isolation and VLAN membership are the precomputed
+    /// `reach` mask (which never contains `s`).
     #[inline(always)]
-    pub(crate) fn fast_route(
+    pub(crate) fn route<E, const Q: usize>(
         &self,
         s: usize,
+        src: &Port<E, Q>,
         frame: &[u8],
         now_ns: u64,
     ) -> Option<(usize, RawHeader)> {
-        let src = self.ports.get(s)?;
         let hot = &src.hot;
         if frame.len() + TAG_LEN > self.fits_everywhere {
             return None;
         }
-        let header = RawHeader::parse(frame).ok()?;
+        let header = RawHeader::parse_untagged(frame)?;
         let vid = hot.home_vid;
-        if header.tagged || header.dst_is_multicast() {
+        if header.dst_is_multicast() {
             return None;
         }
         match hot.role {
@@ -150,7 +161,9 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         let bit = 1u64.checked_shl(d as u32)?;
         (src.reach & bit != 0).then_some((d, header))
     }
+}
 
+impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
     /// Classifies `frame`, received on port `s`, without changing anything.
     #[inline]
     pub(crate) fn classify(

@@ -72,7 +72,7 @@ impl<const N: usize> MacTable<N> {
     }
 
     /// Looks up (vid, mac); learned entries older than the age limit are absent.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(&self, vid: u16, mac: u64, now_ns: u64) -> Option<Hit> {
         let k = key(vid, mac);
         let home = Self::home(k);

@@ -338,8 +338,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         ) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
                 // Fixed-size copies for the two header lengths the switch writes (no
-                // call into memcpy for 14 bytes).
-                if let (Some(d), Ok(src)) =
+                // call into memcpy for 14 bytes); none for a frame copied whole.
+                if header.is_empty() {
+                } else if let (Some(d), Ok(src)) =
                     (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
                 {
                     *d = *src;

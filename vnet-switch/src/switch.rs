@@ -27,7 +27,7 @@
 
 use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
-use crate::forward::Route;
+use crate::forward::{FastCtx, Route};
 use crate::mac_table::MacTable;
 use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
 use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
@@ -159,6 +159,54 @@ enum Step {
     Handled,
     Idle,
     Deferred,
+}
+
+/// The outcome of one [`Switch::fast_run`].
+#[derive(Default)]
+struct FastRun {
+    /// Frames decided on the fast path.
+    handled: usize,
+    /// The port had no more frames.
+    empty: bool,
+    /// A frame the fast path declined, for the full path.
+    declined: Option<RxSlot>,
+    /// The source (VLAN, address) of the last frame, to learn.
+    learn: Option<(u16, u64)>,
+}
+
+/// Copies a fast-path frame (`head`, then `payload` from the source slot) into a new
+/// slot of `dst` and commits it, with the source's offload metadata. `false` if `dst`
+/// had no room or refused the write (counted at `dst`).
+#[inline(always)]
+fn deliver_fast<E: PortEndpoint, const Q: usize>(
+    src: &Port<E, Q>,
+    slot: &RxSlot,
+    dst: &mut Port<E, Q>,
+    head: &[u8],
+    payload: &[u8],
+) -> bool {
+    let Some(tx) = dst.ep.tx_reserve(head.len() + payload.len()) else {
+        dst.stats.tx_queue_full += 1;
+        return false;
+    };
+    if dst.ep.tx_write_frame(&tx, head, payload).is_err() {
+        dst.ep.tx_abort(tx);
+        dst.stats.tx_errors += 1;
+        return false;
+    }
+    let meta = src.ep.rx_meta(slot);
+    if meta.needs_csum || meta.data_valid {
+        let hl = if head.is_empty() {
+            HEADER_LEN
+        } else {
+            head.len()
+        };
+        dst.ep.tx_meta(&tx, meta.moved(HEADER_LEN, hl));
+    }
+    dst.stats.tx_frames += 1;
+    dst.stats.tx_bytes += u64::from(tx.len());
+    dst.ep.tx_commit(tx);
+    true
 }
 
 /// The virtual Ethernet switch over `P` ports of endpoint type `E`, with a MAC table of
@@ -334,10 +382,9 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     /// One turn of port `s`: at most `max` frames. Returns the frames handled and
     /// whether the port waits for rate budget (deferred for the rest of the poll).
     ///
-    /// On a port with [`fast_in`](Hot::fast_in) set, each frame first tries the fast
-    /// path ([`forward_fast`](Self::forward_fast)); a frame it declines takes the full
-    /// path, unchanged. The port's ingress counters of fast frames are added once per
-    /// turn.
+    /// On a port with [`fast_in`](Hot::fast_in) set, frames go through
+    /// [`fast_run`](Self::fast_run); a frame it declines takes the full path,
+    /// unchanged, and the run goes on after it.
     #[inline(never)]
     fn ingress_burst<T: Tap>(
         &mut self,
@@ -350,29 +397,18 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             return (0, false);
         };
         let fast = port.hot.fast_in && port.held.is_none();
-        let (mut k, mut fast_frames, mut fast_bytes) = (0, 0u64, 0u64);
-        let mut defer = false;
+        let mut k = 0;
         while k < max {
             let step = if fast {
-                let Some(slot) = self.ports[s].ep.rx_take() else {
-                    break;
-                };
-                match self.forward_fast(s, &slot, now_ns) {
-                    Some(Ok(len)) => {
-                        fast_frames += 1;
-                        fast_bytes += len as u64;
-                        self.ports[s].ep.rx_release(slot);
-                        Step::Handled
-                    }
-                    Some(Err(len)) => {
-                        let port = &mut self.ports[s];
-                        port.stats.rx_frames += 1;
-                        port.stats.rx_bytes += len as u64;
-                        port.stats.rx_drops[DropReason::QueueFull.index()] += 1;
-                        port.ep.rx_release(slot);
-                        Step::Handled
-                    }
-                    None => self.ingress_slot(s, slot, now_ns, tap),
+                let run = self.fast_run(s, max - k, now_ns);
+                k += run.handled;
+                if let Some((vid, mac)) = run.learn {
+                    self.learn(s, vid, mac, now_ns);
+                }
+                match run.declined {
+                    Some(slot) => self.ingress_slot(s, slot, now_ns, tap),
+                    None if run.empty => Step::Idle,
+                    None => continue,
                 }
             } else {
                 self.ingress_one(s, now_ns, tap)
@@ -380,74 +416,84 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             match step {
                 Step::Handled => k += 1,
                 Step::Idle => break,
-                Step::Deferred => {
-                    defer = true;
-                    break;
-                }
+                Step::Deferred => return (k, true),
             }
         }
-        if fast_frames != 0 {
-            let st = &mut self.ports[s].stats;
-            st.rx_frames += fast_frames;
-            st.rx_bytes += fast_bytes;
-            st.rx_forwarded += fast_frames;
-        }
-        (k, defer)
+        (k, false)
     }
 
-    /// The fast path for one frame of port `s`: an untagged unicast frame that
-    /// [`fast_route`](Self::fast_route) accepts is copied and committed to its one
-    /// destination (learning its source on a learning port). Returns its length, as
-    /// `Ok` if forwarded, `Err` if the destination had no room or refused the write
-    /// (dropped as [`QueueFull`](DropReason::QueueFull), as on the full path); `None`
-    /// (nothing changed, nothing asked of an endpoint but the frame's bytes) for the
-    /// full path to decide. The caller counts the frame and releases the slot.
-    #[inline(always)]
-    fn forward_fast(
-        &mut self,
-        s: usize,
-        slot: &RxSlot,
-        now_ns: u64,
-    ) -> Option<Result<usize, usize>> {
-        let src = self.ports.get(s)?;
-        let frame = src.ep.rx_frame(slot);
-        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
-        let len = frame.len();
-        let (d, header) = self.fast_route(s, frame, now_ns)?;
-        let pcp = src.hot.default_pcp;
-        let [src, dst] = self.ports.get_disjoint_mut([s, d]).ok()?;
-        let frame = src.ep.rx_frame(slot);
-        let payload = frame.get(HEADER_LEN..len)?;
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let hl = header.emit(egress_tci(&dst.hot, src.hot.home_vid, pcp), &mut head);
-        // From here on the frame is decided: as on the full path, no room (one class: no
-        // lower class to give up a slot) or a refused write is a `QueueFull` drop.
-        let result = match dst.ep.tx_reserve(hl + payload.len()) {
-            None => {
-                dst.stats.tx_queue_full += 1;
-                Err(len)
-            }
-            Some(tx) if dst.ep.tx_write_frame(&tx, &head[..hl], payload).is_err() => {
-                dst.ep.tx_abort(tx);
-                dst.stats.tx_errors += 1;
-                Err(len)
-            }
-            Some(tx) => {
-                let meta = src.ep.rx_meta(slot);
-                if meta.needs_csum || meta.data_valid {
-                    dst.ep.tx_meta(&tx, meta.moved(HEADER_LEN, hl));
-                }
-                dst.stats.tx_frames += 1;
-                dst.stats.tx_bytes += u64::from(tx.len());
-                dst.ep.tx_commit(tx);
-                Ok(len)
-            }
+    /// The fast path over frames of port `s`: each untagged unicast frame that
+    /// [`FastCtx::route`] accepts is copied and committed to its one destination, until
+    /// `max` frames are handled, the port has no frame, a frame is declined (returned,
+    /// nothing changed for it), or a frame's source is to be learned (returned, for the
+    /// caller to learn). The port's ingress counters are added once per run.
+    ///
+    /// A fast frame is decided as on the full path: forwarded, or (no room at the
+    /// destination, which has one class and so no lower class to give up a slot, or a
+    /// refused write) dropped as [`QueueFull`](DropReason::QueueFull).
+    fn fast_run(&mut self, s: usize, max: usize, now_ns: u64) -> FastRun {
+        let mut run = FastRun::default();
+        let ctx = FastCtx {
+            table: &self.table,
+            uplink: self.uplink,
+            fits_everywhere: self.fits_everywhere,
         };
-        if src.hot.learning {
-            let vid = src.hot.home_vid;
-            self.learn(s, vid, header.src, now_ns);
+        let at = s.min(self.ports.len());
+        let (before, rest) = self.ports.split_at_mut(at);
+        let Some((src, after)) = rest.split_first_mut() else {
+            run.empty = true;
+            return run;
+        };
+        let (mut bytes, mut forwarded, mut dropped) = (0u64, 0u64, 0u64);
+        while run.handled < max {
+            let Some(slot) = src.ep.rx_take() else {
+                run.empty = true;
+                break;
+            };
+            let frame = src.ep.rx_frame(&slot);
+            let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+            let dst = ctx.route(s, src, frame, now_ns).and_then(|(d, header)| {
+                let dst = match d.checked_sub(s + 1) {
+                    Some(a) => after.get_mut(a),
+                    None => before.get_mut(d),
+                };
+                dst.map(|dst| (dst, header))
+            });
+            let Some((dst, header)) = dst else {
+                run.declined = Some(slot);
+                break;
+            };
+            let len = frame.len();
+            let tci = egress_tci(&dst.hot, src.hot.home_vid, src.hot.default_pcp);
+            let ok = if let Some(tci) = tci {
+                let mut head = [0u8; MAX_HEADER_LEN];
+                let hl = header.emit(Some(tci), &mut head);
+                let payload = frame.get(HEADER_LEN..).unwrap_or(&[]);
+                deliver_fast(src, &slot, dst, head.get(..hl).unwrap_or(&[]), payload)
+            } else {
+                // Untagged on egress too: the header the full path would build from the
+                // private copy is the frame's own first 14 bytes (private memory, just
+                // validated), so the frame is copied whole.
+                deliver_fast(src, &slot, dst, &[], frame)
+            };
+            bytes += len as u64;
+            if ok {
+                forwarded += 1;
+            } else {
+                dropped += 1;
+            }
+            run.handled += 1;
+            src.ep.rx_release(slot);
+            if src.hot.learning {
+                run.learn = Some((src.hot.home_vid, header.src));
+                break;
+            }
         }
-        Some(result)
+        src.stats.rx_frames += forwarded + dropped;
+        src.stats.rx_bytes += bytes;
+        src.stats.rx_forwarded += forwarded;
+        src.stats.rx_drops[DropReason::QueueFull.index()] += dropped;
+        run
     }
 
     /// Takes, classifies and forwards or drops one frame of port `s` (the full path).
