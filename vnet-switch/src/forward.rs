@@ -19,7 +19,7 @@
 //!   ports only.
 
 use crate::endpoint::PortEndpoint;
-use crate::mac_table::MacTable;
+use crate::mac_table::{key, MacTable};
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
@@ -138,14 +138,15 @@ impl<const M: usize> FastCtx<'_, M> {
             return None;
         }
         let header = RawHeader::parse_untagged(frame)?;
-        let vid = hot.home_vid;
         if header.dst_is_multicast() {
             return None;
         }
+        // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
+        let vid_key = key(hot.home_vid, 0);
         match hot.role {
             Role::Partition if hot.mac != header.src => return None,
             Role::Uplink => {
-                if let Some(hit) = self.table.lookup(vid, header.src, now_ns) {
+                if let Some(hit) = self.table.lookup_key(vid_key | header.src, now_ns) {
                     if !hit.learned && usize::from(hit.port) != s {
                         return None;
                     }
@@ -153,7 +154,7 @@ impl<const M: usize> FastCtx<'_, M> {
             }
             _ => {}
         }
-        let d = match self.table.lookup(vid, header.dst, now_ns) {
+        let d = match self.table.lookup_key(vid_key | header.dst, now_ns) {
             Some(hit) => usize::from(hit.port),
             None if hot.role == Role::Partition => usize::from(self.uplink?),
             None => return None,
