@@ -19,7 +19,7 @@
 //!   ports only.
 
 use crate::endpoint::PortEndpoint;
-use crate::mac_table::{key, MacTable};
+use crate::mac_table::MacTable;
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
@@ -111,7 +111,7 @@ pub(crate) struct FastCtx<'a, const M: usize> {
 }
 
 impl<const M: usize> FastCtx<'_, M> {
-    /// The fast path's classification: the one destination of an untagged unicast frame
+    /// The fast path's classification: the one destination port of an untagged unicast frame
     /// from port `s` (`src`, with [`fast_in`](Hot::fast_in) set), in the port's home
     /// VLAN, that passes every check of [`classify`](crate::Switch::classify) and goes
     /// to a port with [`fast_out`](Hot::fast_out) set. `None` for anything else: the
@@ -132,17 +132,17 @@ impl<const M: usize> FastCtx<'_, M> {
         src: &Port<E, Q>,
         frame: &[u8],
         now_ns: u64,
-    ) -> Option<(usize, RawHeader)> {
+    ) -> Option<usize> {
         let hot = &src.hot;
         if frame.len() + TAG_LEN > self.fits_everywhere {
             return None;
         }
-        let header = RawHeader::parse_untagged(frame)?;
-        if header.dst_is_multicast() {
+        let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
+        if !header.is_untagged_ok() || header.dst_is_multicast() {
             return None;
         }
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
-        let vid_key = key(hot.home_vid, 0);
+        let vid_key = hot.home_key;
         match hot.role {
             Role::Partition if hot.mac != header.src => return None,
             Role::Uplink => {
@@ -160,7 +160,7 @@ impl<const M: usize> FastCtx<'_, M> {
             None => return None,
         };
         let bit = 1u64.checked_shl(d as u32)?;
-        (src.reach & bit != 0).then_some((d, header))
+        (src.reach & bit != 0).then_some(d)
     }
 }
 

@@ -231,6 +231,9 @@ pub(crate) struct Hot {
     pub(crate) fast_in: bool,
     /// Egress may take the fast path: one traffic class, not mirrored on egress.
     pub(crate) fast_out: bool,
+    /// The MAC table key of the home VLAN with address 0 (`key | mac` is the key of a
+    /// 48-bit address in it).
+    pub(crate) home_key: u64,
 }
 
 impl Hot {
@@ -259,6 +262,7 @@ impl Hot {
                 && c.rate.is_none()
                 && !c.mirror.ingress,
             fast_out: c.classes == 1 && !c.mirror.egress,
+            home_key: crate::mac_table::key(if access != 0 { access } else { native }, 0),
         }
     }
 

@@ -33,7 +33,7 @@ use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
 use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
 use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
-use crate::wire::{MacAddress, VlanTag, HEADER_LEN, MAX_HEADER_LEN};
+use crate::wire::{MacAddress, RawHeader, VlanTag, HEADER_LEN, MAX_HEADER_LEN};
 
 /// A port's index in the switch (the order in which ports were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -452,14 +452,15 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             };
             let frame = src.ep.rx_frame(&slot);
             let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
-            let dst = ctx.route(s, src, frame, now_ns).and_then(|(d, header)| {
-                let dst = match d.checked_sub(s + 1) {
+            let dst = ctx
+                .route(s, src, frame, now_ns)
+                .and_then(|d| match d.checked_sub(s + 1) {
                     Some(a) => after.get_mut(a),
                     None => before.get_mut(d),
-                };
-                dst.map(|dst| (dst, header))
-            });
-            let Some((dst, header)) = dst else {
+                });
+            // `route` accepted the frame: it has a valid untagged header, read again
+            // from the private copy where needed (a tagged egress, learning).
+            let (Some(dst), Some(h)) = (dst, frame.first_chunk::<HEADER_LEN>()) else {
                 run.declined = Some(slot);
                 break;
             };
@@ -467,7 +468,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             let tci = egress_tci(&dst.hot, src.hot.home_vid, src.hot.default_pcp);
             let ok = if let Some(tci) = tci {
                 let mut head = [0u8; MAX_HEADER_LEN];
-                let hl = header.emit(Some(tci), &mut head);
+                let hl = RawHeader::untagged(h).emit(Some(tci), &mut head);
                 let payload = frame.get(HEADER_LEN..).unwrap_or(&[]);
                 deliver_fast(src, &slot, dst, head.get(..hl).unwrap_or(&[]), payload)
             } else {
@@ -483,9 +484,10 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
                 dropped += 1;
             }
             run.handled += 1;
+            let learn = src.hot.learning.then(|| RawHeader::untagged(h).src);
             src.ep.rx_release(slot);
-            if src.hot.learning {
-                run.learn = Some((src.hot.home_vid, header.src));
+            if let Some(mac) = learn {
+                run.learn = Some((src.hot.home_vid, mac));
                 break;
             }
         }

@@ -287,26 +287,40 @@ impl RawHeader {
     /// The header of an untagged frame that [`parse`](Self::parse) accepts, read with
     /// three loads; `None` for everything else (tagged frames included), which `parse`
     /// then classifies. Never panics.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn parse_untagged(frame: &[u8]) -> Option<Self> {
-        let h = frame.first_chunk::<HEADER_LEN>()?;
-        let (w0, w1) = h.split_first_chunk::<8>()?;
-        let dst = u64::from_be_bytes(*w0) >> 16;
-        let src = u64::from_be_bytes(*h.get(4..12)?.first_chunk::<8>()?) & BROADCAST_U64;
-        let ethertype = u16::from_be_bytes(*w1.get(4..6)?.first_chunk::<2>()?);
-        let ok = src & GROUP_BIT == 0
-            && src != 0
-            && ethertype >= ETHERTYPE_MIN
-            && ethertype != ETHERTYPE_VLAN
-            && ethertype != ETHERTYPE_QINQ;
-        ok.then_some(RawHeader {
-            dst,
-            src,
+        let h = Self::untagged(frame.first_chunk::<HEADER_LEN>()?);
+        h.is_untagged_ok().then_some(h)
+    }
+
+    /// The fields of `h` read as an untagged header, unchecked: only meaningful if
+    /// [`is_untagged_ok`](Self::is_untagged_ok).
+    #[inline(always)]
+    pub(crate) fn untagged(h: &[u8; HEADER_LEN]) -> Self {
+        let (w0, rest) = h.split_first_chunk::<4>().unwrap_or((&[0; 4], &[]));
+        let (w1, rest) = rest.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+        let t = rest.first_chunk::<2>().copied().unwrap_or([0; 2]);
+        let w1 = u64::from_be_bytes(*w1);
+        RawHeader {
+            dst: (u64::from(u32::from_be_bytes(*w0)) << 16) | (w1 >> 48),
+            src: w1 & BROADCAST_U64,
             tci: 0,
             tagged: false,
-            ethertype,
+            ethertype: u16::from_be_bytes(t),
             payload_offset: HEADER_LEN as u16,
-        })
+        }
+    }
+
+    /// `true` if [`untagged`](Self::untagged) read a header [`parse`](Self::parse)
+    /// accepts as untagged: a unicast, non-zero source and an EtherType that is neither
+    /// a length nor a tag.
+    #[inline(always)]
+    pub(crate) fn is_untagged_ok(&self) -> bool {
+        self.src & GROUP_BIT == 0
+            && self.src != 0
+            && self.ethertype >= ETHERTYPE_MIN
+            && self.ethertype != ETHERTYPE_VLAN
+            && self.ethertype != ETHERTYPE_QINQ
     }
 
     /// The tag, if any.
