@@ -8,8 +8,16 @@ pub const BATCH: usize = 64;
 /// Slots per ring of each endpoint.
 pub const SLOTS: usize = 64;
 
-/// The endpoint type, with slots of `S` bytes.
-pub type Ep<const S: usize> = MemEndpoint<SLOTS, S>;
+/// The poll budget of group `forward_ports`: one full burst ([`vnet_switch::BURST`]
+/// frames) per port and turn, at least [`BATCH`]. With a fixed budget of 64 frames,
+/// 33 ports would get one or two frames per turn each (fairness within a poll), and the
+/// bench would measure the cost of a turn rather than of a frame.
+pub fn ports_budget(parts: usize) -> usize {
+    (vnet_switch::BURST * (parts + 1)).max(BATCH)
+}
+
+/// The endpoint type: `N` slots of `S` bytes per ring.
+pub type Ep<const S: usize, const N: usize = SLOTS> = MemEndpoint<N, S>;
 
 /// The address of partition `n` (200: a host behind the uplink, 201: an unknown one).
 pub fn mac(n: u8) -> MacAddress {
@@ -26,14 +34,15 @@ pub fn frame(dst: MacAddress, src: MacAddress, len: usize) -> Vec<u8> {
 }
 
 /// One uplink (port 0) and `parts` partitions; partition k sends alternately to
-/// partition k+1 and out through the uplink, the uplink sends to every partition.
-pub fn switch<const S: usize, const P: usize>(
+/// partition k+1 and out through the uplink, the uplink sends to every partition (to the
+/// first `N` with `N` slots per ring). Every ring is filled: `N` frames recirculate.
+pub fn switch<const S: usize, const P: usize, const N: usize>(
     parts: usize,
     len: usize,
-) -> Switch<Box<Ep<S>>, P, 1024, 64> {
-    let mut b = SwitchBuilder::<Box<Ep<S>>, P>::new();
-    let mut up = Box::new(Ep::<S>::new());
-    for i in 0..SLOTS {
+) -> Switch<Box<Ep<S, N>>, P, 1024, 64> {
+    let mut b = SwitchBuilder::<Box<Ep<S, N>>, P>::new();
+    let mut up = Box::new(Ep::<S, N>::new());
+    for i in 0..N {
         up.inject(&frame(mac((i % parts) as u8 + 1), mac(200), len))
             .unwrap();
     }
@@ -42,9 +51,9 @@ pub fn switch<const S: usize, const P: usize>(
     b.add_port(up, PortConfig::uplink(Some(1), VlanSet::new()))
         .unwrap();
     for k in 1..=parts {
-        let mut ep = Box::new(Ep::<S>::new());
+        let mut ep = Box::new(Ep::<S, N>::new());
         let next = mac((k % parts) as u8 + 1);
-        for i in 0..SLOTS {
+        for i in 0..N {
             let dst = if i % 2 == 0 { next } else { mac(201) };
             ep.inject(&frame(dst, mac(k as u8), len)).unwrap();
         }
@@ -53,7 +62,7 @@ pub fn switch<const S: usize, const P: usize>(
         b.add_port(ep, PortConfig::partition(mac(k as u8), 1))
             .unwrap();
     }
-    let mut sw: Switch<Box<Ep<S>>, P, 1024, 64> = b.build().unwrap();
+    let mut sw: Switch<Box<Ep<S, N>>, P, 1024, 64> = b.build().unwrap();
     // Sanity: a batch is forwarded whole, nothing dropped, one copy per frame.
     assert_eq!(sw.poll(0, BATCH), BATCH);
     let total = |f: fn(&vnet_switch::PortStats) -> u64| {
