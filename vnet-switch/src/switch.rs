@@ -3,11 +3,24 @@
 //! # One poll
 //!
 //! 1. **Ingress**, round-robin over the ports starting after the last port served in the
-//!    previous poll, one frame per port per round, until `budget` frames are handled or
-//!    a whole round finds nothing. Each frame is classified on a private copy of its
-//!    header (see the forwarding rules in the crate README), mirrored with its verdict, charged to the
+//!    previous poll, one turn per port per round, until `budget` frames are handled or
+//!    a whole round finds nothing. A turn takes a burst of at most
+//!    `clamp(budget / ports, 1, BURST)` frames from the port ([`BURST`] = 16), so with a
+//!    budget of at least one frame per port every busy port is served in the first
+//!    round. Each frame is classified on a private copy of its header (see the
+//!    forwarding rules in the crate README), mirrored with its verdict, charged to the
 //!    port's rate budget, then copied once into a reserved slot of each destination and
 //!    the slot queued in the destination's egress queue for the frame's traffic class.
+//!
+//!    **Fast path.** A port with no per-frame extras on ingress (not the monitor, no
+//!    EtherType allow-list, no rate budget, not mirrored) first offers each frame to
+//!    the fast path: an untagged unicast frame in the port's own VLAN whose one
+//!    destination has a single traffic class and is not mirrored. It makes the same
+//!    checks as the full path in a cheaper form (a precomputed reachability mask per
+//!    port stands for VLAN membership and isolation) and the same copy, commit and
+//!    counters; anything else (tagged, group or unknown destinations from the uplink,
+//!    any drop reason but `QueueFull`) it declines, unchanged, to the full path. A
+//!    property test checks that both decide alike.
 //! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
 //!    order (class 7 first). A port with a single class has nothing to reorder: its
 //!    frames are committed as soon as they are written.
@@ -19,11 +32,14 @@
 //!
 //! # Worst case per call
 //!
-//! At most `budget` ingress frames; each costs one header parse, at most
-//! [`PROBE_LIMIT`](crate::PROBE_LIMIT) MAC table probes (two for a learning
-//! uplink), and for a flooded frame one pass over the `P` ports and up to `P - 1`
-//! copies. Port visits are bounded by `(budget + 1) * P`; egress commits by the number
-//! of copies made in this call. Nothing waits or loops on peer data.
+//! At most `budget` ingress frames, at most [`BURST`] of them from one port before every
+//! other busy port had its turn; each costs at most two header parses (a frame the fast
+//! path declines is classified again by the full path), at most six MAC table operations
+//! of at most [`PROBE_LIMIT`](crate::PROBE_LIMIT) probes each (two on the fast path,
+//! four on the full path: destination, spoofing check and learning on the uplink), and
+//! for a flooded frame one pass over the `P` ports and up to `P - 1` copies. Port visits
+//! (turns) are bounded by `(budget + 1) * P`; egress commits by the number of copies
+//! made in this call. Nothing waits or loops on peer data.
 
 use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
@@ -324,7 +340,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     /// Round-robin over the ports, starting after the last port served: each port takes
     /// at most one burst of `clamp(budget / ports, 1, BURST)` frames per turn (see
     /// [`BURST`]), so with a budget of at least one frame per port every busy port is
-    /// served in the first turn, and no port takes more than [`BURST`] frames before
+    /// served in the first round, and no port takes more than [`BURST`] frames before
     /// every other busy port had its turn.
     pub fn poll(&mut self, now_ns: u64, budget: usize) -> usize {
         self.poll_tap(now_ns, budget, &mut NoTap)
