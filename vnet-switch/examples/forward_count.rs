@@ -7,6 +7,9 @@
 //! difference of the counts by the difference of the frames (the output's first number).
 //!
 //! `cargo run --release -p vnet-switch --example forward_count -- [len] [polls] [parts] [budget]`
+//!
+//! With `copy` instead of `parts`: the bench's `copy_only` (group `forward`), for
+//! comparisons of CPU time (`time`), which a loaded machine disturbs less than wall time.
 use std::hint::black_box;
 
 #[path = "../benches/setup/mod.rs"]
@@ -30,7 +33,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let len: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let polls: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let parts: Option<usize> = args.next().and_then(|a| a.parse().ok());
+    let third = args.next();
+    if third.as_deref() == Some("copy") {
+        // `copy_only` of group `forward`, for CPU-time comparisons.
+        let mut copy = setup::CopyOnly::<1536>::new(4, len);
+        let frames: u64 = (0..polls).map(|_| black_box(copy.batch()) as u64).sum();
+        println!("{frames} frames of {len} bytes copied");
+        return;
+    }
+    let parts: Option<usize> = third.and_then(|a| a.parse().ok());
     let frames = match parts {
         Some(parts) => {
             let budget = args

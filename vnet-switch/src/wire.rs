@@ -420,13 +420,15 @@ mod tests {
 
     #[test]
     fn the_untagged_parse_agrees_with_the_full_parse() {
-        // Every EtherType and a set of source addresses: accepted exactly when `parse`
-        // accepts an untagged frame, with the same fields.
+        // EtherTypes across the range (fewer under Miri, ~1000x slower) and a set of
+        // source addresses: accepted exactly when `parse` accepts an untagged frame,
+        // with the same fields.
+        let step = if cfg!(miri) { 331 } else { 7 };
         let sources: [[u8; 6]; 4] = [[2, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [0; 6], [0xff; 6]];
         for src in sources {
             for t in (0..=u16::MAX)
-                .step_by(7)
-                .chain([0x0600, 0x8100, 0x88a8, 0x0800])
+                .step_by(step)
+                .chain([0x05ff, 0x0600, 0x8100, 0x88a8, 0x0800])
             {
                 let mut f = frame(&t.to_be_bytes(), &[0, 0, 0, 0]);
                 f[6..12].copy_from_slice(&src);
