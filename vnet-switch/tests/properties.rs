@@ -338,7 +338,7 @@ proptest! {
     fn the_fast_path_decides_as_the_full_path(
         (c, rounds, learning) in config().prop_flat_map(|c| {
             let n = c.parts.len() + 1;
-            let round = (prop::collection::vec(send(n), 0..12), 1usize..40, any::<bool>());
+            let round = (prop::collection::vec(send(n), 0..MAX_SENDS / 3), 1usize..40, any::<bool>());
             (Just(c), prop::collection::vec(round, 1..MAX_SENDS / 4 + 2), any::<bool>())
         })
     ) {
@@ -378,7 +378,7 @@ proptest! {
     fn poll_bursts_stay_within_the_budget_and_serve_every_busy_port(
         (c, pending, budget) in config().prop_flat_map(|c| {
             let n = c.parts.len() + 1;
-            (Just(c), prop::collection::vec(0usize..=8, n), 1usize..48)
+            (Just(c), prop::collection::vec(0usize..=MAX_SENDS / 5, n), 1usize..48)
         })
     ) {
         let mut sw = build_switch(&c);
