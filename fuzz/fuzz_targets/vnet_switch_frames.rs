@@ -4,7 +4,10 @@
 //! every ingress frame is forwarded or counted under exactly one drop reason; a partition
 //! only receives frames addressed to it (its MAC, broadcast, a multicast, or unknown
 //! unicast if promiscuous), untagged, never with its own source address; the switch keeps
-//! serving after any input.
+//! serving after any input. Differential: a shadow switch with the same configuration but
+//! every port mirrored on ingress (which keeps every frame off the fast path) gets the
+//! same frames and polls; every port but the monitor must receive the same frames and
+//! count the same (the fast path decides exactly as the full path).
 #![no_main]
 
 use arbitrary::{Result, Unstructured};
@@ -107,9 +110,15 @@ fn run(u: &mut Unstructured) -> Result<()> {
     let ports = u.int_in_range(1..=6usize)?;
     let mut cfgs = Vec::new();
     let mut b = SwitchBuilder::<Box<Ep>, 6>::new();
+    let mut shadow = SwitchBuilder::<Box<Ep>, 6>::new();
     for i in 0..ports {
         let c = port_config(u, i)?;
         b.add_port(Box::new(Ep::new()), c.clone())
+            .expect("capacity is 6");
+        let mut full = c.clone();
+        full.mirror.ingress = true;
+        shadow
+            .add_port(Box::new(Ep::new()), full)
             .expect("capacity is 6");
         cfgs.push(c);
     }
@@ -120,6 +129,9 @@ fn run(u: &mut Unstructured) -> Result<()> {
             return Ok(());
         }
     };
+    let mut shadow = shadow
+        .build::<16, 4>()
+        .expect("mirroring does not change validity");
     let mut now = 0u64;
     let mut injected = vec![0u64; ports];
     let mut buf = vec![0u8; 1600];
@@ -127,12 +139,10 @@ fn run(u: &mut Unstructured) -> Result<()> {
         if u.ratio(3, 4)? {
             let p = u.int_in_range(0..=ports - 1)?;
             let f = frame(u)?;
-            if sw
-                .endpoint_mut(PortId::new(p as u8))
-                .unwrap()
-                .inject(&f)
-                .is_ok()
-            {
+            let id = PortId::new(p as u8);
+            let ok = sw.endpoint_mut(id).unwrap().inject(&f);
+            assert_eq!(ok, shadow.endpoint_mut(id).unwrap().inject(&f));
+            if ok.is_ok() {
                 injected[p] += 1;
             }
             continue;
@@ -141,6 +151,7 @@ fn run(u: &mut Unstructured) -> Result<()> {
         let budget = u.int_in_range(0..=16usize)?;
         let handled = sw.poll(now, budget);
         assert!(handled <= budget);
+        assert_eq!(handled, shadow.poll(now, budget));
         for (i, c) in cfgs.iter().enumerate() {
             let id = PortId::new(i as u8);
             let s = sw.stats(id).unwrap().clone();
@@ -150,12 +161,31 @@ fn run(u: &mut Unstructured) -> Result<()> {
                 "port {i}: {s:?}"
             );
             assert!(s.rx_frames <= injected[i]);
+            if c.role != Role::Monitor {
+                assert_eq!(
+                    &s,
+                    shadow.stats(id).unwrap(),
+                    "port {i}: fast and full path"
+                );
+            }
             let ep = sw.endpoint_mut(id).unwrap();
+            let mut got = Vec::new();
             while let Some(n) = ep.receive(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            let ep = shadow.endpoint_mut(id).unwrap();
+            let mut want = Vec::new();
+            while let Some(n) = ep.receive(&mut buf) {
+                want.push(buf[..n].to_vec());
+            }
+            if c.role != Role::Monitor {
+                assert_eq!(got, want, "port {i}: fast and full path");
+            }
+            for f in &got {
                 if c.role != Role::Partition {
                     continue;
                 }
-                let f = &buf[..n];
+                let n = f.len();
                 assert!(
                     n >= 14 && n <= usize::from(c.max_frame),
                     "port {i}: {n} bytes"

@@ -19,6 +19,7 @@
 //!   ports only.
 
 use crate::endpoint::PortEndpoint;
+use crate::mac_table::MacTable;
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
@@ -85,6 +86,82 @@ fn may_reach<E, const Q: usize>(
         && !(src.hot.role == Role::Partition
             && dst.hot.role == Role::Partition
             && (src.hot.isolated || dst.hot.isolated))
+}
+
+/// The ports a frame from `src` (port `s`) in its home VLAN may reach on the fast path:
+/// [`may_reach`] and a fast egress. Derived once when the switch is built.
+pub(crate) fn fast_reach<E, const Q: usize>(s: usize, ports: &[Port<E, Q>]) -> u64 {
+    let Some(src) = ports.get(s) else { return 0 };
+    let vid = src.hot.home_vid;
+    let mut mask = 0;
+    for (d, dst) in ports.iter().enumerate().take(64) {
+        if vid != 0 && dst.hot.fast_out && may_reach(s, src, d, dst, vid) {
+            mask |= 1 << d;
+        }
+    }
+    mask
+}
+
+/// What the fast path reads besides the source port: the MAC table, the uplink and the
+/// smallest `max_frame` of all ports.
+pub(crate) struct FastCtx<'a, const M: usize> {
+    pub(crate) table: &'a MacTable<M>,
+    pub(crate) uplink: Option<u8>,
+    pub(crate) fits_everywhere: usize,
+}
+
+impl<const M: usize> FastCtx<'_, M> {
+    /// The fast path's classification: the one destination port of an untagged unicast frame
+    /// from port `s` (`src`, with [`fast_in`](Hot::fast_in) set), in the port's home
+    /// VLAN, that passes every check of [`classify`](crate::Switch::classify) and goes
+    /// to a port with [`fast_out`](Hot::fast_out) set. `None` for anything else: the
+    /// caller then runs the full path, which decides and counts as always. Changes
+    /// nothing.
+    ///
+    /// The checks are those of `classify` for this case, in a cheaper form: the size
+    /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
+    /// and that the frame fits every destination, tagged or not); the header is parsed
+    /// the same way (untagged frames only); the VLAN is the home VLAN; the spoofing
+    /// check is the same; no EtherType list exists on a `fast_in` port; the route is
+    /// the unicast route, and isolation and VLAN membership are the precomputed
+    /// `reach` mask (which never contains `s`).
+    #[inline(always)]
+    pub(crate) fn route<E, const Q: usize>(
+        &self,
+        s: usize,
+        src: &Port<E, Q>,
+        frame: &[u8],
+        now_ns: u64,
+    ) -> Option<usize> {
+        let hot = &src.hot;
+        if frame.len() + TAG_LEN > self.fits_everywhere {
+            return None;
+        }
+        let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
+        if !header.is_untagged_ok() || header.dst_is_multicast() {
+            return None;
+        }
+        // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
+        let vid_key = hot.home_key;
+        match hot.role {
+            Role::Partition if hot.mac != header.src => return None,
+            Role::Uplink => {
+                if let Some(hit) = self.table.lookup_key(vid_key | header.src, now_ns) {
+                    if !hit.learned && usize::from(hit.port) != s {
+                        return None;
+                    }
+                }
+            }
+            _ => {}
+        }
+        let d = match self.table.lookup_key(vid_key | header.dst, now_ns) {
+            Some(hit) => usize::from(hit.port),
+            None if hot.role == Role::Partition => usize::from(self.uplink?),
+            None => return None,
+        };
+        let bit = 1u64.checked_shl(d as u32)?;
+        (src.reach & bit != 0).then_some(d)
+    }
 }
 
 impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {

@@ -58,5 +58,5 @@ pub use policy::{
     MAX_FRAME_LIMIT, MAX_GROUPS, MIN_FRAME_LIMIT,
 };
 pub use stats::{DropReason, PortStats};
-pub use switch::{PortId, Switch};
+pub use switch::{PortId, Switch, BURST};
 pub use wire::MacAddress;

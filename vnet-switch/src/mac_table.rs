@@ -19,7 +19,8 @@ struct Entry {
 
 const EMPTY: u64 = u64::MAX;
 
-const fn key(vid: u16, mac: u64) -> u64 {
+/// The table key of (vid, mac): also `key(vid, 0) | mac` for a 48-bit `mac`.
+pub(crate) const fn key(vid: u16, mac: u64) -> u64 {
     ((vid as u64 & 0x0fff) << 48) | (mac & 0xffff_ffff_ffff)
 }
 
@@ -72,9 +73,14 @@ impl<const N: usize> MacTable<N> {
     }
 
     /// Looks up (vid, mac); learned entries older than the age limit are absent.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(&self, vid: u16, mac: u64, now_ns: u64) -> Option<Hit> {
-        let k = key(vid, mac);
+        self.lookup_key(key(vid, mac), now_ns)
+    }
+
+    /// [`lookup`](Self::lookup) by a key made with [`key`].
+    #[inline(always)]
+    pub(crate) fn lookup_key(&self, k: u64, now_ns: u64) -> Option<Hit> {
         let home = Self::home(k);
         for i in 0..PROBE_LIMIT.min(N) {
             let e = &self.buckets[(home + i) & (N - 1)];

@@ -10,7 +10,6 @@
 //! [`MemEndpoint::set_discard`] frees committed egress slots at once.
 
 use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
-use crate::ring::IndexRing;
 
 /// Fault injection on the peer's ingress side (0 disables a hook).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,24 +39,46 @@ impl core::fmt::Display for InjectError {
     }
 }
 
-/// A FIFO of slot indices.
-struct Indices<const N: usize>(IndexRing<N>);
+/// A FIFO of up to `N` slot indices (`N` a power of two): free-running positions masked
+/// with `N - 1`, so no index is out of bounds and no wrap test is needed.
+struct Indices<const N: usize> {
+    items: [u16; N],
+    head: usize,
+    tail: usize,
+}
 
 impl<const N: usize> Indices<N> {
+    const MASK: usize = N - 1;
     const fn new() -> Self {
-        Indices(IndexRing::new())
+        Indices {
+            items: [0; N],
+            head: 0,
+            tail: 0,
+        }
     }
     #[inline]
     fn push(&mut self, i: u16) -> bool {
-        self.0.push_back((i, 0))
+        if self.len() >= N {
+            return false;
+        }
+        if let Some(item) = self.items.get_mut(self.tail & Self::MASK) {
+            *item = i;
+        }
+        self.tail = self.tail.wrapping_add(1);
+        true
     }
     #[inline]
     fn pop(&mut self) -> Option<u16> {
-        self.0.pop_front().map(|(i, _)| i)
+        if self.head == self.tail {
+            return None;
+        }
+        let i = self.items.get(self.head & Self::MASK).copied();
+        self.head = self.head.wrapping_add(1);
+        i
     }
     #[inline]
     fn len(&self) -> usize {
-        self.0.len()
+        self.tail.wrapping_sub(self.head)
     }
 }
 
@@ -338,8 +359,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         ) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
                 // Fixed-size copies for the two header lengths the switch writes (no
-                // call into memcpy for 14 bytes).
-                if let (Some(d), Ok(src)) =
+                // call into memcpy for 14 bytes); none for a frame copied whole.
+                if header.is_empty() {
+                } else if let (Some(d), Ok(src)) =
                     (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
                 {
                     *d = *src;

@@ -223,6 +223,17 @@ pub(crate) struct Hot {
     pub(crate) native: u16,
     /// The partition's own address; 0 for other roles.
     pub(crate) mac: u64,
+    /// The VLAN of an untagged ingress frame (the access VLAN, or the native VLAN of a
+    /// trunk); 0 if untagged frames are dropped.
+    pub(crate) home_vid: u16,
+    /// Ingress may take the fast path: not the monitor, no EtherType allow-list, no rate
+    /// budget, not mirrored on ingress.
+    pub(crate) fast_in: bool,
+    /// Egress may take the fast path: one traffic class, not mirrored on egress.
+    pub(crate) fast_out: bool,
+    /// The MAC table key of the home VLAN with address 0 (`key | mac` is the key of a
+    /// 48-bit address in it).
+    pub(crate) home_key: u64,
 }
 
 impl Hot {
@@ -245,6 +256,13 @@ impl Hot {
             access,
             native,
             mac: c.mac.map_or(0, |m| m.to_u64()),
+            home_vid: if access != 0 { access } else { native },
+            fast_in: c.role != Role::Monitor
+                && c.allowed_ethertypes.is_none()
+                && c.rate.is_none()
+                && !c.mirror.ingress,
+            fast_out: c.classes == 1 && !c.mirror.egress,
+            home_key: crate::mac_table::key(if access != 0 { access } else { native }, 0),
         }
     }
 

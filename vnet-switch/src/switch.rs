@@ -3,11 +3,24 @@
 //! # One poll
 //!
 //! 1. **Ingress**, round-robin over the ports starting after the last port served in the
-//!    previous poll, one frame per port per round, until `budget` frames are handled or
-//!    a whole round finds nothing. Each frame is classified on a private copy of its
-//!    header (see the forwarding rules in the crate README), mirrored with its verdict, charged to the
+//!    previous poll, one turn per port per round, until `budget` frames are handled or
+//!    a whole round finds nothing. A turn takes a burst of at most
+//!    `clamp(budget / ports, 1, BURST)` frames from the port ([`BURST`] = 16), so with a
+//!    budget of at least one frame per port every busy port is served in the first
+//!    round. Each frame is classified on a private copy of its header (see the
+//!    forwarding rules in the crate README), mirrored with its verdict, charged to the
 //!    port's rate budget, then copied once into a reserved slot of each destination and
 //!    the slot queued in the destination's egress queue for the frame's traffic class.
+//!
+//!    **Fast path.** A port with no per-frame extras on ingress (not the monitor, no
+//!    EtherType allow-list, no rate budget, not mirrored) first offers each frame to
+//!    the fast path: an untagged unicast frame in the port's own VLAN whose one
+//!    destination has a single traffic class and is not mirrored. It makes the same
+//!    checks as the full path in a cheaper form (a precomputed reachability mask per
+//!    port stands for VLAN membership and isolation) and the same copy, commit and
+//!    counters; anything else (tagged, group or unknown destinations from the uplink,
+//!    any drop reason but `QueueFull`) it declines, unchanged, to the full path. A
+//!    property test checks that both decide alike.
 //! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
 //!    order (class 7 first). A port with a single class has nothing to reorder: its
 //!    frames are committed as soon as they are written.
@@ -19,21 +32,24 @@
 //!
 //! # Worst case per call
 //!
-//! At most `budget` ingress frames; each costs one header parse, at most
-//! [`PROBE_LIMIT`](crate::PROBE_LIMIT) MAC table probes (two for a learning
-//! uplink), and for a flooded frame one pass over the `P` ports and up to `P - 1`
-//! copies. Port visits are bounded by `(budget + 1) * P`; egress commits by the number
-//! of copies made in this call. Nothing waits or loops on peer data.
+//! At most `budget` ingress frames, at most [`BURST`] of them from one port before every
+//! other busy port had its turn; each costs at most two header parses (a frame the fast
+//! path declines is classified again by the full path), at most six MAC table operations
+//! of at most [`PROBE_LIMIT`](crate::PROBE_LIMIT) probes each (two on the fast path,
+//! four on the full path: destination, spoofing check and learning on the uplink), and
+//! for a flooded frame one pass over the `P` ports and up to `P - 1` copies. Port visits
+//! (turns) are bounded by `(budget + 1) * P`; egress commits by the number of copies
+//! made in this call. Nothing waits or loops on peer data.
 
 use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
-use crate::forward::Route;
+use crate::forward::{FastCtx, Route};
 use crate::mac_table::MacTable;
 use crate::monitor::{Direction, NoTap, Tap, TapEvent, Verdict};
 use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
 use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
-use crate::wire::{MacAddress, VlanTag, MAX_HEADER_LEN};
+use crate::wire::{MacAddress, RawHeader, VlanTag, HEADER_LEN, MAX_HEADER_LEN};
 
 /// A port's index in the switch (the order in which ports were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +68,10 @@ impl PortId {
 
 const CLASSES: usize = MAX_CLASSES as usize;
 
+/// Most frames one port takes in one round-robin turn of [`Switch::poll`] (fewer when
+/// the budget is small: `clamp(budget / ports, 1, BURST)`).
+pub const BURST: usize = 16;
+
 /// One port: its endpoint, policy, counters, rate state and egress queues.
 pub(crate) struct Port<E, const Q: usize> {
     /// The per-frame fields of `cfg`.
@@ -67,6 +87,9 @@ pub(crate) struct Port<E, const Q: usize> {
     queues: [IndexRing<Q>; CLASSES],
     /// Learned addresses this port holds.
     pub(crate) learned: u16,
+    /// Fast-path destinations of this port's untagged frames (see
+    /// [`fast_reach`](crate::forward::fast_reach)); set when the switch is built.
+    pub(crate) reach: u64,
 }
 
 impl<E, const Q: usize> Port<E, Q> {
@@ -86,6 +109,7 @@ impl<E, const Q: usize> Port<E, Q> {
             rate,
             queues: [const { IndexRing::new() }; CLASSES],
             learned: 0,
+            reach: 0,
         }
     }
 }
@@ -153,6 +177,54 @@ enum Step {
     Deferred,
 }
 
+/// The outcome of one [`Switch::fast_run`].
+#[derive(Default)]
+struct FastRun {
+    /// Frames decided on the fast path.
+    handled: usize,
+    /// The port had no more frames.
+    empty: bool,
+    /// A frame the fast path declined, for the full path.
+    declined: Option<RxSlot>,
+    /// The source (VLAN, address) of the last frame, to learn.
+    learn: Option<(u16, u64)>,
+}
+
+/// Copies a fast-path frame (`head`, then `payload` from the source slot) into a new
+/// slot of `dst` and commits it, with the source's offload metadata. `false` if `dst`
+/// had no room or refused the write (counted at `dst`).
+#[inline(always)]
+fn deliver_fast<E: PortEndpoint, const Q: usize>(
+    src: &Port<E, Q>,
+    slot: &RxSlot,
+    dst: &mut Port<E, Q>,
+    head: &[u8],
+    payload: &[u8],
+) -> bool {
+    let Some(tx) = dst.ep.tx_reserve(head.len() + payload.len()) else {
+        dst.stats.tx_queue_full += 1;
+        return false;
+    };
+    if dst.ep.tx_write_frame(&tx, head, payload).is_err() {
+        dst.ep.tx_abort(tx);
+        dst.stats.tx_errors += 1;
+        return false;
+    }
+    let meta = src.ep.rx_meta(slot);
+    if meta.needs_csum || meta.data_valid {
+        let hl = if head.is_empty() {
+            HEADER_LEN
+        } else {
+            head.len()
+        };
+        dst.ep.tx_meta(&tx, meta.moved(HEADER_LEN, hl));
+    }
+    dst.stats.tx_frames += 1;
+    dst.stats.tx_bytes += u64::from(tx.len());
+    dst.ep.tx_commit(tx);
+    true
+}
+
 /// The virtual Ethernet switch over `P` ports of endpoint type `E`, with a MAC table of
 /// `M` buckets and egress queues of `Q` frames per traffic class.
 ///
@@ -180,6 +252,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             .map(|p| usize::from(p.cfg.max_frame))
             .min()
             .unwrap_or(0);
+        let mut ports = ports;
+        for s in 0..ports.len() {
+            let reach = crate::forward::fast_reach(s, &ports);
+            ports[s].reach = reach;
+        }
         Switch {
             ports,
             table,
@@ -259,6 +336,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     /// Handles at most `budget` ingress frames at time `now_ns` (see the
     /// [module documentation](self) for the order and the worst case). Returns the
     /// number of frames handled (forwarded or dropped).
+    ///
+    /// Round-robin over the ports, starting after the last port served: each port takes
+    /// at most one burst of `clamp(budget / ports, 1, BURST)` frames per turn (see
+    /// [`BURST`]), so with a budget of at least one frame per port every busy port is
+    /// served in the first round, and no port takes more than [`BURST`] frames before
+    /// every other busy port had its turn.
     pub fn poll(&mut self, now_ns: u64, budget: usize) -> usize {
         self.poll_tap(now_ns, budget, &mut NoTap)
     }
@@ -270,6 +353,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         if n == 0 {
             return 0;
         }
+        let burst = (budget / n).clamp(1, BURST);
         let start = self.next % n;
         let mut deferred: u64 = 0;
         'rounds: while handled < budget {
@@ -284,18 +368,18 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
                 if s == n {
                     s = 0;
                 }
-                let s = here;
-                if deferred & (1 << s) != 0 {
+                if deferred & (1 << here) != 0 {
                     continue;
                 }
-                match self.ingress_one(s, now_ns, tap) {
-                    Step::Handled => {
-                        handled += 1;
-                        progress = true;
-                        self.next = s + 1;
-                    }
-                    Step::Deferred => deferred |= 1 << s,
-                    Step::Idle => {}
+                let max = burst.min(budget - handled);
+                let (k, defer) = self.ingress_burst(here, max, now_ns, tap);
+                if k > 0 {
+                    handled += k;
+                    progress = true;
+                    self.next = here + 1;
+                }
+                if defer {
+                    deferred |= 1 << here;
                 }
             }
             if !progress {
@@ -303,13 +387,134 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             }
         }
         for p in self.ports.iter_mut() {
-            p.commit_queued();
+            // A port with one class commits every frame as it is written.
+            if p.hot.classes > 1 {
+                p.commit_queued();
+            }
         }
         handled
     }
 
-    /// Takes, classifies and forwards or drops one frame of port `s`.
+    /// One turn of port `s`: at most `max` frames. Returns the frames handled and
+    /// whether the port waits for rate budget (deferred for the rest of the poll).
+    ///
+    /// On a port with [`fast_in`](Hot::fast_in) set, frames go through
+    /// [`fast_run`](Self::fast_run); a frame it declines takes the full path,
+    /// unchanged, and the run goes on after it.
     #[inline(never)]
+    fn ingress_burst<T: Tap>(
+        &mut self,
+        s: usize,
+        max: usize,
+        now_ns: u64,
+        tap: &mut T,
+    ) -> (usize, bool) {
+        let Some(port) = self.ports.get(s) else {
+            return (0, false);
+        };
+        let fast = port.hot.fast_in && port.held.is_none();
+        let mut k = 0;
+        while k < max {
+            let step = if fast {
+                let run = self.fast_run(s, max - k, now_ns);
+                k += run.handled;
+                if let Some((vid, mac)) = run.learn {
+                    self.learn(s, vid, mac, now_ns);
+                }
+                match run.declined {
+                    Some(slot) => self.ingress_slot(s, slot, now_ns, tap),
+                    None if run.empty => Step::Idle,
+                    None => continue,
+                }
+            } else {
+                self.ingress_one(s, now_ns, tap)
+            };
+            match step {
+                Step::Handled => k += 1,
+                Step::Idle => break,
+                Step::Deferred => return (k, true),
+            }
+        }
+        (k, false)
+    }
+
+    /// The fast path over frames of port `s`: each untagged unicast frame that
+    /// [`FastCtx::route`] accepts is copied and committed to its one destination, until
+    /// `max` frames are handled, the port has no frame, a frame is declined (returned,
+    /// nothing changed for it), or a frame's source is to be learned (returned, for the
+    /// caller to learn). The port's ingress counters are added once per run.
+    ///
+    /// A fast frame is decided as on the full path: forwarded, or (no room at the
+    /// destination, which has one class and so no lower class to give up a slot, or a
+    /// refused write) dropped as [`QueueFull`](DropReason::QueueFull).
+    fn fast_run(&mut self, s: usize, max: usize, now_ns: u64) -> FastRun {
+        let mut run = FastRun::default();
+        let ctx = FastCtx {
+            table: &self.table,
+            uplink: self.uplink,
+            fits_everywhere: self.fits_everywhere,
+        };
+        let at = s.min(self.ports.len());
+        let (before, rest) = self.ports.split_at_mut(at);
+        let Some((src, after)) = rest.split_first_mut() else {
+            run.empty = true;
+            return run;
+        };
+        let (mut bytes, mut forwarded, mut dropped) = (0u64, 0u64, 0u64);
+        while run.handled < max {
+            let Some(slot) = src.ep.rx_take() else {
+                run.empty = true;
+                break;
+            };
+            let frame = src.ep.rx_frame(&slot);
+            let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+            let dst = ctx
+                .route(s, src, frame, now_ns)
+                .and_then(|d| match d.checked_sub(s + 1) {
+                    Some(a) => after.get_mut(a),
+                    None => before.get_mut(d),
+                });
+            // `route` accepted the frame: it has a valid untagged header, read again
+            // from the private copy where needed (a tagged egress, learning).
+            let (Some(dst), Some(h)) = (dst, frame.first_chunk::<HEADER_LEN>()) else {
+                run.declined = Some(slot);
+                break;
+            };
+            let len = frame.len();
+            let tci = egress_tci(&dst.hot, src.hot.home_vid, src.hot.default_pcp);
+            let ok = if let Some(tci) = tci {
+                let mut head = [0u8; MAX_HEADER_LEN];
+                let hl = RawHeader::untagged(h).emit(Some(tci), &mut head);
+                let payload = frame.get(HEADER_LEN..).unwrap_or(&[]);
+                deliver_fast(src, &slot, dst, head.get(..hl).unwrap_or(&[]), payload)
+            } else {
+                // Untagged on egress too: the header the full path would build from the
+                // private copy is the frame's own first 14 bytes (private memory, just
+                // validated), so the frame is copied whole.
+                deliver_fast(src, &slot, dst, &[], frame)
+            };
+            bytes += len as u64;
+            if ok {
+                forwarded += 1;
+            } else {
+                dropped += 1;
+            }
+            run.handled += 1;
+            let learn = src.hot.learning.then(|| RawHeader::untagged(h).src);
+            src.ep.rx_release(slot);
+            if let Some(mac) = learn {
+                run.learn = Some((src.hot.home_vid, mac));
+                break;
+            }
+        }
+        src.stats.rx_frames += forwarded + dropped;
+        src.stats.rx_bytes += bytes;
+        src.stats.rx_forwarded += forwarded;
+        src.stats.rx_drops[DropReason::QueueFull.index()] += dropped;
+        run
+    }
+
+    /// Takes, classifies and forwards or drops one frame of port `s` (the full path).
     fn ingress_one<T: Tap>(&mut self, s: usize, now_ns: u64, tap: &mut T) -> Step {
         let Some(port) = self.ports.get_mut(s) else {
             return Step::Idle;
@@ -320,6 +525,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         let Some(slot) = port.held.take().or_else(|| port.ep.rx_take()) else {
             return Step::Idle;
         };
+        self.ingress_slot(s, slot, now_ns, tap)
+    }
+
+    /// Classifies and forwards or drops one taken frame of port `s` (the full path).
+    #[inline(never)]
+    fn ingress_slot<T: Tap>(&mut self, s: usize, slot: RxSlot, now_ns: u64, tap: &mut T) -> Step {
         let frame = self.ports[s].ep.rx_frame(&slot);
         let len = frame.len().min(usize::from(slot.len()));
         let decision = self.classify(s, &frame[..len], now_ns);

@@ -119,6 +119,10 @@ fn send(ports: usize) -> impl Strategy<Value = Send> {
 }
 
 fn build_switch(c: &Config) -> Sw {
+    build(&port_configs(c))
+}
+
+fn port_configs(c: &Config) -> Vec<PortConfig> {
     let mut allowed = VlanSet::new();
     for (i, a) in c.allowed.iter().enumerate() {
         if *a {
@@ -140,7 +144,7 @@ fn build_switch(c: &Config) -> Sw {
         }
         cfgs.push(pc);
     }
-    build(&cfgs)
+    cfgs
 }
 
 fn member(c: &Config, port: usize, vid: u16) -> bool {
@@ -323,5 +327,82 @@ proptest! {
             let st = sw.stats(p(1)).unwrap();
             prop_assert_eq!(st.rx_frames, st.rx_forwarded + st.total_drops());
         }
+    }
+
+    /// The fast path (untagged unicast between ports without per-frame extras) decides
+    /// exactly as the full path: the same switch with every port mirrored on ingress
+    /// (and no monitor port, so mirroring has no effect) always takes the full path.
+    /// Several frames per port per poll (bursts, full egress rings, a learning uplink),
+    /// varied budgets: the same frames reach the same peers, the same counters move.
+    #[test]
+    fn the_fast_path_decides_as_the_full_path(
+        (c, rounds, learning) in config().prop_flat_map(|c| {
+            let n = c.parts.len() + 1;
+            let round = (prop::collection::vec(send(n), 0..MAX_SENDS / 3), 1usize..40, any::<bool>());
+            (Just(c), prop::collection::vec(round, 1..MAX_SENDS / 4 + 2), any::<bool>())
+        })
+    ) {
+        let mut cfgs = port_configs(&c);
+        cfgs[0].learning = learning;
+        cfgs[0].mac_quota = 2;
+        let mut fast = build(&cfgs);
+        for cfg in cfgs.iter_mut() {
+            cfg.mirror.ingress = true;
+        }
+        let mut full = build(&cfgs);
+        let n = cfgs.len();
+        let mut seq = 0u32;
+        for (t, (sends, budget, drain_now)) in rounds.iter().enumerate() {
+            for s in sends {
+                let f = wire(s, seq);
+                seq += 1;
+                let a = fast.endpoint_mut(p(s.from)).unwrap().inject(&f);
+                let b = full.endpoint_mut(p(s.from)).unwrap().inject(&f);
+                prop_assert_eq!(a, b);
+            }
+            let now = t as u64 * 1000;
+            prop_assert_eq!(fast.poll(now, *budget), full.poll(now, *budget));
+            for r in 0..n {
+                if *drain_now {
+                    prop_assert_eq!(drain(&mut fast, r), drain(&mut full, r), "port {}", r);
+                }
+                prop_assert_eq!(fast.stats(p(r)), full.stats(p(r)), "port {}", r);
+            }
+        }
+    }
+
+    /// `poll(budget)`: at most `budget` frames, work-conserving, and fair: with a budget
+    /// of at least one frame per port, every busy port gets a turn of
+    /// `clamp(budget / ports, 1, BURST)` frames (or all it has) in the first round.
+    #[test]
+    fn poll_bursts_stay_within_the_budget_and_serve_every_busy_port(
+        (c, pending, budget) in config().prop_flat_map(|c| {
+            let n = c.parts.len() + 1;
+            (Just(c), prop::collection::vec(0usize..=MAX_SENDS / 5, n), 1usize..48)
+        })
+    ) {
+        let mut sw = build_switch(&c);
+        let n = pending.len();
+        for (port, k) in pending.iter().enumerate() {
+            for i in 0..*k {
+                let dst = if port == 0 { mac(1) } else { mac(201) };
+                let src = if port == 0 { mac(200) } else { mac(port as u8) };
+                inject(&mut sw, port, &frame(dst, src, 0x0800, &payload(i as u32, 60)));
+            }
+        }
+        let handled = sw.poll(0, budget);
+        let total: usize = pending.iter().sum();
+        prop_assert_eq!(handled, budget.min(total));
+        let burst = (budget / n).clamp(1, vnet_switch::BURST);
+        let mut sum = 0;
+        for (port, k) in pending.iter().enumerate() {
+            let got = sw.stats(p(port)).unwrap().rx_frames as usize;
+            sum += got;
+            prop_assert!(got <= *k);
+            if budget >= n {
+                prop_assert!(got >= burst.min(*k), "port {} got {} of {}, burst {}", port, got, k, burst);
+            }
+        }
+        prop_assert_eq!(sum, handled);
     }
 }
