@@ -110,6 +110,8 @@ pub struct VhostUserPort {
     stats: VhostUserStats,
     /// Since when an incomplete request (or a full socket) has been waiting.
     stalled_since: Option<std::time::Instant>,
+    /// The ring layout of the last start (`Some(true)`: packed).
+    packed: Option<bool>,
 }
 
 impl core::fmt::Debug for VhostUserPort {
@@ -139,7 +141,15 @@ impl VhostUserPort {
             max_frame: max_frame.clamp(14, FRAME as u16),
             stats: VhostUserStats::default(),
             stalled_since: None,
+            packed: None,
         }
+    }
+
+    /// The ring layout the frontend negotiated at the last start of the data path:
+    /// `Some(true)` packed (`VIRTIO_F_RING_PACKED`), `Some(false)` split, `None` never
+    /// started.
+    pub fn packed_rings(&self) -> Option<bool> {
+        self.packed
     }
 
     /// Whether a frontend is attached.
@@ -212,6 +222,11 @@ impl VhostUserPort {
                 return Err(self.cut_off(VhostUserError::Stalled { bytes }));
             }
         }
+        if let Some(a) = &self.active {
+            // A packed ring's positions live in the device queue: give the control state
+            // the current ones, for a GET_VRING_BASE in this request.
+            lock(&self.control).packed_state = a.packed_state();
+        }
         if let Err(e) = conn.handle_request() {
             let reason = match e {
                 // A request for a feature not negotiated yet: the message was read whole
@@ -256,10 +271,24 @@ impl VhostUserPort {
         else {
             return Ok(());
         };
+        let packed = c.packed();
+        for (index, v) in (0u32..).zip(&c.vrings) {
+            if !control::base_fits(packed, v.base, v.num) {
+                let reason = VhostUserError::BadRingBase {
+                    index,
+                    base: v.base,
+                    packed,
+                };
+                drop(c);
+                return Err(self.cut_off(reason));
+            }
+        }
         let rings = [(rx, c.vrings[0].base), (tx, c.vrings[1].base)];
         match Active::start(mem, rings, c.negotiated(), self.max_frame) {
             Ok(a) => {
                 c.running = true;
+                c.packed_state = a.packed_state();
+                self.packed = Some(packed);
                 drop(c);
                 self.active = Some(a);
                 self.stats.starts += 1;
