@@ -5,7 +5,10 @@
 //! addresses, bad sizes and queues, overlapping regions, unsealed or short region files,
 //! garbage rings, a memory table changing under running rings, a disconnect) are cut off
 //! with typed reasons while the other VM's port and the rest of the switch go on; a
-//! spoofing guest is stopped by the switch.
+//! spoofing guest is stopped by the switch. Packed rings: a packed-ring session (frames
+//! both ways across a wrap, a stop and a resume from the reported state), and hostile
+//! packed frontends (ring states with a bad wrap or offset, event suppression areas
+//! outside memory, a state the ring size makes wrong).
 #![cfg(all(feature = "vhost-user", target_os = "linux"))]
 #![cfg_attr(miri, allow(unused))]
 
@@ -24,7 +27,7 @@ use common::{frame, mac};
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
 use vhost::vhost_user::{Frontend, VhostUserFrontend};
 use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
-use virtqueue::{Buffer, DriverQueue, Features, QueueConfig, SharedMemory};
+use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory};
 use vmm_sys_util::eventfd::EventFd;
 use vnet_switch::adapters::vhost_user::{
     wait_readable, CutOff, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, VmOr,
@@ -258,6 +261,15 @@ impl Guest {
         QueueConfig::contiguous(RING[q], QSIZE)
     }
 
+    /// Queue `q`'s ring in the layout `features` select.
+    fn ring_for(q: usize, features: u64) -> QueueConfig {
+        if features & Features::RING_PACKED.bits() != 0 {
+            QueueConfig::contiguous_packed(RING[q], QSIZE)
+        } else {
+            Self::ring(q)
+        }
+    }
+
     fn write(&self, addr: u64, bytes: &[u8]) {
         self.mem
             .slice(addr, bytes.len())
@@ -286,19 +298,33 @@ fn uva(gpa: u64) -> u64 {
 
 struct Vm {
     front: Frontend,
+    /// The same socket, for requests rust-vmm's frontend cannot send (a 32-bit ring
+    /// state).
+    sock: UnixStream,
     kick: [EventFd; 2],
     call: [EventFd; 2],
 }
 
-const FEATURES: u64 = OFFERED_FEATURES;
+/// Split rings: everything offered but `RING_PACKED`.
+const FEATURES: u64 = OFFERED_FEATURES & !Features::RING_PACKED.bits();
+/// Packed rings.
+const PACKED: u64 = OFFERED_FEATURES;
+/// QEMU's first `SET_VRING_BASE` of a packed ring: offsets 0, both wrap counters 1.
+const PACKED_START: u32 = 0x8000_8000;
 
-/// The protocol up to running rings, as QEMU does it.
+/// The protocol up to running rings, as QEMU does it (split rings).
 fn bring_up(stream: UnixStream, guest: &Guest) -> Vm {
+    bring_up_with(stream, guest, FEATURES)
+}
+
+/// The protocol up to running rings with `features` (packed rings if they say so).
+fn bring_up_with(stream: UnixStream, guest: &Guest, features: u64) -> Vm {
+    let mut sock = stream.try_clone().unwrap();
     let mut front = Frontend::from_stream(stream, 2);
     front.set_owner().unwrap();
     let offered = front.get_features().unwrap();
     assert_eq!(offered, OFFERED_FEATURES);
-    front.set_features(FEATURES).unwrap();
+    front.set_features(features).unwrap();
     let proto = front.get_protocol_features().unwrap();
     assert!(proto.contains(VhostUserProtocolFeatures::REPLY_ACK));
     assert!(
@@ -311,8 +337,9 @@ fn bring_up(stream: UnixStream, guest: &Guest) -> Vm {
     front.set_mem_table(&guest.table()).unwrap();
     let kick = [0, 1].map(|_| EventFd::new(0).unwrap());
     let call = [0, 1].map(|_| EventFd::new(0).unwrap());
+    let packed = features & Features::RING_PACKED.bits() != 0;
     for q in 0..2 {
-        let cfg = Guest::ring(q);
+        let cfg = Guest::ring_for(q, features);
         front.set_vring_num(q, QSIZE).unwrap();
         front
             .set_vring_addr(
@@ -328,29 +355,52 @@ fn bring_up(stream: UnixStream, guest: &Guest) -> Vm {
                 },
             )
             .unwrap();
-        front.set_vring_base(q, 0).unwrap();
+        if packed {
+            // QEMU's 32-bit packed state (rust-vmm's frontend sends 16 bits).
+            set_vring_base_raw(&mut sock, q as u32, PACKED_START);
+        } else {
+            front.set_vring_base(q, 0).unwrap();
+        }
         front.set_vring_call(q, &call[q]).unwrap();
         front.set_vring_kick(q, &kick[q]).unwrap();
         front.set_vring_enable(q, true).unwrap();
     }
-    Vm { front, kick, call }
+    Vm {
+        front,
+        sock,
+        kick,
+        call,
+    }
+}
+
+/// `SET_VRING_BASE` (10) with a 32-bit state, no reply asked.
+fn set_vring_base_raw(s: &mut UnixStream, index: u32, num: u32) {
+    let mut body = index.to_le_bytes().to_vec();
+    body.extend_from_slice(&num.to_le_bytes());
+    raw(s, 10, &body);
 }
 
 /// The guest's virtio-net driver over its memory.
 struct Driver<'g> {
     guest: &'g Guest,
-    rxq: DriverQueue<'g, GuestMemory, 256>,
-    txq: DriverQueue<'g, GuestMemory, 256>,
+    rxq: AnyDriverQueue<'g, GuestMemory, 256>,
+    txq: AnyDriverQueue<'g, GuestMemory, 256>,
     next_tx: u64,
 }
 
 impl<'g> Driver<'g> {
     fn new(guest: &'g Guest) -> Driver<'g> {
-        let f = Features::from_bits_truncate(FEATURES);
+        Self::with(guest, FEATURES)
+    }
+
+    /// A driver in the layout `features` select.
+    fn with(guest: &'g Guest, features: u64) -> Driver<'g> {
+        let f = Features::from_bits_truncate(features);
+        let q = |i| AnyDriverQueue::new(&guest.mem, Guest::ring_for(i, features), f).unwrap();
         Driver {
             guest,
-            rxq: DriverQueue::new(&guest.mem, Guest::ring(0), f).unwrap(),
-            txq: DriverQueue::new(&guest.mem, Guest::ring(1), f).unwrap(),
+            rxq: q(0),
+            txq: q(1),
             next_tx: 0,
         }
     }
@@ -698,5 +748,152 @@ fn garbage_rings_and_a_changing_memory_table_cut_the_guest_off() {
     // An identical table is accepted while running (QEMU re-sends it).
     vm_a.front.set_mem_table(&guest_a.table()).unwrap();
     ping_pong(&run, &vm_a, &mut drv_a, 8);
+    assert!(run.cutoffs(VM_A).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Packed rings (`VIRTIO_F_RING_PACKED`).
+
+#[test]
+#[cfg_attr(miri, ignore = "sockets, memfd and mmap")]
+fn packed_rings_pass_frames_both_ways_and_resume_from_their_state() {
+    let run = Running::start();
+    let guest = Guest::new();
+    let mut vm = bring_up_with(run.connect(VM_A), &guest, PACKED);
+    let mut drv = Driver::with(&guest, PACKED);
+    assert!(drv.rxq.is_packed() && drv.txq.is_packed());
+    drv.post_rx(32);
+    run.wait_for("VM A running", |b| b.vm(VM_A).is_running());
+    assert_eq!(run.with(|b| b.vm(VM_A).packed_rings()), Some(true));
+    // 270 frames each way: both rings (256 positions, one per chain) wrap once.
+    for seed in 0..270u32 {
+        ping_pong(&run, &vm, &mut drv, seed as u8);
+    }
+    let s = run.with(|b| b.vm(VM_A).stats());
+    assert_eq!((s.net.tx_frames, s.net.rx_frames), (270, 270));
+
+    // GET_VRING_BASE: vhost-user's packed state, next position 270 = offset 14 of the
+    // second lap (wrap counter 0) for avail (bits 0..=15) and used (bits 16..=31).
+    let lap2_14 = 14 | 14 << 16;
+    assert_eq!(vm.front.get_vring_base(1).unwrap(), lap2_14);
+    assert_eq!(vm.front.get_vring_base(0).unwrap(), lap2_14);
+    run.wait_for("VM A stopped", |b| !b.vm(VM_A).is_running());
+
+    // Restart from that state, as QEMU does after a stop: the rings go on where they were.
+    for q in 0..2 {
+        set_vring_base_raw(&mut vm.sock, q as u32, lap2_14);
+        vm.front.set_vring_kick(q, &vm.kick[q]).unwrap();
+    }
+    run.wait_for("VM A running again", |b| b.vm(VM_A).is_running());
+    for seed in 0..20 {
+        ping_pong(&run, &vm, &mut drv, seed);
+    }
+    let s = run.with(|b| b.vm(VM_A).stats());
+    assert_eq!(s.starts, 2);
+    assert_eq!(s.net.tx_frames, 20, "counters of the second data path");
+    assert!(run.cutoffs(VM_A).is_empty());
+
+    // A split-ring frontend on the other port, next to it.
+    let guest_b = Guest::new();
+    let _vm_b = bring_up(run.connect(VM_B), &guest_b);
+    run.wait_for("VM B running", |b| b.vm(VM_B).is_running());
+    assert_eq!(run.with(|b| b.vm(VM_B).packed_rings()), Some(false));
+    ping_pong(&run, &vm, &mut drv, 99);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "sockets, memfd and mmap")]
+fn hostile_packed_frontends_are_cut_off_and_vm_a_goes_on() {
+    let run = Running::start();
+    let guest_a = Guest::new();
+    let (vm, mut drv) = vm_a_up(&run, &guest_a);
+    let guest_b = Guest::new();
+    // A packed frontend up to its memory table; its raw socket too.
+    let connect = || {
+        let stream = run.connect(VM_B);
+        let sock = stream.try_clone().unwrap();
+        let front = Frontend::from_stream(stream, 2);
+        front.set_owner().unwrap();
+        front.set_features(PACKED).unwrap();
+        front.set_mem_table(&guest_b.table()).unwrap();
+        (front, sock)
+    };
+    // 1. Ring states the ring cannot have: the used position ahead of the avail one
+    // (a wrong wrap state), an avail offset outside the ring.
+    for (q, state) in [(1u32, 0x8001_8000u32), (0, 0x8000_ffff)] {
+        let (front, mut sock) = connect();
+        front.set_vring_num(q as usize, QSIZE).unwrap();
+        set_vring_base_raw(&mut sock, q, state);
+        run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+        ping_pong(&run, &vm, &mut drv, 1);
+    }
+    // 2. Event suppression areas outside the guest memory: the driver's (in the avail
+    // field) across the end of region 0, the device's (in the used field) nowhere.
+    let ring = QueueConfig::contiguous_packed(RING[1], QSIZE);
+    for (avail, used) in [
+        (uva(REGION - 2), uva(ring.used)),
+        (uva(ring.avail), 0xdead_0000),
+    ] {
+        let (front, _sock) = connect();
+        front.set_vring_num(1, QSIZE).unwrap();
+        let cfg = VringConfigData {
+            queue_max_size: QSIZE,
+            queue_size: QSIZE,
+            flags: 0,
+            desc_table_addr: uva(ring.desc),
+            used_ring_addr: used,
+            avail_ring_addr: avail,
+            log_addr: None,
+        };
+        let _ = front.set_vring_addr(1, &cfg);
+        run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+        ping_pong(&run, &vm, &mut drv, 2);
+    }
+    // 3. A state set before the size, that the size then makes wrong (offset 100 of a
+    // ring of 64): refused when the rings start.
+    let (front, mut sock) = connect();
+    let kick = [0, 1].map(|_| EventFd::new(0).unwrap());
+    for q in 0..2 {
+        set_vring_base_raw(&mut sock, q as u32, 0x8064_8064);
+        front.set_vring_num(q, 64).unwrap();
+        let r = QueueConfig::contiguous_packed(RING[q], 64);
+        let cfg = VringConfigData {
+            queue_max_size: 64,
+            queue_size: 64,
+            flags: 0,
+            desc_table_addr: uva(r.desc),
+            used_ring_addr: uva(r.used),
+            avail_ring_addr: uva(r.avail),
+            log_addr: None,
+        };
+        front.set_vring_addr(q, &cfg).unwrap();
+        front.set_vring_kick(q, &kick[q]).unwrap();
+    }
+    run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+    ping_pong(&run, &vm, &mut drv, 3);
+
+    let reasons = run.cutoffs(VM_B);
+    let bad_base = |index, base| VhostUserError::BadRingBase {
+        index,
+        base,
+        packed: true,
+    };
+    assert_eq!(
+        reasons,
+        vec![
+            bad_base(1, 0x8001_8000),
+            bad_base(0, 0x8000_ffff),
+            VhostUserError::BadRingAddress {
+                index: 1,
+                user_addr: uva(REGION - 2)
+            },
+            VhostUserError::BadRingAddress {
+                index: 1,
+                user_addr: 0xdead_0000
+            },
+            bad_base(0, 0x8064_8064),
+        ]
+    );
+    assert!(reasons[0].to_string().contains("used offset 1"));
     assert!(run.cutoffs(VM_A).is_empty());
 }
