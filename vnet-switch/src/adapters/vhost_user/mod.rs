@@ -14,11 +14,22 @@
 //!
 //! # Features
 //!
-//! `VERSION_1`, `RING_EVENT_IDX`, `INDIRECT_DESC`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`
-//! (checksum passthrough); protocol feature `REPLY_ACK` only. `MQ` is not announced
-//! (one queue pair); `CONFIG` is not needed (QEMU keeps the config space: the MAC is the
-//! one on its command line). Packed rings, GSO, dirty logging, postcopy, inflight
-//! tracking and `CONFIGURE_MEM_SLOTS` are not supported.
+//! `VERSION_1`, `RING_EVENT_IDX`, `INDIRECT_DESC`, `RING_PACKED`, `MRG_RXBUF`, `CSUM`,
+//! `GUEST_CSUM` (checksum passthrough); protocol feature `REPLY_ACK` only. `MQ` is not
+//! announced (one queue pair); `CONFIG` is not needed (QEMU keeps the config space: the
+//! MAC is the one on its command line). GSO, dirty logging, postcopy, inflight tracking
+//! and `CONFIGURE_MEM_SLOTS` are not supported.
+//!
+//! # Ring layouts
+//!
+//! Split rings, or packed ones when the frontend acks `RING_PACKED`: the same
+//! virtio-net port over [`virtqueue::AnyDeviceQueue`]. For a packed ring
+//! `SET_VRING_ADDR`'s avail / used fields are the driver / device event suppression
+//! areas, and `SET_VRING_BASE` / `GET_VRING_BASE` carry vhost-user's packed state: next
+//! avail offset in bits 0..=14 and its wrap counter in bit 15, next used offset in bits
+//! 16..=30 and its wrap counter in bit 31 (QEMU sends `0x8000_8000` for a fresh ring).
+//! A stop reports the used position for both halves (chains popped and not returned are
+//! made available again, as for a split ring's used index).
 //!
 //! # Hostile frontend, hostile guest
 //!
