@@ -694,7 +694,7 @@ fn a_new_device_queue_resumes_from_a_saved_position() {
             Buffer::new(lb.data_addr(0), 8),
             Buffer::new(lb.data_addr(8), 8),
         ];
-        let mut serve = |drv: &mut Drv<'_>, dev: &mut Dev<'_>, n: u32| {
+        let serve = |drv: &mut Drv<'_>, dev: &mut Dev<'_>, n: u32| {
             for i in 0..n {
                 let t = drv.add(&[], &b).unwrap();
                 drv.publish();
@@ -711,7 +711,7 @@ fn a_new_device_queue_resumes_from_a_saved_position() {
         let off = (2 * rounds % 4) as u16;
         let wrap = (2 * rounds / 4) % 2 == 0;
         assert_eq!(saved, ((off, wrap), (off, wrap)));
-        drop(dev);
+        // A new device side (a restarted backend) resumes from the saved state.
         let mut resumed: Dev<'_> = lb.packed_device(F).unwrap();
         resumed.set_position(saved.0, saved.1).unwrap();
         assert_eq!((resumed.next_avail(), resumed.next_used()), saved);
