@@ -682,3 +682,66 @@ fn in_order_device_side_caller_errors() {
         })
     );
 }
+
+#[test]
+fn a_new_device_queue_resumes_from_a_saved_position() {
+    // Ring of 4; 2-descriptor chains, so the saved state lands in every (offset, lap).
+    for rounds in 0..9u32 {
+        let lb = Loopback::packed(4, 4096);
+        let mut drv: Drv<'_> = lb.packed_driver(F).unwrap();
+        let mut dev: Dev<'_> = lb.packed_device(F).unwrap();
+        let b = [
+            Buffer::new(lb.data_addr(0), 8),
+            Buffer::new(lb.data_addr(8), 8),
+        ];
+        let serve = |drv: &mut Drv<'_>, dev: &mut Dev<'_>, n: u32| {
+            for i in 0..n {
+                let t = drv.add(&[], &b).unwrap();
+                drv.publish();
+                let c = dev.pop().unwrap().expect("published");
+                assert_eq!(c.head(), t.0);
+                dev.add_used(c.head(), i).unwrap();
+                let u = drv.pop_used().unwrap().expect("used");
+                assert_eq!((u.token, u.len), (t, i));
+            }
+        };
+        serve(&mut drv, &mut dev, rounds);
+        let saved = (dev.next_avail(), dev.next_used());
+        // 2 positions per chain: offset 2 * rounds mod 4, lap flips every 2 rounds.
+        let off = (2 * rounds % 4) as u16;
+        let wrap = (2 * rounds / 4) % 2 == 0;
+        assert_eq!(saved, ((off, wrap), (off, wrap)));
+        // A new device side (a restarted backend) resumes from the saved state.
+        let mut resumed: Dev<'_> = lb.packed_device(F).unwrap();
+        resumed.set_position(saved.0, saved.1).unwrap();
+        assert_eq!((resumed.next_avail(), resumed.next_used()), saved);
+        serve(&mut drv, &mut resumed, 5);
+    }
+}
+
+#[test]
+fn set_position_refuses_offsets_outside_the_ring() {
+    let lb = Loopback::packed(4, 4096);
+    let mut dev: Dev<'_> = lb.packed_device(F).unwrap();
+    assert_eq!(
+        dev.set_position((4, true), (0, true)),
+        Err(Error::HeadOutOfRange { head: 4, size: 4 })
+    );
+    assert_eq!(
+        dev.set_position((1, false), (0x7fff, true)),
+        Err(Error::HeadOutOfRange {
+            head: 0x7fff,
+            size: 4
+        })
+    );
+    assert_eq!(
+        dev.next_avail(),
+        (0, true),
+        "a refused state changes nothing"
+    );
+    dev.set_position((3, false), (2, false)).unwrap();
+    assert_eq!(
+        (dev.next_avail(), dev.next_used()),
+        ((3, false), (2, false))
+    );
+}

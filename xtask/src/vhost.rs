@@ -15,7 +15,10 @@
 //!    one smoltcp partition (10.0.0.2, TCP sink on port 5000), then two guests: A
 //!    (10.0.0.11) pings the partition, sends `seq 1 170000` (1 078 895 bytes) over TCP to
 //!    it and pings B; B (10.0.0.12) pings the partition and A. The sink's byte count and
-//!    FNV-1a digest must equal those of the bytes A sent.
+//!    FNV-1a digest must equal those of the bytes A sent. A's device has `packed=on`
+//!    (packed virtqueues), B's `packed=off` (split): one boot covers both ring layouts
+//!    and the forwarding between them; the daemon logs the negotiated layout at each
+//!    start of a port's rings and the step checks it (A packed, B split).
 //! 4. QEMU and the daemon are killed by their PIDs on every exit path (a guard's `Drop`);
 //!    the daemon gets SIGTERM first and prints its statistics table. Logs stay in
 //!    `target/vhost-guest/run/`.
@@ -355,6 +358,8 @@ struct Vm {
     mac: &'static str,
     ip: &'static str,
     peer: &'static str,
+    /// `packed=on` on its virtio-net-pci device (VIRTIO_F_RING_PACKED).
+    packed: bool,
 }
 
 const VMS: [Vm; 2] = [
@@ -363,12 +368,14 @@ const VMS: [Vm; 2] = [
         mac: "52:54:00:00:00:0a",
         ip: "10.0.0.11",
         peer: "10.0.0.12",
+        packed: true,
     },
     Vm {
         name: "b",
         mac: "52:54:00:00:00:0b",
         ip: "10.0.0.12",
         peer: "10.0.0.11",
+        packed: false,
     },
 ];
 const PARTITION_IP: &str = "10.0.0.2";
@@ -444,7 +451,11 @@ fn scenario(guest: &Guest) -> Result<String, String> {
         .args(["-netdev", "vhost-user,id=n0,chardev=c0"])
         .args([
             "-device",
-            &format!("virtio-net-pci,netdev=n0,mac={},vectors=0", vm.mac),
+            &format!(
+                "virtio-net-pci,netdev=n0,mac={},vectors=0,packed={}",
+                vm.mac,
+                if vm.packed { "on" } else { "off" }
+            ),
         ])
         .stdout(Stdio::null())
         .stderr(
@@ -546,6 +557,19 @@ fn scenario(guest: &Guest) -> Result<String, String> {
     let pcap = fs::metadata(rundir.join("monitor.pcap")).map_or(0, |m| m.len());
     if pcap < 24 + 1_000_000 {
         return Err(format!("the monitor pcap holds only {pcap} bytes"));
+    }
+    // Each guest's rings ran in the layout its device asked for (the daemon logs the
+    // negotiated layout at every start): A packed, B split.
+    for (i, vm) in VMS.iter().enumerate() {
+        let prefix = format!("vm{i}: rings running (");
+        let layouts: Vec<&str> = d.lines().filter_map(|l| l.strip_prefix(&prefix)).collect();
+        let want = if vm.packed { "packed)" } else { "split)" };
+        if layouts.is_empty() || layouts.iter().any(|l| *l != want) {
+            return Err(format!(
+                "guest {} should run {want} rings; the daemon logged {layouts:?}",
+                vm.name
+            ));
+        }
     }
     // Killing QEMU disconnects its frontend; any other cut-off is a failure.
     if let Some(l) = d

@@ -307,7 +307,11 @@ mod daemon {
                     if let Err(c) = p.handle_socket() {
                         eprintln!("{}: {c}", names.names[i]);
                     } else if !was_running && p.is_running() {
-                        eprintln!("{}: rings running", names.names[i]);
+                        let layout = match p.packed_rings() {
+                            Some(true) => "packed",
+                            _ => "split",
+                        };
+                        eprintln!("{}: rings running ({layout})", names.names[i]);
                     }
                 }
             }

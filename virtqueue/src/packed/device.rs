@@ -101,6 +101,34 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         self.broken = false;
     }
 
+    /// Start from a saved ring state (a vhost-user `SET_VRING_BASE`, a migrated device):
+    /// the next position to pop and the next position a used descriptor goes to, each as
+    /// `(offset, wrap counter)` like [`PackedDeviceQueue::next_avail`] /
+    /// [`PackedDeviceQueue::next_used`] report them. Nothing is held afterwards (the state
+    /// of [`PackedDeviceQueue::reset`], at these positions). An offset not below the queue
+    /// size is refused ([`Error::HeadOutOfRange`] with that offset) and changes nothing.
+    pub fn set_position(
+        &mut self,
+        next_avail: (u16, bool),
+        next_used: (u16, bool),
+    ) -> Result<(), Error> {
+        let size = self.ring.size;
+        let pos = |(off, wrap): (u16, bool)| {
+            if off >= size {
+                return Err(Error::HeadOutOfRange { head: off, size });
+            }
+            // Lap 1 (wrap counter 1) is the even one (`Pos::wrap`).
+            Ok(Pos {
+                idx: if wrap { off } else { off | size },
+            })
+        };
+        let (avail, used) = (pos(next_avail)?, pos(next_used)?);
+        self.reset();
+        self.next_avail = avail;
+        self.next_used = used;
+        Ok(())
+    }
+
     /// The queue size.
     pub fn size(&self) -> u16 {
         self.ring.size

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use virtqueue::{DeviceQueue, Features, QueueConfig};
+use virtqueue::{AnyDeviceQueue, Features, QueueConfig};
 
+use super::control::PackedBase;
 use super::memory::GuestMemory;
 use super::{VmNetPort, QUEUE_SIZE};
 use crate::adapters::virtio_net::{NetQueue, VirtioNetError};
@@ -20,10 +21,11 @@ pub(crate) struct Active {
 }
 
 impl Active {
-    /// Attach the two rings (`[receiveq, transmitq]`) at their bases.
+    /// Attach the two rings (`[receiveq, transmitq]`) in the negotiated layout, at their
+    /// bases (checked by the caller: [`super::control::base_fits`]).
     pub(crate) fn start(
         mem: Arc<GuestMemory>,
-        rings: [(QueueConfig, u16); 2],
+        rings: [(QueueConfig, u32); 2],
         negotiated: u64,
         max_frame: u16,
     ) -> Result<Box<Active>, VirtioNetError> {
@@ -34,13 +36,24 @@ impl Active {
         // borrows, so no borrow of the memory outlives the `Arc`.
         let m: &'static GuestMemory = unsafe { &*Arc::as_ptr(&mem) };
         let features = Features::from_bits_truncate(negotiated);
-        let attach = |(cfg, base): (QueueConfig, u16), queue| {
+        let attach = |(cfg, base): (QueueConfig, u32), queue| {
+            let ring = |error| VirtioNetError::Ring { queue, error };
             let mut q =
-                DeviceQueue::<'static, GuestMemory, QUEUE_SIZE, { super::SEGMENTS }>::attach(
+                AnyDeviceQueue::<'static, GuestMemory, QUEUE_SIZE, { super::SEGMENTS }>::attach(
                     m, cfg, features,
                 )
-                .map_err(|error| VirtioNetError::Ring { queue, error })?;
-            q.set_indices(base, base);
+                .map_err(ring)?;
+            match &mut q {
+                // Split: the next avail index; every chain before it was returned.
+                AnyDeviceQueue::Split(q) => {
+                    let b = base as u16;
+                    q.set_indices(b, b)
+                }
+                AnyDeviceQueue::Packed(q) => {
+                    let b = PackedBase::decode(base);
+                    q.set_position(b.avail, b.used).map_err(ring)?
+                }
+            }
             Ok::<_, VirtioNetError>(q)
         };
         let [rx, tx] = rings;
@@ -48,5 +61,16 @@ impl Active {
         let transmitq = attach(tx, NetQueue::Transmit)?;
         let port = VmNetPort::new(receiveq, transmitq, negotiated, max_frame)?;
         Ok(Box::new(Active { port, _mem: mem }))
+    }
+
+    /// The packed rings' positions (`None` for split rings).
+    pub(crate) fn packed_state(&self) -> [Option<PackedBase>; 2] {
+        self.port.queues().map(|q| match q {
+            AnyDeviceQueue::Packed(p) => Some(PackedBase {
+                avail: p.next_avail(),
+                used: p.next_used(),
+            }),
+            AnyDeviceQueue::Split(_) => None,
+        })
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Every value here comes from the frontend and is checked before it is stored: queue
 //! indices (0 and 1), sizes (power of two within the limit), ring addresses (inside the
-//! memory table), features (offered ones only, `VERSION_1` required). The first error is
-//! kept in [`Control::fault`]; the port cuts the frontend off on it.
+//! memory table), ring states (`SET_VRING_BASE`: a split ring's 16-bit index, a packed
+//! ring's offsets inside the ring), features (offered ones only, `VERSION_1` required).
+//! The first error is kept in [`Control::fault`]; the port cuts the frontend off on it.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -26,10 +27,11 @@ use crate::adapters::virtio_net::NetFeatures;
 use virtqueue::{Features, QueueConfig, SharedMemory};
 
 /// The device features the backend offers: `VERSION_1`, `RING_EVENT_IDX`,
-/// `INDIRECT_DESC`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`, and vhost-user's
+/// `INDIRECT_DESC`, `RING_PACKED`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`, and vhost-user's
 /// `PROTOCOL_FEATURES`.
 pub const OFFERED_FEATURES: u64 = Features::VERSION_1.bits()
     | Features::RING_EVENT_IDX.bits()
+    | Features::RING_PACKED.bits()
     | Features::INDIRECT_DESC.bits()
     | NetFeatures::MRG_RXBUF
     | NetFeatures::CSUM
@@ -47,9 +49,12 @@ pub const OFFERED_PROTOCOL: VhostUserProtocolFeatures = VhostUserProtocolFeature
 #[derive(Debug)]
 pub(crate) struct Vring {
     pub(crate) num: u16,
-    /// Guest-physical descriptor, avail and used addresses (translated).
+    /// Guest-physical descriptor, avail and used addresses (translated; packed: the
+    /// descriptor ring, the driver and the device event suppression areas).
     pub(crate) addr: Option<(u64, u64, u64)>,
-    pub(crate) base: u16,
+    /// The ring state as `SET_VRING_BASE` carries it (split: the next avail index;
+    /// packed: [`PackedBase`]), checked against the layout and size again at start.
+    pub(crate) base: u32,
     pub(crate) kick: Option<File>,
     pub(crate) call: Option<File>,
     /// A kick fd arrived (the ring is started).
@@ -86,6 +91,44 @@ impl Vring {
     }
 }
 
+/// A packed ring's state in vhost-user's encoding (`SET_VRING_BASE` / `GET_VRING_BASE`,
+/// as QEMU sends and reads it): next avail offset in bits 0..=14 and its wrap counter in
+/// bit 15; next used offset in bits 16..=30 and its wrap counter in bit 31.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedBase {
+    pub(crate) avail: (u16, bool),
+    pub(crate) used: (u16, bool),
+}
+
+impl PackedBase {
+    pub(crate) fn decode(num: u32) -> Self {
+        let half = |h: u32| ((h & 0x7fff) as u16, h & 0x8000 != 0);
+        PackedBase {
+            avail: half(num & 0xffff),
+            used: half(num >> 16),
+        }
+    }
+
+    pub(crate) fn encode(self) -> u32 {
+        let half = |(off, wrap): (u16, bool)| u32::from(off & 0x7fff) | u32::from(wrap) << 15;
+        half(self.avail) | half(self.used) << 16
+    }
+
+    /// Whether both offsets are inside a ring of `size` (a power of two) positions and
+    /// the wrap counters are consistent: the used position is not ahead of the avail one
+    /// and at most `size` positions behind it (a lap).
+    pub(crate) fn fits(self, size: u16) -> bool {
+        if self.avail.0 >= size || self.used.0 >= size {
+            return false;
+        }
+        // Free-running positions modulo 2 * size (wrap counter 1 on even laps).
+        let at = |(off, wrap): (u16, bool)| u32::from(off) + if wrap { 0 } else { u32::from(size) };
+        let lap2 = 2 * u32::from(size);
+        let behind = (at(self.avail) + lap2 - at(self.used)) % lap2;
+        behind <= u32::from(size)
+    }
+}
+
 /// The control state of one connection.
 #[derive(Debug, Default)]
 pub struct Control {
@@ -100,6 +143,9 @@ pub struct Control {
     pub(crate) generation: u64,
     /// The first error of this connection.
     pub(crate) fault: Option<VhostUserError>,
+    /// The packed rings' states while running, refreshed by the port before each request
+    /// (a packed ring's positions live in the device queue, not in guest memory).
+    pub(crate) packed_state: [Option<PackedBase>; 2],
 }
 
 impl Control {
@@ -134,15 +180,35 @@ impl Control {
         self.acked & !PROTOCOL_FEATURES
     }
 
+    /// Whether the rings are packed (`RING_PACKED` acked).
+    pub(crate) fn packed(&self) -> bool {
+        self.acked & Features::RING_PACKED.bits() != 0
+    }
+
     /// Stop the rings: the port tears its data path down on its next sync; each ring's
-    /// base becomes its used index (every chain popped before it was returned).
+    /// base becomes its used position (chains popped and not returned are made available
+    /// again: exact when they were returned in pop order, as the port does). Split: the
+    /// used index read back from guest memory; packed: the device queue's next used
+    /// position (as both the avail and the used state).
     fn stop(&mut self) {
         if self.running {
             for i in 0..self.vrings.len() {
-                if let Some(used) = self.used_index(i) {
-                    self.vrings[i].base = used;
+                let base = if self.packed() {
+                    self.packed_state[i].map(|p| {
+                        PackedBase {
+                            avail: p.used,
+                            used: p.used,
+                        }
+                        .encode()
+                    })
+                } else {
+                    self.used_index(i).map(u32::from)
+                };
+                if let Some(b) = base {
+                    self.vrings[i].base = b;
                 }
             }
+            self.packed_state = [None; 2];
             self.running = false;
         }
         self.generation = self.generation.wrapping_add(1);
@@ -181,8 +247,13 @@ impl Control {
         let Some(mem) = self.mem.clone() else {
             return Err(VhostUserError::Sequence { index });
         };
-        // Sizes of the three parts (split ring, with the event fields).
-        let parts = [(desc, 16 * num), (avail, 6 + 2 * num), (used, 6 + 8 * num)];
+        // Sizes of the three parts: split ring (with the event fields), or packed
+        // (descriptor ring, driver and device event suppression areas).
+        let parts = if self.packed() {
+            [(desc, 16 * num), (avail, 4), (used, 4)]
+        } else {
+            [(desc, 16 * num), (avail, 6 + 2 * num), (used, 6 + 8 * num)]
+        };
         let mut gpa = [0u64; 3];
         for (g, (user_addr, len)) in gpa.iter_mut().zip(parts) {
             *g = mem
@@ -200,6 +271,17 @@ impl Control {
         let (_, _, used) = v.addr?;
         let mem = self.mem.as_ref()?;
         mem.slice(used, 4).ok()?.load_u16(2).ok()
+    }
+}
+
+/// Whether a `SET_VRING_BASE` value is a valid ring state: split, a 16-bit index;
+/// packed, both offsets inside the ring (checked against the size when it is known, and
+/// again when the ring starts).
+pub(crate) fn base_fits(packed: bool, base: u32, num: u16) -> bool {
+    if packed {
+        num == 0 || PackedBase::decode(base).fits(num)
+    } else {
+        base <= u32::from(u16::MAX)
     }
 }
 
@@ -301,13 +383,18 @@ impl VhostUserBackendReqHandlerMut for Control {
     }
 
     fn set_vring_base(&mut self, index: u32, base: u32) -> R<()> {
-        match (self.vring(index), u16::try_from(base)) {
-            (Ok(v), Ok(b)) => {
-                v.base = b;
+        let packed = self.packed();
+        match self.vring(index) {
+            Ok(v) if base_fits(packed, base, v.num) => {
+                v.base = base;
                 Ok(())
             }
-            (Err(e), _) => self.fail(e),
-            (Ok(_), Err(_)) => self.fail(VhostUserError::Protocol),
+            Ok(_) => self.fail(VhostUserError::BadRingBase {
+                index,
+                base,
+                packed,
+            }),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -322,7 +409,7 @@ impl VhostUserBackendReqHandlerMut for Control {
         let base = v.base;
         v.started = false;
         v.kick = None;
-        Ok(VhostUserVringState::new(index, u32::from(base)))
+        Ok(VhostUserVringState::new(index, base))
     }
 
     fn set_vring_kick(&mut self, index: u8, fd: Option<File>) -> R<()> {
@@ -503,7 +590,14 @@ mod tests {
         let r = c.set_vring_num(2, 256);
         assert_eq!(fault_of(&mut c, r), VhostUserError::BadQueue { index: 2 });
         let r = c.set_vring_base(0, 0x1_0000);
-        assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::BadRingBase {
+                index: 0,
+                base: 0x1_0000,
+                packed: false
+            }
+        );
         // Ring addresses before a memory table.
         c.set_vring_num(0, 256).unwrap();
         let r = c.set_vring_addr(0, VhostUserVringAddrFlags::empty(), 0, 0, 0, 0);
@@ -528,6 +622,49 @@ mod tests {
         let r = c.get_queue_num();
         assert_eq!(fault_of(&mut c, r), VhostUserError::Protocol);
         assert!(!c.ready());
+    }
+
+    #[test]
+    fn packed_ring_states_are_decoded_and_checked() {
+        // QEMU's first SET_VRING_BASE of a packed ring: offsets 0, both wrap counters 1.
+        let start = PackedBase::decode(0x8000_8000);
+        assert_eq!((start.avail, start.used), ((0, true), (0, true)));
+        assert_eq!(start.encode(), 0x8000_8000);
+        let p = PackedBase {
+            avail: (5, false),
+            used: (200, true),
+        };
+        assert_eq!(PackedBase::decode(p.encode()), p);
+        assert!(p.fits(256), "used 61 positions behind, across a wrap");
+        for (avail, used) in [
+            ((0, true), (2, true)),   // used ahead of avail, same lap
+            ((1, true), (0, false)),  // used a lap and one ahead
+            ((256, true), (0, true)), // offset outside the ring
+            ((0, true), (300, true)),
+        ] {
+            assert!(!PackedBase { avail, used }.fits(256), "{avail:?} {used:?}");
+        }
+        assert!(
+            PackedBase {
+                avail: (0, false),
+                used: (0, true)
+            }
+            .fits(256),
+            "a whole lap in flight"
+        );
+        let mut c = Control::default();
+        c.set_features(OFFERED_FEATURES).unwrap();
+        c.set_vring_num(1, 256).unwrap();
+        c.set_vring_base(1, 0x8000_8000).unwrap();
+        let r = c.set_vring_base(1, 0x8002_8000);
+        assert_eq!(
+            fault_of(&mut c, r),
+            VhostUserError::BadRingBase {
+                index: 1,
+                base: 0x8002_8000,
+                packed: true
+            }
+        );
     }
 
     #[test]

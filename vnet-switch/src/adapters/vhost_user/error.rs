@@ -71,6 +71,17 @@ pub enum VhostUserError {
         /// The address.
         user_addr: u64,
     },
+    /// A `SET_VRING_BASE` ring state that does not fit the ring: a split index above 16
+    /// bits, or a packed offset (bits 0..=14 avail, 16..=30 used) not inside the ring
+    /// (checked when set and again when the ring starts).
+    BadRingBase {
+        /// The queue.
+        index: u32,
+        /// The value sent.
+        base: u32,
+        /// Whether the rings are packed.
+        packed: bool,
+    },
     /// Features acked that were not offered, or `VERSION_1` missing.
     Features {
         /// The offending bits.
@@ -147,6 +158,21 @@ impl fmt::Display for VhostUserError {
                 f,
                 "vring {index} request out of sequence (no memory table, or ring running)"
             ),
+            VhostUserError::BadRingBase {
+                index,
+                base,
+                packed: true,
+            } => write!(
+                f,
+                "packed ring {index}: state {base:#010x} (avail offset {}, used offset {}) outside the ring",
+                base & 0x7fff,
+                (base >> 16) & 0x7fff
+            ),
+            VhostUserError::BadRingBase {
+                index,
+                base,
+                packed: false,
+            } => write!(f, "split ring {index}: base {base:#x} above 16 bits"),
             VhostUserError::Attach(e) => write!(f, "rings refused: {e}"),
             VhostUserError::Ring(e) => write!(f, "guest broke its rings: {e}"),
             VhostUserError::Protocol => f.write_str("malformed or unsupported protocol message"),

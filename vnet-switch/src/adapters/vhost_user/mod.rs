@@ -14,11 +14,22 @@
 //!
 //! # Features
 //!
-//! `VERSION_1`, `RING_EVENT_IDX`, `INDIRECT_DESC`, `MRG_RXBUF`, `CSUM`, `GUEST_CSUM`
-//! (checksum passthrough); protocol feature `REPLY_ACK` only. `MQ` is not announced
-//! (one queue pair); `CONFIG` is not needed (QEMU keeps the config space: the MAC is the
-//! one on its command line). Packed rings, GSO, dirty logging, postcopy, inflight
-//! tracking and `CONFIGURE_MEM_SLOTS` are not supported.
+//! `VERSION_1`, `RING_EVENT_IDX`, `INDIRECT_DESC`, `RING_PACKED`, `MRG_RXBUF`, `CSUM`,
+//! `GUEST_CSUM` (checksum passthrough); protocol feature `REPLY_ACK` only. `MQ` is not
+//! announced (one queue pair); `CONFIG` is not needed (QEMU keeps the config space: the
+//! MAC is the one on its command line). GSO, dirty logging, postcopy, inflight tracking
+//! and `CONFIGURE_MEM_SLOTS` are not supported.
+//!
+//! # Ring layouts
+//!
+//! Split rings, or packed ones when the frontend acks `RING_PACKED`: the same
+//! virtio-net port over [`virtqueue::AnyDeviceQueue`]. For a packed ring
+//! `SET_VRING_ADDR`'s avail / used fields are the driver / device event suppression
+//! areas, and `SET_VRING_BASE` / `GET_VRING_BASE` carry vhost-user's packed state: next
+//! avail offset in bits 0..=14 and its wrap counter in bit 15, next used offset in bits
+//! 16..=30 and its wrap counter in bit 31 (QEMU sends `0x8000_8000` for a fresh ring).
+//! A stop reports the used position for both halves (chains popped and not returned are
+//! made available again, as for a split ring's used index).
 //!
 //! # Hostile frontend, hostile guest
 //!
@@ -110,6 +121,8 @@ pub struct VhostUserPort {
     stats: VhostUserStats,
     /// Since when an incomplete request (or a full socket) has been waiting.
     stalled_since: Option<std::time::Instant>,
+    /// The ring layout of the last start (`Some(true)`: packed).
+    packed: Option<bool>,
 }
 
 impl core::fmt::Debug for VhostUserPort {
@@ -139,7 +152,15 @@ impl VhostUserPort {
             max_frame: max_frame.clamp(14, FRAME as u16),
             stats: VhostUserStats::default(),
             stalled_since: None,
+            packed: None,
         }
+    }
+
+    /// The ring layout the frontend negotiated at the last start of the data path:
+    /// `Some(true)` packed (`VIRTIO_F_RING_PACKED`), `Some(false)` split, `None` never
+    /// started.
+    pub fn packed_rings(&self) -> Option<bool> {
+        self.packed
     }
 
     /// Whether a frontend is attached.
@@ -212,6 +233,11 @@ impl VhostUserPort {
                 return Err(self.cut_off(VhostUserError::Stalled { bytes }));
             }
         }
+        if let Some(a) = &self.active {
+            // A packed ring's positions live in the device queue: give the control state
+            // the current ones, for a GET_VRING_BASE in this request.
+            lock(&self.control).packed_state = a.packed_state();
+        }
         if let Err(e) = conn.handle_request() {
             let reason = match e {
                 // A request for a feature not negotiated yet: the message was read whole
@@ -256,10 +282,24 @@ impl VhostUserPort {
         else {
             return Ok(());
         };
+        let packed = c.packed();
+        for (index, v) in (0u32..).zip(&c.vrings) {
+            if !control::base_fits(packed, v.base, v.num) {
+                let reason = VhostUserError::BadRingBase {
+                    index,
+                    base: v.base,
+                    packed,
+                };
+                drop(c);
+                return Err(self.cut_off(reason));
+            }
+        }
         let rings = [(rx, c.vrings[0].base), (tx, c.vrings[1].base)];
         match Active::start(mem, rings, c.negotiated(), self.max_frame) {
             Ok(a) => {
                 c.running = true;
+                c.packed_state = a.packed_state();
+                self.packed = Some(packed);
                 drop(c);
                 self.active = Some(a);
                 self.stats.starts += 1;

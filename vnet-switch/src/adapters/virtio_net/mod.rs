@@ -229,6 +229,12 @@ impl<
         self.mrg
     }
 
+    /// The two queues, `[receiveq, transmitq]` (read-only: a transport saving the ring
+    /// state, such as vhost-user's `GET_VRING_BASE` of a packed ring, reads positions).
+    pub fn queues(&self) -> [&AnyDeviceQueue<'m, M, N, S>; 2] {
+        [&self.receiveq, &self.transmitq]
+    }
+
     /// After a poll: which queues got used buffers the driver wants an interrupt for
     /// (each queue's `needs_notification`, asked only when used entries were added).
     pub fn interrupts(&mut self) -> Interrupts {
