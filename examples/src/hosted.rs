@@ -26,7 +26,7 @@ use netstack_glue::{NicLink, QueuingLink};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::{LinkDevice, MacAddress};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
-use virtqueue::OwnedMemory;
+use virtqueue::{OwnedMemory, VolatileSlice};
 use vnet_switch::{DropReason, PortStats};
 
 use crate::checks::{fail, ping, tcp_echo, udp_echo, Failure, Net, Who};
@@ -133,7 +133,8 @@ pub struct Report {
     pub arp_frames: [u64; 3],
 }
 
-type DriverA<'a> = VirtioNet<'a, ShmHal<'a>, ShmTransport<'a>, 64, 16>;
+/// Partition A's virtio-net driver over the shared region.
+pub type DriverA<'a> = VirtioNet<'a, ShmHal<'a>, ShmTransport<'a>, 64, 16>;
 
 /// The in-process system: a virtual clock with the in-memory uplink, real time with a
 /// TAP uplink.
@@ -193,10 +194,40 @@ pub fn driver_config() -> NetConfig {
     }
 }
 
-fn words() -> Vec<AtomicU32> {
+/// The zeroed words of one of B's channels (format them with [`CHANNEL`]).
+pub fn words() -> Vec<AtomicU32> {
     (0..CHANNEL.total_words())
         .map(|_| AtomicU32::new(0))
         .collect()
+}
+
+/// Partition A's driver over the register view `regs`, its buffers from `hal`, set up
+/// with `config`; fails unless it reads `mac` from the device's config space.
+pub fn driver_a<'a>(
+    hal: &'a ShmHal<'a>,
+    regs: VolatileSlice<'a>,
+    config: NetConfig,
+    mac: [u8; 6],
+) -> Result<DriverA<'a>, Failure> {
+    let transport = ShmTransport::new(regs).ok_or_else(|| fail("set-up", "register page"))?;
+    let drv: DriverA<'_> = VirtioNet::new(hal, transport, config)
+        .map_err(|e| fail("partition A", format!("virtio-net driver: {e}")))?;
+    if drv.mac_address() != MacAddress(mac) {
+        return Err(fail(
+            "partition A",
+            "the driver read a wrong MAC from config space",
+        ));
+    }
+    Ok(drv)
+}
+
+/// Partition B's link over its channels: it sends on `b_tx` and receives on `b_rx`.
+pub fn link_b<'a>(b_tx: Region<'a>, b_rx: Region<'a>) -> Result<QueuingLink<'a, MSG, DEPTH>, Failure> {
+    let b_send = QueuingPortSender::attach(b_tx, &CHANNEL)
+        .map_err(|e| fail("partition B", format!("{e}")))?;
+    let b_recv = QueuingPortReceiver::attach(b_rx, &CHANNEL)
+        .map_err(|e| fail("partition B", format!("{e}")))?;
+    Ok(QueuingLink::new(b_send, b_recv))
 }
 
 /// Builds the system and runs every check.
@@ -241,19 +272,8 @@ fn run_with<U: LinkDevice>(
         .map_err(|e| fail("set-up", e.to_string()))?;
 
     let hal = ShmHal::new(dma);
-    let transport = ShmTransport::new(regs).ok_or_else(|| fail("set-up", "register page"))?;
-    let drv: DriverA<'_> = VirtioNet::new(&hal, transport, driver_config())
-        .map_err(|e| fail("partition A", format!("virtio-net driver: {e}")))?;
-    if drv.mac_address() != MacAddress(plan.mac_a) {
-        return Err(fail(
-            "partition A",
-            "the driver read a wrong MAC from config space",
-        ));
-    }
-    let b_send = QueuingPortSender::attach(b_tx, &CHANNEL)
-        .map_err(|e| fail("partition B", format!("{e}")))?;
-    let b_recv = QueuingPortReceiver::attach(b_rx, &CHANNEL)
-        .map_err(|e| fail("partition B", format!("{e}")))?;
+    let drv = driver_a(&hal, regs, driver_config(), plan.mac_a)?;
+    let link_b = link_b(b_tx, b_rx)?;
     let file = File::create(&opts.pcap)
         .map_err(|e| fail("set-up", format!("creating {}: {e}", opts.pcap.display())))?;
     let tap = PcapngTap::new(BufWriter::new(file), &PORT_NAMES)
@@ -263,7 +283,7 @@ fn run_with<U: LinkDevice>(
         real: opts.tap.as_ref().map(|_| std::time::Instant::now()),
         service,
         a: Node::new("A", plan.mac_a, IP_A, NicLink::new(drv)),
-        b: Node::new("B", plan.mac_b, IP_B, QueuingLink::new(b_send, b_recv)),
+        b: Node::new("B", plan.mac_b, IP_B, link_b),
         host: host_end.map(|h| Node::new("host", MAC_HOST, IP_HOST, NicLink::new(h))),
         tap,
     };

@@ -95,13 +95,25 @@ fn tcp_socket() -> tcp::Socket<'static> {
 impl<L: FrameLink> Node<L> {
     /// A stack named `name` with `mac` and `ip`/24 over `link`.
     pub fn new(name: &'static str, mac: [u8; 6], ip: Ipv4Address, link: L) -> Self {
-        let mut dev = GlueDevice::new(link, DeviceConfig::default());
-        let cfg = InterfaceConfig::ipv4(mac, Ipv4Cidr::new(ip, 24));
-        let iface = match build_interface(&cfg, &mut dev, Instant::ZERO) {
-            Ok(i) => i,
+        match Self::with_cidr(name, mac, Ipv4Cidr::new(ip, 24), link) {
+            Ok(n) => n,
             // The MACs and the one address are fixed by the demo: this cannot fail.
             Err(e) => panic!("interface set-up: {e}"),
-        };
+        }
+    }
+
+    /// A stack named `name` with `mac` and the address and prefix of `cidr` over `link`;
+    /// fails when the interface cannot be built with them (e.g. a multicast MAC).
+    pub fn with_cidr(
+        name: &'static str,
+        mac: [u8; 6],
+        cidr: Ipv4Cidr,
+        link: L,
+    ) -> Result<Self, netstack_glue::SetupError> {
+        let ip = cidr.address();
+        let mut dev = GlueDevice::new(link, DeviceConfig::default());
+        let cfg = InterfaceConfig::ipv4(mac, cidr);
+        let iface = build_interface(&cfg, &mut dev, Instant::ZERO)?;
         let mut sockets = SocketSet::new(Vec::new());
         let mut udp_echo = udp_socket(16, 16 * 1500);
         let _ = udp_echo.bind(ECHO_PORT);
@@ -117,7 +129,7 @@ impl<L: FrameLink> Node<L> {
         let _ = icmp.bind(icmp::Endpoint::Ident(icmp_ident));
         let mut client = udp_socket(64, 64 * 1500);
         let _ = client.bind(40_000);
-        Node {
+        Ok(Node {
             name,
             mac,
             ip,
@@ -132,7 +144,7 @@ impl<L: FrameLink> Node<L> {
             sockets,
             icmp_ident,
             pongs: Vec::new(),
-        }
+        })
     }
 
     fn serve(&mut self) {

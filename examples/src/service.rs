@@ -64,6 +64,29 @@ impl<D: LinkDevice> ServicePort<'_, D> {
     }
 }
 
+impl<D: LinkDevice> ServicePort<'_, D> {
+    /// Housekeeping before a switch poll: A's device reads what its driver wrote to the
+    /// registers (attach, reset, kicks).
+    pub fn before_poll(&mut self) {
+        if let ServicePort::Virtio(d) = self {
+            d.poll();
+        }
+    }
+
+    /// Housekeeping after a switch poll: A's device publishes and notifies, B's port
+    /// flushes its channel, the uplink services its NIC.
+    pub fn after_poll(&mut self) {
+        match self {
+            ServicePort::Virtio(d) => d.after_poll(),
+            ServicePort::Queuing(q) => q.flush(),
+            ServicePort::Uplink(u) => {
+                // Errors are counted in the port's statistics.
+                let _ = u.service();
+            }
+        }
+    }
+}
+
 impl<D: LinkDevice> PortEndpoint for ServicePort<'_, D> {
     fn rx_take(&mut self) -> Option<RxSlot> {
         self.ep_mut().rx_take()
@@ -108,6 +131,25 @@ impl<D: LinkDevice> PortEndpoint for ServicePort<'_, D> {
     fn tx_abort(&mut self, slot: TxSlot) {
         self.ep_mut().tx_abort(slot)
     }
+}
+
+/// Partition A's virtio-net device (the switch side) with `mac` over the shared region:
+/// `virtio` is the register view, `dma` the area the driver's buffers live in. Formats
+/// the register page.
+pub fn device_a<'a>(
+    virtio: VolatileSlice<'a>,
+    dma: &'a MemoryRegion<'a>,
+    mac: [u8; 6],
+) -> Result<ShmDevice<'a>, SetupError> {
+    ShmDevice::new(virtio, dma, mac, 1500).ok_or(SetupError::VirtioRegion(virtio.len()))
+}
+
+/// Partition B's switch port over its two channels: `b_tx` carries the frames B sends,
+/// `b_rx` the frames for B (both already formatted with [`CHANNEL`]).
+pub fn port_b<'a>(b_tx: Region<'a>, b_rx: Region<'a>) -> Result<QueuingPort<'a>, SetupError> {
+    let receiver = QueuingPortReceiver::attach(b_tx, &CHANNEL).map_err(SetupError::Channel)?;
+    let sender = QueuingPortSender::attach(b_rx, &CHANNEL).map_err(SetupError::Channel)?;
+    Ok(QueuingPortEndpoint::new(receiver, sender))
 }
 
 /// The shared virtio region split into the register view and the DMA area.
@@ -189,10 +231,8 @@ impl<'a, D: LinkDevice> Service<'a, D> {
         b_tx: Region<'a>,
         b_rx: Region<'a>,
     ) -> Result<Self, SetupError> {
-        let dev = ShmDevice::new(virtio, dma, plan.mac_a, 1500)
-            .ok_or(SetupError::VirtioRegion(virtio.len()))?;
-        let receiver = QueuingPortReceiver::attach(b_tx, &CHANNEL).map_err(SetupError::Channel)?;
-        let sender = QueuingPortSender::attach(b_rx, &CHANNEL).map_err(SetupError::Channel)?;
+        let dev = device_a(virtio, dma, plan.mac_a)?;
+        let port_b = port_b(b_tx, b_rx)?;
         let mirror = Mirror {
             ingress: true,
             egress: false,
@@ -209,11 +249,8 @@ impl<'a, D: LinkDevice> Service<'a, D> {
             .map_err(SetupError::Switch)?;
         b.add_port(ServicePort::Virtio(Box::new(dev)), pa)
             .map_err(SetupError::Switch)?;
-        b.add_port(
-            ServicePort::Queuing(Box::new(QueuingPortEndpoint::new(receiver, sender))),
-            pb,
-        )
-        .map_err(SetupError::Switch)?;
+        b.add_port(ServicePort::Queuing(Box::new(port_b)), pb)
+            .map_err(SetupError::Switch)?;
         let switch = b.build().map_err(SetupError::Switch)?;
         Ok(Service { switch })
     }
@@ -222,19 +259,14 @@ impl<'a, D: LinkDevice> Service<'a, D> {
     /// [`SWITCH_BUDGET`] frames (mirrored to `tap`), then each port's housekeeping.
     /// Returns the frames handled.
     pub fn step<T: Tap>(&mut self, now_ns: u64, tap: &mut T) -> usize {
-        if let Some(ServicePort::Virtio(d)) = self.switch.endpoint_mut(PORT_A) {
-            d.poll();
+        if let Some(p) = self.switch.endpoint_mut(PORT_A) {
+            p.before_poll();
         }
         let n = self.switch.poll_tap(now_ns, SWITCH_BUDGET, tap);
-        if let Some(ServicePort::Virtio(d)) = self.switch.endpoint_mut(PORT_A) {
-            d.after_poll();
-        }
-        if let Some(ServicePort::Queuing(q)) = self.switch.endpoint_mut(PORT_B) {
-            q.flush();
-        }
-        if let Some(ServicePort::Uplink(u)) = self.switch.endpoint_mut(UPLINK) {
-            // Errors are counted in the port's statistics.
-            let _ = u.service();
+        for port in [PORT_A, PORT_B, UPLINK] {
+            if let Some(p) = self.switch.endpoint_mut(port) {
+                p.after_poll();
+            }
         }
         n
     }

@@ -1,15 +1,26 @@
 //! `partnet-vswitchd`: the service partition of a Linux host whose partitions are QEMU
 //! virtual machines. One switch; each VM's virtio-net device is a vhost-user port (one
-//! Unix socket per VM, served by `vnet_switch::adapters::vhost_user`), next to smoltcp
-//! partitions in this process (ping replies and a TCP sink) and a monitor pcap.
+//! Unix socket per VM, served by `vnet_switch::adapters::vhost_user`), next to the
+//! hosted demo's two smoltcp partitions in this process and a monitor pcap:
+//!
+//! * A (`--partition-a`): smoltcp on the nic-drivers virtio-net driver over the
+//!   shared-memory virtio transport; its switch port is the demo's `ShmDevice`.
+//! * B (`--partition-b`): smoltcp on a queuing-port channel pair; its switch port is a
+//!   `QueuingPortEndpoint`.
+//!
+//! Both are the demo's `Node` (ping replies, UDP/TCP echo on port 7, UDP discard on 9)
+//! with a TCP sink next to its services (default port 5000) that logs each connection's
+//! byte count and FNV-1a 64 digest.
 //!
 //! ```text
-//! partnet-vswitchd --vm SOCKET,MAC [--vm ...] [--partition MAC,IP/PREFIX[,TCP_PORT] ...]
-//!                  [--pcap FILE] [--exit-after-transfers N]
+//! partnet-vswitchd --vm SOCKET,MAC [--vm ...] [--partition-a MAC,IP/PREFIX[,TCP_PORT]]
+//!                  [--partition-b MAC,IP/PREFIX[,TCP_PORT]] [--pcap FILE]
+//!                  [--exit-after-transfers N]
 //! ```
 //!
 //! Each VM port is an access port bound to the MAC given on the QEMU command line
 //! (anti-spoofing: the guest can only send with it), untagged VLAN 1, with a frame-rate
+//! budget; the partitions' ports are bound to their MACs the same way, with the same
 //! budget. A frontend that misbehaves is cut off with its typed reason on stderr; the
 //! others go on, and the socket accepts a new connection. The statistics table is
 //! printed on exit: SIGINT, SIGTERM, or after `N` TCP transfers.
@@ -46,8 +57,6 @@ mod daemon {
     use std::time::Instant as StdInstant;
 
     use netstack_glue::smoltcp;
-    use netstack_glue::PortPair;
-    use smoltcp::time::Instant;
     use smoltcp::wire::Ipv4Cidr;
     use vnet_switch::adapters::vhost_user::{wait_readable, VhostUserPort};
     use vnet_switch::monitor::{Tap, TapEvent};
@@ -56,11 +65,19 @@ mod daemon {
         DropReason, MacAddress, Mirror, PortConfig, PortId, RateLimit, Switch, SwitchBuilder,
     };
 
-    use super::ports::{CsumCompleting, Port, PAIR_FRAME, PAIR_SLOTS};
-    use super::sink::Sink;
+    use super::ports::{partition, InProcess, Kind, PartArg, Partition, Port};
 
     /// Most ports of the switch.
     const PORTS: usize = 16;
+
+    /// Every port's ingress budget (VMs and partitions alike).
+    const BUDGET: RateLimit = RateLimit {
+        bytes_per_sec: 200_000_000,
+        byte_burst: 1_000_000,
+        frames_per_sec: 200_000,
+        frame_burst: 2_000,
+        queue: 64,
+    };
 
     type Sw = Switch<Port, PORTS, 1024, 64>;
 
@@ -83,12 +100,6 @@ mod daemon {
     struct VmArg {
         socket: String,
         mac: MacAddress,
-    }
-
-    struct PartArg {
-        mac: MacAddress,
-        cidr: Ipv4Cidr,
-        tcp_port: u16,
     }
 
     #[derive(Default)]
@@ -130,17 +141,26 @@ mod daemon {
                         mac: parse_mac(mac)?,
                     });
                 }
-                "--partition" => {
+                "--partition-a" | "--partition-b" => {
+                    let kind = if flag == "--partition-a" {
+                        Kind::Virtio
+                    } else {
+                        Kind::Queuing
+                    };
+                    if a.parts.iter().any(|p| p.kind == kind) {
+                        return Err(format!("{flag} given twice"));
+                    }
                     let v = value()?;
                     let mut f = v.split(',');
                     let mac = parse_mac(f.next().unwrap_or(""))?;
-                    let cidr = parse_cidr(f.next().ok_or("--partition MAC,IP/PREFIX")?)?;
+                    let cidr = parse_cidr(f.next().ok_or(format!("{flag} MAC,IP/PREFIX"))?)?;
                     let tcp_port = match f.next() {
                         Some(p) => p.parse().map_err(|_| format!("bad port {p}"))?,
                         None => 5000,
                     };
                     a.parts.push(PartArg {
-                        mac,
+                        kind,
+                        mac: mac.0,
                         cidr,
                         tcp_port,
                     });
@@ -182,6 +202,11 @@ mod daemon {
             .expect("VM ports come first")
     }
 
+    fn partition_port(sw: &mut Sw, i: usize) -> Option<&mut Partition> {
+        sw.endpoint_mut(PortId::new(i as u8))
+            .and_then(Port::other_mut)
+    }
+
     pub fn main() -> ExitCode {
         let args = match parse_args() {
             Ok(a) => a,
@@ -192,7 +217,7 @@ mod daemon {
         };
         install_signals();
         let start = StdInstant::now();
-        let now = || Instant::from_micros(start.elapsed().as_micros() as i64);
+        let now_ns = || start.elapsed().as_nanos() as u64;
 
         let mut b = SwitchBuilder::<Port, PORTS>::new();
         let mirror = Mirror {
@@ -218,41 +243,41 @@ mod daemon {
             let mut cfg = PortConfig::partition(vm.mac, 1);
             cfg.max_frame = 1518;
             cfg.mirror = mirror;
-            cfg.rate = Some(RateLimit {
-                bytes_per_sec: 200_000_000,
-                byte_burst: 1_000_000,
-                frames_per_sec: 200_000,
-                frame_burst: 2_000,
-                queue: 64,
-            });
+            cfg.rate = Some(BUDGET);
             b.add_port(Port::Vm(Box::new(VhostUserPort::new(1514))), cfg)
                 .expect("a valid VM port");
             names.names.push(format!("vm{i}"));
             names.macs.push(vm.mac);
             eprintln!("vm{i}: listening on {} for MAC {}", vm.socket, vm.mac);
         }
-        let mut sinks = Vec::new();
-        for (i, p) in args.parts.iter().enumerate() {
-            let pair: &'static PortPair<PAIR_SLOTS, PAIR_FRAME> = Box::leak(Box::default());
-            let mut cfg = PortConfig::partition(p.mac, 1);
+        let mut parts: Vec<Box<dyn InProcess>> = Vec::new();
+        for p in &args.parts {
+            let (port, stack) = match partition(p) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("partnet-vswitchd: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mac = MacAddress(p.mac);
+            let mut cfg = PortConfig::partition(mac, 1);
             cfg.mirror = mirror;
-            b.add_port(Port::Other(CsumCompleting::new(pair.switch_port())), cfg)
+            cfg.rate = Some(BUDGET);
+            b.add_port(Port::Other(port), cfg)
                 .expect("a valid partition port");
-            let name = format!("part{i}");
+            let what = match p.kind {
+                Kind::Virtio => "virtio-net over shared memory",
+                Kind::Queuing => "a queuing-port pair",
+            };
             eprintln!(
-                "{name}: smoltcp at {} MAC {}, TCP sink on port {}",
-                p.cidr, p.mac, p.tcp_port
-            );
-            names.names.push(name.clone());
-            names.macs.push(p.mac);
-            sinks.push(Sink::new(
-                name,
-                pair.partition_link(),
-                p.mac.0,
+                "{}: smoltcp on {what} at {} MAC {mac}, echo on port 7, TCP sink on port {}",
+                stack.name(),
                 p.cidr,
-                p.tcp_port,
-                now(),
-            ));
+                p.tcp_port
+            );
+            names.names.push(stack.name().to_string());
+            names.macs.push(mac);
+            parts.push(stack);
         }
         let mut sw: Sw = match b.build() {
             Ok(s) => s,
@@ -281,9 +306,9 @@ mod daemon {
                 sock_at[i] = fds.len();
                 vm_port(&mut sw, i).fds(&mut fds);
             }
-            let delay = sinks
+            let delay = parts
                 .iter_mut()
-                .filter_map(|s| s.poll_delay(now()))
+                .filter_map(|s| s.poll_delay(now_ns()))
                 .map(|d| d.total_millis() as i32)
                 .min()
                 .unwrap_or(10)
@@ -315,18 +340,19 @@ mod daemon {
                     }
                 }
             }
-            // Forward until quiet (bounded: 8 rounds of 64 frames per wake-up).
+            // Forward until quiet (bounded: 8 rounds of 64 frames per wake-up). Each
+            // round: the partitions' stacks, A's device reads its registers, the switch,
+            // then the partition ports' housekeeping (A publishes, B flushes).
             let mut moved = 0;
             for _ in 0..8 {
-                let t = start.elapsed().as_nanos() as u64;
-                let n = sw.poll_tap(t, 64, &mut tap);
-                for s in &mut sinks {
-                    if let Some(x) = s.poll(now()) {
+                let t = now_ns();
+                for s in &mut parts {
+                    if let Some(x) = s.poll(t) {
                         transfers += 1;
                         let secs = x.seconds.max(1e-9);
                         eprintln!(
                             "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
-                            s.name,
+                            s.name(),
                             x.bytes,
                             x.fnv,
                             x.seconds,
@@ -334,6 +360,18 @@ mod daemon {
                             x.frames,
                             x.frames as f64 / secs
                         );
+                    }
+                }
+                let in_process = vms..vms + parts.len();
+                for i in in_process.clone() {
+                    if let Some(p) = partition_port(&mut sw, i) {
+                        p.before_poll();
+                    }
+                }
+                let n = sw.poll_tap(now_ns(), 64, &mut tap);
+                for i in in_process {
+                    if let Some(p) = partition_port(&mut sw, i) {
+                        p.after_poll();
                     }
                 }
                 moved += n;
@@ -361,7 +399,7 @@ mod daemon {
             &mut sw,
             &names,
             vms,
-            &sinks,
+            &parts,
             tap.1,
             start.elapsed().as_secs_f64(),
         );
@@ -372,7 +410,7 @@ mod daemon {
         sw: &mut Sw,
         names: &Names,
         vms: usize,
-        sinks: &[Sink],
+        parts: &[Box<dyn InProcess>],
         mirrored: u64,
         secs: f64,
     ) {
@@ -412,15 +450,15 @@ mod daemon {
                 v.net.last_error.map_or("none".into(), |e| e.to_string()),
             );
         }
-        for s in sinks {
+        for s in parts {
             let n = s.stats();
             println!(
                 "{}: smoltcp rx {} frames, tx {} frames, drops {}, transfers {}",
-                s.name,
+                s.name(),
                 n.rx_frames,
                 n.tx_frames,
                 n.drops.rx_total(),
-                s.transfers.len()
+                s.transfers()
             );
         }
     }

@@ -1,130 +1,162 @@
-//! The switch's endpoint type in the daemon: a VM (vhost-user) or a smoltcp partition
-//! (an in-process port pair) with the checksum completion its link needs.
+//! The daemon's switch endpoint type and its in-process partitions: the hosted demo's
+//! A (smoltcp on the nic-drivers virtio-net driver over the shared-memory virtio
+//! transport, `ShmDevice` as its switch port) and B (smoltcp on a queuing-port channel
+//! pair, `QueuingPortEndpoint` as its switch port), built with the demo's own code
+//! (`service`, `hosted`, `node`), each with a TCP sink next to the node's services.
 
-use netstack_glue::SwitchPort;
+use netstack_glue::smoltcp;
+use netstack_glue::{FrameLink, NetStats, NicLink, QueuingLink};
+use nic_drivers::net::{NetConfig, NetFeatures};
+use partnet_examples::hosted::{driver_a, driver_config, link_b, words, DriverA};
+use partnet_examples::node::{Node, Station};
+use partnet_examples::service::{
+    device_a, port_b, split_virtio, ServicePort, CHANNEL, DEPTH, MSG, VIRTIO_REGION,
+};
+use partnet_examples::shm_virtio::ShmHal;
+use partnet_examples::wire::WireEnd;
+use queuing_port::{AtomicU32, Region};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::Ipv4Cidr;
+use virtqueue::{MemoryRegion, OwnedMemory};
 use vnet_switch::adapters::vhost_user::VmOr;
-use vnet_switch::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 
-/// Slots of a partition's port pair, each direction.
-pub const PAIR_SLOTS: usize = 64;
-/// Bytes of one slot.
-pub const PAIR_FRAME: usize = 1536;
+use super::sink::{TcpSink, Transfer};
 
-/// One switch port of the daemon: a QEMU guest or a smoltcp partition in this process.
-pub type Port = VmOr<CsumCompleting>;
+/// A partition's switch port: the demo's service-partition port type. The daemon has
+/// no uplink, so its `Uplink` variant (typed with the demo's in-memory cable) is never
+/// built.
+pub type Partition = ServicePort<'static, WireEnd>;
 
-/// A partition's switch port that completes `NEEDS_CSUM` checksums (a guest with
-/// `VIRTIO_NET_F_CSUM` sends TCP/UDP frames with only the pseudo-header sum in place;
-/// the port pair carries no offload metadata, so the frame is finished here, in a
-/// private copy, before it is committed).
-pub struct CsumCompleting {
-    inner: SwitchPort<'static, PAIR_SLOTS, PAIR_FRAME>,
-    staging: Vec<[u8; PAIR_FRAME]>,
-    lens: [usize; PAIR_SLOTS],
-    meta: [FrameMeta; PAIR_SLOTS],
-    /// Checksums completed.
-    pub completed: u64,
+/// One switch port of the daemon: a QEMU guest or an in-process partition.
+pub type Port = VmOr<Partition>;
+
+/// Which of the demo's partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A: virtio-net over shared memory.
+    Virtio,
+    /// B: a queuing-port channel pair.
+    Queuing,
 }
 
-impl CsumCompleting {
-    /// Wraps a port pair's switch side.
-    pub fn new(inner: SwitchPort<'static, PAIR_SLOTS, PAIR_FRAME>) -> Self {
-        CsumCompleting {
-            inner,
-            staging: vec![[0; PAIR_FRAME]; PAIR_SLOTS],
-            lens: [0; PAIR_SLOTS],
-            meta: [FrameMeta::NONE; PAIR_SLOTS],
-            completed: 0,
-        }
-    }
+/// A partition as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct PartArg {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its MAC.
+    pub mac: [u8; 6],
+    /// Its address and prefix.
+    pub cidr: Ipv4Cidr,
+    /// The sink's TCP port.
+    pub tcp_port: u16,
 }
 
-/// The Internet checksum of `bytes` (RFC 1071), folded and complemented.
-fn internet_checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u64::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+/// What the daemon's loop asks of an in-process partition (object-safe over the link).
+pub trait InProcess {
+    /// Its name ("A" or "B").
+    fn name(&self) -> &'static str;
+    /// One poll of the stack, its services and the sink; a transfer that just finished.
+    fn poll(&mut self, now_ns: u64) -> Option<Transfer>;
+    /// How long the stack may sleep.
+    fn poll_delay(&mut self, now_ns: u64) -> Option<Duration>;
+    /// The glue's counters.
+    fn stats(&self) -> NetStats;
+    /// Transfers completed so far.
+    fn transfers(&self) -> usize;
 }
 
-impl PortEndpoint for CsumCompleting {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.inner.rx_take()
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        self.inner.rx_frame(slot)
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        self.inner.rx_release(slot)
-    }
-    fn rx_pending(&self) -> usize {
-        self.inner.rx_pending()
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        let slot = self.inner.tx_reserve(len)?;
-        let i = usize::from(slot.index());
-        if let (Some(l), Some(m)) = (self.lens.get_mut(i), self.meta.get_mut(i)) {
-            *l = len.min(PAIR_FRAME);
-            *m = FrameMeta::NONE;
-        }
-        Some(slot)
-    }
-    fn tx_write(&mut self, slot: &TxSlot, off: usize, b: &[u8]) -> Result<(), EndpointError> {
-        self.inner.tx_write(slot, off, b)?;
-        let stage = self.staging.get_mut(usize::from(slot.index()));
-        if let Some(dst) = stage.and_then(|s| s.get_mut(off..off + b.len())) {
-            dst.copy_from_slice(b);
-        }
-        Ok(())
-    }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        if let Some(m) = self.meta.get_mut(usize::from(slot.index())) {
-            *m = meta;
-        }
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        let i = usize::from(slot.index());
-        if let (Some(m), Some(&len), Some(stage)) =
-            (self.meta.get(i), self.lens.get(i), self.staging.get(i))
-        {
-            let start = usize::from(m.csum_start);
-            let field = start + usize::from(m.csum_offset);
-            if m.needs_csum && field + 2 <= len {
-                let sum = internet_checksum(&stage[start..len]);
-                if self
-                    .inner
-                    .tx_write(&slot, field, &sum.to_be_bytes())
-                    .is_ok()
-                {
-                    self.completed += 1;
-                }
-            }
-        }
-        self.inner.tx_commit(slot)
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        self.inner.tx_abort(slot)
+/// A demo node with the daemon's TCP sink on it.
+pub struct WithSink<L: FrameLink> {
+    node: Node<L>,
+    sink: TcpSink,
+}
+
+impl<L: FrameLink> WithSink<L> {
+    fn new(mut node: Node<L>, port: u16) -> Self {
+        let sink = TcpSink::new(&mut node.sockets, port);
+        WithSink { node, sink }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::internet_checksum;
+fn instant(now_ns: u64) -> Instant {
+    Instant::from_micros((now_ns / 1000) as i64)
+}
 
-    #[test]
-    fn rfc1071_example() {
-        // RFC 1071 section 3: 0001 f203 f4f5 f6f7 sums to ddf2, checksum 220d.
-        assert_eq!(
-            internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0x220d
-        );
+impl<L: FrameLink> InProcess for WithSink<L> {
+    fn name(&self) -> &'static str {
+        self.node.name()
+    }
+    fn poll(&mut self, now_ns: u64) -> Option<Transfer> {
+        self.node.poll(now_ns);
+        let frames = self.node.net_stats().rx_frames;
+        self.sink.poll(&mut self.node.sockets, frames)
+    }
+    fn poll_delay(&mut self, now_ns: u64) -> Option<Duration> {
+        self.node
+            .iface
+            .poll_delay(instant(now_ns), &self.node.sockets)
+    }
+    fn stats(&self) -> NetStats {
+        self.node.net_stats()
+    }
+    fn transfers(&self) -> usize {
+        self.sink.transfers.len()
+    }
+}
+
+/// A's driver configuration: the demo's, without `GUEST_CSUM`. Guests send TCP/UDP with
+/// a partial checksum (`NEEDS_CSUM`); without `GUEST_CSUM` the device completes it
+/// before the frame reaches A's rings (VirtIO 5.1.6.4.1), where the glue would drop it.
+pub fn daemon_driver_config() -> NetConfig {
+    NetConfig {
+        features: NetFeatures::SUPPORTED.difference(NetFeatures::GUEST_CSUM),
+        ..driver_config()
+    }
+}
+
+/// Builds a partition: its switch port and its stack. The shared memory lives as long
+/// as the daemon (leaked: the port and the stack borrow it).
+pub fn partition(arg: &PartArg) -> Result<(Partition, Box<dyn InProcess>), String> {
+    match arg.kind {
+        Kind::Virtio => {
+            let owned: &'static OwnedMemory = Box::leak(Box::new(OwnedMemory::new(0, VIRTIO_REGION)));
+            let view = owned
+                .region()
+                .get(0, VIRTIO_REGION)
+                .map_err(|e| format!("virtio region: {e}"))?;
+            let (regs, dma) = split_virtio(view).ok_or("virtio region too small")?;
+            let dma: &'static MemoryRegion<'static> = Box::leak(Box::new(dma));
+            let dev = device_a(regs, dma, arg.mac).map_err(|e| e.to_string())?;
+            let hal: &'static ShmHal<'static> = Box::leak(Box::new(ShmHal::new(*dma)));
+            let drv: DriverA<'static> =
+                driver_a(hal, regs, daemon_driver_config(), arg.mac).map_err(|e| e.to_string())?;
+            let node = Node::with_cidr("A", arg.mac, arg.cidr, NicLink::new(drv))
+                .map_err(|e| format!("partition A: {e}"))?;
+            Ok((
+                ServicePort::Virtio(Box::new(dev)),
+                Box::new(WithSink::new(node, arg.tcp_port)),
+            ))
+        }
+        Kind::Queuing => {
+            let channel = || -> Result<Region<'static>, String> {
+                let w: &'static [AtomicU32] = Box::leak(words().into_boxed_slice());
+                let r = Region::new(w);
+                CHANNEL
+                    .format(&r)
+                    .map_err(|e| format!("formatting B's channel: {e}"))?;
+                Ok(r)
+            };
+            let (b_tx, b_rx) = (channel()?, channel()?);
+            let port = port_b(b_tx, b_rx).map_err(|e| e.to_string())?;
+            let link: QueuingLink<'static, MSG, DEPTH> =
+                link_b(b_tx, b_rx).map_err(|e| e.to_string())?;
+            let node = Node::with_cidr("B", arg.mac, arg.cidr, link)
+                .map_err(|e| format!("partition B: {e}"))?;
+            Ok((
+                ServicePort::Queuing(Box::new(port)),
+                Box::new(WithSink::new(node, arg.tcp_port)),
+            ))
+        }
     }
 }

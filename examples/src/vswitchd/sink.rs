@@ -1,17 +1,15 @@
-//! A smoltcp partition of the daemon: its own MAC and IPv4 address on an in-process port
-//! pair, answering pings (smoltcp's automatic echo reply) and running a TCP sink that
-//! reports, per connection, the bytes received, their FNV-1a 64 digest and the rate.
+//! The TCP sink the daemon runs on each of its smoltcp partitions, next to the node's
+//! own services (ping replies, echo on port 7): it reports, per connection, the bytes
+//! received, their FNV-1a 64 digest and the rate.
 
 use std::time::Instant as StdInstant;
 
 use netstack_glue::smoltcp;
-use netstack_glue::{build_interface, DeviceConfig, GlueDevice, InterfaceConfig, PartitionLink};
-use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
-use smoltcp::wire::Ipv4Cidr;
 
-use super::ports::{PAIR_FRAME, PAIR_SLOTS};
+/// Bytes of the sink socket's receive buffer (the window the guest may fill).
+const RX_BUF: usize = 256 * 1024;
 
 /// FNV-1a, 64 bits: the digest the sink reports (the test computes the same over the
 /// bytes the guest sent).
@@ -46,13 +44,8 @@ pub struct Transfer {
     pub frames: u64,
 }
 
-/// The partition.
-pub struct Sink {
-    /// Its name in logs and the statistics table.
-    pub name: String,
-    dev: GlueDevice<PartitionLink<'static, PAIR_SLOTS, PAIR_FRAME>>,
-    iface: Interface,
-    sockets: SocketSet<'static>,
+/// The sink: one listening TCP socket in a node's socket set.
+pub struct TcpSink {
     tcp: SocketHandle,
     port: u16,
     current: Option<(u64, Fnv1a, StdInstant, StdInstant, u64)>,
@@ -60,53 +53,37 @@ pub struct Sink {
     pub transfers: Vec<Transfer>,
 }
 
-impl Sink {
-    /// A partition with `mac` and `cidr`, listening on TCP `port`.
-    pub fn new(
-        name: String,
-        link: PartitionLink<'static, PAIR_SLOTS, PAIR_FRAME>,
-        mac: [u8; 6],
-        cidr: Ipv4Cidr,
-        port: u16,
-        now: Instant,
-    ) -> Sink {
-        let mut dev = GlueDevice::new(link, DeviceConfig::default());
-        let iface = build_interface(&InterfaceConfig::ipv4(mac, cidr), &mut dev, now)
-            .expect("a unicast MAC and one address");
-        let mut sockets = SocketSet::new(Vec::new());
+impl TcpSink {
+    /// A sink listening on TCP `port`, its socket added to `sockets`.
+    pub fn new(sockets: &mut SocketSet<'static>, port: u16) -> TcpSink {
         let sock = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 256 * 1024]),
+            tcp::SocketBuffer::new(vec![0; RX_BUF]),
             tcp::SocketBuffer::new(vec![0; 4096]),
         );
         let tcp = sockets.add(sock);
-        let mut s = Sink {
-            name,
-            dev,
-            iface,
-            sockets,
+        let mut s = TcpSink {
             tcp,
             port,
             current: None,
             transfers: Vec::new(),
         };
-        s.listen();
+        s.listen(sockets);
         s
     }
 
-    fn listen(&mut self) {
-        let sock = self.sockets.get_mut::<tcp::Socket>(self.tcp);
+    fn listen(&mut self, sockets: &mut SocketSet<'static>) {
+        let sock = sockets.get_mut::<tcp::Socket>(self.tcp);
         if !sock.is_open() {
             // A fresh socket listens; the port is not in use by another socket.
             let _ = sock.listen(self.port);
         }
     }
 
-    /// Runs the stack once; returns a transfer that just finished.
-    pub fn poll(&mut self, now: Instant) -> Option<Transfer> {
-        self.iface.poll(now, &mut self.dev, &mut self.sockets);
-        let sock = self.sockets.get_mut::<tcp::Socket>(self.tcp);
+    /// Reads what arrived (after the node's poll); `frames_now` is the node's received
+    /// frame count. Returns a transfer that just finished.
+    pub fn poll(&mut self, sockets: &mut SocketSet<'static>, frames_now: u64) -> Option<Transfer> {
+        let sock = sockets.get_mut::<tcp::Socket>(self.tcp);
         let mut done = None;
-        let frames_now = self.dev.stats().rx_frames;
         while sock.can_recv() {
             let cur = self.current.get_or_insert_with(|| {
                 let t = StdInstant::now();
@@ -145,17 +122,7 @@ impl Sink {
                 done = Some(t);
             }
         }
-        self.listen();
+        self.listen(sockets);
         done
-    }
-
-    /// How long the stack may sleep.
-    pub fn poll_delay(&mut self, now: Instant) -> Option<smoltcp::time::Duration> {
-        self.iface.poll_delay(now, &self.sockets)
-    }
-
-    /// The glue's counters.
-    pub fn stats(&self) -> netstack_glue::NetStats {
-        self.dev.stats()
     }
 }
