@@ -222,7 +222,10 @@ pub fn driver_a<'a>(
 }
 
 /// Partition B's link over its channels: it sends on `b_tx` and receives on `b_rx`.
-pub fn link_b<'a>(b_tx: Region<'a>, b_rx: Region<'a>) -> Result<QueuingLink<'a, MSG, DEPTH>, Failure> {
+pub fn link_b<'a>(
+    b_tx: Region<'a>,
+    b_rx: Region<'a>,
+) -> Result<QueuingLink<'a, MSG, DEPTH>, Failure> {
     let b_send = QueuingPortSender::attach(b_tx, &CHANNEL)
         .map_err(|e| fail("partition B", format!("{e}")))?;
     let b_recv = QueuingPortReceiver::attach(b_rx, &CHANNEL)

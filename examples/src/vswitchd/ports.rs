@@ -120,7 +120,8 @@ pub fn daemon_driver_config() -> NetConfig {
 pub fn partition(arg: &PartArg) -> Result<(Partition, Box<dyn InProcess>), String> {
     match arg.kind {
         Kind::Virtio => {
-            let owned: &'static OwnedMemory = Box::leak(Box::new(OwnedMemory::new(0, VIRTIO_REGION)));
+            let owned: &'static OwnedMemory =
+                Box::leak(Box::new(OwnedMemory::new(0, VIRTIO_REGION)));
             let view = owned
                 .region()
                 .get(0, VIRTIO_REGION)
