@@ -70,6 +70,13 @@ mod daemon {
     /// Most ports of the switch.
     const PORTS: usize = 16;
 
+    /// Frames the switch forwards per round: no more than a partition takes between two
+    /// of its polls (A's 32 receive buffers, B's channel depth), so a burst from one guest
+    /// to a partition is not dropped as "queue full".
+    const ROUND_BUDGET: usize = partnet_examples::service::DEPTH;
+    /// Rounds per wake-up.
+    const ROUNDS: usize = 16;
+
     /// Every port's ingress budget (VMs and partitions alike).
     const BUDGET: RateLimit = RateLimit {
         bytes_per_sec: 200_000_000,
@@ -340,11 +347,12 @@ mod daemon {
                     }
                 }
             }
-            // Forward until quiet (bounded: 8 rounds of 64 frames per wake-up). Each
+            // Forward until quiet (bounded: ROUNDS rounds of ROUND_BUDGET frames per
+            // wake-up). Each
             // round: the partitions' stacks, A's device reads its registers, the switch,
             // then the partition ports' housekeeping (A publishes, B flushes).
             let mut moved = 0;
-            for _ in 0..8 {
+            for _ in 0..ROUNDS {
                 let t = now_ns();
                 for s in &mut parts {
                     if let Some(x) = s.poll(t) {
@@ -368,7 +376,7 @@ mod daemon {
                         p.before_poll();
                     }
                 }
-                let n = sw.poll_tap(now_ns(), 64, &mut tap);
+                let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
                 for i in in_process {
                     if let Some(p) = partition_port(&mut sw, i) {
                         p.after_poll();
