@@ -6,11 +6,15 @@
 //! partition's stack runs over the [`PartitionLink`] (a [`FrameLink`]). Both sides borrow
 //! the pair, so it lives where both can see it (a `static`, a `Box`, a test's frame).
 //!
-//! The switch side copies what it receives into its own private slots (the
-//! `PortEndpoint` contract). The partition side reads a received frame in its queue slot
-//! while it holds a borrow of the pair (nobody can write it meanwhile, so there is no
-//! double fetch) and builds a transmitted frame straight in a queue slot the switch cannot
-//! see before the send. The switch's egress writes straight into the partition's slot. Slots may be committed or aborted in any order (the
+//! The switch side reads a frame it took in its queue slot, without a copy: the slot
+//! stays borrowed (each partition → switch slot has its own borrow flag) from `rx_take`
+//! to `rx_release`, and it is off the free list meanwhile, so the partition can neither
+//! reserve nor write it — the memory is private to the switch for that time, as the
+//! `PortEndpoint` contract asks, and the bytes it forwards are the bytes it validated.
+//! The one copy is the switch's own, into the destination's slot. The partition side
+//! reads a received frame in its queue slot while it holds a borrow of the pair (nobody
+//! can write it meanwhile, so there is no double fetch) and builds a transmitted frame
+//! straight in a queue slot the switch cannot see before the send. The switch's egress writes straight into the partition's slot. Slots may be committed or aborted in any order (the
 //! switch queues reserved frames per traffic class).
 //!
 //! [`Faults`] drop or corrupt frames on their way to the partition, deterministically
