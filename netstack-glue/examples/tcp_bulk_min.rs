@@ -1,6 +1,9 @@
 //! The fastest of `ROUNDS` runs of each `tcp_bulk` function, interleaved (a load-robust
 //! companion of the criterion bench on a shared machine):
 //! `cargo run --release -p netstack-glue --example tcp_bulk_min -- 30`.
+//!
+//! A second argument runs only the functions whose name contains it (for instruction
+//! counts: `valgrind --tool=callgrind target/release/examples/tcp_bulk_min 1 switch`).
 
 #[path = "../benches/setup/mod.rs"]
 mod setup;
@@ -25,17 +28,31 @@ fn main() {
         ("partnet_queuing", &|| q.run()),
         ("partnet_switch", &|| s.run()),
     ];
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let picked = |name: &str| name.contains(only.as_str());
     let mut best = [Duration::MAX; 3];
     for _ in 0..rounds {
-        for (i, (_, f)) in runs.iter().enumerate() {
-            best[i] = best[i].min(time(*f));
+        for (i, (name, f)) in runs.iter().enumerate() {
+            if picked(name) {
+                best[i] = best[i].min(time(*f));
+            }
         }
     }
     for (i, (name, _)) in runs.iter().enumerate() {
+        if !picked(name) {
+            continue;
+        }
         let mib_s = setup::BYTES as f64 / (1 << 20) as f64 / best[i].as_secs_f64();
-        let ratio = best[0].as_secs_f64() / best[i].as_secs_f64();
+        // Without the anchor in the run there is nothing to compare with.
+        let ratio = match best[0] {
+            Duration::MAX => String::new(),
+            anchor => format!(
+                "  {:.2}x anchor",
+                anchor.as_secs_f64() / best[i].as_secs_f64()
+            ),
+        };
         println!(
-            "{name:22} best {:8.3} ms  {mib_s:7.1} MiB/s  {ratio:.2}x anchor",
+            "{name:22} best {:8.3} ms  {mib_s:7.1} MiB/s{ratio}",
             best[i].as_secs_f64() * 1e3
         );
     }

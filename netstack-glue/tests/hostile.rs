@@ -154,3 +154,36 @@ fn garbage_frames_are_dropped_by_reason_and_traffic_goes_on() {
     }
     assert_eq!(got, Some(msg));
 }
+
+/// The switch side reads a taken frame in place: while it holds it, the partition can
+/// neither reuse nor rewrite that slot (the bytes the switch validated are the bytes it
+/// forwards), and every other slot keeps working.
+#[test]
+fn a_frame_the_switch_holds_cannot_be_rewritten_by_the_partition() {
+    use netstack_glue::FrameLink;
+    let pair: Box<PortPair<4, 1536>> = Box::new(PortPair::new());
+    let mut part = pair.partition_link();
+    let mut port = pair.switch_port();
+    let send = |part: &mut netstack_glue::PartitionLink<'_, 4, 1536>, seed: u32| {
+        let t = part.tx_reserve().unwrap()?;
+        part.tx_send(t, &pattern(200, seed)).unwrap();
+        Some(())
+    };
+    send(&mut part, 1).unwrap();
+    let held = port.rx_take().unwrap();
+    // The partition fills every other slot; the held one is not handed out again.
+    for seed in 2..5 {
+        send(&mut part, seed).unwrap();
+    }
+    assert!(send(&mut part, 9).is_none(), "the held slot is not reused");
+    assert_eq!(port.rx_frame(&held), &pattern(200, 1)[..]);
+    port.rx_release(held);
+    // Released, the slot serves again; the queued frames come out in order, intact.
+    send(&mut part, 5).unwrap();
+    for seed in 2..6 {
+        let s = port.rx_take().unwrap();
+        assert_eq!(port.rx_frame(&s), &pattern(200, seed)[..]);
+        port.rx_release(s);
+    }
+    assert!(port.rx_take().is_none());
+}

@@ -6,18 +6,22 @@
 //! partition's stack runs over the [`PartitionLink`] (a [`FrameLink`]). Both sides borrow
 //! the pair, so it lives where both can see it (a `static`, a `Box`, a test's frame).
 //!
-//! The switch side copies what it receives into its own private slots (the
-//! `PortEndpoint` contract). The partition side reads a received frame in its queue slot
-//! while it holds a borrow of the pair (nobody can write it meanwhile, so there is no
-//! double fetch) and builds a transmitted frame straight in a queue slot the switch cannot
-//! see before the send. The switch's egress writes straight into the partition's slot. Slots may be committed or aborted in any order (the
+//! The switch side reads a frame it took in its queue slot, without a copy: the slot
+//! stays borrowed (each partition → switch slot has its own borrow flag) from `rx_take`
+//! to `rx_release`, and it is off the free list meanwhile, so the partition can neither
+//! reserve nor write it — the memory is private to the switch for that time, as the
+//! `PortEndpoint` contract asks, and the bytes it forwards are the bytes it validated.
+//! The one copy is the switch's own, into the destination's slot. The partition side
+//! reads a received frame in its queue slot while it holds a borrow of the pair (nobody
+//! can write it meanwhile, so there is no double fetch) and builds a transmitted frame
+//! straight in a queue slot the switch cannot see before the send. The switch's egress writes straight into the partition's slot. Slots may be committed or aborted in any order (the
 //! switch queues reserved frames per traffic class).
 //!
 //! [`Faults`] drop or corrupt frames on their way to the partition, deterministically
 //! from a seed, and count what they did; corruption flips one bit after the Ethernet
 //! header of an IPv4 frame, so every corrupted frame is one a checksum catches.
 
-use core::cell::RefCell;
+use core::cell::{Ref, RefCell, RefMut};
 
 use vnet_switch::{EndpointError, PortEndpoint, RxSlot, TxSlot};
 
@@ -52,9 +56,18 @@ struct Slot<const S: usize> {
     stride: [u8; 64],
 }
 
-/// A fixed queue of `N` frame slots: a free stack and a FIFO of filled slots.
-struct Slots<const N: usize, const S: usize> {
-    bufs: [Slot<S>; N],
+/// A partition → switch frame slot. Each has its own borrow flag (which fills the 64
+/// bytes after the frame: the stride stays odd), so the switch side reads a taken frame
+/// in place while the partition writes other slots; the flag makes the partition's
+/// write to a slot the switch still reads fail instead of changing the bytes.
+#[repr(C, align(64))]
+struct UpSlot<const S: usize> {
+    bytes: [u8; S],
+}
+
+/// The bookkeeping of a fixed queue of `N` frame slots: a free stack and a FIFO of
+/// filled slots with their lengths.
+struct Ring<const N: usize> {
     lens: [u16; N],
     free: [u16; N],
     free_len: usize,
@@ -63,14 +76,10 @@ struct Slots<const N: usize, const S: usize> {
     fifo_len: usize,
 }
 
-impl<const N: usize, const S: usize> Slots<N, S> {
+impl<const N: usize> Ring<N> {
     fn new() -> Self {
-        const { assert!(N >= 1 && N <= 0x8000 && S >= MIN_FRAME && S <= 0xffff) };
-        Slots {
-            bufs: [Slot {
-                bytes: [0; S],
-                stride: [0; 64],
-            }; N],
+        const { assert!(N >= 1 && N <= 0x8000) };
+        Ring {
             lens: [0; N],
             free: core::array::from_fn(|i| (N - 1 - i) as u16),
             free_len: N,
@@ -111,32 +120,45 @@ impl<const N: usize, const S: usize> Slots<N, S> {
         Some(i)
     }
 
-    fn frame(&self, i: u16) -> &[u8] {
-        let i = usize::from(i);
-        match (self.bufs.get(i), self.lens.get(i)) {
-            (Some(b), Some(&l)) => b.bytes.get(..usize::from(l)).unwrap_or(&[]),
-            _ => &[],
+    fn len_of(&self, i: u16) -> usize {
+        self.lens.get(usize::from(i)).map_or(0, |&l| usize::from(l))
+    }
+}
+
+/// A fixed queue of `N` frame slots of `S` bytes (switch → partition).
+struct Slots<const N: usize, const S: usize> {
+    ring: Ring<N>,
+    bufs: [Slot<S>; N],
+}
+
+impl<const N: usize, const S: usize> Slots<N, S> {
+    fn new() -> Self {
+        const { assert!(S >= MIN_FRAME && S <= 0xffff) };
+        Slots {
+            ring: Ring::new(),
+            bufs: [Slot {
+                bytes: [0; S],
+                stride: [0; 64],
+            }; N],
         }
+    }
+
+    fn frame(&self, i: u16) -> &[u8] {
+        let len = self.ring.len_of(i);
+        self.bufs
+            .get(usize::from(i))
+            .and_then(|b| b.bytes.get(..len))
+            .unwrap_or(&[])
     }
 
     /// The bytes of slot `i`, mutably.
     fn bytes_mut(&mut self, i: u16) -> Option<&mut [u8; S]> {
         self.bufs.get_mut(usize::from(i)).map(|s| &mut s.bytes)
     }
-
-    /// Copies the oldest frame into `out`; returns its length.
-    fn pop_into(&mut self, out: &mut [u8]) -> Option<usize> {
-        let i = self.pop()?;
-        let f = self.frame(i);
-        let n = f.len().min(out.len());
-        out[..n].copy_from_slice(&f[..n]);
-        self.release(i);
-        Some(n)
-    }
 }
 
 struct Wire<const N: usize, const S: usize> {
-    up: Slots<N, S>,
+    up: Ring<N>,
     down: Slots<N, S>,
     faults: Faults,
     rng: u32,
@@ -160,7 +182,7 @@ impl<const N: usize, const S: usize> Wire<N, S> {
     fn deliver(&mut self, i: u16, len: usize) {
         if self.roll(self.faults.drop_per_mille).is_some() {
             self.counts.dropped += 1;
-            self.down.release(i);
+            self.down.ring.release(i);
             return;
         }
         if let Some(x) = self.roll(self.faults.corrupt_per_mille) {
@@ -172,13 +194,16 @@ impl<const N: usize, const S: usize> Wire<N, S> {
                 }
             }
         }
-        self.down.push(i, len);
+        self.down.ring.push(i, len);
     }
 }
 
 /// An in-process switch port: `N` slots of `S` bytes each way.
 pub struct PortPair<const N: usize = 64, const S: usize = 1536> {
     wire: RefCell<Wire<N, S>>,
+    /// The partition → switch frames, outside `wire`: the switch reads a taken one in
+    /// place (holding its borrow) while the queues go on.
+    up: [RefCell<UpSlot<S>>; N],
 }
 
 impl<const N: usize, const S: usize> Default for PortPair<N, S> {
@@ -200,12 +225,13 @@ impl<const N: usize, const S: usize> PortPair<N, S> {
     pub fn new() -> Self {
         PortPair {
             wire: RefCell::new(Wire {
-                up: Slots::new(),
+                up: Ring::new(),
                 down: Slots::new(),
                 faults: Faults::default(),
                 rng: 1,
                 counts: FaultCounts::default(),
             }),
+            up: core::array::from_fn(|_| RefCell::new(UpSlot { bytes: [0; S] })),
         }
     }
 
@@ -225,24 +251,35 @@ impl<const N: usize, const S: usize> PortPair<N, S> {
     pub fn switch_port(&self) -> SwitchPort<'_, N, S> {
         SwitchPort {
             wire: &self.wire,
-            rx: [[0; S]; 2],
-            rx_len: [0; 2],
-            rx_out: [false; 2],
+            up: &self.up,
+            taken: [None, None],
         }
     }
 
     /// The partition's side: a [`FrameLink`].
     pub fn partition_link(&self) -> PartitionLink<'_, N, S> {
-        PartitionLink { wire: &self.wire }
+        PartitionLink {
+            wire: &self.wire,
+            up: &self.up,
+        }
     }
 }
 
 /// The switch's side of a [`PortPair`].
 pub struct SwitchPort<'a, const N: usize, const S: usize> {
     wire: &'a RefCell<Wire<N, S>>,
-    rx: [[u8; S]; 2],
-    rx_len: [u16; 2],
-    rx_out: [bool; 2],
+    up: &'a [RefCell<UpSlot<S>>; N],
+    /// Frames taken and not yet released: the up slot, held borrowed (so the partition
+    /// cannot write it: the bytes the switch reads are the bytes it validated), and the
+    /// frame length.
+    taken: [Option<Taken<'a, S>>; 2],
+}
+
+/// A frame the switch side took: its up slot (index and borrow) and length.
+struct Taken<'a, const S: usize> {
+    index: u16,
+    frame: Ref<'a, UpSlot<S>>,
+    len: u16,
 }
 
 impl<const N: usize, const S: usize> core::fmt::Debug for SwitchPort<'_, N, S> {
@@ -281,26 +318,46 @@ impl<const N: usize, const S: usize> SwitchPort<'_, N, S> {
 }
 
 impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
+    /// Takes the oldest frame in place: its slot stays borrowed (read-only) until
+    /// `rx_release`, so nobody writes it meanwhile (the memory is private to the switch
+    /// for that time, as the `PortEndpoint` contract asks) and no copy is made.
     fn rx_take(&mut self) -> Option<RxSlot> {
-        let k = self.rx_out.iter().position(|o| !o)?;
+        let k = self.taken.iter().position(Option::is_none)?;
         let mut w = self.wire.try_borrow_mut().ok()?;
-        let n = w.up.pop_into(&mut self.rx[k])?;
-        self.rx_out[k] = true;
-        self.rx_len[k] = n as u16;
-        Some(RxSlot::new(k as u16, n as u16))
+        let index = w.up.pop()?;
+        let len = w.up.len_of(index).min(S);
+        match self.up.get(usize::from(index)).map(RefCell::try_borrow) {
+            Some(Ok(frame)) => {
+                let len = len as u16;
+                *self.taken.get_mut(k)? = Some(Taken { index, frame, len });
+                Some(RxSlot::new(k as u16, len))
+            }
+            // Not reachable (a queued slot is not borrowed); the slot goes back, unread.
+            _ => {
+                w.up.release(index);
+                None
+            }
+        }
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        let k = usize::from(slot.index());
-        match (self.rx.get(k), self.rx_len.get(k)) {
-            (Some(b), Some(&l)) => b.get(..usize::from(l)).unwrap_or(&[]),
+        match self.taken.get(usize::from(slot.index())) {
+            Some(Some(t)) => t.frame.bytes.get(..usize::from(t.len)).unwrap_or(&[]),
             _ => &[],
         }
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
-        if let Some(o) = self.rx_out.get_mut(usize::from(slot.index())) {
-            *o = false;
+        let Some(t) = self
+            .taken
+            .get_mut(usize::from(slot.index()))
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        drop(t.frame);
+        if let Ok(mut w) = self.wire.try_borrow_mut() {
+            w.up.release(t.index);
         }
     }
 
@@ -312,7 +369,7 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
         if len > S {
             return None;
         }
-        let i = self.wire.try_borrow_mut().ok()?.down.alloc()?;
+        let i = self.wire.try_borrow_mut().ok()?.down.ring.alloc()?;
         Some(TxSlot::new(i, len as u16))
     }
 
@@ -338,7 +395,7 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
 
     fn tx_abort(&mut self, slot: TxSlot) {
         if let Ok(mut w) = self.wire.try_borrow_mut() {
-            w.down.release(slot.index());
+            w.down.ring.release(slot.index());
         }
     }
 }
@@ -346,11 +403,20 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
 /// The partition's side of a [`PortPair`].
 pub struct PartitionLink<'a, const N: usize, const S: usize> {
     wire: &'a RefCell<Wire<N, S>>,
+    up: &'a [RefCell<UpSlot<S>>; N],
 }
 
 impl<const N: usize, const S: usize> core::fmt::Debug for PartitionLink<'_, N, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PartitionLink").finish_non_exhaustive()
+    }
+}
+
+impl<'a, const N: usize, const S: usize> PartitionLink<'a, N, S> {
+    /// Up slot `i` for writing; `None` while the switch side still reads it (never for a
+    /// slot the partition reserved: a reserved slot is not taken).
+    fn up_slot(&self, i: u16) -> Option<RefMut<'a, UpSlot<S>>> {
+        self.up.get(usize::from(i))?.try_borrow_mut().ok()
     }
 }
 
@@ -372,7 +438,7 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
 
     fn rx_take(&mut self) -> Result<Option<PairFrame>, LinkError> {
         let mut w = self.wire.try_borrow_mut().map_err(|_| LinkError::Down)?;
-        Ok(w.down.pop().map(PairFrame))
+        Ok(w.down.ring.pop().map(PairFrame))
     }
 
     /// Reads the frame in its queue slot: the pair is borrowed meanwhile, so the switch
@@ -387,7 +453,7 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
 
     fn rx_release(&mut self, rx: PairFrame) {
         if let Ok(mut w) = self.wire.try_borrow_mut() {
-            w.down.release(rx.0);
+            w.down.ring.release(rx.0);
         }
     }
 
@@ -399,7 +465,8 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
     fn tx_send(&mut self, tx: PairSlot, frame: &[u8]) -> Result<(), LinkError> {
         let mut w = self.wire.try_borrow_mut().map_err(|_| LinkError::Down)?;
         let len = frame.len();
-        match w.up.bytes_mut(tx.0).and_then(|b| b.get_mut(..len)) {
+        let mut slot = self.up_slot(tx.0);
+        match slot.as_mut().and_then(|b| b.bytes.get_mut(..len)) {
             Some(b) => {
                 b.copy_from_slice(frame);
                 w.up.push(tx.0, len);
@@ -435,7 +502,8 @@ impl<const N: usize, const S: usize> FrameLink for PartitionLink<'_, N, S> {
             let r = f(&mut scratch[..len.min(MAX_FRAME)]);
             return (r, Err(LinkError::Down));
         };
-        match w.up.bytes_mut(tx.0).and_then(|b| b.get_mut(..len)) {
+        let mut slot = self.up_slot(tx.0);
+        match slot.as_mut().and_then(|b| b.bytes.get_mut(..len)) {
             Some(b) => {
                 let r = f(b);
                 w.up.push(tx.0, len);
