@@ -37,55 +37,9 @@ mod fdt;
 
 use core::panic::PanicInfo;
 
-/// The entry point: stack, zeroed `.bss`, then `rust_main(hart, dtb)`.
-mod boot {
-    #![allow(unsafe_code)]
-    core::arch::global_asm!(
-        r#"
-        .section .text.entry
-        .globl _start
-    _start:
-        la sp, __stack_top
-        la t0, __bss_start
-        la t1, __bss_end
-    1:  bgeu t0, t1, 2f
-        sd zero, 0(t0)
-        addi t0, t0, 8
-        j 1b
-    2:  call {main}
-    3:  j 3b
-        "#,
-        main = sym super::rust_main,
-    );
-}
-
-/// The DMA pool: a static the HAL takes once.
-mod dma {
-    #![allow(unsafe_code)]
-
-    use core::sync::atomic::{AtomicBool, Ordering};
-
-    use nic_drivers::IdentityHal;
-
-    const POOL_LEN: usize = 1 << 20;
-
-    #[repr(C, align(4096))]
-    struct Pool([u8; POOL_LEN]);
-
-    static mut POOL: Pool = Pool([0; POOL_LEN]);
-    static TAKEN: AtomicBool = AtomicBool::new(false);
-
-    /// The identity-mapped HAL over the pool; `None` on a second call.
-    pub fn hal() -> Option<IdentityHal<'static>> {
-        if TAKEN.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        // SAFETY: the pool is borrowed exactly once (guarded by TAKEN); QEMU `virt` has
-        // no IOMMU and runs us without an MMU, so physical = virtual for DMA and for the
-        // register windows the NIC bring-up maps (virtio-mmio slots, ECAM, PCI BARs).
-        Some(unsafe { IdentityHal::new(&mut (*core::ptr::addr_of_mut!(POOL)).0) })
-    }
-}
+/// Entry point and DMA pool, shared with `nic-drivers/selftest`.
+#[path = "../../../nic-drivers/selftest/src/rt.rs"]
+mod rt;
 
 /// Failure codes (QEMU exit status).
 pub mod code {
@@ -124,7 +78,7 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
             platform::exit(Err(code::BOOTARGS));
         }
     };
-    let Some(hal) = dma::hal() else {
+    let Some(hal) = rt::dma::hal() else {
         platform::exit(Err(code::PANIC));
     };
     let result = match args.nic {

@@ -19,6 +19,7 @@
 
 mod fdt;
 mod platform;
+mod rt;
 
 use core::panic::PanicInfo;
 
@@ -29,56 +30,6 @@ use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
 use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
 use nic_drivers::{Hal, IdentityHal, LinkDevice, LinkState, MacAddress, MmioWindow};
-
-/// The entry point: stack, zeroed `.bss`, then `rust_main(hart, dtb)`.
-mod boot {
-    #![allow(unsafe_code)]
-    core::arch::global_asm!(
-        r#"
-        .section .text.entry
-        .globl _start
-    _start:
-        la sp, __stack_top
-        la t0, __bss_start
-        la t1, __bss_end
-    1:  bgeu t0, t1, 2f
-        sd zero, 0(t0)
-        addi t0, t0, 8
-        j 1b
-    2:  call {main}
-    3:  j 3b
-        "#,
-        main = sym super::rust_main,
-    );
-}
-
-/// The DMA pool: a static the HAL takes once.
-mod dma {
-    #![allow(unsafe_code)]
-
-    use core::sync::atomic::{AtomicBool, Ordering};
-
-    use nic_drivers::IdentityHal;
-
-    const POOL_LEN: usize = 1 << 20;
-
-    #[repr(C, align(4096))]
-    struct Pool([u8; POOL_LEN]);
-
-    static mut POOL: Pool = Pool([0; POOL_LEN]);
-    static TAKEN: AtomicBool = AtomicBool::new(false);
-
-    /// The identity-mapped HAL over the pool; `None` on a second call.
-    pub fn hal() -> Option<IdentityHal<'static>> {
-        if TAKEN.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        // SAFETY: the pool is borrowed exactly once (guarded by TAKEN); QEMU `virt` has
-        // no IOMMU and runs us without an MMU, so physical = virtual for DMA and for the
-        // register windows `main` maps (UART, virtio-mmio slots, ECAM, PCI BARs).
-        Some(unsafe { IdentityHal::new(&mut (*core::ptr::addr_of_mut!(POOL)).0) })
-    }
-}
 
 /// Failure codes (QEMU exit status).
 mod code {
@@ -115,7 +66,7 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
         println!("selftest: FAIL bootargs need nic=... and mac=...");
         platform::exit(Err(code::BOOTARGS));
     };
-    let Some(hal) = dma::hal() else {
+    let Some(hal) = rt::dma::hal() else {
         platform::exit(Err(code::PANIC));
     };
     let result = match nic {
