@@ -2,12 +2,11 @@
 //! (physical address = virtual address, no IOMMU) and a static DMA pool.
 #![allow(unsafe_code)]
 
-use core::cell::Cell;
 use core::ptr::NonNull;
 
 use virtqueue::{MemoryRegion, VolatileSlice};
 
-use crate::{Hal, HalError, MmioWindow};
+use crate::{DmaPool, Hal, HalError, MmioWindow};
 
 /// Identity-mapped DMA from a caller-provided pool (bump allocation, freed all at once
 /// when every allocation was freed) and identity-mapped MMIO.
@@ -20,11 +19,7 @@ use crate::{Hal, HalError, MmioWindow};
 /// ```
 #[derive(Debug)]
 pub struct IdentityHal<'a> {
-    memory: MemoryRegion<'a>,
-    base: u64,
-    end: u64,
-    next: Cell<u64>,
-    live: Cell<usize>,
+    pool: DmaPool<'a>,
 }
 
 impl<'a> IdentityHal<'a> {
@@ -38,20 +33,14 @@ impl<'a> IdentityHal<'a> {
     ///   register window of at least the length asked for.
     pub unsafe fn new(pool: &'a mut [u8]) -> Self {
         let view = VolatileSlice::from_mut_slice(pool);
-        let memory = MemoryRegion::identity(view);
-        let base = memory.base();
         IdentityHal {
-            memory,
-            base,
-            end: base + memory.len() as u64,
-            next: Cell::new(base),
-            live: Cell::new(0),
+            pool: DmaPool::new(MemoryRegion::identity(view)),
         }
     }
 
     /// Bytes of the pool not allocated yet.
     pub fn free_bytes(&self) -> u64 {
-        self.end - self.next.get()
+        self.pool.free_bytes()
     }
 }
 
@@ -64,32 +53,15 @@ unsafe impl<'a> Hal for IdentityHal<'a> {
     type Mmio = MmioWindow;
 
     fn dma_alloc(&self, len: usize, align: usize) -> Result<u64, HalError> {
-        let align = align.clamp(1, 4096) as u64;
-        let err = HalError::OutOfDmaMemory { len };
-        let at = self.next.get().checked_next_multiple_of(align).ok_or(err)?;
-        let end = at
-            .checked_add(len as u64)
-            .filter(|&e| e <= self.end)
-            .ok_or(err)?;
-        self.memory
-            .get(at, len)
-            .and_then(|v| v.fill(0, len, 0))
-            .map_err(|_| err)?;
-        self.next.set(end);
-        self.live.set(self.live.get() + 1);
-        Ok(at)
+        self.pool.alloc(len, align)
     }
 
     fn dma_dealloc(&self, _paddr: u64, _len: usize) {
-        let live = self.live.get().saturating_sub(1);
-        self.live.set(live);
-        if live == 0 {
-            self.next.set(self.base);
-        }
+        self.pool.dealloc()
     }
 
     fn memory(&self) -> &MemoryRegion<'a> {
-        &self.memory
+        self.pool.memory()
     }
 
     fn mmio_map(&self, paddr: u64, len: usize) -> Result<MmioWindow, HalError> {

@@ -47,6 +47,7 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+mod dma_pool;
 pub mod e1000;
 mod error;
 pub mod hal;
@@ -64,6 +65,7 @@ pub mod transport;
 #[cfg(target_arch = "x86_64")]
 mod x86_ports;
 
+pub use dma_pool::DmaPool;
 pub use error::Error;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
 pub use identity::IdentityHal;

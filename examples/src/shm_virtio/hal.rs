@@ -3,35 +3,26 @@
 //! same numbers the service partition translates. No IOMMU, nothing to share or unshare.
 #![allow(unsafe_code)]
 
-use core::cell::Cell;
-
 use nic_drivers::virtqueue::MemoryRegion;
-use nic_drivers::{Hal, HalError, MmioWindow};
+use nic_drivers::{DmaPool, Hal, HalError, MmioWindow};
 
 /// DMA from the shared region's DMA area.
 #[derive(Debug)]
 pub struct ShmHal<'a> {
-    memory: MemoryRegion<'a>,
-    next: Cell<u64>,
-    end: u64,
-    live: Cell<usize>,
+    pool: DmaPool<'a>,
 }
 
 impl<'a> ShmHal<'a> {
     /// A HAL handing out the bytes of `dma` (seen by both sides at `dma.base()`).
     pub fn new(dma: MemoryRegion<'a>) -> Self {
-        let base = dma.base();
         ShmHal {
-            memory: dma,
-            next: Cell::new(base),
-            end: base.saturating_add(dma.len() as u64),
-            live: Cell::new(0),
+            pool: DmaPool::new(dma),
         }
     }
 
     /// Bytes not allocated yet.
     pub fn free_bytes(&self) -> u64 {
-        self.end.saturating_sub(self.next.get())
+        self.pool.free_bytes()
     }
 }
 
@@ -46,34 +37,15 @@ unsafe impl<'a> Hal for ShmHal<'a> {
     type Mmio = MmioWindow;
 
     fn dma_alloc(&self, len: usize, align: usize) -> Result<u64, HalError> {
-        let err = HalError::OutOfDmaMemory { len };
-        let align = align.clamp(1, 4096) as u64;
-        let at = self.next.get().checked_next_multiple_of(align).ok_or(err)?;
-        let end = at
-            .checked_add(len as u64)
-            .filter(|&e| e <= self.end)
-            .ok_or(err)?;
-        self.memory
-            .get(at, len)
-            .and_then(|v| v.fill(0, len, 0))
-            .map_err(|_| err)?;
-        self.next.set(end);
-        self.live.set(self.live.get() + 1);
-        Ok(at)
+        self.pool.alloc(len, align)
     }
 
-    /// Bump allocation: the area is reused once every allocation was freed (a driver
-    /// dropped after its device reset).
     fn dma_dealloc(&self, _paddr: u64, _len: usize) {
-        let live = self.live.get().saturating_sub(1);
-        self.live.set(live);
-        if live == 0 {
-            self.next.set(self.memory.base());
-        }
+        self.pool.dealloc()
     }
 
     fn memory(&self) -> &MemoryRegion<'a> {
-        &self.memory
+        self.pool.memory()
     }
 
     fn mmio_map(&self, _paddr: u64, len: usize) -> Result<MmioWindow, HalError> {
