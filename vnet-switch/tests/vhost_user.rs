@@ -8,7 +8,10 @@
 //! spoofing guest is stopped by the switch. Packed rings: a packed-ring session (frames
 //! both ways across a wrap, a stop and a resume from the reported state), and hostile
 //! packed frontends (ring states with a bad wrap or offset, event suppression areas
-//! outside memory, a state the ring size makes wrong).
+//! outside memory, a state the ring size makes wrong). Resources: a silent, closed or
+//! oversized frontend never blocks the port; memory tables map only their pages, within
+//! the port's budget; kick fds are waited on only while the rings run and drained whole;
+//! fds of the wrong kind (pipes, sockets, files, semaphore eventfds) are refused.
 #![cfg(all(feature = "vhost-user", target_os = "linux"))]
 #![cfg_attr(miri, allow(unused))]
 
@@ -17,6 +20,8 @@ mod common;
 mod harness;
 #[path = "vhost_user/packed.rs"]
 mod packed;
+#[path = "vhost_user/resources.rs"]
+mod resources;
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -15,13 +15,13 @@
 //! ```text
 //! partnet-vswitchd --vm SOCKET,MAC [--vm ...] [--partition-a MAC,IP/PREFIX[,TCP_PORT]]
 //!                  [--partition-b MAC,IP/PREFIX[,TCP_PORT]] [--pcap FILE]
-//!                  [--exit-after-transfers N]
+//!                  [--guest-memory MIB] [--exit-after-transfers N]
 //! ```
 //!
 //! Each VM port is an access port bound to the MAC given on the QEMU command line
 //! (anti-spoofing: the guest can only send with it), untagged VLAN 1, with a frame-rate
 //! budget; the partitions' ports are bound to their MACs the same way, with the same
-//! budget. A frontend that misbehaves is cut off with its typed reason on stderr; the
+//! budget. A VM's memory table may map at most `--guest-memory` MiB (default 8192). A frontend that misbehaves is cut off with its typed reason on stderr; the
 //! others go on, and the socket accepts a new connection. The statistics table is
 //! printed on exit: SIGINT, SIGTERM, or after `N` TCP transfers.
 //!
@@ -50,6 +50,7 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod daemon {
+    use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
     use std::process::ExitCode;
@@ -58,7 +59,9 @@ mod daemon {
 
     use netstack_glue::smoltcp;
     use smoltcp::wire::Ipv4Cidr;
-    use vnet_switch::adapters::vhost_user::{wait_readable, VhostUserPort};
+    use vnet_switch::adapters::vhost_user::{
+        FdRole, VhostUserPort, WaitList, DEFAULT_MEMORY_BUDGET,
+    };
     use vnet_switch::monitor::{Tap, TapEvent};
     use vnet_switch::pcap::{FileSink, PcapWriter};
     use vnet_switch::{
@@ -109,13 +112,30 @@ mod daemon {
         mac: MacAddress,
     }
 
-    #[derive(Default)]
     struct Args {
         vms: Vec<VmArg>,
         parts: Vec<PartArg>,
         pcap: Option<String>,
         exit_after: Option<usize>,
+        guest_memory: u64,
     }
+
+    const USAGE: &str = "\
+usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
+
+  --vm SOCKET,MAC        a QEMU guest: the vhost-user socket to listen on and the MAC of
+                         its NIC on the QEMU command line (the only source MAC allowed)
+  --partition-a MAC,IP/PREFIX[,TCP_PORT]
+                         in-process partition A: smoltcp on virtio-net over shared
+                         memory (TCP sink on TCP_PORT, default 5000)
+  --partition-b MAC,IP/PREFIX[,TCP_PORT]
+                         in-process partition B: smoltcp on a queuing-port pair
+  --pcap FILE            mirror every frame entering the switch into FILE
+  --guest-memory MIB     the most guest memory one VM's memory table may map
+                         (default 8192); a larger table cuts the VM off
+  --exit-after-transfers N
+                         print the statistics and exit after N TCP transfers
+  --help                 this text";
 
     fn parse_mac(s: &str) -> Result<MacAddress, String> {
         let bytes: Vec<u8> = s
@@ -134,8 +154,15 @@ mod daemon {
         Ok(Ipv4Cidr::new(ip, len))
     }
 
-    fn parse_args() -> Result<Args, String> {
-        let mut a = Args::default();
+    /// The arguments; `None` for `--help`.
+    fn parse_args() -> Result<Option<Args>, String> {
+        let mut a = Args {
+            vms: Vec::new(),
+            parts: Vec::new(),
+            pcap: None,
+            exit_after: None,
+            guest_memory: DEFAULT_MEMORY_BUDGET,
+        };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -173,6 +200,14 @@ mod daemon {
                     });
                 }
                 "--pcap" => a.pcap = Some(value()?),
+                "--guest-memory" => {
+                    let mib: u64 = value()?.parse().map_err(|_| "bad --guest-memory MIB")?;
+                    a.guest_memory = mib
+                        .checked_mul(1 << 20)
+                        .filter(|&b| b > 0)
+                        .ok_or("bad --guest-memory MIB")?;
+                }
+                "--help" | "-h" => return Ok(None),
                 "--exit-after-transfers" => {
                     a.exit_after = Some(value()?.parse().map_err(|_| "bad count")?)
                 }
@@ -182,7 +217,7 @@ mod daemon {
         if a.vms.len() + a.parts.len() > PORTS {
             return Err(format!("at most {PORTS} ports"));
         }
-        Ok(a)
+        Ok(Some(a))
     }
 
     /// The monitor: every mirrored frame into a pcap file.
@@ -216,9 +251,14 @@ mod daemon {
 
     pub fn main() -> ExitCode {
         let args = match parse_args() {
-            Ok(a) => a,
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                // A closed stdout (`| head`) is not an error worth a panic.
+                let _ = writeln!(std::io::stdout(), "{USAGE}");
+                return ExitCode::SUCCESS;
+            }
             Err(e) => {
-                eprintln!("partnet-vswitchd: {e}");
+                eprintln!("partnet-vswitchd: {e}\n{USAGE}");
                 return ExitCode::from(2);
             }
         };
@@ -251,7 +291,8 @@ mod daemon {
             cfg.max_frame = 1518;
             cfg.mirror = mirror;
             cfg.rate = Some(BUDGET);
-            b.add_port(Port::Vm(Box::new(VhostUserPort::new(1514))), cfg)
+            let vm_port = VhostUserPort::new(1514).with_memory_budget(args.guest_memory);
+            b.add_port(Port::Vm(Box::new(vm_port)), cfg)
                 .expect("a valid VM port");
             names.names.push(format!("vm{i}"));
             names.macs.push(vm.mac);
@@ -301,17 +342,15 @@ mod daemon {
         );
         let vms = listeners.len();
         let mut transfers = 0usize;
-        let mut fds = Vec::new();
-        let mut ready = Vec::new();
-        let mut sock_at = vec![usize::MAX; vms];
+        let mut wait = WaitList::new();
         let mut busy = false;
         while !STOP.load(Ordering::Relaxed) {
-            // Wait for a connection, a request, a kick or a stack timer.
-            fds.clear();
+            // Wait for a connection, a request, a kick or a stack timer. Each fd is
+            // tagged with its VM and role: a readiness is read as the fd that had it.
+            wait.clear();
             for (i, l) in listeners.iter().enumerate() {
-                fds.push(l.as_raw_fd());
-                sock_at[i] = fds.len();
-                vm_port(&mut sw, i).fds(&mut fds);
+                wait.add(i, FdRole::Listener, l.as_raw_fd());
+                wait.add_port(i, vm_port(&mut sw, i));
             }
             let delay = parts
                 .iter_mut()
@@ -321,19 +360,22 @@ mod daemon {
                 .unwrap_or(10)
                 .min(10);
             let timeout = if busy { 0 } else { delay };
-            if wait_readable(&fds, &mut ready, timeout).is_err() {
+            if wait.wait(timeout).is_err() {
                 continue;
             }
             for (i, l) in listeners.iter().enumerate() {
-                if let Ok((s, _)) = l.accept() {
-                    match vm_port(&mut sw, i).attach(s) {
-                        Ok(()) => eprintln!("{}: frontend connected", names.names[i]),
-                        Err(_) => eprintln!("{}: second frontend refused", names.names[i]),
+                if wait.is_ready(i, FdRole::Listener) {
+                    if let Ok((s, _)) = l.accept() {
+                        match vm_port(&mut sw, i).attach(s) {
+                            Ok(()) => eprintln!("{}: frontend connected", names.names[i]),
+                            Err(_) => eprintln!("{}: second frontend refused", names.names[i]),
+                        }
                     }
                 }
+                // The socket that was waited on (a frontend accepted just now has not
+                // been: its requests are handled at the next wake-up).
                 let p = vm_port(&mut sw, i);
-                let sock_ready = ready.get(sock_at[i]).copied().unwrap_or(false);
-                if sock_ready && p.is_connected() {
+                if wait.is_ready(i, FdRole::Socket) && p.is_connected() {
                     // Drain the requests that are there (QEMU sends them in bursts).
                     let was_running = p.is_running();
                     if let Err(c) = p.handle_socket() {
@@ -447,7 +489,7 @@ mod daemon {
         for i in 0..vms {
             let v = vm_port(sw, i).stats();
             println!(
-                "{}: vhost-user connections {} starts {} cut-offs {} (last: {}) kicks {} calls {} bad chains last: {}",
+                "{}: vhost-user connections {} starts {} cut-offs {} (last: {}) kicks {} calls {} mapped {} bytes bad chains last: {}",
                 names.names[i],
                 v.connections,
                 v.starts,
@@ -455,6 +497,7 @@ mod daemon {
                 v.last_cutoff.map_or("none".into(), |r| r.to_string()),
                 v.kicks,
                 v.calls,
+                v.mapped_bytes,
                 v.net.last_error.map_or("none".into(), |e| e.to_string()),
             );
         }

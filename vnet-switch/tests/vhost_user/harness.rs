@@ -19,7 +19,7 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory};
 use vmm_sys_util::eventfd::EventFd;
 use vnet_switch::adapters::vhost_user::{
-    wait_readable, CutOff, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, VmOr,
+    CutOff, FdRole, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, VmOr, WaitList,
     OFFERED_FEATURES,
 };
 use vnet_switch::adapters::virtio_net::{NetHeader, NET_HDR_LEN};
@@ -54,25 +54,19 @@ impl Backend {
     }
 
     /// One round of the event loop: wait (bounded), handle requests, poll, notify.
-    pub(crate) fn step(this: &Mutex<Backend>) {
-        let mut fds = Vec::new();
-        let mut owners = Vec::new();
+    pub(crate) fn step(this: &Mutex<Backend>, wait: &mut WaitList) {
+        wait.clear();
         {
             let mut b = this.lock().unwrap();
             for p in [VM_A, VM_B] {
-                let n = fds.len();
-                b.vm(p).fds(&mut fds);
-                owners.extend(std::iter::repeat_n(p, fds.len() - n));
+                wait.add_port(p.into(), b.vm(p));
             }
         }
-        let mut ready = Vec::new();
-        wait_readable(&fds, &mut ready, 2).unwrap();
+        wait.wait(2).unwrap();
         let mut b = this.lock().unwrap();
         for p in [VM_A, VM_B] {
-            // Only the socket (the first fd of a port) carries requests; kicks are
-            // drained by after_poll.
-            let sock = owners.iter().position(|&o| o == p);
-            if sock.is_some_and(|i| ready[i]) {
+            // Only the socket carries requests; kicks are drained by after_poll.
+            if wait.is_ready(p.into(), FdRole::Socket) {
                 if let Err(c) = b.vm(p).handle_socket() {
                     b.cutoffs.push((p, c));
                 }
@@ -116,8 +110,9 @@ impl Running {
         let stop = Arc::new(AtomicBool::new(false));
         let (b, s) = (backend.clone(), stop.clone());
         let thread = thread::spawn(move || {
+            let mut wait = WaitList::new();
             while !s.load(Ordering::Relaxed) {
-                Backend::step(&b);
+                Backend::step(&b, &mut wait);
             }
         });
         Running {
@@ -220,7 +215,8 @@ impl Guest {
 
     pub(crate) fn with_file(file: File) -> Guest {
         let files = [file.try_clone().unwrap(), file.try_clone().unwrap()];
-        let mem = GuestMemory::map(&Self::regions(), &files).expect("a sealed guest file");
+        let mem =
+            GuestMemory::map(&Self::regions(), &files, u64::MAX).expect("a sealed guest file");
         Guest { file, mem }
     }
 

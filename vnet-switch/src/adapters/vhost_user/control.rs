@@ -5,8 +5,10 @@
 //! Every value here comes from the frontend and is checked before it is stored: queue
 //! indices (0 and 1), sizes (power of two within the limit), ring addresses (inside the
 //! memory table), ring states (`SET_VRING_BASE`: a split ring's 16-bit index, a packed
-//! ring's offsets inside the ring), features (offered ones only, `VERSION_1` required).
-//! The first error is kept in [`Control::fault`]; the port cuts the frontend off on it.
+//! ring's offsets inside the ring), features (offered ones only, `VERSION_1` required),
+//! received fds (kick and call: eventfds in counting mode; regions: memfds), the memory
+//! table against the port's mapping budget. The first error is kept in
+//! [`Control::fault`]; the port cuts the frontend off on it.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -20,8 +22,8 @@ use vhost::vhost_user::message::{
 use vhost::vhost_user::{Error as ProtoError, GpuBackend, VhostUserBackendReqHandlerMut};
 use vhost::VhostUserMemoryRegionBase;
 
-use super::error::VhostUserError;
-use super::memory::{GuestMemory, RegionInfo};
+use super::error::{FdKind, Notifier, VhostUserError};
+use super::memory::{GuestMemory, RegionInfo, DEFAULT_MEMORY_BUDGET};
 use super::QUEUE_SIZE;
 use crate::adapters::virtio_net::NetFeatures;
 use virtqueue::{Features, QueueConfig, SharedMemory};
@@ -130,8 +132,10 @@ impl PackedBase {
 }
 
 /// The control state of one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Control {
+    /// The most bytes the memory table may map.
+    pub(crate) budget: u64,
     pub(crate) acked: u64,
     pub(crate) protocol: u64,
     pub(crate) mem: Option<Arc<GuestMemory>>,
@@ -148,7 +152,28 @@ pub struct Control {
     pub(crate) packed_state: [Option<PackedBase>; 2],
 }
 
+impl Default for Control {
+    fn default() -> Self {
+        Control::with_budget(DEFAULT_MEMORY_BUDGET)
+    }
+}
+
 impl Control {
+    /// A fresh connection's state; its memory table may map at most `budget` bytes.
+    pub(crate) fn with_budget(budget: u64) -> Self {
+        Control {
+            budget,
+            acked: 0,
+            protocol: 0,
+            mem: None,
+            vrings: Default::default(),
+            running: false,
+            generation: 0,
+            fault: None,
+            packed_state: [None; 2],
+        }
+    }
+
     fn fail(&mut self, e: VhostUserError) -> vhost::vhost_user::Result<()> {
         if self.fault.is_none() {
             self.fault = Some(e);
@@ -227,11 +252,14 @@ impl Control {
                 })
             };
         }
-        let mem = GuestMemory::map(regions, &files)?;
-        // Ring addresses set before refer to the old table: they must be set again.
+        // Ring addresses set before refer to the old table: they must be set again. The
+        // old table is unmapped before the new one is mapped: the port never holds more
+        // than its budget.
         for v in &mut self.vrings {
             v.addr = None;
         }
+        self.mem = None;
+        let mem = GuestMemory::map(regions, &files, self.budget)?;
         self.mem = Some(Arc::new(mem));
         Ok(())
     }
@@ -283,6 +311,27 @@ pub(crate) fn base_fits(packed: bool, base: u32, num: u16) -> bool {
     } else {
         base <= u32::from(u16::MAX)
     }
+}
+
+/// Checks a kick or call fd: an eventfd (nothing else is touched before that is known),
+/// made non-blocking; a kick fd must also be in counting mode (one read drains it).
+fn notifier_fd(fd: &File, index: u32, notifier: Notifier) -> Result<(), VhostUserError> {
+    let refuse = |kind| VhostUserError::NotifierFd {
+        index,
+        notifier,
+        kind,
+    };
+    let kind = super::sys::fd_kind(fd);
+    if kind != FdKind::Eventfd {
+        return Err(refuse(kind));
+    }
+    if super::sys::set_nonblocking(fd).is_err() {
+        return Err(refuse(FdKind::Unknown));
+    }
+    if notifier == Notifier::Kick && !super::sys::eventfd_reads_whole(fd) {
+        return Err(refuse(FdKind::SemaphoreEventfd));
+    }
+    Ok(())
 }
 
 type R<T> = vhost::vhost_user::Result<T>;
@@ -418,8 +467,13 @@ impl VhostUserBackendReqHandlerMut for Control {
             // Polling mode (no kick fd) is not supported.
             return self.fail(VhostUserError::Protocol);
         };
-        if super::sys::set_nonblocking(&fd).is_err() {
-            return self.fail(VhostUserError::Protocol);
+        if let Err(e) = self.vring(index) {
+            return self.fail(e);
+        }
+        // An eventfd that one read drains: the event loop waits on it while the rings
+        // run and drains it after each poll.
+        if let Err(e) = notifier_fd(&fd, index, Notifier::Kick) {
+            return self.fail(e);
         }
         match self.vring(index) {
             Ok(v) => {
@@ -433,13 +487,15 @@ impl VhostUserBackendReqHandlerMut for Control {
 
     fn set_vring_call(&mut self, index: u8, fd: Option<File>) -> R<()> {
         // Allowed while running (QEMU swaps call fds when interrupts are reconfigured):
-        // the port signals whichever fd is current. Non-blocking: a call fd that is not
-        // an eventfd (a full pipe) must not block the backend.
-        if fd
-            .as_ref()
-            .is_some_and(|f| super::sys::set_nonblocking(f).is_err())
-        {
-            return self.fail(VhostUserError::Protocol);
+        // the port signals whichever fd is current. An eventfd, non-blocking: a write
+        // to it never waits (a pipe or a FUSE file could).
+        if usize::from(index) < self.vrings.len() {
+            if let Some(Err(e)) = fd
+                .as_ref()
+                .map(|f| notifier_fd(f, u32::from(index), Notifier::Call))
+            {
+                return self.fail(e);
+            }
         }
         match self.vrings.get_mut(usize::from(index)) {
             Some(v) => {

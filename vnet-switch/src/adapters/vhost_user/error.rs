@@ -40,6 +40,23 @@ pub enum VhostUserError {
         /// Whether the file is sealed against shrinking.
         sealed: bool,
     },
+    /// A region's fd is not a memfd (a pipe, a socket, an eventfd, a file on disk or on
+    /// FUSE, ...): only memfds (tmpfs or hugetlbfs) can be sealed and are never served by
+    /// another process, so only they are looked at further.
+    RegionFd {
+        /// The region's guest-physical address.
+        guest_phys_addr: u64,
+        /// What the fd is.
+        kind: FdKind,
+    },
+    /// The memory table would map more bytes than the port's budget
+    /// ([`VhostUserPort::with_memory_budget`](super::VhostUserPort::with_memory_budget)).
+    MemoryBudget {
+        /// Bytes the table needs mapped (each region rounded out to whole pages).
+        needed: u64,
+        /// The port's budget.
+        budget: u64,
+    },
     /// `mmap` of a region failed.
     Map {
         /// The region's guest-physical address.
@@ -82,6 +99,17 @@ pub enum VhostUserError {
         /// Whether the rings are packed.
         packed: bool,
     },
+    /// A kick or call fd that is not an eventfd in counting mode (a pipe, a socket, a
+    /// file, an `EFD_SEMAPHORE` eventfd for a kick): it could block the backend or keep
+    /// its event loop awake.
+    NotifierFd {
+        /// The queue.
+        index: u32,
+        /// Which of the queue's fds.
+        notifier: Notifier,
+        /// What the fd is.
+        kind: FdKind,
+    },
     /// Features acked that were not offered, or `VERSION_1` missing.
     Features {
         /// The offending bits.
@@ -99,8 +127,18 @@ pub enum VhostUserError {
     Ring(VirtioNetError),
     /// A protocol message the backend cannot parse or does not support.
     Protocol,
+    /// A request header announcing a body above the protocol's limit (4096 bytes).
+    Oversized {
+        /// The body size in the header.
+        size: u32,
+    },
     /// The frontend closed the socket.
     Disconnected,
+    /// The socket failed (a reset connection).
+    Socket {
+        /// The OS error number.
+        errno: i32,
+    },
     /// A request stayed incomplete (or its reply found no room) for longer than
     /// [`REQUEST_TIMEOUT`](super::REQUEST_TIMEOUT).
     Stalled {
@@ -133,6 +171,17 @@ impl fmt::Display for VhostUserError {
                 f,
                 "region at {guest_phys_addr:#x}: file of {file_size} bytes (needs {needed}), sealed against shrinking: {sealed}"
             ),
+            VhostUserError::RegionFd {
+                guest_phys_addr,
+                kind,
+            } => write!(
+                f,
+                "region at {guest_phys_addr:#x}: its fd is {kind}, not a memfd"
+            ),
+            VhostUserError::MemoryBudget { needed, budget } => write!(
+                f,
+                "memory table needs {needed} bytes mapped, above the port's budget of {budget}"
+            ),
             VhostUserError::Map {
                 guest_phys_addr,
                 errno,
@@ -150,6 +199,14 @@ impl fmt::Display for VhostUserError {
             VhostUserError::BadRingAddress { index, user_addr } => write!(
                 f,
                 "vring {index} address {user_addr:#x} is outside the guest memory"
+            ),
+            VhostUserError::NotifierFd {
+                index,
+                notifier,
+                kind,
+            } => write!(
+                f,
+                "vring {index} {notifier} fd is {kind}, not an eventfd in counting mode"
             ),
             VhostUserError::Features { bits } => {
                 write!(f, "feature bits {bits:#x} not offered or VERSION_1 missing")
@@ -176,7 +233,11 @@ impl fmt::Display for VhostUserError {
             VhostUserError::Attach(e) => write!(f, "rings refused: {e}"),
             VhostUserError::Ring(e) => write!(f, "guest broke its rings: {e}"),
             VhostUserError::Protocol => f.write_str("malformed or unsupported protocol message"),
+            VhostUserError::Oversized { size } => {
+                write!(f, "request body of {size} bytes (at most 4096)")
+            }
             VhostUserError::Disconnected => f.write_str("frontend disconnected"),
+            VhostUserError::Socket { errno } => write!(f, "socket failed (errno {errno})"),
             VhostUserError::Stalled { bytes } => write!(
                 f,
                 "request stalled after {bytes} bytes (or its reply found no room)"
@@ -186,6 +247,61 @@ impl fmt::Display for VhostUserError {
 }
 
 impl std::error::Error for VhostUserError {}
+
+/// What kind of file a frontend's fd is (named by the kernel, `/proc/self/fd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FdKind {
+    /// An eventfd (counting mode).
+    Eventfd,
+    /// An eventfd in semaphore mode (`EFD_SEMAPHORE`: one read takes 1 of its count).
+    SemaphoreEventfd,
+    /// A memfd.
+    Memfd,
+    /// A pipe or FIFO.
+    Pipe,
+    /// A socket.
+    Socket,
+    /// Another anonymous file (timerfd, signalfd, epoll, ...).
+    OtherAnonymous,
+    /// A file with a path (on disk, FUSE, a device, a directory; not a memfd).
+    File,
+    /// Not named by `/proc` (not mounted).
+    Unknown,
+}
+
+impl fmt::Display for FdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FdKind::Eventfd => "an eventfd",
+            FdKind::SemaphoreEventfd => "an eventfd in semaphore mode",
+            FdKind::Memfd => "a memfd",
+            FdKind::Pipe => "a pipe",
+            FdKind::Socket => "a socket",
+            FdKind::OtherAnonymous => "an anonymous file (not an eventfd)",
+            FdKind::File => "a file with a path (not a memfd)",
+            FdKind::Unknown => "an fd /proc cannot name",
+        })
+    }
+}
+
+/// One of a vring's two eventfds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notifier {
+    /// The kick fd (guest → backend: "buffers are available").
+    Kick,
+    /// The call fd (backend → guest: an interrupt).
+    Call,
+}
+
+impl fmt::Display for Notifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Notifier::Kick => "kick",
+            Notifier::Call => "call",
+        })
+    }
+}
 
 /// A frontend that was cut off: the port dropped its rings and its connection, and waits
 /// for a new connection. The switch and every other port are not affected.

@@ -3,6 +3,7 @@
 //! translation of the frontend's own user addresses (`SET_VRING_ADDR`) to guest-physical.
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 
 use virtqueue::{MemoryRegion, MultiRegion, SharedMemory, VolatileSlice};
 
@@ -25,6 +26,9 @@ pub struct RegionInfo {
     pub mmap_offset: u64,
 }
 
+/// The default budget of mapped guest memory per port: 8 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 8 << 30;
+
 /// The mapped guest memory. Views handed out borrow it; the mappings are unmapped when it
 /// is dropped.
 #[derive(Debug)]
@@ -32,71 +36,140 @@ pub struct GuestMemory {
     // Field order matters: `regions` holds views into `maps` and is dropped first.
     regions: MultiRegion<'static, MAX_REGIONS>,
     info: heapless::Vec<RegionInfo, MAX_REGIONS>,
-    _maps: heapless::Vec<Mapping, MAX_REGIONS>,
+    maps: heapless::Vec<Mapping, MAX_REGIONS>,
+}
+
+/// Where one region is mapped from its file: the aligned file offset, the region's start
+/// inside the mapping, and the mapping's length.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    file_offset: u64,
+    start: usize,
+    len: usize,
 }
 
 impl GuestMemory {
-    /// Map every region from its file. Fails (typed, naming the region) on a file shorter
-    /// than the region's end or not sealed against shrinking (`F_SEAL_SHRINK`), a size of 0,
-    /// an offset or size that overflows, a region overlapping another (in guest-physical
-    /// or frontend addresses), more than [`MAX_REGIONS`] regions, a count of files that
-    /// differs from the count of regions, or a failed `mmap`.
-    pub fn map(regions: &[RegionInfo], files: &[File]) -> Result<GuestMemory, VhostUserError> {
+    /// Map every region from its file, each only over the bytes it covers (its offset
+    /// rounded down, its end rounded up to the file's page size), and no more than
+    /// `budget` bytes for the whole table.
+    ///
+    /// Fails (typed, naming the region) on: a count of files that differs from the count
+    /// of regions, 0 or more than [`MAX_REGIONS`] regions; a size of 0, an offset or size
+    /// that overflows; an fd that is not a memfd (checked first, before anything else is
+    /// asked of it: [`VhostUserError::RegionFd`]); a file shorter than the region's end or
+    /// not sealed against shrinking (`F_SEAL_SHRINK`); a region overlapping another (in
+    /// guest-physical or frontend addresses); a table above the budget
+    /// ([`VhostUserError::MemoryBudget`], nothing mapped); a failed `mmap`.
+    pub fn map(
+        regions: &[RegionInfo],
+        files: &[File],
+        budget: u64,
+    ) -> Result<GuestMemory, VhostUserError> {
         if regions.len() != files.len() || regions.len() > MAX_REGIONS || regions.is_empty() {
             return Err(VhostUserError::MemTable {
                 regions: regions.len() as u32,
                 files: files.len() as u32,
             });
         }
+        // Check every region and what it would map before mapping any.
+        let mut places = heapless::Vec::<Placement, MAX_REGIONS>::new();
+        let mut needed = 0u64;
+        for (i, (r, file)) in regions.iter().zip(files).enumerate() {
+            let p = Self::check(r, file)?;
+            for o in &regions[..i] {
+                let disjoint = |a: u64, b: u64| a + r.memory_size <= b || b + o.memory_size <= a;
+                if !disjoint(r.user_addr, o.user_addr) {
+                    return Err(bad(r));
+                }
+            }
+            needed = needed.saturating_add(p.len as u64);
+            places.push(p).map_err(|_| bad(r))?;
+        }
+        if needed > budget {
+            return Err(VhostUserError::MemoryBudget { needed, budget });
+        }
         let mut mem = GuestMemory {
             regions: MultiRegion::new(),
             info: heapless::Vec::new(),
-            _maps: heapless::Vec::new(),
+            maps: heapless::Vec::new(),
         };
-        for (r, file) in regions.iter().zip(files) {
-            let bad = VhostUserError::BadRegion {
-                guest_phys_addr: r.guest_phys_addr,
-                memory_size: r.memory_size,
-                user_addr: r.user_addr,
-            };
-            let size = usize::try_from(r.memory_size).map_err(|_| bad)?;
-            let offset = usize::try_from(r.mmap_offset).map_err(|_| bad)?;
-            let total = offset.checked_add(size).ok_or(bad)?;
-            if size == 0 || r.user_addr.checked_add(r.memory_size).is_none() {
-                return Err(bad);
-            }
-            // A mapped page beyond the end of the file, or a file the frontend can still
-            // shrink, would fault (SIGBUS) on access: the file must be long enough and
-            // sealed against shrinking (QEMU's memory-backend-memfd seals by default).
-            let file_size = file.metadata().map_or(0, |m| m.len());
-            let sealed = super::sys::shrink_sealed(file);
-            if file_size < total as u64 || !sealed {
-                return Err(VhostUserError::RegionFile {
+        for ((r, file), p) in regions.iter().zip(files).zip(places) {
+            let map =
+                Mapping::map(file, p.file_offset, p.len).map_err(|e| VhostUserError::Map {
                     guest_phys_addr: r.guest_phys_addr,
-                    file_size,
-                    needed: total as u64,
-                    sealed,
-                });
-            }
-            for o in &mem.info {
-                let disjoint = |a: u64, b: u64| a + r.memory_size <= b || b + o.memory_size <= a;
-                if !disjoint(r.user_addr, o.user_addr) {
-                    return Err(bad);
-                }
-            }
-            let map = Mapping::map(file, total).map_err(|e| VhostUserError::Map {
-                guest_phys_addr: r.guest_phys_addr,
-                errno: e.raw_os_error().unwrap_or(0),
-            })?;
-            let view = map.view(offset, size).ok_or(bad)?;
+                    errno: e.raw_os_error().unwrap_or(0),
+                })?;
+            // `memory_size` fits `usize` (checked).
+            let view = map.view(p.start, r.memory_size as usize).ok_or(bad(r))?;
             // `add` refuses overlaps in guest-physical addresses and wraps.
             mem.regions
                 .add(MemoryRegion::new(r.guest_phys_addr, view))
-                .map_err(|_| bad)?;
-            mem._maps.push(map).map_err(|_| bad)?;
-            mem.info.push(*r).map_err(|_| bad)?;
+                .map_err(|_| bad(r))?;
+            mem.maps.push(map).map_err(|_| bad(r))?;
+            mem.info.push(*r).map_err(|_| bad(r))?;
         }
         Ok(mem)
+    }
+
+    /// One region's values and file, and where it would be mapped.
+    fn check(r: &RegionInfo, file: &File) -> Result<Placement, VhostUserError> {
+        let size = usize::try_from(r.memory_size).map_err(|_| bad(r))?;
+        let end = r.mmap_offset.checked_add(r.memory_size).ok_or(bad(r))?;
+        if size == 0 || end > i64::MAX as u64 || r.user_addr.checked_add(r.memory_size).is_none() {
+            return Err(bad(r));
+        }
+        // The fd's kind first: only a memfd has seals, and only then is `fstat` safe (on
+        // a FUSE file it would wait for the FUSE daemon, which may be the frontend).
+        let Ok(seals) = super::sys::seals(file) else {
+            return Err(VhostUserError::RegionFd {
+                guest_phys_addr: r.guest_phys_addr,
+                kind: super::sys::fd_kind(file),
+            });
+        };
+        let meta = file.metadata().ok().filter(|m| m.is_file());
+        let Some(meta) = meta else {
+            return Err(VhostUserError::RegionFd {
+                guest_phys_addr: r.guest_phys_addr,
+                kind: super::sys::fd_kind(file),
+            });
+        };
+        // A mapped page beyond the end of the file, or a file the frontend can still
+        // shrink, would fault (SIGBUS) on access: the file must be long enough and
+        // sealed against shrinking (QEMU's memory-backend-memfd seals by default).
+        let sealed = seals & libc::F_SEAL_SHRINK != 0;
+        if meta.len() < end || !sealed {
+            return Err(VhostUserError::RegionFile {
+                guest_phys_addr: r.guest_phys_addr,
+                file_size: meta.len(),
+                needed: end,
+                sealed,
+            });
+        }
+        // Map from the offset rounded down to the file's page size (hugetlbfs: its huge
+        // page size, which it reports as the block size) to the end rounded up.
+        let page = super::sys::page_size();
+        let blk = meta.blksize();
+        let align = if blk.is_power_of_two() && (page..=1 << 30).contains(&blk) {
+            blk
+        } else {
+            page
+        };
+        let file_offset = r.mmap_offset & !(align - 1);
+        let start = r.mmap_offset - file_offset;
+        let len = (start + r.memory_size)
+            .checked_next_multiple_of(align)
+            .ok_or(bad(r))?;
+        Ok(Placement {
+            file_offset,
+            start: usize::try_from(start).map_err(|_| bad(r))?,
+            len: usize::try_from(len).map_err(|_| bad(r))?,
+        })
+    }
+
+    /// Bytes mapped for this table (the regions rounded out to whole pages): at most the
+    /// budget it was mapped with.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.maps.iter().map(|m| m.len() as u64).sum()
     }
 
     /// The regions as the frontend described them.
@@ -112,6 +185,14 @@ impl GuestMemory {
             let end = off.checked_add(len)?;
             (end <= r.memory_size).then(|| r.guest_phys_addr + off)
         })
+    }
+}
+
+fn bad(r: &RegionInfo) -> VhostUserError {
+    VhostUserError::BadRegion {
+        guest_phys_addr: r.guest_phys_addr,
+        memory_size: r.memory_size,
+        user_addr: r.user_addr,
     }
 }
 

@@ -44,27 +44,41 @@
 //!
 //! # Driving it
 //!
-//! The integrator's event loop (one thread) waits on [`VhostUserPort::fds`], and:
-//! * socket readable → [`VhostUserPort::handle_socket`];
+//! The integrator's event loop (one thread) waits on each port's fds (a [`WaitList`]
+//! keeps which fd is whose: [`WaitList::add_port`]), and:
+//! * socket readable → [`VhostUserPort::handle_socket`] (it also returns at once when
+//!   nothing is there);
 //! * then [`Switch::poll`](crate::Switch::poll), then [`VhostUserPort::after_poll`]
 //!   (signals the call eventfds the driver asked for, detects a broken ring);
 //! * before sleeping, [`VhostUserPort::enable_notifications`] (`true`: poll again).
+//!
+//! # Resources a frontend may hold
+//!
+//! A port maps at most its memory budget ([`DEFAULT_MEMORY_BUDGET`],
+//! [`VhostUserPort::with_memory_budget`]), each region only over the pages it covers;
+//! a table above the budget is refused before anything is mapped. Region fds must be
+//! memfds, kick and call fds eventfds (kick: in counting mode, so one read drains it);
+//! nothing else is asked of an fd before its kind is known (no `fstat` of a FUSE file).
+//! Kick fds are waited on only while the rings run, and drained after every poll.
 
 mod active;
 mod control;
 mod either;
 mod error;
 mod memory;
+mod request;
 mod sys;
+mod wait;
 
 pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
 pub use either::VmOr;
-pub use error::{CutOff, VhostUserError};
-pub use memory::{GuestMemory, RegionInfo, MAX_REGIONS};
+pub use error::{CutOff, FdKind, Notifier, VhostUserError};
+pub use memory::{GuestMemory, RegionInfo, DEFAULT_MEMORY_BUDGET, MAX_REGIONS};
 pub use sys::wait_readable;
 pub use vhost::vhost_user::BackendReqHandler;
+pub use wait::{FdRole, WaitList};
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -72,6 +86,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::adapters::virtio_net::{PortState, VirtioNetPort, VirtioNetStats};
 use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use active::Active;
+use request::{request_waiting, Waiting};
 
 /// Largest queue size accepted (QEMU's default is 256).
 pub const QUEUE_SIZE: usize = 256;
@@ -101,12 +116,14 @@ pub struct VhostUserStats {
     pub last_cutoff: Option<VhostUserError>,
     /// Requests refused because their feature was not negotiated yet (not fatal).
     pub ignored_requests: u64,
-    /// Kick eventfd reads that found a kick.
+    /// Kick eventfd drains that found kicks.
     pub kicks: u64,
     /// Call eventfd signals sent.
     pub calls: u64,
     /// The virtio-net counters of the last data path (kept across restarts).
     pub net: VirtioNetStats,
+    /// Bytes of guest memory mapped now (at most the port's memory budget).
+    pub mapped_bytes: u64,
 }
 
 /// One VM's port: the connection (when a frontend is attached), its control state and,
@@ -118,6 +135,7 @@ pub struct VhostUserPort {
     active: Option<Box<Active>>,
     generation: u64,
     max_frame: u16,
+    memory_budget: u64,
     stats: VhostUserStats,
     /// Since when an incomplete request (or a full socket) has been waiting.
     stalled_since: Option<std::time::Instant>,
@@ -142,7 +160,8 @@ fn lock(c: &Mutex<Control>) -> MutexGuard<'_, Control> {
 }
 
 impl VhostUserPort {
-    /// A port without a frontend; frames up to `max_frame` bytes (`14..=`[`FRAME`]).
+    /// A port without a frontend; frames up to `max_frame` bytes (`14..=`[`FRAME`]); a
+    /// frontend's memory table may map up to [`DEFAULT_MEMORY_BUDGET`].
     pub fn new(max_frame: u16) -> Self {
         VhostUserPort {
             control: Arc::default(),
@@ -150,10 +169,29 @@ impl VhostUserPort {
             active: None,
             generation: 0,
             max_frame: max_frame.clamp(14, FRAME as u16),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             stats: VhostUserStats::default(),
             stalled_since: None,
             packed: None,
         }
+    }
+
+    /// The most bytes of guest memory a frontend's memory table may have mapped
+    /// (regions rounded out to whole pages): at least the guest's RAM. A table above it
+    /// is refused ([`VhostUserError::MemoryBudget`]) before anything is mapped. Applies
+    /// from the next connection on.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// The memory budget of each connection.
+    pub fn memory_budget(&self) -> u64 {
+        self.memory_budget
+    }
+
+    fn fresh_control(&self) -> Arc<Mutex<Control>> {
+        Arc::new(Mutex::new(Control::with_budget(self.memory_budget)))
     }
 
     /// The ring layout the frontend negotiated at the last start of the data path:
@@ -179,6 +217,10 @@ impl VhostUserPort {
         if let Some(a) = &self.active {
             s.net = a.port.stats().clone();
         }
+        s.mapped_bytes = lock(&self.control)
+            .mem
+            .as_ref()
+            .map_or(0, |m| m.mapped_bytes());
         s
     }
 
@@ -189,23 +231,31 @@ impl VhostUserPort {
             return Err(stream);
         }
         self.stalled_since = None;
-        self.control = Arc::default();
+        self.control = self.fresh_control();
         self.generation = 0;
         self.conn = Some(BackendReqHandler::from_stream(stream, self.control.clone()));
         self.stats.connections += 1;
         Ok(())
     }
 
-    /// The fds to wait on: the socket and the kick eventfds (readable = work).
+    /// The fds to wait on (readable = work): the socket (when a frontend is attached)
+    /// first, then, while the rings run, their kick eventfds. Kick fds of rings that do
+    /// not run are not waited on ([`VhostUserPort::after_poll`] would not drain them). A
+    /// [`WaitList`] keeps which fd is which.
     pub fn fds(&self, out: &mut Vec<RawFd>) {
+        self.each_fd(|_, fd| out.push(fd));
+    }
+
+    pub(crate) fn each_fd(&self, mut f: impl FnMut(FdRole, RawFd)) {
         let Some(conn) = &self.conn else { return };
-        out.push(conn.as_raw_fd());
+        f(FdRole::Socket, conn.as_raw_fd());
+        if self.active.is_none() {
+            return;
+        }
         let c = lock(&self.control);
-        out.extend(
-            c.vrings
-                .iter()
-                .filter_map(|v| v.kick.as_ref().map(|k| k.as_raw_fd())),
-        );
+        for k in c.vrings.iter().filter_map(|v| v.kick.as_ref()) {
+            f(FdRole::Kick, k.as_raw_fd());
+        }
     }
 
     /// Handle one request from the frontend (its socket is readable). `Err`: the
@@ -213,9 +263,11 @@ impl VhostUserPort {
     ///
     /// The dispatcher reads and answers with blocking calls (and retries a socket that
     /// would block without end), so a request is handed to it only when it is there
-    /// whole (peeked) and the socket has room for the reply. A frontend that leaves a
-    /// request incomplete, or does not read its replies, for [`REQUEST_TIMEOUT`] is cut
-    /// off; until then this returns at once.
+    /// whole (peeked) and the socket has room for the reply. Nothing there: returns at
+    /// once. A closed or failed socket, or a header announcing an oversized body, cuts
+    /// the frontend off without a read. A frontend that leaves a request incomplete, or
+    /// does not read its replies, for [`REQUEST_TIMEOUT`] is cut off; until then this
+    /// returns at once.
     pub fn handle_socket(&mut self) -> Result<(), CutOff> {
         let Some(conn) = &mut self.conn else {
             return Ok(());
@@ -223,6 +275,17 @@ impl VhostUserPort {
         let fd = conn.as_raw_fd();
         match request_waiting(fd) {
             Waiting::Whole => self.stalled_since = None,
+            Waiting::Nothing => {
+                self.stalled_since = None;
+                return Ok(());
+            }
+            Waiting::Closed => return Err(self.cut_off(VhostUserError::Disconnected)),
+            Waiting::Failed(errno) => {
+                return Err(self.cut_off(VhostUserError::Socket { errno }));
+            }
+            Waiting::Oversized(size) => {
+                return Err(self.cut_off(VhostUserError::Oversized { size }));
+            }
             Waiting::Partial(bytes) => {
                 let since = *self
                     .stalled_since
@@ -318,7 +381,8 @@ impl VhostUserPort {
             self.stats.net = a.port.stats().clone();
         }
         self.conn = None;
-        self.control = Arc::default();
+        // Dropping the control state unmaps the memory (the data path is gone).
+        self.control = self.fresh_control();
         self.generation = 0;
         self.stats.cutoffs += 1;
         self.stats.last_cutoff = Some(reason);
@@ -343,12 +407,9 @@ impl VhostUserPort {
                 }
             }
         }
-        for v in &c.vrings {
-            if let Some(kick) = &v.kick {
-                let mut b = [0u8; 8];
-                if matches!((&*kick).read(&mut b), Ok(8)) {
-                    self.stats.kicks += 1;
-                }
+        for kick in c.vrings.iter().filter_map(|v| v.kick.as_ref()) {
+            if sys::drain_eventfd(kick) {
+                self.stats.kicks += 1;
             }
         }
         Ok(())
@@ -363,40 +424,6 @@ impl VhostUserPort {
             None => false,
         }
     }
-}
-
-/// What a frontend's socket holds.
-enum Waiting {
-    /// A whole request (or end of stream, or an error the dispatcher will report).
-    Whole,
-    /// Part of a request (bytes), or a request whose reply would not fit.
-    Partial(u32),
-}
-
-/// Header: request (4), flags (4), size (4) (vhost-user, little-endian).
-const HEADER: usize = 12;
-
-fn request_waiting(fd: RawFd) -> Waiting {
-    let mut buf = [0u8; HEADER + vhost::vhost_user::message::MAX_MSG_SIZE];
-    let n = match sys::peek(fd, &mut buf[..HEADER]) {
-        Ok(n) if n < HEADER && n > 0 => return Waiting::Partial(n as u32),
-        Ok(0) | Err(_) => return Waiting::Whole,
-        Ok(n) => n,
-    };
-    let size = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
-    let want = HEADER + size;
-    if want > buf.len() {
-        // Oversized: the dispatcher refuses it from the header alone.
-        return Waiting::Whole;
-    }
-    let got = sys::peek(fd, &mut buf[..want]).unwrap_or(n);
-    if got < want {
-        return Waiting::Partial(got as u32);
-    }
-    if !sys::writable(fd) {
-        return Waiting::Partial(got as u32);
-    }
-    Waiting::Whole
 }
 
 impl PortEndpoint for VhostUserPort {

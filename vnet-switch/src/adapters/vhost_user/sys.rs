@@ -1,10 +1,14 @@
-//! The few system calls of the backend: mapping a guest memory region from its file, and
-//! signalling / draining eventfds. Every `unsafe` of the adapter's system side is here.
+//! The few system calls of the backend: mapping a guest memory region from its file,
+//! telling what kind of file a received fd is, and signalling / draining eventfds. Every
+//! `unsafe` of the adapter's system side is here.
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+
+use super::error::FdKind;
 
 /// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
 #[derive(Debug)]
@@ -20,8 +24,11 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// Map `len` bytes of `file` from offset 0 (`MAP_SHARED`, read-write).
-    pub(crate) fn map(file: &File, len: usize) -> io::Result<Mapping> {
+    /// Map `len` bytes of `file` from `offset` (`MAP_SHARED`, read-write); `offset` must
+    /// be a multiple of the file's page size (the caller aligns it).
+    pub(crate) fn map(file: &File, offset: u64, len: usize) -> io::Result<Mapping> {
+        let offset = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
@@ -35,7 +42,7 @@ impl Mapping {
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 file.as_raw_fd(),
-                0,
+                offset,
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -45,6 +52,11 @@ impl Mapping {
             ptr: ptr.cast(),
             len,
         })
+    }
+
+    /// The bytes mapped.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// A volatile view of `len` bytes at `offset`, or `None` when outside the mapping.
@@ -150,10 +162,69 @@ pub(crate) fn writable(fd: i32) -> bool {
     n == 1 && p.revents & libc::POLLOUT != 0
 }
 
-/// Whether `file` can no longer shrink (a memfd with `F_SEAL_SHRINK`): a mapping of it
-/// cannot lose pages under us (`SIGBUS`). Other files (no seals) answer `false`.
-pub(crate) fn shrink_sealed(file: &File) -> bool {
+/// The seals of `file` (`F_GET_SEALS`). Only memfds (tmpfs or hugetlbfs files) have
+/// seals: any other file (a pipe, a socket, an eventfd, a file on disk or on FUSE) is an
+/// `Err`. Unlike `fstat`, this never reaches a FUSE daemon, so it is safe on any fd.
+pub(crate) fn seals(file: &File) -> io::Result<i32> {
     // SAFETY: fcntl on a valid, borrowed fd; no memory is passed.
     let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
-    seals >= 0 && seals & libc::F_SEAL_SHRINK != 0
+    if seals < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(seals)
+    }
+}
+
+/// The system's page size.
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: sysconf reads a constant of the system; no memory is passed.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).unwrap_or(4096).max(4096)
+}
+
+/// What kind of file `file` is, from the name the kernel gives its fd
+/// (`/proc/self/fd/N`): this reads no file data and never reaches a FUSE daemon.
+/// `Unknown` when `/proc` cannot tell.
+pub(crate) fn fd_kind(file: &File) -> FdKind {
+    let Ok(link) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) else {
+        return FdKind::Unknown;
+    };
+    let name = link.as_os_str().as_bytes();
+    if name == b"anon_inode:[eventfd]" {
+        FdKind::Eventfd
+    } else if name.starts_with(b"anon_inode:") {
+        FdKind::OtherAnonymous
+    } else if name.starts_with(b"pipe:") {
+        FdKind::Pipe
+    } else if name.starts_with(b"socket:") {
+        FdKind::Socket
+    } else if name.starts_with(b"/memfd:") {
+        FdKind::Memfd
+    } else if name.starts_with(b"/") {
+        FdKind::File
+    } else {
+        FdKind::Unknown
+    }
+}
+
+/// Whether the eventfd `file` (non-blocking) hands its whole count to one read, as a
+/// kick eventfd must: one read then drains every pending kick. An `EFD_SEMAPHORE`
+/// eventfd hands out 1 per read, so a large count would keep it readable for ever.
+/// Takes the kicks pending (the rings are polled when they start anyway).
+pub(crate) fn eventfd_reads_whole(file: &File) -> bool {
+    let mut b = [0u8; 8];
+    let _ = (&*file).read(&mut b);
+    if !matches!((&*file).write(&2u64.to_ne_bytes()), Ok(8)) {
+        return false;
+    }
+    // Normal mode: the whole count (2, or more if a kick raced in); semaphore mode: 1.
+    matches!((&*file).read(&mut b), Ok(8)) && u64::from_ne_bytes(b) >= 2
+}
+
+/// Drain a non-blocking kick eventfd: `true` when it held kicks. One read takes the
+/// whole count (counting mode was checked when the fd was set); a kick that races in
+/// after it leaves the fd readable for the next wait.
+pub(crate) fn drain_eventfd(file: &File) -> bool {
+    let mut b = [0u8; 8];
+    matches!((&*file).read(&mut b), Ok(8))
 }
