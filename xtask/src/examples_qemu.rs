@@ -87,7 +87,10 @@ pub fn examples_qemu(run: &mut Run) {
         );
         return;
     }
-    if !qemu::ensure_qemu(run) || !qemu::ensure_tool(run, "ping", "-V", "iputils-ping") {
+    if !qemu::ensure_qemu(run)
+        || !qemu::ensure_tool(run, "ip", "-V", "iproute2")
+        || !qemu::ensure_tool(run, "ping", "-V", "iputils-ping")
+    {
         return;
     }
     if !qemu::build_image(run, "examples-qemu: build the bare-metal image", IMAGE_DIR) {

@@ -64,7 +64,9 @@ pub fn examples_tap(run: &mut Run) {
         );
         return;
     }
-    if !qemu::ensure_tool(run, "ping", "-V", "iputils-ping") {
+    if !qemu::ensure_tool(run, "ip", "-V", "iproute2")
+        || !qemu::ensure_tool(run, "ping", "-V", "iputils-ping")
+    {
         return;
     }
     let build = cargo(&[

@@ -24,8 +24,11 @@
 //! 12. `vhost`: two Debian Linux guests under QEMU (TCG) on partnet-vswitchd's vhost-user
 //!     backend: pings and a checked 1 MiB TCP transfer (see `vhost.rs`)
 //!
-//! Missing tools (the nightly toolchain with Miri, cargo-fuzz) are installed, or the step
-//! fails with a message that says what is missing. Nothing is skipped silently.
+//! Missing tools are installed, or the step fails with a message that says what is
+//! missing; nothing is skipped silently. Before any step, the targets and components
+//! `rust-toolchain.toml` lists are added to the pinned toolchain (see `toolchain.rs`);
+//! the nightly toolchain's components (Miri, rust-src), cargo-fuzz, QEMU, `ip`, `ping`
+//! and the Debian guest packages are installed by the steps that need them.
 
 use std::env;
 use std::fs;
@@ -36,18 +39,24 @@ use std::time::Instant;
 mod echo;
 mod examples_qemu;
 mod examples_tap;
+mod fuzz;
+mod kit;
 mod netns;
 mod qemu;
+mod toolchain;
 mod vhost;
+
+use toolchain::{ensure_nightly, NIGHTLY};
 
 /// Library crates of the workspace, in dependency order. Folders that do not exist yet are
 /// reported and left out (each crate is created when its issue starts).
-const LIB_CRATES: &[&str] = &[
-    "virtqueue",
-    "queuing-port",
-    "vnet-switch",
-    "nic-drivers",
-    "netstack-glue",
+const LIB_CRATES: &[(&str, &str)] = &[
+    ("frame-link", "nic-drivers/frame-link"),
+    ("virtqueue", "virtqueue"),
+    ("queuing-port", "queuing-port"),
+    ("vnet-switch", "vnet-switch"),
+    ("nic-drivers", "nic-drivers"),
+    ("netstack-glue", "netstack-glue"),
 ];
 
 /// The embedded targets every library crate must build for without default features.
@@ -57,11 +66,17 @@ const EMBEDDED_TARGETS: &[&str] = &[
     "aarch64-unknown-none",
 ];
 
-/// The toolchain used for Miri and cargo-fuzz.
-const NIGHTLY: &str = "nightly";
-
-/// Seconds each fuzz target runs in the smoke run (override: `PARTNET_FUZZ_SECONDS`).
-const FUZZ_SECONDS_DEFAULT: u32 = 20;
+const USAGE: &str = "\
+usage: cargo xtask test [STEP ...]   every check (what .ci/run calls), or only the STEPs
+         steps: fmt clippy doc test nostd features package newest-deps miri loom fuzz
+                qemu examples-qemu examples-tap vhost
+       cargo xtask fuzz [--seconds N] [--jobs J] [TARGET ...]
+                                     a fuzz campaign: each target N seconds (default 600)
+                                     over its kept corpus, J at a time, then corpus minimised
+       cargo xtask fuzz-coverage [TARGET ...]
+                                     line coverage of the peer-facing modules over each
+                                     corpus, and the error variants no input produced
+       cargo xtask miri | loom       one step alone";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -74,19 +89,26 @@ fn main() -> ExitCode {
             let only: Vec<&str> = args[1..].iter().map(String::as_str).collect();
             test_all(&mut run, &only);
         }
-        Some("fuzz") => fuzz_smoke(&mut run),
+        Some("fuzz") => match fuzz::Campaign::parse(&args[1..]) {
+            Ok(c) => fuzz::campaign(&mut run, &c),
+            Err(e) => {
+                eprintln!("cargo xtask fuzz: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        Some("fuzz-coverage") => fuzz::coverage(&mut run, &args[1..]),
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
         // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their
         // namespace.
         Some("netns-tcp-echo") => return echo::tcp_echo_client(&args[1..]),
         Some("netns-udp-echo") => return echo::udp_echo_client(&args[1..]),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!(
-                "usage: cargo xtask test [STEP ...]\n\
-                 \n  steps: fmt clippy doc test nostd miri loom fuzz qemu examples-qemu\n           examples-tap vhost\n           (default: all)\n\
-                 \n  also: cargo xtask miri | loom | fuzz"
-            );
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     }
@@ -95,6 +117,9 @@ fn main() -> ExitCode {
 
 fn test_all(run: &mut Run, only: &[&str]) {
     let want = |s: &str| only.is_empty() || only.contains(&s);
+    // Every step compiles with the pinned toolchain (the bare-metal images too): its
+    // components and targets first, whatever the step list.
+    toolchain::ensure_pinned(run);
     if want("fmt") {
         run.step("fmt", cargo(&["fmt", "--all", "--", "--check"]));
         if Path::new("fuzz/Cargo.toml").exists() {
@@ -145,7 +170,7 @@ fn test_all(run: &mut Run, only: &[&str]) {
         run.step("test", cargo(&["test", "--workspace", "--all-features"]));
     }
     if want("nostd") {
-        for krate in existing_lib_crates(run) {
+        for (krate, _) in existing_lib_crates(run) {
             for target in EMBEDDED_TARGETS {
                 run.step(
                     &format!("no_std build {krate} ({target})"),
@@ -162,6 +187,15 @@ fn test_all(run: &mut Run, only: &[&str]) {
             }
         }
     }
+    if want("features") {
+        kit::features(run);
+    }
+    if want("package") {
+        kit::package(run);
+    }
+    if want("newest-deps") {
+        kit::newest_deps(run);
+    }
     if want("miri") {
         miri(run);
     }
@@ -169,7 +203,7 @@ fn test_all(run: &mut Run, only: &[&str]) {
         loom(run);
     }
     if want("fuzz") {
-        fuzz_smoke(run);
+        fuzz::smoke(run);
     }
     if want("qemu") {
         qemu::qemu(run);
@@ -206,8 +240,8 @@ fn miri(run: &mut Run) {
         return;
     }
     let mut jobs: Vec<(String, Vec<&str>)> = Vec::new();
-    for krate in existing_lib_crates(run) {
-        if !dir_contains(Path::new(krate).join("src").as_path(), "allow(unsafe_code)")
+    for (krate, dir) in existing_lib_crates(run) {
+        if !dir_contains(Path::new(dir).join("src").as_path(), "allow(unsafe_code)")
             && !MIRI_ALSO.contains(&krate)
         {
             println!("xtask: {krate} has no `unsafe`: no Miri run needed");
@@ -246,8 +280,8 @@ fn miri(run: &mut Run) {
 /// loom models: every crate with a `tests/loom.rs`, built with `--cfg loom` in its own
 /// target directory so the normal build is not invalidated.
 fn loom(run: &mut Run) {
-    for krate in existing_lib_crates(run) {
-        if !Path::new(krate).join("tests/loom.rs").exists() {
+    for (krate, dir) in existing_lib_crates(run) {
+        if !Path::new(dir).join("tests/loom.rs").exists() {
             continue;
         }
         let mut c = cargo(&[
@@ -266,133 +300,38 @@ fn loom(run: &mut Run) {
     }
 }
 
-/// Build every cargo-fuzz target and run each for a short time.
-fn fuzz_smoke(run: &mut Run) {
-    if !Path::new("fuzz/Cargo.toml").exists() {
-        run.fail("fuzz", "fuzz/Cargo.toml is missing");
-        return;
-    }
-    if !ensure_nightly(run, &["rust-src"]) {
-        return;
-    }
-    if !ensure_cargo_fuzz(run) {
-        return;
-    }
-    let targets = fuzz_targets();
-    if targets.is_empty() {
-        run.fail("fuzz", "no fuzz targets found in fuzz/Cargo.toml");
-        return;
-    }
-    let seconds = env::var("PARTNET_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-        .unwrap_or(FUZZ_SECONDS_DEFAULT);
-    let nightly = format!("+{NIGHTLY}");
-    if !run.step(
-        "fuzz build",
-        cargo(&[&nightly, "fuzz", "build", "--fuzz-dir", "fuzz", "-O"]),
-    ) {
-        return;
-    }
-    for t in &targets {
-        let corpus = format!("fuzz/corpus/{t}");
-        let _ = fs::create_dir_all(&corpus);
-        let max_time = format!("-max_total_time={seconds}");
-        let mut args = vec![
-            nightly.as_str(),
-            "fuzz",
-            "run",
-            "--fuzz-dir",
-            "fuzz",
-            "-O",
-            t.as_str(),
-            corpus.as_str(),
-        ];
-        let seeds = format!("fuzz/seeds/{t}");
-        if Path::new(&seeds).is_dir() {
-            args.push(seeds.as_str());
-        }
-        args.extend([
-            "--",
-            max_time.as_str(),
-            "-rss_limit_mb=2048",
-            "-print_final_stats=1",
-        ]);
-        run.step(&format!("fuzz {t} ({seconds} s)"), cargo(&args));
-    }
-}
-
-/// Fuzz target names, from the `[[bin]]` sections of fuzz/Cargo.toml.
-fn fuzz_targets() -> Vec<String> {
-    let text = fs::read_to_string("fuzz/Cargo.toml").unwrap_or_default();
-    let mut out = Vec::new();
-    let mut in_bin = false;
-    for line in text.lines() {
-        let l = line.trim();
-        if l.starts_with('[') {
-            in_bin = l == "[[bin]]";
-            continue;
-        }
-        if in_bin {
-            if let Some(rest) = l.strip_prefix("name") {
-                if let Some(v) = rest.trim_start().strip_prefix('=') {
-                    out.push(v.trim().trim_matches('"').to_string());
-                }
-            }
-        }
-    }
-    out
-}
-
-fn ensure_nightly(run: &mut Run, components: &[&str]) -> bool {
-    let have = Command::new("rustup")
-        .args([&format!("+{NIGHTLY}"), "component", "list", "--installed"])
-        .output();
-    let installed = match have {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        _ => String::new(),
-    };
-    let missing: Vec<&str> = components
-        .iter()
-        .copied()
-        .filter(|c| !installed.lines().any(|l| l.starts_with(c)))
-        .collect();
-    if !installed.is_empty() && missing.is_empty() {
-        return true;
-    }
-    println!("xtask: installing the {NIGHTLY} toolchain with {components:?} (needed for Miri and cargo-fuzz)");
-    let mut c = Command::new("rustup");
-    c.args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]);
-    for comp in components {
-        c.args(["--component", comp]);
-    }
-    run.step(&format!("install {NIGHTLY} toolchain"), c)
-}
-
-fn ensure_cargo_fuzz(run: &mut Run) -> bool {
-    let ok = Command::new("cargo")
-        .args(["fuzz", "--version"])
+/// Makes sure `cargo <sub>` runs; installs crate `krate` at `version` from crates.io
+/// (`cargo install --locked`) when it is missing or reports another version.
+pub(crate) fn ensure_cargo_tool(run: &mut Run, sub: &str, krate: &str, version: &str) -> bool {
+    let have = Command::new("cargo")
+        .args([sub, "--version"])
         .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        return true;
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    match have {
+        Some(v) if v.contains(version) => return true,
+        Some(v) => println!(
+            "xtask: {krate} {} found, the steps want {version}: installing it",
+            v.trim()
+        ),
+        None => println!("xtask: {krate} is missing: installing {version} from crates.io"),
     }
-    println!("xtask: cargo-fuzz is missing; installing it from crates.io");
     run.step(
-        "install cargo-fuzz",
-        cargo(&["install", "cargo-fuzz", "--locked"]),
+        &format!("install {krate} {version}"),
+        cargo(&["install", krate, "--version", version, "--locked"]),
     )
 }
 
-fn existing_lib_crates(run: &mut Run) -> Vec<&'static str> {
+/// The library crates whose folders exist: `(package, folder)`.
+pub(crate) fn existing_lib_crates(run: &mut Run) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
-    for k in LIB_CRATES {
-        if Path::new(k).join("Cargo.toml").exists() {
-            out.push(*k);
-        } else if run.noted_missing.iter().all(|m| m != k) {
-            println!("xtask: crate {k}/ does not exist yet; not checked");
-            run.noted_missing.push(k.to_string());
+    for &(package, dir) in LIB_CRATES {
+        if Path::new(dir).join("Cargo.toml").exists() {
+            out.push((package, dir));
+        } else if run.noted_missing.iter().all(|m| m != package) {
+            println!("xtask: crate {dir}/ does not exist; not checked");
+            run.noted_missing.push(package.to_string());
         }
     }
     out

@@ -130,6 +130,9 @@ pub fn qemu(run: &mut Run) {
         );
         return;
     }
+    if !ensure_tool(run, "ip", "-V", "iproute2") {
+        return;
+    }
     run.step(
         "qemu: TAP test (private network namespace)",
         cargo(&[

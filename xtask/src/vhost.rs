@@ -85,43 +85,8 @@ pub fn vhost(run: &mut Run) {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
-}
-
-fn has(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn ensure_qemu(run: &mut Run) -> bool {
-    if has(QEMU) {
-        return true;
-    }
-    if !is_root() {
-        run.fail(
-            "vhost",
-            "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (as root)",
-        );
-        return false;
-    }
-    let mut update = Command::new("apt-get");
-    update.args(["update", "-qq"]);
-    let mut install = Command::new("apt-get");
-    install.args([
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "qemu-system-x86",
-    ]);
-    run.step("vhost: apt-get update", update) && run.step("vhost: install QEMU", install)
+    crate::qemu::ensure_tool(run, QEMU, "--version", "qemu-system-x86")
 }
 
 struct Guest {
@@ -153,7 +118,7 @@ fn prepare_guest() -> Result<Guest, String> {
     if !kdir.join("boot").exists() {
         // The meta package names the versioned image package.
         let mut deps = sh("apt-cache depends linux-image-amd64", dir).unwrap_or_default();
-        if !deps.contains("Depends: linux-image-") && is_root() {
+        if !deps.contains("Depends: linux-image-") && crate::qemu::is_root() {
             sh("apt-get update -qq", dir)?;
             deps = sh("apt-cache depends linux-image-amd64", dir)?;
         }
