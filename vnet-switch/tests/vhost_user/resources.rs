@@ -343,10 +343,8 @@ fn hugetlb_memfd(len: u64) -> File {
     file.set_len(len).unwrap();
     let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
     // SAFETY: fcntl on the valid fd owned by `file`; no memory is passed.
-    assert_eq!(
-        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) },
-        0
-    );
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) };
+    assert_eq!(r, 0);
     file
 }
 
