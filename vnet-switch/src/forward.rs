@@ -121,10 +121,11 @@ impl<const M: usize> FastCtx<'_, M> {
     /// The checks are those of `classify` for this case, in a cheaper form: the size
     /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
     /// and that the frame fits every destination, tagged or not); the header is parsed
-    /// the same way (untagged frames only); the VLAN is the home VLAN; the spoofing
-    /// check is the same; no EtherType list exists on a `fast_in` port; the route is
-    /// the unicast route, and isolation and VLAN membership are the precomputed
-    /// `reach` mask (which never contains `s`).
+    /// the same way (untagged frames only, and only EtherTypes below `0x8100` or IPv6:
+    /// no tag TPID, see [`RawHeader::is_fast_ok`]); the VLAN is the home VLAN; the
+    /// spoofing check is the same; no EtherType list exists on a `fast_in` port; the
+    /// route is the unicast route, and isolation and VLAN membership are the
+    /// precomputed `reach` mask (which never contains `s`).
     #[inline(always)]
     pub(crate) fn route<E, const Q: usize>(
         &self,
@@ -138,7 +139,7 @@ impl<const M: usize> FastCtx<'_, M> {
             return None;
         }
         let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
-        if !header.is_untagged_ok() || header.dst_is_multicast() {
+        if !header.is_fast_ok() || header.dst_is_multicast() {
             return None;
         }
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
@@ -179,7 +180,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             return Err(DropReason::Oversized);
         }
         let header = RawHeader::parse(frame).map_err(|e| match e {
-            ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
+            ParseError::DoubleTagged(_) | ParseError::ServiceTag(_) => DropReason::Vlan,
             _ => DropReason::Malformed,
         })?;
         let (vid, pcp) = ingress_vlan(hot, &src.cfg.vlan, header.tag())?;

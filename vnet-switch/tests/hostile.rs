@@ -53,6 +53,28 @@ fn double_tagged_frames_from_a_partition_are_vlan_drops() {
 }
 
 #[test]
+fn legacy_service_tags_from_a_partition_are_vlan_drops() {
+    // 0x9100 / 0x9200: pre-standard S-tag TPIDs. As an EtherType they would leave the
+    // uplink looking like an outer tag (VLAN 20 here) to a switch that honours them.
+    let mut sw = net();
+    for tpid in [0x9100u16, 0x9200] {
+        let mut stag = frame(mac(99), mac(1), tpid, b"");
+        stag.splice(14..14, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &stag, DropReason::Vlan);
+        // As the inner TPID under the partition's own (or a priority) tag.
+        let mut inner = tagged(mac(99), mac(1), 0, 1, tpid, b"");
+        inner.splice(18..18, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &inner, DropReason::Vlan);
+        let mut prio = tagged(mac(99), mac(1), 0, 0, tpid, b"");
+        prio.splice(18..18, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &prio, DropReason::Vlan);
+        // And from the uplink, towards a partition.
+        let up = frame(mac(1), mac(50), tpid, &[0x00, 1, 0x08, 0x00]);
+        assert_dropped(&mut sw, 0, &up, DropReason::Vlan);
+    }
+}
+
+#[test]
 fn foreign_tags_and_unknown_vlans_are_vlan_drops() {
     let mut sw = net();
     assert_dropped(
