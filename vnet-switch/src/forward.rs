@@ -5,9 +5,12 @@
 //! ([`Malformed`](DropReason::Malformed), or [`Vlan`](DropReason::Vlan) for double
 //! and service tags), VLAN membership ([`Vlan`](DropReason::Vlan)), source address
 //! ([`Spoofed`](DropReason::Spoofed)), EtherType allow-list
-//! ([`EtherType`](DropReason::EtherType)), routing ([`NoRoute`](DropReason::NoRoute),
-//! or [`Oversized`](DropReason::Oversized) if the frame would not fit any destination
-//! once tagged). The rate budget and the copy follow in the switch.
+//! ([`EtherType`](DropReason::EtherType)), link control from a partition
+//! ([`LinkControl`](DropReason::LinkControl): MAC control or slow protocols to any
+//! address, or a reserved group address the port's policy does not allow), routing
+//! ([`NoRoute`](DropReason::NoRoute), or [`Oversized`](DropReason::Oversized) if the
+//! frame would not fit any destination once tagged). The rate budget and the copy
+//! follow in the switch.
 //!
 //! Forwarding rules, by destination address, within the frame's VLAN, never back to the
 //! source, never to the monitor port, and between partitions only if neither is
@@ -122,10 +125,11 @@ impl<const M: usize> FastCtx<'_, M> {
     /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
     /// and that the frame fits every destination, tagged or not); the header is parsed
     /// the same way (untagged frames only, and only EtherTypes below `0x8100` or IPv6:
-    /// no tag TPID, see [`RawHeader::is_fast_ok`]); the VLAN is the home VLAN; the
-    /// spoofing check is the same; no EtherType list exists on a `fast_in` port; the
-    /// route is the unicast route, and isolation and VLAN membership are the
-    /// precomputed `reach` mask (which never contains `s`).
+    /// no tag TPID, no MAC control, see [`RawHeader::is_fast_ok`]); the VLAN is the
+    /// home VLAN; the spoofing check is the same; no EtherType list exists on a
+    /// `fast_in` port; the route is
+    /// the unicast route, and isolation and VLAN membership are the precomputed
+    /// `reach` mask (which never contains `s`).
     #[inline(always)]
     pub(crate) fn route<E, const Q: usize>(
         &self,
@@ -201,7 +205,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
                 return Err(DropReason::EtherType);
             }
         }
-        let destinations = self.destinations(s, &header, vid, now_ns);
+        // MAC control acts on the physical link: never from a partition, to any address.
+        if hot.role == Role::Partition && header.is_mac_control() {
+            return Err(DropReason::LinkControl);
+        }
+        let destinations = self.destinations(s, &header, vid, now_ns)?;
         if destinations == 0 {
             return Err(DropReason::NoRoute);
         }
@@ -222,18 +230,29 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         })
     }
 
-    /// The ports a frame may be delivered to, one bit each.
+    /// The ports a frame may be delivered to, one bit each; a reserved group address
+    /// the source port may not send to is [`LinkControl`](DropReason::LinkControl).
     #[inline]
-    fn destinations(&self, s: usize, header: &RawHeader, vid: u16, now_ns: u64) -> u64 {
+    fn destinations(
+        &self,
+        s: usize,
+        header: &RawHeader,
+        vid: u16,
+        now_ns: u64,
+    ) -> Result<u64, DropReason> {
         let src = &self.ports[s];
         if header.dst_is_multicast() {
-            return self.flood(s, header, vid);
+            // Only group destinations pay for the reserved-range check.
+            if header.dst_is_link_local() && src.hot.link_local & (1 << (header.dst & 0xf)) == 0 {
+                return Err(DropReason::LinkControl);
+            }
+            return Ok(self.flood(s, header, vid));
         }
         let single = |d: usize| match self.ports.get(d) {
             Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
             _ => 0,
         };
-        match self.table.lookup(vid, header.dst, now_ns) {
+        Ok(match self.table.lookup(vid, header.dst, now_ns) {
             Some(hit) => single(usize::from(hit.port)),
             None if src.hot.role == Role::Partition => {
                 self.uplink.map_or(0, |u| single(usize::from(u)))
@@ -247,7 +266,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
                 }
                 mask
             }
-        }
+        })
     }
 
     /// Broadcast and multicast destinations: one pass over the ports.

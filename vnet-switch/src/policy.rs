@@ -157,6 +157,13 @@ pub struct PortConfig {
     pub default_pcp: u8,
     /// Mirroring of this port's traffic to the monitor port and the tap.
     pub mirror: Mirror,
+    /// IEEE 802.1D reserved group addresses (`01:80:c2:00:00:00`–`0f`) a partition may
+    /// send to, one bit per address: bit `n` allows `01:80:c2:00:00:0n` (e.g.
+    /// `1 << 0xe` for LLDP). 0 (the default) allows none: such frames are dropped as
+    /// [`LinkControl`](crate::DropReason::LinkControl). MAC control (`0x8808`) and slow
+    /// protocol (`0x8809`) frames from a partition are dropped whatever this says.
+    /// Ignored for the uplink and the monitor.
+    pub link_local: u16,
 }
 
 impl PortConfig {
@@ -178,6 +185,7 @@ impl PortConfig {
             classes: 1,
             default_pcp: 0,
             mirror: Mirror::default(),
+            link_local: 0,
         }
     }
 
@@ -216,6 +224,9 @@ pub(crate) struct Hot {
     pub(crate) mirror_out: bool,
     pub(crate) classes: u8,
     pub(crate) default_pcp: u8,
+    /// Reserved group addresses the peer may send to (partitions only; all for other
+    /// roles), one bit per last octet.
+    pub(crate) link_local: u16,
     pub(crate) max_frame: u16,
     /// The access VLAN; 0 for a trunk.
     pub(crate) access: u16,
@@ -252,6 +263,11 @@ impl Hot {
             mirror_out: c.mirror.egress,
             classes: c.classes,
             default_pcp: c.default_pcp,
+            link_local: if c.role == Role::Partition {
+                c.link_local
+            } else {
+                u16::MAX
+            },
             max_frame: c.max_frame,
             access,
             native,

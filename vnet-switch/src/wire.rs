@@ -31,6 +31,12 @@ pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 pub const ETHERTYPE_LEGACY_STAGS: [u16; 2] = [0x9100, 0x9200];
 /// EtherType of IPv6.
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType of MAC control frames (802.3 PAUSE, priority flow control); `0x8809` (slow
+/// protocols) follows it.
+pub const ETHERTYPE_MAC_CONTROL: u16 = 0x8808;
+/// The first IEEE 802.1D reserved group address `01:80:c2:00:00:00` as a 48-bit value;
+/// the range runs to `01:80:c2:00:00:0f`.
+const LINK_LOCAL_BASE: u64 = 0x0180_c200_0000;
 /// EtherType values below this one are 802.3 length fields, not types.
 pub const ETHERTYPE_MIN: u16 = 0x0600;
 
@@ -340,14 +346,30 @@ impl RawHeader {
 
     /// `true` if [`untagged`](Self::untagged) read a header the fast path may take: one
     /// [`is_untagged_ok`](Self::is_untagged_ok) accepts, with an EtherType below
-    /// `0x8100` or IPv6 (`0x86dd`). Every tag TPID is above `0x8100`, so two comparisons
-    /// decide; anything else takes the full path, which decides as always.
+    /// `0x8100` or IPv6 (`0x86dd`). Every tag TPID and every link-control EtherType
+    /// (MAC control `0x8808`, slow protocols `0x8809`) is above `0x8100`, so two
+    /// comparisons decide; anything else takes the full path, which decides as always.
     #[inline(always)]
     pub(crate) fn is_fast_ok(&self) -> bool {
         self.src & GROUP_BIT == 0
             && self.src != 0
             && (self.ethertype.wrapping_sub(ETHERTYPE_MIN) < ETHERTYPE_VLAN - ETHERTYPE_MIN
                 || self.ethertype == ETHERTYPE_IPV6)
+    }
+
+    /// `true` for MAC control (`0x8808`: PAUSE, PFC) and slow protocols (`0x8809`: LACP,
+    /// marker, OAM), which act on the physical link they arrive on.
+    #[inline(always)]
+    pub(crate) fn is_mac_control(&self) -> bool {
+        self.ethertype & 0xfffe == ETHERTYPE_MAC_CONTROL
+    }
+
+    /// `true` for a destination in the IEEE 802.1D reserved range
+    /// `01:80:c2:00:00:00`–`0f` (link-local control protocols a bridge never forwards);
+    /// the last octet is the low nibble.
+    #[inline(always)]
+    pub(crate) fn dst_is_link_local(&self) -> bool {
+        self.dst & !0xf == LINK_LOCAL_BASE
     }
 
     /// The tag, if any.
@@ -460,11 +482,11 @@ mod tests {
                 f[6..12].copy_from_slice(&src);
                 let full = RawHeader::parse(&f).ok().filter(|h| !h.tagged);
                 assert_eq!(RawHeader::parse_untagged(&f), full, "type {t:#06x}");
-                // The fast path takes a subset: never a tag.
+                // The fast path takes a subset: never a tag, never link control.
                 let h = RawHeader::untagged(f.first_chunk().unwrap());
                 if h.is_fast_ok() {
                     assert_eq!(Some(h), full, "fast path took type {t:#06x}");
-                    assert!(t < 0x8100 || t == 0x86dd);
+                    assert!((t < 0x8100 || t == 0x86dd) && !h.is_mac_control());
                 }
             }
         }
