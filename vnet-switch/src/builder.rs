@@ -131,6 +131,9 @@ fn validate_port(i: usize, c: &PortConfig) -> Result<(), ConfigError> {
     if c.default_pcp > 7 {
         return Err(ConfigError::Pcp(i, c.default_pcp));
     }
+    if let Some(m) = c.max_pcp.filter(|m| *m > 7) {
+        return Err(ConfigError::MaxPcp(i, m));
+    }
     if let Some(r) = c.rate {
         if r.frame_burst == 0 || r.byte_burst < u64::from(c.max_frame) {
             return Err(ConfigError::RateBurst(i));

@@ -35,6 +35,8 @@ pub enum ConfigError {
     Classes(usize, u8),
     /// `default_pcp` above 7: port and value.
     Pcp(usize, u8),
+    /// `max_pcp` above 7: port and value.
+    MaxPcp(usize, u8),
     /// A rate budget whose bursts cannot pass one maximal frame: the port.
     RateBurst(usize),
     /// A multicast group that is not a group address: port and address.
@@ -71,6 +73,7 @@ impl fmt::Display for ConfigError {
             ConfigError::FrameLimit(p, v) => write!(f, "port {p}: max_frame {v} outside 60..=9216"),
             ConfigError::Classes(p, v) => write!(f, "port {p}: {v} traffic classes, need 1..=8"),
             ConfigError::Pcp(p, v) => write!(f, "port {p}: default PCP {v} above 7"),
+            ConfigError::MaxPcp(p, v) => write!(f, "port {p}: max_pcp {v} above 7"),
             ConfigError::RateBurst(p) => write!(
                 f,
                 "port {p}: rate bursts must allow one frame of max_frame bytes"

@@ -43,22 +43,23 @@ pub(crate) struct Route {
     pub(crate) learn: bool,
 }
 
-/// The VLAN and priority of a frame arriving on a port.
+/// The VLAN and priority of a frame arriving on a port: a tag's PCP as the port's
+/// `max_pcp` policy allows (capped, or ignored for `default_pcp`).
 #[inline]
 fn ingress_vlan(hot: &Hot, mode: &VlanMode, tag: Option<VlanTag>) -> Result<(u16, u8), DropReason> {
     match tag {
         None if hot.access != 0 => Ok((hot.access, hot.default_pcp)),
         Some(t) if hot.access != 0 && (t.vid == 0 || t.vid == hot.access) => {
-            Ok((hot.access, t.pcp))
+            Ok((hot.access, hot.tagged_pcp(t.pcp)))
         }
         _ if hot.access != 0 => Err(DropReason::Vlan),
         None if hot.native != 0 => Ok((hot.native, hot.default_pcp)),
-        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, t.pcp)),
+        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, hot.tagged_pcp(t.pcp))),
         Some(t)
             if t.vid != 0
                 && matches!(mode, VlanMode::Trunk { allowed, .. } if allowed.contains(t.vid)) =>
         {
-            Ok((t.vid, t.pcp))
+            Ok((t.vid, hot.tagged_pcp(t.pcp)))
         }
         _ => Err(DropReason::Vlan),
     }
