@@ -11,7 +11,7 @@ use crate::wire::MacAddress;
 pub enum ConfigError {
     /// More ports than the switch's capacity (or than 64): the capacity.
     TooManyPorts(usize),
-    /// The MAC table size is not a power of two: the size.
+    /// The MAC table size is not a power of two (up to 2^31): the size.
     TableSize(usize),
     /// The egress queue depth is not a power of two: the depth.
     QueueDepth(usize),
@@ -49,7 +49,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::TooManyPorts(c) => write!(f, "too many ports: capacity {c} (at most 64)"),
-            ConfigError::TableSize(n) => write!(f, "MAC table size {n} is not a power of two"),
+            ConfigError::TableSize(n) => {
+                write!(f, "MAC table size {n} is not a power of two up to 2^31")
+            }
             ConfigError::QueueDepth(n) => write!(f, "egress queue depth {n} is not a power of two"),
             ConfigError::SecondUplink(p) => write!(f, "port {p}: a second uplink"),
             ConfigError::SecondMonitor(p) => write!(f, "port {p}: a second monitor port"),
