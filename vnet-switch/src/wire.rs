@@ -353,7 +353,8 @@ impl RawHeader {
     pub(crate) fn is_fast_ok(&self) -> bool {
         self.src & GROUP_BIT == 0
             && self.src != 0
-            && (self.ethertype.wrapping_sub(ETHERTYPE_MIN) < ETHERTYPE_VLAN - ETHERTYPE_MIN
+            // 0x0600..0x8100 is a high byte of 0x06..=0x80.
+            && (((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
                 || self.ethertype == ETHERTYPE_IPV6)
     }
 
