@@ -153,7 +153,8 @@ pub struct PortConfig {
     pub rate: Option<RateLimit>,
     /// Egress traffic classes (1..=8); PCP `p` goes to class `p * classes / 8`.
     pub classes: u8,
-    /// PCP of untagged ingress frames.
+    /// PCP of untagged ingress frames, and of tagged ones unless `max_pcp` lets the
+    /// tag's claim count.
     pub default_pcp: u8,
     /// Mirroring of this port's traffic to the monitor port and the tap.
     pub mirror: Mirror,
