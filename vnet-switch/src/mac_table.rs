@@ -296,6 +296,12 @@ impl<const N: usize> MacTable<N> {
                     return Err(InsertError::Static);
                 }
                 let refresh = e.counted && e.port == port;
+                if refresh && self.quotas.get(usize::from(port)).map(|q| q.tail) == Some(at as u32)
+                {
+                    // Already the port's most recent entry: its place on the list stays.
+                    self.buckets[at].last_seen_ns = now_ns;
+                    return Ok(());
+                }
                 if !refresh && !self.has_room(port, quota, now_ns) {
                     return Err(InsertError::Quota);
                 }
