@@ -112,154 +112,122 @@ pub(crate) fn store(w: &AtomicU32, v: u32, o: Ordering) {
     w.store(v.to_le(), o)
 }
 
-/// Copy `src` into shared words (relaxed, little-endian byte order), padding the last
-/// word with zeros. `dst` must hold at least `src.len().div_ceil(4)` words; extra
-/// words are left untouched.
-#[inline]
+/// Copy `src` into shared words: one relaxed atomic store per word, the bytes in
+/// memory order (as a `memcpy` would leave them), the last word padded with zeros.
+/// `dst` must hold at least `src.len().div_ceil(4)` words; extra words are left
+/// untouched.
+///
+/// Defined whatever the peer does meanwhile: every access to shared memory is an
+/// atomic of the region's own size (the 32-bit word every other access to the region,
+/// and the test peer `mock::HostilePeer`, use), so a peer writing the same words
+/// concurrently (breaking the protocol) races on *values*, never a data race. Wider
+/// atomics would not do: racing atomic accesses of different sizes to the same bytes
+/// are undefined behaviour too.
+#[inline(always)]
 pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) {
+    // Whole pairs of words first: one 8-byte load of the private side feeds two word
+    // stores (measured faster than word by word).
+    let pairs = (src.len() / 8).min(dst.len() / 2);
+    let (src_pairs, src) = src.split_at(pairs * 8);
+    let (dst_pairs, dst) = dst.split_at(pairs * 2);
+    for (c, w) in src_pairs.chunks_exact(8).zip(dst_pairs.chunks_exact(2)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let (first, second) = split_u64(u64::from_ne_bytes(b));
+        w[0].store(first, Ordering::Relaxed);
+        w[1].store(second, Ordering::Relaxed);
+    }
     let mut chunks = src.chunks_exact(4);
     let mut words = dst.iter();
     // `chunks` first: `zip` must not pull a word when the chunks are exhausted.
     for (c, w) in (&mut chunks).zip(&mut words) {
         let mut b = [0u8; 4];
         b.copy_from_slice(c);
-        w.store(u32::from_le_bytes(b).to_le(), Ordering::Relaxed);
+        w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         if let Some(w) = words.next() {
             let mut b = [0u8; 4];
             b[..rest.len()].copy_from_slice(rest);
-            w.store(u32::from_le_bytes(b).to_le(), Ordering::Relaxed);
+            w.store(u32::from_ne_bytes(b), Ordering::Relaxed);
         }
     }
 }
 
-/// Copy shared words into `dst` (relaxed), `dst.len()` bytes.
-#[inline]
+/// Copy shared words into `dst` (`dst.len()` bytes): one relaxed atomic load per word,
+/// each word loaded once. See [`copy_in`] for why this is defined under a racing
+/// peer; what arrives is private bytes, opaque payload to the caller.
+#[inline(always)]
 pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) {
+    // Whole pairs of words first: two word loads, one 8-byte store to the private side
+    // (measured faster than word by word).
+    let pairs = (dst.len() / 8).min(src.len() / 2);
+    let (src_pairs, src) = src.split_at(pairs * 2);
+    let (dst_pairs, dst) = dst.split_at_mut(pairs * 8);
+    for (c, w) in dst_pairs.chunks_exact_mut(8).zip(src_pairs.chunks_exact(2)) {
+        let first = w[0].load(Ordering::Relaxed);
+        let second = w[1].load(Ordering::Relaxed);
+        c.copy_from_slice(&join_u64(first, second).to_ne_bytes());
+    }
     let mut words = src.iter();
     let mut chunks = dst.chunks_exact_mut(4);
     for (c, w) in (&mut chunks).zip(&mut words) {
-        c.copy_from_slice(&u32::from_le(w.load(Ordering::Relaxed)).to_le_bytes());
+        c.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         if let Some(w) = words.next() {
-            let b = u32::from_le(w.load(Ordering::Relaxed)).to_le_bytes();
+            let b = w.load(Ordering::Relaxed).to_ne_bytes();
             let n = rest.len();
             rest.copy_from_slice(&b[..n]);
         }
     }
 }
 
-/// Copy `n` bytes. Up to 64 bytes (a small message): two overlapping fixed-size
-/// copies of the largest power of two not above `n` (one ending at `n`), inlined as a
-/// few vector or word moves, no loop and no call. Above 64 bytes (frames): one
-/// `memcpy`, whose own vector loop wins at that size.
-///
-/// # Safety
-///
-/// `src` readable and `dst` writable for `n` bytes, not overlapping.
-#[cfg(not(loom))]
+/// The two words whose bytes, in memory order, are those of `v` in memory order.
 #[inline(always)]
-unsafe fn copy_len(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: the caller's contract covers `n` bytes; `copy_ends::<K>` is called only
-    // with `K <= n`.
-    unsafe {
-        if n > 64 {
-            core::ptr::copy_nonoverlapping(src, dst, n);
-        } else if n >= 32 {
-            copy_ends::<32>(src, dst, n);
-        } else if n >= 16 {
-            copy_ends::<16>(src, dst, n);
-        } else if n >= 8 {
-            copy_ends::<8>(src, dst, n);
-        } else if n >= 4 {
-            copy_ends::<4>(src, dst, n);
-        } else if n > 0 {
-            // 1..=3 bytes: first, middle, last.
-            *dst = *src;
-            *dst.add(n / 2) = *src.add(n / 2);
-            *dst.add(n - 1) = *src.add(n - 1);
-        }
+const fn split_u64(v: u64) -> (u32, u32) {
+    let (low, high) = (v as u32, (v >> 32) as u32);
+    if cfg!(target_endian = "little") {
+        (low, high)
+    } else {
+        (high, low)
     }
 }
 
-/// [`copy_len`] with its own path for `n == full` (the port's maximum message size,
-/// a constant for the typed ports): a full-size message is then copied at constant
-/// offsets, without waiting for `n` (a length just loaded from shared memory or from
-/// the caller's slice).
-///
-/// # Safety
-///
-/// As [`copy_len`].
-#[cfg(not(loom))]
+/// The inverse of [`split_u64`].
 #[inline(always)]
-unsafe fn copy_blocks(src: *const u8, dst: *mut u8, n: usize, full: usize) {
-    // SAFETY: caller contract, with `full == n` in the first branch.
-    unsafe {
-        if n == full {
-            copy_len(src, dst, full)
-        } else {
-            copy_len(src, dst, n)
-        }
-    }
+const fn join_u64(first: u32, second: u32) -> u64 {
+    let (low, high) = if cfg!(target_endian = "little") {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    low as u64 | (high as u64) << 32
 }
 
-/// Copy bytes `0..K` and `n - K..n` (together all of `0..n` when `K <= n <= 2 * K`).
-///
-/// # Safety
-///
-/// `K <= n`; `src` readable and `dst` writable for `n` bytes, not overlapping.
-#[cfg(not(loom))]
+/// Copy `src` into a queue slot (see [`copy_in`]). The protocol hands the slot to this
+/// side alone until `tail` is published, but a peer that breaks it and writes the slot
+/// concurrently must not make the copy undefined, so this is the atomic word copy
+/// too, never a plain `memcpy` over shared memory. `full`: the port's maximum message
+/// size, a constant for the typed ports: a full-size message is copied at constant
+/// offsets, fully unrolled, without waiting for its length.
 #[inline(always)]
-unsafe fn copy_ends<const K: usize>(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: `0..K` and `n - K..n` lie within `0..n` (`K <= n`, caller contract), in
-    // both buffers; a byte copied twice gets the same value.
-    unsafe {
-        core::ptr::copy_nonoverlapping(src, dst, K);
-        core::ptr::copy_nonoverlapping(src.add(n - K), dst.add(n - K), K);
-    }
-}
-
-/// Bulk copy of `src` into a slot the queue protocol hands to this side exclusively
-/// (the receiver cannot touch it before `tail` is published). Plain copies instead of
-/// word atomics: the hot path for frame-sized messages. A peer that breaks the protocol
-/// and writes the slot concurrently can only change the opaque payload bytes; lengths
-/// and indices never go through here. Under loom the atomic copy is used. `full`: the
-/// port's maximum message size (see [`copy_blocks`]).
-#[inline]
 pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
-    #[cfg(not(loom))]
-    if src.len() <= dst.len() * 4 {
-        // SAFETY: `dst` covers `dst.len() * 4 >= src.len()` bytes of memory that
-        // `AtomicU32` (an `UnsafeCell`) allows to be written through a shared
-        // reference; `src` is a distinct, private buffer, so they do not overlap; the
-        // pointer is derived from the slice, keeping its provenance.
-        unsafe {
-            copy_blocks(
-                src.as_ptr(),
-                dst.as_ptr().cast::<u8>().cast_mut(),
-                src.len(),
-                full,
-            )
-        };
-        return;
+    if src.len() == full {
+        copy_in(dst, &src[..full])
+    } else {
+        copy_in(dst, src)
     }
-    copy_in(dst, src)
 }
 
-/// Bulk copy out of a slot the queue protocol hands to this side exclusively (the
-/// source does not reuse it before `head` is published). See [`copy_in_owned`].
-#[inline]
+/// Copy a queue slot out into `dst` (see [`copy_out`] and [`copy_in_owned`]).
+#[inline(always)]
 pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
-    #[cfg(not(loom))]
-    if dst.len() <= src.len() * 4 {
-        // SAFETY: `src` covers at least `dst.len()` readable bytes, `dst` is a distinct
-        // private buffer; any bit pattern is a valid `u8`.
-        unsafe { copy_blocks(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len(), full) };
-        return;
+    if dst.len() == full {
+        copy_out(src, &mut dst[..full])
+    } else {
+        copy_out(src, dst)
     }
-    copy_out(src, dst)
 }

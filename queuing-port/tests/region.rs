@@ -113,3 +113,83 @@ fn every_length_round_trips() {
         assert!(buf[len..].iter().all(|&b| b == 0xee), "wrote past {len}");
     }
 }
+
+/// A peer that breaks the protocol: a thread that keeps writing the data slots (atomic
+/// word stores, as through any `Region`) while the sender copies messages in and the
+/// receiver copies them out. Both copies must be defined under that race (atomic word
+/// copies, never plain `memcpy` over shared memory), which Miri's race detector checks:
+/// a non-atomic copy here is reported as a data race. The scribbled bytes reach the
+/// caller only as payload; the lengths, which this peer leaves alone, still arrive
+/// checked. Every copy path is taken: the full size above 64 bytes, 64 bytes, and each
+/// smaller size class.
+#[test]
+fn peer_scribbling_the_slots_during_copies_is_no_data_race() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+    use queuing_port::mock::HostilePeer;
+
+    const MAX: usize = 100;
+    const CAP: usize = 2;
+    const G: Geometry = Geometry::queuing(MAX as u32, CAP as u32, false);
+    const LENS: [usize; 8] = [MAX, 64, 40, 20, 9, 5, 3, 1];
+    let r = OwnedRegion::<{ G.total_words() }>::formatted(&G);
+    let mut tx = QueueSender::attach(r.region(), &G).unwrap();
+    let mut rx = QueueReceiver::attach(r.region(), &G).unwrap();
+    let peer = HostilePeer::new(r.region());
+    let data = G.slot_word(0)..G.slot_word(CAP);
+    // Relaxed: the flag must not order the owner's copies before the peer's writes.
+    let stop = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 2 * LENS.len() } else { 20_000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut v = 0u32;
+            // At least one pass, whenever the scheduler runs this thread.
+            loop {
+                for w in data.clone() {
+                    peer.poke(w, v);
+                    v = v.wrapping_add(0x0101_0101);
+                }
+                if stop.load(Relaxed) {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        });
+        let mut buf = [0u8; MAX];
+        for round in 0..rounds {
+            let len = LENS[round % LENS.len()];
+            tx.try_send(&[round as u8; MAX][..len]).unwrap();
+            if round % 3 == 0 {
+                std::thread::yield_now();
+            }
+            let m = rx.try_receive(&mut buf).unwrap();
+            assert_eq!(m.len, len);
+        }
+        stop.store(true, Relaxed);
+    });
+}
+
+/// Payload bytes land in the shared slot in message order (the word copies move bytes,
+/// not numbers), whatever the length's split into 8-byte pairs, words and a tail.
+#[test]
+fn payload_bytes_are_stored_in_message_order() {
+    const MAX: usize = 23;
+    const G: Geometry = Geometry::queuing(MAX as u32, 1, false);
+    let r = OwnedRegion::<{ G.total_words() }>::formatted(&G);
+    let mut tx = QueueSender::attach(r.region(), &G).unwrap();
+    let mut rx = QueueReceiver::attach(r.region(), &G).unwrap();
+    let mut buf = [0u8; MAX];
+    for len in [MAX, 16, 13, 8, 6, 4, 1] {
+        let msg: Vec<u8> = (1..=len as u8).collect();
+        tx.try_send(&msg).unwrap();
+        let words = &r.region().words()[G.slot_word(0)..];
+        let mut stored = Vec::new();
+        for w in &words[..len.div_ceil(4)] {
+            stored.extend_from_slice(&w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes());
+        }
+        assert_eq!(&stored[..len], &msg[..], "length {len}");
+        assert!(stored[len..].iter().all(|&b| b == 0), "padding of {len}");
+        assert_eq!(rx.try_receive(&mut buf).unwrap().len, len);
+        assert_eq!(&buf[..len], &msg[..]);
+    }
+}
