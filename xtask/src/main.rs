@@ -57,6 +57,7 @@ const LIB_CRATES: &[(&str, &str)] = &[
     ("vnet-switch", "vnet-switch"),
     ("nic-drivers", "nic-drivers"),
     ("netstack-glue", "netstack-glue"),
+    ("afdx", "nic-drivers/afdx"),
 ];
 
 /// The embedded targets every library crate must build for without default features.
