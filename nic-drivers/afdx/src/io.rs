@@ -6,19 +6,21 @@
 //! that partition, so a partition can only send on its own VLs. Each receive binding
 //! names an AFDX receive port and the partition's port to write ([`ApexSink`]).
 //!
-//! [`IoPartition::poll`] does one bounded round: read the partitions' ports while their
-//! VL has queue room (a queuing port's messages wait in the partition's queue, never
-//! lost to a full VL; a sampling port is read only when updated, so only its freshest
-//! value is sent), release eligible frames onto both networks, take received frames and
-//! deliver them.
+//! [`IoPartition::poll`] does one bounded round: read the partitions' ports (a queuing
+//! port only while its VL has queue room, so its messages wait in the partition's queue,
+//! never lost to a full VL; a sampling port whenever it was updated, its value replacing
+//! the one waiting for the BAG, so the freshest value is sent), release eligible frames
+//! onto both networks, take received frames and deliver them.
 
 use frame_link::FrameLink;
 use heapless::Vec;
 use queuing_port::PartitionId;
 
 use crate::apex::{ApexSink, ApexSource, SinkError};
+use crate::config::PortKind;
 use crate::end_system::EndSystem;
 use crate::error::ConfigError;
+use crate::rx::Delivery;
 use crate::wire;
 
 /// Counters of the I/O partition.
@@ -154,7 +156,12 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
         let mut buf = [0u8; wire::MAX_PAYLOAD];
         let mut moved = 0;
         for s in self.sources.iter_mut() {
-            while moved < budget && es.tx_room(s.port) > 0 {
+            // A sampling port is read whenever it has a new value (which replaces one
+            // waiting for its BAG); a queuing port only while its VL has room.
+            let sampling = es.tx_port_config(s.port).map(|c| c.kind) == Some(PortKind::Sampling);
+            let mut fetches = 0;
+            while moved < budget && (es.tx_room(s.port) > 0 || (sampling && fetches == 0)) {
+                fetches += 1;
                 match s.source.fetch(&mut buf, now_us) {
                     Ok(Some(n)) => {
                         let msg = buf.get(..n).unwrap_or(&[]);
@@ -191,18 +198,21 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
     {
         self.pump_sources(es, now_us, budget);
         es.poll_tx(now_us, a, b, budget);
-        let sinks = &mut self.sinks;
-        let stats = &mut self.stats;
-        es.poll_rx(now_us, a, b, budget, |d| {
-            let Some(s) = sinks.iter_mut().find(|s| s.port == d.port) else {
-                stats.unbound += 1;
-                return;
-            };
-            match s.sink.deliver(d.payload, now_us) {
-                Ok(()) => stats.delivered += 1,
-                Err(SinkError::Overflow) => stats.overflows += 1,
-                Err(SinkError::Port(_)) => stats.sink_errors += 1,
-            }
-        });
+        es.poll_rx(now_us, a, b, budget, |d| self.deliver(d, now_us));
+    }
+
+    /// Delivers one message the end system accepted to the port bound to its receive
+    /// port (for callers that drive [`EndSystem::poll_rx`] or
+    /// [`EndSystem::receive`] themselves).
+    pub fn deliver(&mut self, d: &Delivery<'_>, now_us: u64) {
+        let Some(s) = self.sinks.iter_mut().find(|s| s.port == d.port) else {
+            self.stats.unbound += 1;
+            return;
+        };
+        match s.sink.deliver(d.payload, now_us) {
+            Ok(()) => self.stats.delivered += 1,
+            Err(SinkError::Overflow) => self.stats.overflows += 1,
+            Err(SinkError::Port(_)) => self.stats.sink_errors += 1,
+        }
     }
 }

@@ -142,6 +142,8 @@ pub struct VlTxStats {
     pub released: u64,
     /// Messages refused, by [`TxDrop::index`] (`OverLmax`, `QueueFull`).
     pub drops: [u64; TxDrop::COUNT],
+    /// Sampling messages that replaced a fresher-to-be-sent frame on a full queue.
+    pub replaced: u64,
     /// The largest delay from eligibility to departure seen, in ns.
     pub max_jitter_ns: u64,
     /// Frames that left later than the jitter bound after their eligibility (the caller

@@ -13,7 +13,7 @@
 use frame_link::{FrameLink, FrameMeta};
 use queuing_port::PartitionId;
 
-use crate::config::{wire_time_ns, Network, JITTER_BOUND_US};
+use crate::config::{wire_time_ns, Network, PortKind, JITTER_BOUND_US};
 use crate::end_system::{EndSystem, Pending};
 use crate::error::TxError;
 use crate::stats::TxDrop;
@@ -86,7 +86,10 @@ pub fn send_on<L: FrameLink + ?Sized>(link: &mut L, frame: &[u8]) -> Emit {
 impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
     /// Queues `msg` from `partition` on transmit port `port` at `now_us`. Refused (and
     /// counted on the VL, except the first two) when the port does not exist, is not the
-    /// partition's, the frame would exceed Lmax, or the VL's queue is at its bound.
+    /// partition's, the frame would exceed Lmax, or — for a queuing port — the VL's queue
+    /// is at its bound. A sampling port's message replaces the newest frame still waiting
+    /// on a full VL queue (counted as `replaced`): the freshest value leaves at the next
+    /// BAG.
     pub fn send(
         &mut self,
         partition: PartitionId,
@@ -116,8 +119,15 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
             });
         }
         if vl.queue.len() >= usize::from(vl.cfg.queue_bound) || vl.queue.is_full() {
-            vl.stats.drops[TxDrop::QueueFull.index()] += 1;
-            return Err(TxError::QueueFull { vl: vl.cfg.id });
+            if p.cfg.kind == PortKind::Sampling {
+                // A sampling port sends its freshest value: it replaces the newest frame
+                // still waiting for its BAG.
+                vl.queue.pop_back();
+                vl.stats.replaced += 1;
+            } else {
+                vl.stats.drops[TxDrop::QueueFull.index()] += 1;
+                return Err(TxError::QueueFull { vl: vl.cfg.id });
+            }
         }
         let mut pending = Pending {
             len: 0,

@@ -370,3 +370,45 @@ fn one_frame_per_bag_and_sequence_wrap() {
     assert_eq!(seqs[255], 255);
     assert_eq!(seqs[256], 1, "255 wraps to 1, never to 0");
 }
+
+#[test]
+fn a_sampling_port_sends_its_freshest_value() {
+    let vls = [VlConfig::new(7, 4, 100)];
+    let tx = [TxPortConfig {
+        partition: PartitionId(1),
+        vl: 7,
+        src_udp: 1,
+        dst_udp: 2,
+        kind: PortKind::Sampling,
+    }];
+    let cfg = EsConfig {
+        network_id: 1,
+        equipment_id: 1,
+        src_ip: [10, 0, 0, 1],
+        link_mbps: 100,
+        tech_latency_us: 40,
+        tx_vls: &vls,
+        rx_vls: &[],
+        tx_ports: &tx,
+        rx_ports: &[],
+    };
+    let mut es = Box::new(Es::new(&cfg).unwrap());
+    let mut got = Vec::new();
+    for t in 0..=8u64 {
+        // A new value every ms; the VL sends one frame per 4 ms.
+        let mut v = [0u8; 20];
+        v[0] = t as u8;
+        es.send(PartitionId(1), 0, &v, t * 1000).unwrap();
+        es.poll_tx_with(t * 1000, 8, |o| {
+            if o.network == Network::A {
+                got.push(wire::parse(o.frame).unwrap().payload[0]);
+            }
+            Emit::Sent
+        });
+    }
+    // At 0, 4 and 8 ms: each time the value written at that moment, never an older one.
+    assert_eq!(got, [0, 4, 8]);
+    let st = es.tx_stats(7).unwrap();
+    assert_eq!(st.replaced, 6);
+    assert_eq!(st.drops[TxDrop::QueueFull.index()], 0);
+}
