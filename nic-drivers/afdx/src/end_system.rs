@@ -1,6 +1,6 @@
 //! [`EndSystem`]: the validated configuration and the per-VL state of both directions.
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 use queuing_port::PartitionId;
 
 use crate::config::{EsConfig, Network, PortKind, RxPortConfig, TxPortConfig, VlConfig};
@@ -9,17 +9,79 @@ use crate::stats::{NetStats, VlRxStats, VlTxStats};
 use crate::wire::{self, Addressing};
 
 /// A frame built and waiting for its BAG.
-#[derive(Clone)]
 pub(crate) struct Pending {
     pub(crate) len: u16,
     pub(crate) arrival_us: u64,
     pub(crate) frame: [u8; wire::MAX_FRAME],
 }
 
+/// A FIFO of `Q` frame slots, frames built and sent in place (no frame is moved).
+pub(crate) struct FrameQueue<const Q: usize> {
+    slots: [Pending; Q],
+    head: usize,
+    len: usize,
+}
+
+impl<const Q: usize> FrameQueue<Q> {
+    fn new() -> Self {
+        FrameQueue {
+            slots: core::array::from_fn(|_| Pending {
+                len: 0,
+                arrival_us: 0,
+                frame: [0; wire::MAX_FRAME],
+            }),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub(crate) fn front(&self) -> Option<&Pending> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots.get(self.head)
+    }
+
+    /// The slot after the last frame, now counted in the queue (the caller fills it).
+    #[inline]
+    pub(crate) fn push(&mut self) -> Option<&mut Pending> {
+        if self.len >= Q {
+            return None;
+        }
+        let i = (self.head + self.len) % Q;
+        self.len += 1;
+        self.slots.get_mut(i)
+    }
+
+    /// Removes the newest frame.
+    #[inline]
+    pub(crate) fn pop_back(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    /// Removes the oldest frame: its slot, valid until the next `push`.
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<&mut Pending> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.head;
+        self.head = (self.head + 1) % Q;
+        self.len -= 1;
+        self.slots.get_mut(i)
+    }
+}
+
 /// A transmitted VL: its regulator and queue.
 pub(crate) struct TxVl<const Q: usize> {
     pub(crate) cfg: VlConfig,
-    pub(crate) queue: Deque<Pending, Q>,
+    pub(crate) queue: FrameQueue<Q>,
     /// The regulator's release time of the previous frame (µs).
     pub(crate) last_release_us: Option<u64>,
     pub(crate) next_seq: u8,
@@ -111,7 +173,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
             es.tx_vls
                 .push(TxVl {
                     cfg: *v,
-                    queue: Deque::new(),
+                    queue: FrameQueue::new(),
                     last_release_us: None,
                     next_seq: 0,
                     ip_id: 0,

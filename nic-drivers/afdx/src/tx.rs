@@ -14,7 +14,7 @@ use frame_link::{FrameLink, FrameMeta};
 use queuing_port::PartitionId;
 
 use crate::config::{wire_time_ns, Network, PortKind, JITTER_BOUND_US};
-use crate::end_system::{EndSystem, Pending};
+use crate::end_system::EndSystem;
 use crate::error::TxError;
 use crate::stats::TxDrop;
 use crate::wire;
@@ -118,7 +118,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                 lmax: vl.cfg.lmax,
             });
         }
-        if vl.queue.len() >= usize::from(vl.cfg.queue_bound) || vl.queue.is_full() {
+        if vl.queue.len() >= usize::from(vl.cfg.queue_bound) {
             if p.cfg.kind == PortKind::Sampling {
                 // A sampling port sends its freshest value: it replaces the newest frame
                 // still waiting for its BAG.
@@ -129,19 +129,22 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                 return Err(TxError::QueueFull { vl: vl.cfg.id });
             }
         }
-        let mut pending = Pending {
-            len: 0,
-            arrival_us: now_us,
-            frame: [0; wire::MAX_FRAME],
-        };
-        // The length was checked against Lmax (≤ 1518), so the frame fits.
-        let len = wire::build(&mut pending.frame, &p.addr, vl.ip_id, msg).unwrap_or(0);
-        pending.len = len as u16;
-        vl.ip_id = vl.ip_id.wrapping_add(1);
-        if vl.queue.push_back(pending).is_err() {
+        let Some(slot) = vl.queue.push() else {
             vl.stats.drops[TxDrop::QueueFull.index()] += 1;
             return Err(TxError::QueueFull { vl: vl.cfg.id });
-        }
+        };
+        // Built in place; the length was checked against Lmax (≤ 1518), so it fits.
+        let Some(len) = wire::build(&mut slot.frame, &p.addr, vl.ip_id, msg) else {
+            vl.queue.pop_back();
+            vl.stats.drops[TxDrop::OverLmax.index()] += 1;
+            return Err(TxError::OverLmax {
+                frame_len,
+                lmax: vl.cfg.lmax,
+            });
+        };
+        slot.len = len as u16;
+        slot.arrival_us = now_us;
+        vl.ip_id = vl.ip_id.wrapping_add(1);
         vl.stats.queued += 1;
         Ok(())
     }
@@ -188,7 +191,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
             let Some(vl) = self.tx_vls.get_mut(i) else {
                 break;
             };
-            let Some(mut p) = vl.queue.pop_front() else {
+            let Some(p) = vl.queue.pop_front() else {
                 break;
             };
             vl.last_release_us = Some(eligible_us);
