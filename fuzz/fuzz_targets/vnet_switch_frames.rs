@@ -3,8 +3,9 @@
 //! Invariants checked after every poll: configuration errors are typed (never a panic);
 //! every ingress frame is forwarded or counted under exactly one drop reason; a partition
 //! only receives frames addressed to it (its MAC, broadcast, a multicast, or unknown
-//! unicast if promiscuous), untagged, never with its own source address; the switch keeps
-//! serving after any input. Differential: a shadow switch with the same configuration but
+//! unicast if promiscuous), untagged, never with its own source address; the uplink never
+//! gets a partition's MAC control frame or a reserved group address its policy does not
+//! allow; the switch keeps serving after any input. Differential: a shadow switch with the same configuration but
 //! every port mirrored on ingress (which keeps every frame off the fast path) gets the
 //! same frames and polls; every port but the monitor must receive the same frames and
 //! count the same (the fast path decides exactly as the full path).
@@ -24,10 +25,12 @@ fn mac(n: u8) -> MacAddress {
 }
 
 fn addr(u: &mut Unstructured) -> Result<MacAddress> {
-    Ok(match u.int_in_range(0..=4u8)? {
+    Ok(match u.int_in_range(0..=5u8)? {
         0 => MacAddress::BROADCAST,
         1 => MacAddress([1, 0, 0x5e, 0, 0, u.int_in_range(0..=3)?]),
         2 => MacAddress(u.arbitrary()?),
+        // The IEEE 802.1D reserved range and just past it.
+        3 => MacAddress([0x01, 0x80, 0xc2, 0, 0, u.int_in_range(0..=0x10)?]),
         _ => mac(u.int_in_range(0..=7)?),
     })
 }
@@ -58,6 +61,8 @@ fn port_config(u: &mut Unstructured, i: usize) -> Result<PortConfig> {
     c.max_frame = u.int_in_range(40..=1600)?;
     c.classes = u.int_in_range(0..=9)?;
     c.default_pcp = u.int_in_range(0..=8)?;
+    c.max_pcp = u.arbitrary::<Option<u8>>()?.map(|m| m % 9);
+    c.link_local = u.arbitrary()?;
     c.mirror = Mirror {
         ingress: u.arbitrary()?,
         egress: u.arbitrary()?,
@@ -98,8 +103,10 @@ fn frame(u: &mut Unstructured) -> Result<Vec<u8>> {
         f.extend_from_slice(&u.int_in_range(0u16..=0xffff)?.to_be_bytes());
     }
     f.extend_from_slice(
-        &u.choose(&[0x0800u16, 0x0806, 0x86dd, 0x88a8, 0x0040])?
-            .to_be_bytes(),
+        &u.choose(&[
+            0x0800u16, 0x0806, 0x86dd, 0x88a8, 0x0040, 0x9100, 0x9200, 0x8808, 0x8809, 0x88cc,
+        ])?
+        .to_be_bytes(),
     );
     let n = u.int_in_range(0..=1560)?;
     f.resize(f.len() + n, 0x5a);
@@ -182,6 +189,28 @@ fn run(u: &mut Unstructured) -> Result<()> {
                 assert_eq!(got, want, "port {i}: fast and full path");
             }
             for f in &got {
+                // No link control from a partition leaves on the uplink (the reserved
+                // range only where the sender's `link_local` allows it).
+                if c.role == Role::Uplink && f.len() >= 14 {
+                    let tag = usize::from(f[12..14] == [0x81, 0x00]) * 4;
+                    let et = f
+                        .get(12 + tag..14 + tag)
+                        .map(|t| u16::from_be_bytes([t[0], t[1]]));
+                    let src = MacAddress::from_slice(&f[6..12]).unwrap();
+                    // Every frame on the uplink comes from a partition with its own MAC
+                    // (several partitions may share one in different VLANs).
+                    let mut from = cfgs
+                        .iter()
+                        .filter(|p| p.role == Role::Partition && p.mac == Some(src));
+                    assert!(et != Some(0x8808) && et != Some(0x8809), "MAC control left");
+                    if f[0..5] == [0x01, 0x80, 0xc2, 0, 0] && f[5] <= 0x0f {
+                        assert!(
+                            from.any(|p| p.link_local & (1 << f[5]) != 0),
+                            "link-local {:#04x} left",
+                            f[5]
+                        );
+                    }
+                }
                 if c.role != Role::Partition {
                     continue;
                 }

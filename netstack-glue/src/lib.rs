@@ -33,6 +33,18 @@
 //! socket buffers are the caller's.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
+// Some docs link to items of optional features; with such a feature off the link has
+// no target. The `doc` step checks every link with all features on.
+#![cfg_attr(
+    not(all(
+        feature = "std",
+        feature = "nic-drivers",
+        feature = "vnet-switch",
+        feature = "queuing-port",
+        feature = "embassy"
+    )),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod checksum;
 mod core;

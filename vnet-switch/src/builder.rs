@@ -51,9 +51,9 @@ impl<E: PortEndpoint, const P: usize> SwitchBuilder<E, P> {
     }
 
     /// Validates everything and builds the switch with a MAC table of `M` buckets (a
-    /// power of two) and egress queues of `Q` frames per traffic class (a power of two).
+    /// power of two, at most 2^31) and egress queues of `Q` frames per traffic class (a power of two).
     pub fn build<const M: usize, const Q: usize>(self) -> Result<Switch<E, P, M, Q>, ConfigError> {
-        if !M.is_power_of_two() {
+        if !M.is_power_of_two() || M > crate::mac_table::MAX_BUCKETS {
             return Err(ConfigError::TableSize(M));
         }
         if !Q.is_power_of_two() || Q > usize::from(u16::MAX) {
@@ -76,7 +76,10 @@ impl<E: PortEndpoint, const P: usize> SwitchBuilder<E, P> {
                     match table.insert_static(*vid, mac.to_u64(), i as u8) {
                         Ok(()) => {}
                         Err(InsertError::Static) => return Err(ConfigError::DuplicateMac(i, mac)),
-                        Err(InsertError::Full) => return Err(ConfigError::MacTableFull(i, mac)),
+                        // Static entries have no quota: `Quota` does not happen.
+                        Err(InsertError::Full | InsertError::Quota) => {
+                            return Err(ConfigError::MacTableFull(i, mac))
+                        }
                     }
                 }
             }
@@ -130,6 +133,9 @@ fn validate_port(i: usize, c: &PortConfig) -> Result<(), ConfigError> {
     }
     if c.default_pcp > 7 {
         return Err(ConfigError::Pcp(i, c.default_pcp));
+    }
+    if let Some(m) = c.max_pcp.filter(|m| *m > 7) {
+        return Err(ConfigError::MaxPcp(i, m));
     }
     if let Some(r) = c.rate {
         if r.frame_burst == 0 || r.byte_burst < u64::from(c.max_frame) {

@@ -11,7 +11,7 @@ use crate::wire::MacAddress;
 pub enum ConfigError {
     /// More ports than the switch's capacity (or than 64): the capacity.
     TooManyPorts(usize),
-    /// The MAC table size is not a power of two: the size.
+    /// The MAC table size is not a power of two (up to 2^31): the size.
     TableSize(usize),
     /// The egress queue depth is not a power of two: the depth.
     QueueDepth(usize),
@@ -35,6 +35,8 @@ pub enum ConfigError {
     Classes(usize, u8),
     /// `default_pcp` above 7: port and value.
     Pcp(usize, u8),
+    /// `max_pcp` above 7: port and value.
+    MaxPcp(usize, u8),
     /// A rate budget whose bursts cannot pass one maximal frame: the port.
     RateBurst(usize),
     /// A multicast group that is not a group address: port and address.
@@ -47,7 +49,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::TooManyPorts(c) => write!(f, "too many ports: capacity {c} (at most 64)"),
-            ConfigError::TableSize(n) => write!(f, "MAC table size {n} is not a power of two"),
+            ConfigError::TableSize(n) => {
+                write!(f, "MAC table size {n} is not a power of two up to 2^31")
+            }
             ConfigError::QueueDepth(n) => write!(f, "egress queue depth {n} is not a power of two"),
             ConfigError::SecondUplink(p) => write!(f, "port {p}: a second uplink"),
             ConfigError::SecondMonitor(p) => write!(f, "port {p}: a second monitor port"),
@@ -71,6 +75,7 @@ impl fmt::Display for ConfigError {
             ConfigError::FrameLimit(p, v) => write!(f, "port {p}: max_frame {v} outside 60..=9216"),
             ConfigError::Classes(p, v) => write!(f, "port {p}: {v} traffic classes, need 1..=8"),
             ConfigError::Pcp(p, v) => write!(f, "port {p}: default PCP {v} above 7"),
+            ConfigError::MaxPcp(p, v) => write!(f, "port {p}: max_pcp {v} above 7"),
             ConfigError::RateBurst(p) => write!(
                 f,
                 "port {p}: rate bursts must allow one frame of max_frame bytes"

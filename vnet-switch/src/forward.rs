@@ -5,9 +5,12 @@
 //! ([`Malformed`](DropReason::Malformed), or [`Vlan`](DropReason::Vlan) for double
 //! and service tags), VLAN membership ([`Vlan`](DropReason::Vlan)), source address
 //! ([`Spoofed`](DropReason::Spoofed)), EtherType allow-list
-//! ([`EtherType`](DropReason::EtherType)), routing ([`NoRoute`](DropReason::NoRoute),
-//! or [`Oversized`](DropReason::Oversized) if the frame would not fit any destination
-//! once tagged). The rate budget and the copy follow in the switch.
+//! ([`EtherType`](DropReason::EtherType)), link control from a partition
+//! ([`LinkControl`](DropReason::LinkControl): MAC control or slow protocols to any
+//! address, or a reserved group address the port's policy does not allow), routing
+//! ([`NoRoute`](DropReason::NoRoute), or [`Oversized`](DropReason::Oversized) if the
+//! frame would not fit any destination once tagged). The rate budget and the copy
+//! follow in the switch.
 //!
 //! Forwarding rules, by destination address, within the frame's VLAN, never back to the
 //! source, never to the monitor port, and between partitions only if neither is
@@ -40,22 +43,23 @@ pub(crate) struct Route {
     pub(crate) learn: bool,
 }
 
-/// The VLAN and priority of a frame arriving on a port.
+/// The VLAN and priority of a frame arriving on a port: a tag's PCP as the port's
+/// `max_pcp` policy allows (capped, or ignored for `default_pcp`).
 #[inline]
 fn ingress_vlan(hot: &Hot, mode: &VlanMode, tag: Option<VlanTag>) -> Result<(u16, u8), DropReason> {
     match tag {
         None if hot.access != 0 => Ok((hot.access, hot.default_pcp)),
         Some(t) if hot.access != 0 && (t.vid == 0 || t.vid == hot.access) => {
-            Ok((hot.access, t.pcp))
+            Ok((hot.access, hot.tagged_pcp(t.pcp)))
         }
         _ if hot.access != 0 => Err(DropReason::Vlan),
         None if hot.native != 0 => Ok((hot.native, hot.default_pcp)),
-        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, t.pcp)),
+        Some(t) if t.vid == 0 && hot.native != 0 => Ok((hot.native, hot.tagged_pcp(t.pcp))),
         Some(t)
             if t.vid != 0
                 && matches!(mode, VlanMode::Trunk { allowed, .. } if allowed.contains(t.vid)) =>
         {
-            Ok((t.vid, t.pcp))
+            Ok((t.vid, hot.tagged_pcp(t.pcp)))
         }
         _ => Err(DropReason::Vlan),
     }
@@ -121,8 +125,10 @@ impl<const M: usize> FastCtx<'_, M> {
     /// The checks are those of `classify` for this case, in a cheaper form: the size
     /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
     /// and that the frame fits every destination, tagged or not); the header is parsed
-    /// the same way (untagged frames only); the VLAN is the home VLAN; the spoofing
-    /// check is the same; no EtherType list exists on a `fast_in` port; the route is
+    /// the same way (untagged frames only, and only EtherTypes below `0x8100` or IPv6:
+    /// no tag TPID, no MAC control, see [`RawHeader::is_fast_ok`]); the VLAN is the
+    /// home VLAN; the spoofing check is the same; no EtherType list exists on a
+    /// `fast_in` port; the route is
     /// the unicast route, and isolation and VLAN membership are the precomputed
     /// `reach` mask (which never contains `s`).
     #[inline(always)]
@@ -138,7 +144,7 @@ impl<const M: usize> FastCtx<'_, M> {
             return None;
         }
         let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
-        if !header.is_untagged_ok() || header.dst_is_multicast() {
+        if !header.is_fast_ok() || header.dst_is_multicast() {
             return None;
         }
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
@@ -179,7 +185,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
             return Err(DropReason::Oversized);
         }
         let header = RawHeader::parse(frame).map_err(|e| match e {
-            ParseError::DoubleTagged(_) | ParseError::ServiceTag => DropReason::Vlan,
+            ParseError::DoubleTagged(_) | ParseError::ServiceTag(_) => DropReason::Vlan,
             _ => DropReason::Malformed,
         })?;
         let (vid, pcp) = ingress_vlan(hot, &src.cfg.vlan, header.tag())?;
@@ -200,7 +206,11 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
                 return Err(DropReason::EtherType);
             }
         }
-        let destinations = self.destinations(s, &header, vid, now_ns);
+        // MAC control acts on the physical link: never from a partition, to any address.
+        if hot.role == Role::Partition && header.is_mac_control() {
+            return Err(DropReason::LinkControl);
+        }
+        let destinations = self.destinations(s, &header, vid, now_ns)?;
         if destinations == 0 {
             return Err(DropReason::NoRoute);
         }
@@ -221,18 +231,29 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
         })
     }
 
-    /// The ports a frame may be delivered to, one bit each.
+    /// The ports a frame may be delivered to, one bit each; a reserved group address
+    /// the source port may not send to is [`LinkControl`](DropReason::LinkControl).
     #[inline]
-    fn destinations(&self, s: usize, header: &RawHeader, vid: u16, now_ns: u64) -> u64 {
+    fn destinations(
+        &self,
+        s: usize,
+        header: &RawHeader,
+        vid: u16,
+        now_ns: u64,
+    ) -> Result<u64, DropReason> {
         let src = &self.ports[s];
         if header.dst_is_multicast() {
-            return self.flood(s, header, vid);
+            // Only group destinations pay for the reserved-range check.
+            if header.dst_is_link_local() && src.hot.link_local & (1 << (header.dst & 0xf)) == 0 {
+                return Err(DropReason::LinkControl);
+            }
+            return Ok(self.flood(s, header, vid));
         }
         let single = |d: usize| match self.ports.get(d) {
             Some(p) if may_reach(s, src, d, p, vid) => 1u64 << d,
             _ => 0,
         };
-        match self.table.lookup(vid, header.dst, now_ns) {
+        Ok(match self.table.lookup(vid, header.dst, now_ns) {
             Some(hit) => single(usize::from(hit.port)),
             None if src.hot.role == Role::Partition => {
                 self.uplink.map_or(0, |u| single(usize::from(u)))
@@ -246,7 +267,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Swi
                 }
                 mask
             }
-        }
+        })
     }
 
     /// Broadcast and multicast destinations: one pass over the ports.

@@ -2,7 +2,7 @@
 //!
 //! [`PcapWriter`] writes the classic libpcap format (magic `0xa1b23c4d`, version 2.4,
 //! little-endian) to any [`PcapSink`]: a [`SliceSink`] over a caller buffer, or with the
-//! `std` feature a [`FileSink`] that Wireshark and tshark open. It implements
+//! `std` feature a `FileSink` that Wireshark and tshark open. It implements
 //! [`Tap`], so it can record the switch's mirrored frames directly (the verdict is not
 //! representable in classic pcap; it is in the [`TapEvent`]).
 

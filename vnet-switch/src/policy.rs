@@ -153,10 +153,23 @@ pub struct PortConfig {
     pub rate: Option<RateLimit>,
     /// Egress traffic classes (1..=8); PCP `p` goes to class `p * classes / 8`.
     pub classes: u8,
-    /// PCP of untagged ingress frames.
+    /// PCP of untagged ingress frames, and of tagged ones unless `max_pcp` lets the
+    /// tag's claim count.
     pub default_pcp: u8,
     /// Mirroring of this port's traffic to the monitor port and the tap.
     pub mirror: Mirror,
+    /// IEEE 802.1D reserved group addresses (`01:80:c2:00:00:00`–`0f`) a partition may
+    /// send to, one bit per address: bit `n` allows `01:80:c2:00:00:0n` (e.g.
+    /// `1 << 0xe` for LLDP). 0 (the default) allows none: such frames are dropped as
+    /// [`LinkControl`](crate::DropReason::LinkControl). MAC control (`0x8808`) and slow
+    /// protocol (`0x8809`) frames from a partition are dropped whatever this says.
+    /// Ignored for the uplink and the monitor.
+    pub link_local: u16,
+    /// The highest priority (PCP) the port's peer may claim with an 802.1Q tag: `None`
+    /// (the default for partitions) ignores the tag's PCP, every frame gets
+    /// `default_pcp`; `Some(max)` takes the tag's PCP capped at `max` (untagged frames
+    /// still get `default_pcp`). The uplink defaults to `Some(7)`.
+    pub max_pcp: Option<u8>,
 }
 
 impl PortConfig {
@@ -178,6 +191,8 @@ impl PortConfig {
             classes: 1,
             default_pcp: 0,
             mirror: Mirror::default(),
+            link_local: 0,
+            max_pcp: None,
         }
     }
 
@@ -188,6 +203,7 @@ impl PortConfig {
             mac: None,
             vlan: VlanMode::Trunk { native, allowed },
             all_multicast: true,
+            max_pcp: Some(7),
             ..Self::partition(MacAddress::ZERO, 1)
         }
     }
@@ -216,6 +232,12 @@ pub(crate) struct Hot {
     pub(crate) mirror_out: bool,
     pub(crate) classes: u8,
     pub(crate) default_pcp: u8,
+    /// The highest PCP a tag may claim; a tag's PCP is ignored if `trust_pcp` is unset.
+    pub(crate) max_pcp: u8,
+    pub(crate) trust_pcp: bool,
+    /// Reserved group addresses the peer may send to (partitions only; all for other
+    /// roles), one bit per last octet.
+    pub(crate) link_local: u16,
     pub(crate) max_frame: u16,
     /// The access VLAN; 0 for a trunk.
     pub(crate) access: u16,
@@ -252,6 +274,13 @@ impl Hot {
             mirror_out: c.mirror.egress,
             classes: c.classes,
             default_pcp: c.default_pcp,
+            max_pcp: c.max_pcp.unwrap_or(0),
+            trust_pcp: c.max_pcp.is_some(),
+            link_local: if c.role == Role::Partition {
+                c.link_local
+            } else {
+                u16::MAX
+            },
             max_frame: c.max_frame,
             access,
             native,
@@ -263,6 +292,16 @@ impl Hot {
                 && !c.mirror.ingress,
             fast_out: c.classes == 1 && !c.mirror.egress,
             home_key: crate::mac_table::key(if access != 0 { access } else { native }, 0),
+        }
+    }
+
+    /// The priority of a frame that arrived with a tag claiming `claim`.
+    #[inline]
+    pub(crate) fn tagged_pcp(&self, claim: u8) -> u8 {
+        if self.trust_pcp {
+            claim.min(self.max_pcp)
+        } else {
+            self.default_pcp
         }
     }
 

@@ -22,11 +22,16 @@ pub enum DropReason {
     QueueFull,
     /// EtherType not in the port's allow-list.
     EtherType,
+    /// A link-control frame from a partition: MAC control (`0x8808`: PAUSE, PFC) or
+    /// slow protocols (`0x8809`: LACP, OAM) to any destination, or a destination in the
+    /// IEEE 802.1D reserved range `01:80:c2:00:00:00`–`0f` (STP, EAPOL, LLDP, ...) the
+    /// port's [`link_local`](crate::PortConfig::link_local) policy does not allow.
+    LinkControl,
 }
 
 impl DropReason {
     /// Number of reasons (size of [`PortStats::rx_drops`]).
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
     /// All reasons, in index order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Spoofed,
@@ -37,6 +42,7 @@ impl DropReason {
         DropReason::Rate,
         DropReason::QueueFull,
         DropReason::EtherType,
+        DropReason::LinkControl,
     ];
     /// The index of this reason in [`PortStats::rx_drops`].
     pub const fn index(self) -> usize {
@@ -55,6 +61,7 @@ impl fmt::Display for DropReason {
             DropReason::Rate => "over rate budget",
             DropReason::QueueFull => "queue full",
             DropReason::EtherType => "EtherType not allowed",
+            DropReason::LinkControl => "link-control frame",
         })
     }
 }

@@ -34,9 +34,10 @@
 //!
 //! At most `budget` ingress frames, at most [`BURST`] of them from one port before every
 //! other busy port had its turn; each costs at most two header parses (a frame the fast
-//! path declines is classified again by the full path), at most six MAC table operations
-//! of at most [`PROBE_LIMIT`](crate::PROBE_LIMIT) probes each (two on the fast path,
-//! four on the full path: destination, spoofing check and learning on the uplink), and
+//! path declines is classified again by the full path), at most five MAC table
+//! operations of at most [`PROBE_LIMIT`](crate::PROBE_LIMIT) probes each (two on the
+//! fast path, three on the full path: destination, spoofing check and learning on the
+//! uplink; a learn also takes at most one aged-out entry off its port's quota), and
 //! for a flooded frame one pass over the `P` ports and up to `P - 1` copies. Port visits
 //! (turns) are bounded by `(budget + 1) * P`; egress commits by the number of copies
 //! made in this call. Nothing waits or loops on peer data.
@@ -85,8 +86,6 @@ pub(crate) struct Port<E, const Q: usize> {
     rate: Option<(TokenBucket, TokenBucket)>,
     /// Reserved, written, not yet committed slots per traffic class.
     queues: [IndexRing<Q>; CLASSES],
-    /// Learned addresses this port holds.
-    pub(crate) learned: u16,
     /// Fast-path destinations of this port's untagged frames (see
     /// [`fast_reach`](crate::forward::fast_reach)); set when the switch is built.
     pub(crate) reach: u64,
@@ -108,7 +107,6 @@ impl<E, const Q: usize> Port<E, Q> {
             held: None,
             rate,
             queues: [const { IndexRing::new() }; CLASSES],
-            learned: 0,
             reach: 0,
         }
     }
@@ -579,25 +577,13 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         Step::Handled
     }
 
-    /// Learns the source of a frame that arrived on `s` (a learning uplink).
+    /// Learns the source of a frame that arrived on `s` (a learning uplink), within the
+    /// port's quota of live learned entries.
     #[inline(never)]
     fn learn(&mut self, s: usize, vid: u16, mac: u64, now_ns: u64) {
-        let refresh = self.table.is_learned_on(vid, mac, s as u8, now_ns);
         let quota = self.ports[s].cfg.mac_quota;
-        if !refresh && self.ports[s].learned >= quota {
+        if self.table.learn(vid, mac, s as u8, now_ns, quota).is_err() {
             self.ports[s].stats.learn_refused += 1;
-            return;
-        }
-        match self.table.learn(vid, mac, s as u8, now_ns) {
-            Ok(evicted) => {
-                if !refresh {
-                    self.ports[s].learned += 1;
-                }
-                if let Some(e) = evicted.and_then(|e| self.ports.get_mut(usize::from(e))) {
-                    e.learned = e.learned.saturating_sub(1);
-                }
-            }
-            Err(_) => self.ports[s].stats.learn_refused += 1,
         }
     }
 

@@ -26,6 +26,17 @@ pub const MAX_HEADER_LEN: usize = HEADER_LEN + TAG_LEN;
 pub const ETHERTYPE_VLAN: u16 = 0x8100;
 /// EtherType of a service VLAN tag (802.1ad, "QinQ").
 pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+/// Pre-standard service tag TPIDs (`0x9100`, `0x9200`) that switches configured for
+/// them read as VLAN tags: refused like [`ETHERTYPE_QINQ`].
+pub const ETHERTYPE_LEGACY_STAGS: [u16; 2] = [0x9100, 0x9200];
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType of MAC control frames (802.3 PAUSE, priority flow control); `0x8809` (slow
+/// protocols) follows it.
+pub const ETHERTYPE_MAC_CONTROL: u16 = 0x8808;
+/// The first IEEE 802.1D reserved group address `01:80:c2:00:00:00` as a 48-bit value;
+/// the range runs to `01:80:c2:00:00:0f`.
+const LINK_LOCAL_BASE: u64 = 0x0180_c200_0000;
 /// EtherType values below this one are 802.3 length fields, not types.
 pub const ETHERTYPE_MIN: u16 = 0x0600;
 
@@ -112,8 +123,9 @@ pub enum ParseError {
     TruncatedTag(usize),
     /// Two stacked VLAN tags (VLAN hopping attempt or QinQ): the inner TPID.
     DoubleTagged(u16),
-    /// An 802.1ad (`0x88a8`) outer tag; QinQ is not supported.
-    ServiceTag,
+    /// A service tag as outer tag: 802.1ad (`0x88a8`) or a pre-standard S-tag
+    /// (`0x9100`, `0x9200`); QinQ is not supported. The TPID found.
+    ServiceTag(u16),
     /// A source address that is a group address or all zero.
     BadSource(MacAddress),
     /// An 802.3 length field instead of an EtherType (below `0x0600`): the value.
@@ -130,7 +142,9 @@ impl fmt::Display for ParseError {
             ParseError::DoubleTagged(t) => {
                 write!(f, "double-tagged frame: inner TPID {t:#06x}")
             }
-            ParseError::ServiceTag => write!(f, "802.1ad service tag (QinQ) not supported"),
+            ParseError::ServiceTag(t) => {
+                write!(f, "service tag {t:#06x} (QinQ) not supported")
+            }
             ParseError::BadSource(m) => write!(f, "invalid source address {m}"),
             ParseError::LengthField(v) => {
                 write!(f, "802.3 length field {v:#06x} instead of an EtherType")
@@ -181,8 +195,9 @@ pub struct EthernetHeader {
 impl EthernetHeader {
     /// Parses the header of `frame`; reads each byte once and checks every length first.
     ///
-    /// Rejects runts, cut-off tags, double tags (any 802.1Q/802.1ad TPID after the first
-    /// tag), 802.1ad outer tags, 802.3 length fields and group or zero source addresses.
+    /// Rejects runts, cut-off tags, double tags (any 802.1Q, 802.1ad or pre-standard
+    /// S-tag TPID after the first tag), service tags (802.1ad, `0x9100`, `0x9200`) as
+    /// outer tag, 802.3 length fields and group or zero source addresses.
     #[inline]
     pub fn parse(frame: &[u8]) -> Result<Self, ParseError> {
         RawHeader::parse(frame).map(|r| EthernetHeader {
@@ -233,6 +248,12 @@ pub(crate) struct RawHeader {
     pub(crate) payload_offset: u16,
 }
 
+/// `true` for a service tag TPID: 802.1ad or a pre-standard S-tag.
+#[inline]
+const fn is_service_tag(t: u16) -> bool {
+    t == ETHERTYPE_QINQ || t == ETHERTYPE_LEGACY_STAGS[0] || t == ETHERTYPE_LEGACY_STAGS[1]
+}
+
 const GROUP_BIT: u64 = 1 << 40;
 const BROADCAST_U64: u64 = 0xffff_ffff_ffff;
 
@@ -250,7 +271,7 @@ impl RawHeader {
         }
         let outer = u16::from_be_bytes([h[12], h[13]]);
         let (tci, tagged, ethertype, payload_offset) = match outer {
-            ETHERTYPE_QINQ => return Err(ParseError::ServiceTag),
+            t if is_service_tag(t) => return Err(ParseError::ServiceTag(t)),
             ETHERTYPE_VLAN => {
                 let Some(t) = frame
                     .get(HEADER_LEN..)
@@ -259,7 +280,7 @@ impl RawHeader {
                     return Err(ParseError::TruncatedTag(frame.len()));
                 };
                 let inner = u16::from_be_bytes([t[2], t[3]]);
-                if inner == ETHERTYPE_VLAN || inner == ETHERTYPE_QINQ {
+                if inner == ETHERTYPE_VLAN || is_service_tag(inner) {
                     return Err(ParseError::DoubleTagged(inner));
                 }
                 (
@@ -314,13 +335,42 @@ impl RawHeader {
     /// `true` if [`untagged`](Self::untagged) read a header [`parse`](Self::parse)
     /// accepts as untagged: a unicast, non-zero source and an EtherType that is neither
     /// a length nor a tag.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn is_untagged_ok(&self) -> bool {
         self.src & GROUP_BIT == 0
             && self.src != 0
             && self.ethertype >= ETHERTYPE_MIN
             && self.ethertype != ETHERTYPE_VLAN
-            && self.ethertype != ETHERTYPE_QINQ
+            && !is_service_tag(self.ethertype)
+    }
+
+    /// `true` if [`untagged`](Self::untagged) read a header the fast path may take: one
+    /// [`is_untagged_ok`](Self::is_untagged_ok) accepts, with an EtherType below
+    /// `0x8100` or IPv6 (`0x86dd`). Every tag TPID and every link-control EtherType
+    /// (MAC control `0x8808`, slow protocols `0x8809`) is above `0x8100`, so two
+    /// comparisons decide; anything else takes the full path, which decides as always.
+    #[inline(always)]
+    pub(crate) fn is_fast_ok(&self) -> bool {
+        self.src & GROUP_BIT == 0
+            && self.src != 0
+            // 0x0600..0x8100 is a high byte of 0x06..=0x80.
+            && (((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
+                || self.ethertype == ETHERTYPE_IPV6)
+    }
+
+    /// `true` for MAC control (`0x8808`: PAUSE, PFC) and slow protocols (`0x8809`: LACP,
+    /// marker, OAM), which act on the physical link they arrive on.
+    #[inline(always)]
+    pub(crate) fn is_mac_control(&self) -> bool {
+        self.ethertype & 0xfffe == ETHERTYPE_MAC_CONTROL
+    }
+
+    /// `true` for a destination in the IEEE 802.1D reserved range
+    /// `01:80:c2:00:00:00`–`0f` (link-local control protocols a bridge never forwards);
+    /// the last octet is the low nibble.
+    #[inline(always)]
+    pub(crate) fn dst_is_link_local(&self) -> bool {
+        self.dst & !0xf == LINK_LOCAL_BASE
     }
 
     /// The tag, if any.
@@ -426,14 +476,19 @@ mod tests {
         let step = if cfg!(miri) { 331 } else { 7 };
         let sources: [[u8; 6]; 4] = [[2, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [0; 6], [0xff; 6]];
         for src in sources {
-            for t in (0..=u16::MAX)
-                .step_by(step)
-                .chain([0x05ff, 0x0600, 0x8100, 0x88a8, 0x0800])
-            {
+            for t in (0..=u16::MAX).step_by(step).chain([
+                0x05ff, 0x0600, 0x8100, 0x88a8, 0x9100, 0x9200, 0x8808, 0x0800,
+            ]) {
                 let mut f = frame(&t.to_be_bytes(), &[0, 0, 0, 0]);
                 f[6..12].copy_from_slice(&src);
                 let full = RawHeader::parse(&f).ok().filter(|h| !h.tagged);
                 assert_eq!(RawHeader::parse_untagged(&f), full, "type {t:#06x}");
+                // The fast path takes a subset: never a tag, never link control.
+                let h = RawHeader::untagged(f.first_chunk().unwrap());
+                if h.is_fast_ok() {
+                    assert_eq!(Some(h), full, "fast path took type {t:#06x}");
+                    assert!((t < 0x8100 || t == 0x86dd) && !h.is_mac_control());
+                }
             }
         }
     }
@@ -451,8 +506,16 @@ mod tests {
             EthernetHeader::parse(&d),
             Err(ParseError::DoubleTagged(0x8100))
         );
-        let q = frame(&[0x88, 0xa8], &[]);
-        assert_eq!(EthernetHeader::parse(&q), Err(ParseError::ServiceTag));
+        for tpid in [0x88a8u16, 0x9100, 0x9200] {
+            let q = frame(&tpid.to_be_bytes(), &[0x00, 0x05, 0x08, 0x00]);
+            assert_eq!(EthernetHeader::parse(&q), Err(ParseError::ServiceTag(tpid)));
+            let mut d = frame(&[0x81, 0x00, 0x00, 0x05], &[0x00, 0x07, 0x08, 0x00]);
+            d[16..18].copy_from_slice(&tpid.to_be_bytes());
+            assert_eq!(
+                EthernetHeader::parse(&d),
+                Err(ParseError::DoubleTagged(tpid))
+            );
+        }
         let l = frame(&[0x00, 0x40], &[]);
         assert_eq!(
             EthernetHeader::parse(&l),

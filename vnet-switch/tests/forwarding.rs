@@ -202,6 +202,68 @@ fn learning_uplink_respects_its_quota_and_never_hairpins() {
 }
 
 #[test]
+fn uplink_learning_resumes_once_learned_entries_age_out() {
+    const SEC: u64 = 1_000_000_000;
+    const HOUR: u64 = 3600 * SEC;
+    let mut up = PortConfig::uplink(Some(1), VlanSet::new());
+    up.learning = true;
+    up.mac_quota = 2;
+    // Partition 1 is promiscuous: it gets unknown unicast from the uplink, so whether
+    // the switch learned a station on the uplink shows in where a frame to it goes.
+    let mut part = PortConfig::partition(mac(1), 1);
+    part.promiscuous = true;
+    let mut b = vnet_switch::SwitchBuilder::<Box<Ep>, 8>::new();
+    b.learning_age_ns(300 * SEC);
+    b.add_port(Box::new(Ep::new()), up).unwrap();
+    b.add_port(Box::new(Ep::new()), part).unwrap();
+    let mut sw: Sw = b.build().unwrap();
+    let refused = |sw: &Sw| sw.stats(p(0)).unwrap().learn_refused;
+    // Each station sends once from outside at time `t`.
+    let send = |sw: &mut Sw, stations: &[u8], t: u64| {
+        for src in stations {
+            inject(sw, 0, &frame(mac(1), mac(*src), IPV4, b"in"));
+            sw.poll(t, 8);
+        }
+        assert_eq!(drain(sw, 1).len(), stations.len());
+    };
+    // From `from` (a station already learned: only refreshed) to `to`: true if `to` is
+    // learned on the uplink (the frame goes nowhere), false if it is unknown (the frame
+    // reaches the promiscuous partition).
+    let learned = |sw: &mut Sw, from: u8, to: u8, t: u64| {
+        let before = sw.stats(p(0)).unwrap().drops(DropReason::NoRoute);
+        inject(sw, 0, &frame(mac(to), mac(from), IPV4, b"probe"));
+        sw.poll(t, 8);
+        let got = drain(sw, 1).len() as u64;
+        let no_route = sw.stats(p(0)).unwrap().drops(DropReason::NoRoute) - before;
+        assert_eq!(got + no_route, 1);
+        no_route == 1
+    };
+    send(&mut sw, &[60, 61, 62], 0);
+    assert_eq!(refused(&sw), 1, "quota of 2 reached");
+    assert!(learned(&mut sw, 60, 61, 0) && !learned(&mut sw, 60, 62, 0));
+    // An hour later both entries aged out: they no longer count. Of five new stations
+    // two are learned, three refused (before: all five, for good).
+    send(&mut sw, &[70, 71, 72, 73, 74], HOUR);
+    assert_eq!(refused(&sw), 1 + 3, "learning resumed after ageing");
+    assert!(learned(&mut sw, 70, 71, HOUR));
+    assert!(!learned(&mut sw, 70, 72, HOUR) && !learned(&mut sw, 70, 74, HOUR));
+    assert!(!learned(&mut sw, 70, 60, HOUR), "aged out");
+    // A station kept alive by traffic keeps its slot past the age limit; one that went
+    // quiet (70, last seen at HOUR) gives its slot to a new station.
+    send(&mut sw, &[71], HOUR + 200 * SEC);
+    send(&mut sw, &[75], HOUR + 400 * SEC);
+    assert_eq!(refused(&sw), 4);
+    assert!(learned(&mut sw, 71, 75, HOUR + 400 * SEC));
+    assert!(!learned(&mut sw, 71, 70, HOUR + 400 * SEC));
+    send(&mut sw, &[76], HOUR + 400 * SEC);
+    assert_eq!(refused(&sw), 5, "71 and 75 are live");
+    // Once they age out in turn, learning resumes again.
+    send(&mut sw, &[77, 78, 79], 3 * HOUR);
+    assert_eq!(refused(&sw), 6);
+    assert!(learned(&mut sw, 77, 78, 3 * HOUR) && !learned(&mut sw, 77, 79, 3 * HOUR));
+}
+
+#[test]
 fn checksum_offload_flags_pass_through_and_follow_the_tag() {
     use vnet_switch::FrameMeta;
     let mut allowed = VlanSet::new();

@@ -52,6 +52,119 @@ fn double_tagged_frames_from_a_partition_are_vlan_drops() {
     assert_dropped(&mut sw, 0, &up, DropReason::Vlan);
 }
 
+/// `01:80:c2:00:00:0n`: the IEEE 802.1D reserved group addresses.
+fn reserved(n: u8) -> MacAddress {
+    MacAddress([0x01, 0x80, 0xc2, 0, 0, n])
+}
+
+#[test]
+fn link_control_frames_from_a_partition_never_reach_the_uplink() {
+    // The uplink takes all multicast (its default): before, each of these left on it.
+    let mut sw = net();
+    let attacks = [
+        frame(reserved(0x01), mac(1), 0x8808, &[0x00, 0x01, 0xff, 0xff]), // PAUSE
+        frame(reserved(0x02), mac(1), 0x8809, &[0x01, 0x01]),             // LACP
+        frame(reserved(0x03), mac(1), 0x888e, &[0x01, 0x02, 0x00, 0x00]), // EAPOL-Logoff
+        frame(reserved(0x0e), mac(1), 0x88cc, &[0x02, 0x07]),             // LLDP
+        frame(reserved(0x00), mac(1), 0x0800, b"bottom of the range"),
+        frame(reserved(0x0f), mac(1), 0x0800, b"top of the range"),
+        tagged(
+            reserved(0x0e),
+            mac(1),
+            0,
+            0,
+            0x88cc,
+            b"priority-tagged LLDP",
+        ),
+        tagged(reserved(0x01), mac(1), 0, 1, 0x8808, b"tagged PAUSE"),
+        // MAC control to any destination: a unicast PAUSE to the host behind the uplink,
+        // to a broadcast, and to the other partition.
+        frame(mac(50), mac(1), 0x8808, &[0x00, 0x01, 0xff, 0xff]),
+        frame(MacAddress::BROADCAST, mac(1), 0x8808, &[0x00, 0x01]),
+        frame(mac(2), mac(1), 0x8809, &[0x03]),
+    ];
+    for (i, f) in attacks.iter().enumerate() {
+        println!("attack {i}");
+        assert_dropped(&mut sw, 1, f, DropReason::LinkControl);
+    }
+    assert_eq!(
+        sw.stats(p(1)).unwrap().total_drops(),
+        attacks.len() as u64,
+        "each under exactly one reason"
+    );
+    // Just outside the range (01:80:c2:00:00:10, GARP) is an ordinary group address.
+    let garp = frame(
+        MacAddress([0x01, 0x80, 0xc2, 0, 0, 0x10]),
+        mac(1),
+        0x0800,
+        b"",
+    );
+    inject(&mut sw, 1, &garp);
+    sw.poll(0, 4);
+    assert_eq!(drain(&mut sw, 0), vec![garp]);
+    // From the uplink, the reserved range is not this policy's business.
+    let lldp_in = frame(reserved(0x0e), mac(50), 0x88cc, b"");
+    sw.join_group(p(2), reserved(0x0e)).unwrap();
+    inject(&mut sw, 0, &lldp_in);
+    sw.poll(0, 4);
+    assert_eq!(drain(&mut sw, 2), vec![lldp_in]);
+}
+
+#[test]
+fn reserved_group_addresses_pass_only_by_port_policy() {
+    let mut cfgs = [
+        PortConfig::uplink(Some(1), VlanSet::new()),
+        PortConfig::partition(mac(1), 1),
+        PortConfig::partition(mac(2), 1),
+    ];
+    // Partition 1 may send LLDP (01:80:c2:00:00:0e); the PAUSE bit does not let MAC
+    // control through. Partition 2 keeps the default (none).
+    cfgs[1].link_local = (1 << 0x0e) | (1 << 0x01);
+    let mut sw = build(&cfgs);
+    let lldp = frame(reserved(0x0e), mac(1), 0x88cc, b"allowed");
+    inject(&mut sw, 1, &lldp);
+    inject(
+        &mut sw,
+        1,
+        &frame(reserved(0x03), mac(1), 0x888e, b"not allowed"),
+    );
+    inject(&mut sw, 1, &frame(reserved(0x01), mac(1), 0x8808, b"never"));
+    inject(
+        &mut sw,
+        2,
+        &frame(reserved(0x0e), mac(2), 0x88cc, b"default deny"),
+    );
+    sw.poll(0, 8);
+    assert_eq!(drain(&mut sw, 0), vec![lldp]);
+    let s1 = sw.stats(p(1)).unwrap();
+    assert_eq!((s1.rx_forwarded, s1.drops(DropReason::LinkControl)), (1, 2));
+    assert_eq!(sw.stats(p(2)).unwrap().drops(DropReason::LinkControl), 1);
+    assert!(DropReason::ALL.contains(&DropReason::LinkControl));
+    assert_eq!(DropReason::LinkControl.to_string(), "link-control frame");
+}
+
+#[test]
+fn legacy_service_tags_from_a_partition_are_vlan_drops() {
+    // 0x9100 / 0x9200: pre-standard S-tag TPIDs. As an EtherType they would leave the
+    // uplink looking like an outer tag (VLAN 20 here) to a switch that honours them.
+    let mut sw = net();
+    for tpid in [0x9100u16, 0x9200] {
+        let mut stag = frame(mac(99), mac(1), tpid, b"");
+        stag.splice(14..14, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &stag, DropReason::Vlan);
+        // As the inner TPID under the partition's own (or a priority) tag.
+        let mut inner = tagged(mac(99), mac(1), 0, 1, tpid, b"");
+        inner.splice(18..18, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &inner, DropReason::Vlan);
+        let mut prio = tagged(mac(99), mac(1), 0, 0, tpid, b"");
+        prio.splice(18..18, [0x00, 20, 0x08, 0x00]);
+        assert_dropped(&mut sw, 1, &prio, DropReason::Vlan);
+        // And from the uplink, towards a partition.
+        let up = frame(mac(1), mac(50), tpid, &[0x00, 1, 0x08, 0x00]);
+        assert_dropped(&mut sw, 0, &up, DropReason::Vlan);
+    }
+}
+
 #[test]
 fn foreign_tags_and_unknown_vlans_are_vlan_drops() {
     let mut sw = net();

@@ -3,7 +3,9 @@
 mod common;
 use common::*;
 use vnet_switch::pcap::{FileSink, PcapWriter, SliceSink, LINKTYPE_ETHERNET, MAGIC_NS};
-use vnet_switch::{Direction, DropReason, Mirror, PortConfig, Tap, TapEvent, Verdict, VlanSet};
+use vnet_switch::{
+    Direction, DropReason, MacAddress, Mirror, PortConfig, Tap, TapEvent, Verdict, VlanSet,
+};
 
 const IPV4: u16 = 0x0800;
 
@@ -29,6 +31,28 @@ impl Tap for Events {
     fn frame(&mut self, event: &TapEvent, header: &[u8], payload: &[u8]) {
         self.0.push((*event, [header, payload].concat()));
     }
+}
+
+#[test]
+fn monitor_sees_link_control_frames_annotated_with_their_drop_reason() {
+    let mut sw = net();
+    let pause = frame(
+        MacAddress([0x01, 0x80, 0xc2, 0, 0, 1]),
+        mac(1),
+        0x8808,
+        &[0x00, 0x01, 0xff, 0xff],
+    );
+    inject(&mut sw, 1, &pause);
+    let mut tap = Events::default();
+    assert_eq!(sw.poll_tap(7, 4, &mut tap), 1);
+    let seen: Vec<_> = tap.0.iter().map(|(e, f)| (e.verdict, f.clone())).collect();
+    assert_eq!(
+        seen,
+        vec![(Verdict::Dropped(DropReason::LinkControl), pause.clone())]
+    );
+    assert_eq!(drain(&mut sw, 3), vec![pause], "the monitor sees it raw");
+    assert_eq!(drain(&mut sw, 0), Vec::<Vec<u8>>::new());
+    assert_eq!(sw.stats(p(1)).unwrap().drops(DropReason::LinkControl), 1);
 }
 
 #[test]

@@ -107,6 +107,66 @@ fn strict_priority_gives_a_congested_port_to_the_higher_class() {
     assert_eq!(sw.stats(p(1)).unwrap().tx_queue_full, 2);
 }
 
+/// Uplink (trunk, VLAN 1 tagged: the PCP leaves on the wire) with 8 slots and 8
+/// classes; partitions 1 and 2 in VLAN 1.
+fn contended(max_pcp: Option<u8>) -> Sw {
+    let mut allowed = VlanSet::new();
+    allowed.insert(1);
+    let mut cfgs = [
+        PortConfig::uplink(None, allowed),
+        PortConfig::partition(mac(1), 1),
+        PortConfig::partition(mac(2), 1),
+    ];
+    cfgs[0].classes = 8;
+    cfgs[2].max_pcp = max_pcp;
+    build(&cfgs)
+}
+
+/// Partition 1 sends 8 untagged frames, partition 2 sends 8 priority-tagged frames
+/// claiming PCP 7, all to the uplink (8 slots) in one poll. Returns the frames the
+/// uplink got from each partition and the PCPs they carry.
+fn priority_attack(sw: &mut Sw) -> (usize, usize, Vec<u8>) {
+    for i in 0..8u8 {
+        inject(sw, 1, &frame(mac(99), mac(1), IPV4, &[1, i]));
+        inject(sw, 2, &tagged(mac(99), mac(2), 7, 0, IPV4, &[2, i]));
+    }
+    sw.poll(0, 16);
+    let got = drain(sw, 0);
+    let from = |n: u8| got.iter().filter(|f| f[11] == n).count();
+    let pcps = got.iter().map(|f| f[14] >> 5).collect();
+    (from(1), from(2), pcps)
+}
+
+#[test]
+fn a_partition_cannot_claim_a_priority_its_policy_does_not_allow() {
+    // Default policy: the claimed PCP 7 is ignored, both partitions are in class 0 and
+    // share the uplink's slots by round-robin; nothing leaves with PCP 7.
+    let mut sw = contended(None);
+    let (one, two, pcps) = priority_attack(&mut sw);
+    assert_eq!(one + two, 8);
+    assert!(
+        one >= 4 && two >= 3,
+        "partition 1 got {one}, partition 2 {two}"
+    );
+    assert!(pcps.iter().all(|p| *p == 0), "{pcps:?}");
+    assert_eq!(
+        sw.stats(p(0)).unwrap().tx_queue_full,
+        8,
+        "no room, no eviction"
+    );
+    // A policy allowing up to PCP 3 caps the claim: class 3 beats class 0, and the
+    // frames leave with PCP 3, not 7.
+    let mut sw = contended(Some(3));
+    let (one, two, pcps) = priority_attack(&mut sw);
+    assert_eq!((one, two), (0, 8));
+    assert!(pcps.iter().all(|p| *p == 3), "{pcps:?}");
+    // A trusted peer (max_pcp 7) keeps its claim.
+    let mut sw = contended(Some(7));
+    let (_, two, pcps) = priority_attack(&mut sw);
+    assert_eq!(two, 8);
+    assert!(pcps.iter().all(|p| *p == 7), "{pcps:?}");
+}
+
 #[test]
 fn configuration_errors_are_typed() {
     fn err(cfgs: &[PortConfig]) -> ConfigError {
@@ -146,6 +206,9 @@ fn configuration_errors_are_typed() {
     let mut c = PortConfig::partition(mac(1), 1);
     c.classes = 9;
     assert_eq!(err(&[c]), ConfigError::Classes(0, 9));
+    let mut c = PortConfig::partition(mac(1), 1);
+    c.max_pcp = Some(8);
+    assert_eq!(err(&[c]), ConfigError::MaxPcp(0, 8));
     let mut c = PortConfig::partition(mac(1), 1);
     c.max_frame = 20;
     assert_eq!(err(&[c]), ConfigError::FrameLimit(0, 20));

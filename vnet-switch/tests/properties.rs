@@ -249,8 +249,10 @@ fn wire(s: &Send, seq: u32) -> Vec<u8> {
 /// The frame as port `r` must receive it.
 fn egress(c: &Config, s: &Send, vid: u16, r: usize, seq: u32) -> Vec<u8> {
     let pl = payload(seq, s.len);
+    // A tag's PCP counts from the uplink only (a partition's claim is ignored by
+    // default: it gets its port's default PCP, 0).
     let pcp = match s.tag {
-        Tag::Vid(_) => s.pcp,
+        Tag::Vid(_) if s.from == 0 => s.pcp,
         _ => 0,
     };
     if r == 0 && c.native != Some(vid) {

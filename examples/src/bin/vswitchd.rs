@@ -486,6 +486,18 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 s.tx_queue_full
             );
         }
+        // Every drop by reason (link control, VLAN, ...), for ports that dropped any.
+        for (i, name) in names.names.iter().enumerate() {
+            let Some(s) = sw.stats(PortId::new(i as u8)) else {
+                continue;
+            };
+            for reason in DropReason::ALL {
+                let n = s.drops(reason);
+                if n > 0 {
+                    println!("{name}: {n} dropped: {reason}");
+                }
+            }
+        }
         for i in 0..vms {
             let v = vm_port(sw, i).stats();
             println!(

@@ -63,6 +63,7 @@ impl<const F: usize, const K: usize> RxSlots<F, K> {
     }
 
     /// The offload metadata of a taken slot.
+    #[cfg(feature = "virtqueue")]
     pub(crate) fn meta(&self, slot: &RxSlot) -> FrameMeta {
         let i = usize::from(slot.index());
         match (self.taken.get(i), self.metas.get(i)) {

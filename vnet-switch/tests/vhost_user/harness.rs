@@ -215,8 +215,8 @@ impl Guest {
 
     pub(crate) fn with_file(file: File) -> Guest {
         let files = [file.try_clone().unwrap(), file.try_clone().unwrap()];
-        let mem =
-            GuestMemory::map(&Self::regions(), &files, u64::MAX).expect("a sealed guest file");
+        let mem = GuestMemory::map(&Self::regions(), &files, u64::MAX, false)
+            .expect("a sealed guest file");
         Guest { file, mem }
     }
 

@@ -15,7 +15,8 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
 use vnet_switch::adapters::vhost_user::{
-    wait_readable, CutOff, FdKind, Notifier, VhostUserError, VhostUserPort, DEFAULT_MEMORY_BUDGET,
+    wait_readable, CutOff, FdKind, GuestMemory, Notifier, RegionInfo, VhostUserError,
+    VhostUserPort, DEFAULT_MEMORY_BUDGET,
 };
 
 use super::harness::*;
@@ -324,4 +325,75 @@ fn fds_of_the_wrong_kind_are_refused_before_use() {
     ping_pong(&run, &vm, &mut drv, 6);
     assert!(run.cutoffs(VM_A).is_empty());
     let _ = std::fs::remove_file(path);
+}
+
+/// A memfd on hugetlbfs of `len` bytes (no huge page is taken until it is touched),
+/// sealed against shrinking and growing as QEMU seals its guest memory.
+fn hugetlb_memfd(len: u64) -> File {
+    let name = c"partnet-hugetlb";
+    let flags = libc::MFD_ALLOW_SEALING | libc::MFD_HUGETLB;
+    // SAFETY: a valid NUL-terminated name; the returned fd (checked) is owned by `File`.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    assert!(
+        fd >= 0,
+        "memfd_create(MFD_HUGETLB) failed: this test needs a kernel with hugetlbfs"
+    );
+    // SAFETY: `fd` is a fresh fd owned by nobody else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    file.set_len(len).unwrap();
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+    // SAFETY: fcntl on the valid fd owned by `file`; no memory is passed.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) };
+    assert_eq!(r, 0);
+    file
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "memfd_create: a system call Miri does not run")]
+fn hugetlbfs_regions_are_refused_unless_the_port_allows_them() {
+    // Sealed against shrinking, a hugetlbfs file still takes FALLOC_FL_PUNCH_HOLE: the
+    // frontend could free a page under the backend, whose next access then needs a huge
+    // page from a pool the frontend may have emptied (SIGBUS). Refused by default.
+    let region = [RegionInfo {
+        guest_phys_addr: 0,
+        memory_size: 2 << 20,
+        user_addr: 0x7f00_0000_0000,
+        mmap_offset: 0,
+    }];
+    let files = [hugetlb_memfd(2 << 20)];
+    let err = GuestMemory::map(&region, &files, u64::MAX, false).unwrap_err();
+    assert_eq!(err, VhostUserError::HugetlbfsRegion { guest_phys_addr: 0 });
+    assert!(err.to_string().contains("hugetlbfs"));
+    // Allowed, the same table passes the check (mapping it then needs huge pages in the
+    // pool, which this machine may not have reserved: any outcome but the refusal).
+    if let Err(e) = GuestMemory::map(&region, &files, u64::MAX, true) {
+        assert!(matches!(e, VhostUserError::Map { .. }), "{e:?}");
+    }
+
+    // Over the socket: a frontend sending such a table is cut off with that reason and
+    // the other VM goes on.
+    let run = Running::start();
+    let guest_a = Guest::new();
+    let (vm, mut drv) = vm_a_up(&run, &guest_a);
+    let huge = hugetlb_memfd(2 * REGION.next_multiple_of(2 << 20));
+    let front = Frontend::from_stream(run.connect(VM_B), 2);
+    let table: Vec<_> = guest_a
+        .table()
+        .into_iter()
+        .map(|mut r| {
+            r.mmap_handle = huge.as_raw_fd();
+            r.mmap_offset = 0;
+            r
+        })
+        .collect();
+    let _ = front.set_mem_table(&table[..1]);
+    run.wait_for("B cut off", |b| !b.vm(VM_B).is_connected());
+    assert_eq!(
+        run.cutoffs(VM_B),
+        vec![VhostUserError::HugetlbfsRegion {
+            guest_phys_addr: GPA[0]
+        }]
+    );
+    ping_pong(&run, &vm, &mut drv, 4);
+    assert!(run.cutoffs(VM_A).is_empty());
 }

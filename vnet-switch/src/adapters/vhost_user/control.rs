@@ -136,6 +136,8 @@ impl PackedBase {
 pub struct Control {
     /// The most bytes the memory table may map.
     pub(crate) budget: u64,
+    /// Whether region memfds may be on hugetlbfs.
+    pub(crate) hugetlbfs: bool,
     pub(crate) acked: u64,
     pub(crate) protocol: u64,
     pub(crate) mem: Option<Arc<GuestMemory>>,
@@ -154,15 +156,17 @@ pub struct Control {
 
 impl Default for Control {
     fn default() -> Self {
-        Control::with_budget(DEFAULT_MEMORY_BUDGET)
+        Control::with_budget(DEFAULT_MEMORY_BUDGET, false)
     }
 }
 
 impl Control {
-    /// A fresh connection's state; its memory table may map at most `budget` bytes.
-    pub(crate) fn with_budget(budget: u64) -> Self {
+    /// A fresh connection's state; its memory table may map at most `budget` bytes, on
+    /// hugetlbfs only if `hugetlbfs`.
+    pub(crate) fn with_budget(budget: u64, hugetlbfs: bool) -> Self {
         Control {
             budget,
+            hugetlbfs,
             acked: 0,
             protocol: 0,
             mem: None,
@@ -259,7 +263,7 @@ impl Control {
             v.addr = None;
         }
         self.mem = None;
-        let mem = GuestMemory::map(regions, &files, self.budget)?;
+        let mem = GuestMemory::map(regions, &files, self.budget, self.hugetlbfs)?;
         self.mem = Some(Arc::new(mem));
         Ok(())
     }

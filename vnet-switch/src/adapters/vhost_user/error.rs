@@ -49,6 +49,14 @@ pub enum VhostUserError {
         /// What the fd is.
         kind: FdKind,
     },
+    /// A region's memfd is on hugetlbfs and the port does not allow that
+    /// ([`VhostUserPort::with_hugetlbfs`](super::VhostUserPort::with_hugetlbfs)): a
+    /// frontend could punch a hole in it that the backend then faults on (`SIGBUS`) when
+    /// the huge page pool is exhausted.
+    HugetlbfsRegion {
+        /// The region's guest-physical address.
+        guest_phys_addr: u64,
+    },
     /// The memory table would map more bytes than the port's budget
     /// ([`VhostUserPort::with_memory_budget`](super::VhostUserPort::with_memory_budget)).
     MemoryBudget {
@@ -177,6 +185,10 @@ impl fmt::Display for VhostUserError {
             } => write!(
                 f,
                 "region at {guest_phys_addr:#x}: its fd is {kind}, not a memfd"
+            ),
+            VhostUserError::HugetlbfsRegion { guest_phys_addr } => write!(
+                f,
+                "region at {guest_phys_addr:#x}: a memfd on hugetlbfs, which this port does not allow"
             ),
             VhostUserError::MemoryBudget { needed, budget } => write!(
                 f,

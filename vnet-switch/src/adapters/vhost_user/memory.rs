@@ -59,11 +59,19 @@ impl GuestMemory {
     /// asked of it: [`VhostUserError::RegionFd`]); a file shorter than the region's end or
     /// not sealed against shrinking (`F_SEAL_SHRINK`); a region overlapping another (in
     /// guest-physical or frontend addresses); a table above the budget
-    /// ([`VhostUserError::MemoryBudget`], nothing mapped); a failed `mmap`.
+    /// ([`VhostUserError::MemoryBudget`], nothing mapped); a memfd on hugetlbfs unless
+    /// `hugetlbfs` allows it ([`VhostUserError::HugetlbfsRegion`]); a failed `mmap`.
+    ///
+    /// Why hugetlbfs is opt-in: sealing against shrinking does not stop the frontend
+    /// from punching a hole in the file (`FALLOC_FL_PUNCH_HOLE`); the backend's next
+    /// access to that page must take a fresh huge page from the system's pool, and when
+    /// the pool is exhausted the access faults (`SIGBUS`), which ends the whole process.
+    /// On tmpfs a punched page reads back as zeros.
     pub fn map(
         regions: &[RegionInfo],
         files: &[File],
         budget: u64,
+        hugetlbfs: bool,
     ) -> Result<GuestMemory, VhostUserError> {
         if regions.len() != files.len() || regions.len() > MAX_REGIONS || regions.is_empty() {
             return Err(VhostUserError::MemTable {
@@ -75,7 +83,7 @@ impl GuestMemory {
         let mut places = heapless::Vec::<Placement, MAX_REGIONS>::new();
         let mut needed = 0u64;
         for (i, (r, file)) in regions.iter().zip(files).enumerate() {
-            let p = Self::check(r, file)?;
+            let p = Self::check(r, file, hugetlbfs)?;
             for o in &regions[..i] {
                 let disjoint = |a: u64, b: u64| a + r.memory_size <= b || b + o.memory_size <= a;
                 if !disjoint(r.user_addr, o.user_addr) {
@@ -112,7 +120,7 @@ impl GuestMemory {
     }
 
     /// One region's values and file, and where it would be mapped.
-    fn check(r: &RegionInfo, file: &File) -> Result<Placement, VhostUserError> {
+    fn check(r: &RegionInfo, file: &File, hugetlbfs: bool) -> Result<Placement, VhostUserError> {
         let size = usize::try_from(r.memory_size).map_err(|_| bad(r))?;
         let end = r.mmap_offset.checked_add(r.memory_size).ok_or(bad(r))?;
         if size == 0 || end > i64::MAX as u64 || r.user_addr.checked_add(r.memory_size).is_none() {
@@ -126,6 +134,11 @@ impl GuestMemory {
                 kind: super::sys::fd_kind(file),
             });
         };
+        if !hugetlbfs && super::sys::on_hugetlbfs(file) {
+            return Err(VhostUserError::HugetlbfsRegion {
+                guest_phys_addr: r.guest_phys_addr,
+            });
+        }
         let meta = file.metadata().ok().filter(|m| m.is_file());
         let Some(meta) = meta else {
             return Err(VhostUserError::RegionFd {

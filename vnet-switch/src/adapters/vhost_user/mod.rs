@@ -136,6 +136,7 @@ pub struct VhostUserPort {
     generation: u64,
     max_frame: u16,
     memory_budget: u64,
+    hugetlbfs: bool,
     stats: VhostUserStats,
     /// Since when an incomplete request (or a full socket) has been waiting.
     stalled_since: Option<std::time::Instant>,
@@ -170,6 +171,7 @@ impl VhostUserPort {
             generation: 0,
             max_frame: max_frame.clamp(14, FRAME as u16),
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            hugetlbfs: false,
             stats: VhostUserStats::default(),
             stalled_since: None,
             packed: None,
@@ -185,13 +187,28 @@ impl VhostUserPort {
         self
     }
 
+    /// Allows region memfds on hugetlbfs (refused by default,
+    /// [`VhostUserError::HugetlbfsRegion`]). Sealing does not stop a frontend from
+    /// punching a hole in such a file; the backend's next access to the page then needs
+    /// a fresh huge page, and with the pool exhausted it faults (`SIGBUS`), ending the
+    /// process. Allow it only where the frontend is trusted with that, or where every
+    /// guest's huge pages are reserved so the pool cannot run dry. Applies from the next
+    /// connection on.
+    pub fn with_hugetlbfs(mut self, allow: bool) -> Self {
+        self.hugetlbfs = allow;
+        self
+    }
+
     /// The memory budget of each connection.
     pub fn memory_budget(&self) -> u64 {
         self.memory_budget
     }
 
     fn fresh_control(&self) -> Arc<Mutex<Control>> {
-        Arc::new(Mutex::new(Control::with_budget(self.memory_budget)))
+        Arc::new(Mutex::new(Control::with_budget(
+            self.memory_budget,
+            self.hugetlbfs,
+        )))
     }
 
     /// The ring layout the frontend negotiated at the last start of the data path:

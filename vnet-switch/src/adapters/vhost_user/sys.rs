@@ -175,6 +175,19 @@ pub(crate) fn seals(file: &File) -> io::Result<i32> {
     }
 }
 
+/// Whether the memfd `file` lives on hugetlbfs (`fstatfs`; only called on memfds,
+/// which no FUSE daemon serves). `false` when the call fails.
+pub(crate) fn on_hugetlbfs(file: &File) -> bool {
+    /// `HUGETLBFS_MAGIC` of `linux/magic.h`.
+    const HUGETLBFS_MAGIC: u32 = 0x9584_58f6;
+    // SAFETY: all-zero bytes are a valid `statfs` (plain integers).
+    let mut st: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: fstatfs on a valid, borrowed fd, writing into one `statfs` we own.
+    let rc = unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) };
+    // `f_type`'s integer type differs between architectures; the magic fits 32 bits.
+    rc == 0 && st.f_type as u32 == HUGETLBFS_MAGIC
+}
+
 /// The system's page size.
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf reads a constant of the system; no memory is passed.
