@@ -279,12 +279,12 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let mut io1: IoPartition<'_, 4, 4> = IoPartition::new();
     io1.bind_source(&es1, P1, 0, &mut io1_cmd).map_err(bind)?;
     io1.bind_source(&es1, P2, 1, &mut io1_air).map_err(bind)?;
-    io1.bind_sink(&es1, 0, &mut io1_status).map_err(bind)?;
+    io1.bind_sink(&es1, P1, 0, &mut io1_status).map_err(bind)?;
     let mut io2: IoPartition<'_, 4, 4> = IoPartition::new();
     io2.bind_source(&es2, P3, 0, &mut io2_status)
         .map_err(bind)?;
-    io2.bind_sink(&es2, 0, &mut io2_cmd).map_err(bind)?;
-    io2.bind_sink(&es2, 1, &mut io2_air).map_err(bind)?;
+    io2.bind_sink(&es2, P3, 0, &mut io2_cmd).map_err(bind)?;
+    io2.bind_sink(&es2, P3, 1, &mut io2_air).map_err(bind)?;
 
     let mut pcap = match &opts.pcap {
         Some(p) => Some(

@@ -4,7 +4,8 @@
 //! Each transmit binding names the partition, the AFDX transmit port and the partition's
 //! port to read ([`ApexSource`]); binding checks that the AFDX port is configured for
 //! that partition, so a partition can only send on its own VLs. Each receive binding
-//! names an AFDX receive port and the partition's port to write ([`ApexSink`]).
+//! names the partition, an AFDX receive port configured for it and the partition's port
+//! to write ([`ApexSink`]).
 //!
 //! [`IoPartition::poll`] does one bounded round: read the partitions' ports (a queuing
 //! port only while its VL has queue room, so its messages wait in the partition's queue,
@@ -124,15 +125,25 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
             })
     }
 
-    /// Binds AFDX receive port `port` to a partition's port `sink`.
+    /// Binds AFDX receive port `port` to `partition`'s port `sink`: refused unless the
+    /// end system configures that port for that partition (no VL's messages reach
+    /// another partition's port).
     pub fn bind_sink<const V: usize, const P: usize, const Q: usize>(
         &mut self,
         es: &EndSystem<V, P, Q>,
+        partition: PartitionId,
         port: usize,
         sink: &'p mut dyn ApexSink,
     ) -> Result<(), ConfigError> {
-        es.rx_port_config(port)
+        let cfg = es
+            .rx_port_config(port)
             .ok_or(ConfigError::NoSuchPort { port })?;
+        if cfg.partition != partition {
+            return Err(ConfigError::NotOwner {
+                partition: partition.0,
+                port,
+            });
+        }
         self.sinks
             .push(Sink { port, sink })
             .map_err(|_| ConfigError::TooMany {

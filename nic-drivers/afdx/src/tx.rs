@@ -200,7 +200,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
             vl.stats.released += 1;
             let len = usize::from(p.len).min(wire::MAX_FRAME);
             let departure_ns = (now_us.saturating_mul(1000)).max(self.wire_free_ns);
-            self.wire_free_ns = departure_ns + wire_time_ns(len, self.link_mbps);
+            self.wire_free_ns = departure_ns.saturating_add(wire_time_ns(len, self.link_mbps));
             let jitter = departure_ns.saturating_sub(eligible_us.saturating_mul(1000));
             vl.stats.max_jitter_ns = vl.stats.max_jitter_ns.max(jitter);
             if jitter > JITTER_BOUND_US * 1000 {

@@ -113,6 +113,9 @@ fn bridges_queuing_and_sampling_ports_through_a_network_failure() {
     let dummy_region = OwnedRegion::<QW>::formatted(&QG);
     let mut dummy: QueuingPortReceiver<MSG, DEPTH> =
         QueuingPortReceiver::attach(dummy_region.region(), &QG).unwrap();
+    let dummy_sink_region = OwnedRegion::<QW>::formatted(&QG);
+    let mut dummy_sink: QueuingPortSender<MSG, DEPTH> =
+        QueuingPortSender::attach(dummy_sink_region.region(), &QG).unwrap();
     let mut io_left: IoPartition<'_, 4, 4> = IoPartition::new();
     // Partition 2 may not take partition 1's VL.
     assert_eq!(
@@ -131,8 +134,22 @@ fn bridges_queuing_and_sampling_ports_through_a_network_failure() {
         .bind_source(&left, PartitionId(2), 1, &mut io_s_src)
         .unwrap();
     let mut io_right: IoPartition<'_, 4, 4> = IoPartition::new();
-    io_right.bind_sink(&right, 0, &mut io_q_dst).unwrap();
-    io_right.bind_sink(&right, 1, &mut io_s_dst).unwrap();
+    // Partition 1 may not take partition 3's messages.
+    assert_eq!(
+        io_right
+            .bind_sink(&right, PartitionId(1), 0, &mut dummy_sink)
+            .unwrap_err(),
+        ConfigError::NotOwner {
+            partition: 1,
+            port: 0
+        }
+    );
+    io_right
+        .bind_sink(&right, PartitionId(3), 0, &mut io_q_dst)
+        .unwrap();
+    io_right
+        .bind_sink(&right, PartitionId(3), 1, &mut io_s_dst)
+        .unwrap();
 
     let mut now = 0u64;
     let mut sent_q = 0u32;
