@@ -10,6 +10,8 @@ use crate::wire::{self, Addressing};
 
 /// A frame built and waiting for its BAG.
 pub(crate) struct Pending {
+    /// The transmit port it came from.
+    pub(crate) port: usize,
     pub(crate) len: u16,
     pub(crate) arrival_us: u64,
     pub(crate) frame: [u8; wire::MAX_FRAME],
@@ -26,6 +28,7 @@ impl<const Q: usize> FrameQueue<Q> {
     fn new() -> Self {
         FrameQueue {
             slots: core::array::from_fn(|_| Pending {
+                port: 0,
                 len: 0,
                 arrival_us: 0,
                 frame: [0; wire::MAX_FRAME],
@@ -46,6 +49,13 @@ impl<const Q: usize> FrameQueue<Q> {
             return None;
         }
         self.slots.get(self.head)
+    }
+
+    /// The newest frame.
+    #[inline]
+    pub(crate) fn back(&self) -> Option<&Pending> {
+        let last = self.len.checked_sub(1)?;
+        self.slots.get((self.head + last) % Q)
     }
 
     /// The slot after the last frame, now counted in the queue (the caller fills it).

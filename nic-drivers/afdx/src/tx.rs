@@ -87,9 +87,9 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
     /// Queues `msg` from `partition` on transmit port `port` at `now_us`. Refused (and
     /// counted on the VL, except the first two) when the port does not exist, is not the
     /// partition's, the frame would exceed Lmax, or — for a queuing port — the VL's queue
-    /// is at its bound. A sampling port's message replaces the newest frame still waiting
-    /// on a full VL queue (counted as `replaced`): the freshest value leaves at the next
-    /// BAG.
+    /// is at its bound. A sampling port's message replaces its own newest frame still
+    /// waiting on a full VL queue (counted as `replaced`): the freshest value leaves at
+    /// the next BAG.
     pub fn send(
         &mut self,
         partition: PartitionId,
@@ -119,9 +119,9 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
             });
         }
         if vl.queue.len() >= usize::from(vl.cfg.queue_bound) {
-            if p.cfg.kind == PortKind::Sampling {
-                // A sampling port sends its freshest value: it replaces the newest frame
-                // still waiting for its BAG.
+            if p.cfg.kind == PortKind::Sampling && vl.queue.back().is_some_and(|b| b.port == port) {
+                // A sampling port sends its freshest value: it replaces its own frame
+                // still waiting for the BAG (never another port's).
                 vl.queue.pop_back();
                 vl.stats.replaced += 1;
             } else {
@@ -142,6 +142,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                 lmax: vl.cfg.lmax,
             });
         };
+        slot.port = port;
         slot.len = len as u16;
         slot.arrival_us = now_us;
         vl.ip_id = vl.ip_id.wrapping_add(1);

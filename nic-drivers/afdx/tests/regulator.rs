@@ -412,3 +412,45 @@ fn a_sampling_port_sends_its_freshest_value() {
     assert_eq!(st.replaced, 6);
     assert_eq!(st.drops[TxDrop::QueueFull.index()], 0);
 }
+
+#[test]
+fn a_sampling_port_never_replaces_another_ports_frame() {
+    let vls = [VlConfig::new(7, 4, 100).queue(1)];
+    let port = |partition, dst_udp, kind| TxPortConfig {
+        partition: PartitionId(partition),
+        vl: 7,
+        src_udp: 1,
+        dst_udp,
+        kind,
+    };
+    let tx = [
+        port(1, 2, PortKind::Queuing),
+        port(2, 3, PortKind::Sampling),
+    ];
+    let cfg = EsConfig {
+        network_id: 1,
+        equipment_id: 1,
+        src_ip: [10, 0, 0, 1],
+        link_mbps: 100,
+        tech_latency_us: 40,
+        tx_vls: &vls,
+        rx_vls: &[],
+        tx_ports: &tx,
+        rx_ports: &[],
+    };
+    let mut es = Box::new(Es::new(&cfg).unwrap());
+    es.send(PartitionId(1), 0, b"queued command 0001", 0)
+        .unwrap();
+    // The VL's one slot holds partition 1's message: partition 2's sample waits.
+    assert_eq!(
+        es.send(PartitionId(2), 1, b"sample 0000000001", 0),
+        Err(TxError::QueueFull { vl: 7 })
+    );
+    let mut sent = Vec::new();
+    es.poll_tx_with(0, 8, |o| {
+        sent.push(wire::parse(o.frame).unwrap().dst_udp);
+        Emit::Sent
+    });
+    assert_eq!(sent, [2, 2], "the queuing message, on A and B");
+    assert_eq!(es.tx_stats(7).unwrap().replaced, 0);
+}
