@@ -5,8 +5,10 @@
 //! * [`service`]: the service partition (switch, ports, poll loop, statistics table).
 //! * [`node`] and [`checks`]: a partition's smoltcp stack and the checks run on it.
 //! * [`hosted`] and [`multi`]: the two demos; [`wire`], [`pcapng`], [`shm_file`]: helpers.
+//! * [`afdx_demo`]: two AFDX end systems over redundant networks A and B.
 #![deny(unsafe_code)]
 
+pub mod afdx_demo;
 pub mod checks;
 pub mod hosted;
 pub mod multi;

@@ -387,6 +387,22 @@ pub(crate) const SURFACES: &[Surface] = &[
         ],
         errors: &[("Error", "queuing-port/src/error.rs", "queuing-port/src")],
     },
+    Surface {
+        target: "afdx_receive",
+        modules: &["nic-drivers/afdx/src/wire.rs", "nic-drivers/afdx/src/rx.rs"],
+        errors: &[
+            (
+                "FrameError",
+                "nic-drivers/afdx/src/error.rs",
+                "nic-drivers/afdx/src",
+            ),
+            (
+                "RxError",
+                "nic-drivers/afdx/src/error.rs",
+                "nic-drivers/afdx/src",
+            ),
+        ],
+    },
 ];
 
 /// `cargo xtask fuzz-coverage`: a coverage build of each target run over its committed

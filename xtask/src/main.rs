@@ -57,6 +57,7 @@ const LIB_CRATES: &[(&str, &str)] = &[
     ("vnet-switch", "vnet-switch"),
     ("nic-drivers", "nic-drivers"),
     ("netstack-glue", "netstack-glue"),
+    ("afdx", "nic-drivers/afdx"),
 ];
 
 /// The embedded targets every library crate must build for without default features.
@@ -69,7 +70,7 @@ const EMBEDDED_TARGETS: &[&str] = &[
 const USAGE: &str = "\
 usage: cargo xtask test [STEP ...]   every check (what .ci/run calls), or only the STEPs
          steps: fmt clippy doc test nostd features package newest-deps miri loom fuzz
-                qemu examples-qemu examples-tap vhost
+                qemu examples-qemu examples-tap vhost afdx
        cargo xtask fuzz [--seconds N] [--jobs J] [TARGET ...]
                                      a fuzz campaign: each target N seconds (default 600)
                                      over its kept corpus, J at a time, then corpus minimised
@@ -167,6 +168,8 @@ fn test_all(run: &mut Run, only: &[&str]) {
         run.step("doc", c);
     }
     if want("test") {
+        // The AFDX demo's test reads its capture with tshark (and fails without it).
+        qemu::ensure_tool(run, "tshark", "--version", "tshark");
         run.step("test", cargo(&["test", "--workspace", "--all-features"]));
     }
     if want("nostd") {
@@ -216,6 +219,12 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("vhost") {
         vhost::vhost(run);
+    }
+    if want("afdx") && qemu::ensure_tool(run, "tshark", "--version", "tshark") {
+        run.step(
+            "afdx demo (tshark)",
+            cargo(&["test", "-p", "partnet-examples", "--test", "afdx_demo"]),
+        );
     }
 }
 
