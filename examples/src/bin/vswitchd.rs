@@ -15,7 +15,7 @@
 //! ```text
 //! partnet-vswitchd --vm SOCKET,MAC [--vm ...] [--partition-a MAC,IP/PREFIX[,TCP_PORT]]
 //!                  [--partition-b MAC,IP/PREFIX[,TCP_PORT]] [--pcap FILE]
-//!                  [--guest-memory MIB] [--exit-after-transfers N]
+//!                  [--guest-memory MIB] [--hugetlbfs] [--exit-after-transfers N]
 //! ```
 //!
 //! Each VM port is an access port bound to the MAC given on the QEMU command line
@@ -118,6 +118,7 @@ mod daemon {
         pcap: Option<String>,
         exit_after: Option<usize>,
         guest_memory: u64,
+        hugetlbfs: bool,
     }
 
     const USAGE: &str = "\
@@ -133,6 +134,9 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
   --pcap FILE            mirror every frame entering the switch into FILE
   --guest-memory MIB     the most guest memory one VM's memory table may map
                          (default 8192); a larger table cuts the VM off
+  --hugetlbfs            accept guest memory on hugetlbfs (refused by default: a
+                         guest's QEMU can punch a hole in it that this process then
+                         faults on when the huge page pool is empty)
   --exit-after-transfers N
                          print the statistics and exit after N TCP transfers
   --help                 this text";
@@ -162,6 +166,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             pcap: None,
             exit_after: None,
             guest_memory: DEFAULT_MEMORY_BUDGET,
+            hugetlbfs: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -207,6 +212,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                         .filter(|&b| b > 0)
                         .ok_or("bad --guest-memory MIB")?;
                 }
+                "--hugetlbfs" => a.hugetlbfs = true,
                 "--help" | "-h" => return Ok(None),
                 "--exit-after-transfers" => {
                     a.exit_after = Some(value()?.parse().map_err(|_| "bad count")?)
@@ -291,7 +297,9 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             cfg.max_frame = 1518;
             cfg.mirror = mirror;
             cfg.rate = Some(BUDGET);
-            let vm_port = VhostUserPort::new(1514).with_memory_budget(args.guest_memory);
+            let vm_port = VhostUserPort::new(1514)
+                .with_memory_budget(args.guest_memory)
+                .with_hugetlbfs(args.hugetlbfs);
             b.add_port(Port::Vm(Box::new(vm_port)), cfg)
                 .expect("a valid VM port");
             names.names.push(format!("vm{i}"));
