@@ -123,7 +123,9 @@ pub(crate) fn smoke(run: &mut Run) {
     ) {
         return;
     }
-    for t in &targets {
+    // Each target runs on one core: two at a time.
+    let mut lanes: Vec<Vec<(String, Command)>> = vec![Vec::new(), Vec::new()];
+    for (i, t) in targets.iter().enumerate() {
         let scratch = format!("target/fuzz-smoke/{t}");
         let _ = fs::remove_dir_all(&scratch);
         let _ = fs::create_dir_all(&scratch);
@@ -136,11 +138,12 @@ pub(crate) fn smoke(run: &mut Run) {
             "-print_final_stats=1".into(),
         ];
         let committed = count_files(Path::new(&format!("fuzz/corpus/{t}")));
-        run.step(
-            &format!("fuzz {t} (replay {committed} corpus inputs, then {seconds} s)"),
+        lanes[i % 2].push((
+            format!("fuzz {t} (replay {committed} corpus inputs, then {seconds} s)"),
             run_cmd(t, &dirs, &flags),
-        );
+        ));
     }
+    run.lanes(lanes);
 }
 
 fn count_files(dir: &Path) -> usize {

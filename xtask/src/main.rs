@@ -34,6 +34,8 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Instant;
 
 mod echo;
@@ -262,7 +264,15 @@ fn miri(run: &mut Run) {
     if Path::new(dir).join("Cargo.toml").exists() {
         jobs.push((package.to_string(), targets.to_vec()));
     }
-    for (krate, targets) in jobs {
+    // Miri runs each test binary on one core: two lanes, each with its own target
+    // directory (a shared one would make the second wait for the first's lock), the
+    // jobs dealt out in turn (the list is in dependency order, heaviest first).
+    // Miri's sysroot first, once: two lanes must not both build it.
+    if !run.step("miri setup", cargo(&[&format!("+{NIGHTLY}"), "miri", "setup"])) {
+        return;
+    }
+    let mut lanes: Vec<Vec<(String, Command)>> = vec![Vec::new(), Vec::new()];
+    for (i, (krate, targets)) in jobs.into_iter().enumerate() {
         let mut args = vec![
             format!("+{NIGHTLY}"),
             "miri".into(),
@@ -281,9 +291,10 @@ fn miri(run: &mut Run) {
             "MIRIFLAGS",
             "-Zmiri-disable-isolation -Zmiri-strict-provenance",
         );
-        c.env("CARGO_TARGET_DIR", "target/miri");
-        run.step(&format!("miri {krate}"), c);
+        c.env("CARGO_TARGET_DIR", format!("target/miri/lane{}", i % 2));
+        lanes[i % 2].push((format!("miri {krate}"), c));
     }
+    run.lanes(lanes);
 }
 
 /// loom models: every crate with a `tests/loom.rs`, built with `--cfg loom` in its own
@@ -417,6 +428,68 @@ impl Run {
             self.failed.push(name.to_string());
         }
         ok
+    }
+
+    /// Runs `lanes` side by side (each lane's steps one after the other; a step that
+    /// fails does not stop its lane), for single-threaded work such as Miri or a fuzz
+    /// target on a machine with more cores than one. A step's output is collected and
+    /// printed whole when it ends (a failed one's in full, a passed one's `test result`
+    /// lines and last lines), so the lanes' output does not interleave.
+    fn lanes(&mut self, lanes: Vec<Vec<(String, Command)>>) -> bool {
+        self.start.get_or_insert_with(Instant::now);
+        let (tx, rx) = mpsc::channel();
+        let mut handles = Vec::new();
+        for lane in lanes {
+            let tx = tx.clone();
+            handles.push(thread::spawn(move || {
+                for (name, mut cmd) in lane {
+                    let t = Instant::now();
+                    let out = cmd.output();
+                    let _ = tx.send((name, format!("{cmd:?}"), out, t.elapsed()));
+                }
+            }));
+        }
+        drop(tx);
+        let mut all_ok = true;
+        for (name, cmd, out, took) in rx {
+            let secs = took.as_secs_f32();
+            println!("\n===== xtask: {name} =====\n$ {cmd}");
+            let ok = match out {
+                Ok(o) => {
+                    let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                        + &String::from_utf8_lossy(&o.stderr);
+                    if o.status.success() {
+                        let lines: Vec<&str> = text.lines().collect();
+                        for l in lines.iter().filter(|l| l.starts_with("test result")) {
+                            println!("{l}");
+                        }
+                        println!("[...]");
+                        for l in &lines[lines.len().saturating_sub(5)..] {
+                            println!("{l}");
+                        }
+                    } else {
+                        println!("{text}");
+                    }
+                    o.status.success()
+                }
+                Err(e) => {
+                    println!("xtask: could not start the command: {e}");
+                    false
+                }
+            };
+            if ok {
+                println!("===== xtask: {name}: ok ({secs:.1} s) =====");
+                self.passed.push(format!("{name} ({secs:.1} s)"));
+            } else {
+                println!("===== xtask: {name}: FAILED ({secs:.1} s) =====");
+                self.failed.push(name);
+                all_ok = false;
+            }
+        }
+        for h in handles {
+            let _ = h.join();
+        }
+        all_ok
     }
 
     fn fail(&mut self, name: &str, why: &str) {
