@@ -6,6 +6,8 @@
 //! one place that turns raw memory into a region.
 #![allow(unsafe_code)]
 
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+use crate::sync::AtomicU64;
 use crate::sync::{AtomicU32, Ordering};
 
 /// A shared region: a slice of 32-bit words, shared with a possibly hostile peer.
@@ -74,30 +76,79 @@ impl<'a> Region<'a> {
     }
 }
 
-/// Slot `pos` of a queue body (`lens` length words, then the data slots of `words`
-/// words each, contiguous as the layout puts them): its length word and its data
-/// words, or `None` when the slot's end is beyond `body`.
-///
-/// One compare guards both accesses whatever `pos`, `lens` and `words` are (a wrong
-/// value can only name another in-bounds word): the hot path's bounds check, folded to
-/// a constant expression for a typed port.
-#[inline(always)]
-pub(crate) fn queue_slot(
-    body: &[AtomicU32],
-    pos: usize,
-    lens: usize,
-    words: usize,
-) -> Option<(&AtomicU32, &[AtomicU32])> {
-    let start = pos.checked_mul(words)?.checked_add(lens)?;
-    let end = start.checked_add(words)?;
-    // `pos < lens` keeps the length word out of the data; `words > 0` makes
-    // `end <= body.len()` imply `pos < body.len()` (as `pos <= start < end`).
-    if end > body.len() || pos >= lens || words == 0 {
+/// The data slots of a queuing channel, at the one width every accessor of them uses
+/// (the sender, the receiver, `mock::HostilePeer::poke_data`): 64-bit atomic words
+/// when the target has them and the slots start 8-byte aligned, else 32-bit words.
+/// Racing atomic accesses of different sizes to the same bytes are undefined behaviour,
+/// so the width follows from the address alone: both sides of a channel map the same
+/// memory at the same alignment and pick the same width. The slots start on a 64-byte
+/// boundary of the region (see `layout`), so an 8-byte aligned region gets the wide
+/// words.
+#[derive(Clone, Copy)]
+pub(crate) enum Slots<'a> {
+    /// Pairs of region words as one 64-bit atomic each.
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    Wide(&'a [AtomicU64]),
+    /// The region's own 32-bit words.
+    Narrow(&'a [AtomicU32]),
+}
+
+impl<'a> Slots<'a> {
+    /// The data slots over `words` (an even number of them in every queuing layout; an
+    /// odd last word is not used by the wide view).
+    pub(crate) fn new(words: &'a [AtomicU32]) -> Self {
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        if let Some(wide) = wide(words) {
+            return Self::Wide(wide);
+        }
+        Self::Narrow(words)
+    }
+
+    /// Slot `pos` of `words` 32-bit words (even: whole 64-byte groups), or `None` when
+    /// beyond the slots.
+    #[inline(always)]
+    fn slot(self, pos: usize, words: usize) -> Option<Self> {
+        match self {
+            #[cfg(all(not(loom), target_has_atomic = "64"))]
+            Self::Wide(d) => span(d, pos, words / 2).map(Self::Wide),
+            Self::Narrow(d) => span(d, pos, words).map(Self::Narrow),
+        }
+    }
+}
+
+/// `words` seen as 64-bit atomics, when they start 8-byte aligned.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) fn wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
+    let p = words.as_ptr().cast::<AtomicU64>();
+    if !p.is_aligned() {
         return None;
     }
-    // SAFETY: `pos < lens <= start < end <= body.len()` (`words > 0`), so the word at
-    // `pos` and the words `start..end` are inside `body`.
-    unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
+    // SAFETY: `p` is aligned for `AtomicU64` (checked), derived from the slice (its
+    // provenance covers all of it) and `words.len() / 2` 8-byte words lie within the
+    // slice's `words.len() * 4` bytes. `AtomicU64` has the size of two `AtomicU32` and,
+    // like them, allows shared mutation and any bit pattern. The bytes are accessed
+    // only atomically through either view; every accessor of queuing data slots uses
+    // this view when it exists (see `Slots`), so no two racing accesses differ in size.
+    Some(unsafe { core::slice::from_raw_parts(p, words.len() / 2) })
+}
+
+/// Elements `pos * n .. pos * n + n` of `s`, or `None` when out of it.
+#[inline(always)]
+fn span<T>(s: &[T], pos: usize, n: usize) -> Option<&[T]> {
+    let start = pos.checked_mul(n)?;
+    s.get(start..start.checked_add(n)?)
+}
+
+/// Slot `pos` of a queuing channel: its length word in `lens` and its data in `data`
+/// (`words` 32-bit words per slot), or `None` when either is out of bounds.
+#[inline(always)]
+pub(crate) fn queue_slot<'a>(
+    lens: &'a [AtomicU32],
+    data: Slots<'a>,
+    pos: usize,
+    words: usize,
+) -> Option<(&'a AtomicU32, Slots<'a>)> {
+    Some((lens.get(pos)?, data.slot(pos, words)?))
 }
 
 /// Load a little-endian control word.
@@ -209,25 +260,75 @@ const fn join_u64(first: u32, second: u32) -> u64 {
 
 /// Copy `src` into a queue slot (see [`copy_in`]). The protocol hands the slot to this
 /// side alone until `tail` is published, but a peer that breaks it and writes the slot
-/// concurrently must not make the copy undefined, so this is the atomic word copy
+/// concurrently must not make the copy undefined, so this is an atomic word copy
 /// too, never a plain `memcpy` over shared memory. `full`: the port's maximum message
 /// size, a constant for the typed ports: a full-size message is copied at constant
 /// offsets, fully unrolled, without waiting for its length.
 #[inline(always)]
-pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
-    if src.len() == full {
-        copy_in(dst, &src[..full])
-    } else {
-        copy_in(dst, src)
+pub(crate) fn copy_in_owned(dst: Slots<'_>, src: &[u8], full: usize) {
+    // Two calls, not one over a chosen slice: the first is compiled for the constant
+    // length.
+    match dst {
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        Slots::Wide(d) if src.len() == full => copy_in_wide(d, &src[..full]),
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        Slots::Wide(d) => copy_in_wide(d, src),
+        Slots::Narrow(d) if src.len() == full => copy_in(d, &src[..full]),
+        Slots::Narrow(d) => copy_in(d, src),
     }
 }
 
 /// Copy a queue slot out into `dst` (see [`copy_out`] and [`copy_in_owned`]).
 #[inline(always)]
-pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
-    if dst.len() == full {
-        copy_out(src, &mut dst[..full])
-    } else {
-        copy_out(src, dst)
+pub(crate) fn copy_out_owned(src: Slots<'_>, dst: &mut [u8], full: usize) {
+    match src {
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        Slots::Wide(s) if dst.len() == full => copy_out_wide(s, &mut dst[..full]),
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        Slots::Wide(s) => copy_out_wide(s, dst),
+        Slots::Narrow(s) if dst.len() == full => copy_out(s, &mut dst[..full]),
+        Slots::Narrow(s) => copy_out(s, dst),
+    }
+}
+
+/// [`copy_in`] over 64-bit atomic words: one relaxed store per 8 bytes, the bytes in
+/// memory order, the last word padded with zeros.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
+pub(crate) fn copy_in_wide(dst: &[AtomicU64], src: &[u8]) {
+    let mut chunks = src.chunks_exact(8);
+    let mut words = dst.iter();
+    // `chunks` first: `zip` must not pull a word when the chunks are exhausted.
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+        }
+    }
+}
+
+/// [`copy_out`] over 64-bit atomic words: one relaxed load per 8 bytes.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
+pub(crate) fn copy_out_wide(src: &[AtomicU64], dst: &mut [u8]) {
+    let mut words = src.iter();
+    let mut chunks = dst.chunks_exact_mut(8);
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        c.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let b = w.load(Ordering::Relaxed).to_ne_bytes();
+            let n = rest.len();
+            rest.copy_from_slice(&b[..n]);
+        }
     }
 }
