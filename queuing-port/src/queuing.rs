@@ -10,7 +10,7 @@
 use crate::config::PortDirection;
 use crate::error::{Error, RegionError};
 use crate::layout::{self, Geometry, Kind};
-use crate::region::{self, Region, Slots};
+use crate::region::{self, Region};
 use crate::sync::{AtomicU32, Ordering};
 
 /// Status of a queuing port (APEX `QUEUING_PORT_STATUS_TYPE`).
@@ -63,6 +63,8 @@ pub(crate) struct Dims {
     pub(crate) cap: u32,
     /// Words per data slot.
     pub(crate) slot_words: usize,
+    /// Words of the length array before the data slots.
+    pub(crate) len_words: usize,
     /// `cap` is a power of two: the slot of index `i` is `i & (cap - 1)` (2^32 is a
     /// multiple of `cap`, so that stays right across the index wrap), no slot counter.
     pub(crate) pow2: bool,
@@ -77,6 +79,7 @@ impl Dims {
             max: MSG as u32,
             cap: N as u32,
             slot_words: g.slot_words(),
+            len_words: g.length_words(),
             pow2: N.is_power_of_two(),
         }
     }
@@ -88,10 +91,9 @@ struct Shared<'r> {
     tail: &'r AtomicU32,
     dropped: &'r AtomicU32,
     head: &'r AtomicU32,
-    /// The length words (one per slot, source-owned lines, padded to whole lines).
-    lens: &'r [AtomicU32],
-    /// The data slots, `slot_words` each, each starting on a cache line.
-    data: Slots<'r>,
+    /// The length words (one per slot, source-owned lines, padded to whole lines), then
+    /// the data slots, `slot_words` each, each starting on a cache line.
+    body: &'r [AtomicU32],
     d: Dims,
     drop_on_full: bool,
 }
@@ -106,18 +108,14 @@ impl<'r> Shared<'r> {
             tail: one(layout::PRODUCER)?,
             dropped: one(layout::PRODUCER + 1)?,
             head: one(layout::CONSUMER)?,
-            lens: region
-                .span(g.length_word(0), g.length_words())
+            body: region
+                .span(g.length_word(0), g.length_words() + slot_words * cap)
                 .ok_or(too_small)?,
-            data: Slots::new(
-                region
-                    .span(g.slot_word(0), slot_words * cap)
-                    .ok_or(too_small)?,
-            ),
             d: Dims {
                 max: g.max_message_size,
                 cap: g.capacity,
                 slot_words,
+                len_words: g.length_words(),
                 pow2: g.capacity.is_power_of_two(),
             },
             drop_on_full: g.flags & layout::FLAG_DROP_ON_FULL != 0,
@@ -137,10 +135,10 @@ impl<'r> Shared<'r> {
     /// The length word and the data words of the slot at `at` (private state: the
     /// checks only guard against our own mistakes).
     #[inline(always)]
-    fn slot(&self, pos: usize, d: Dims) -> Option<(&'r AtomicU32, Slots<'r>)> {
+    fn slot(&self, pos: usize, d: Dims) -> Option<(&'r AtomicU32, &'r [AtomicU32])> {
         // One compare when `pos` is known small (a power-of-two mask) and the sizes are
         // a typed port's constants: the overflow checks fold away.
-        region::queue_slot(self.lens, self.data, pos, d.slot_words)
+        region::queue_slot(self.body, pos, d.len_words, d.slot_words)
     }
 }
 

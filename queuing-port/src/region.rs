@@ -1,4 +1,5 @@
-//! A shared-memory region seen as 32-bit little-endian words, every access atomic.
+//! A shared-memory region seen as 32-bit little-endian words, every access atomic
+//! (queuing data slots: 64-bit atomic words where the target has them, see `wide`).
 //!
 //! The peer may write any word at any time. Making every access an atomic (relaxed for
 //! message bytes) keeps that well defined in Rust's memory model: a racing peer can only
@@ -76,48 +77,18 @@ impl<'a> Region<'a> {
     }
 }
 
-/// The data slots of a queuing channel, at the one width every accessor of them uses
-/// (the sender, the receiver, `mock::HostilePeer::poke_data`): 64-bit atomic words
-/// when the target has them and the slots start 8-byte aligned, else 32-bit words.
-/// Racing atomic accesses of different sizes to the same bytes are undefined behaviour,
-/// so the width follows from the address alone: both sides of a channel map the same
-/// memory at the same alignment and pick the same width. The slots start on a 64-byte
-/// boundary of the region (see `layout`), so an 8-byte aligned region gets the wide
-/// words.
-#[derive(Clone, Copy)]
-pub(crate) enum Slots<'a> {
-    /// Pairs of region words as one 64-bit atomic each.
-    #[cfg(all(not(loom), target_has_atomic = "64"))]
-    Wide(&'a [AtomicU64]),
-    /// The region's own 32-bit words.
-    Narrow(&'a [AtomicU32]),
-}
-
-impl<'a> Slots<'a> {
-    /// The data slots over `words` (an even number of them in every queuing layout; an
-    /// odd last word is not used by the wide view).
-    pub(crate) fn new(words: &'a [AtomicU32]) -> Self {
-        #[cfg(all(not(loom), target_has_atomic = "64"))]
-        if let Some(wide) = wide(words) {
-            return Self::Wide(wide);
-        }
-        Self::Narrow(words)
-    }
-
-    /// Slot `pos` of `words` 32-bit words (even: whole 64-byte groups), or `None` when
-    /// beyond the slots.
-    #[inline(always)]
-    fn slot(self, pos: usize, words: usize) -> Option<Self> {
-        match self {
-            #[cfg(all(not(loom), target_has_atomic = "64"))]
-            Self::Wide(d) => span(d, pos, words / 2).map(Self::Wide),
-            Self::Narrow(d) => span(d, pos, words).map(Self::Narrow),
-        }
-    }
-}
-
-/// `words` seen as 64-bit atomics, when they start 8-byte aligned.
+/// `words` seen as 64-bit atomics (`words.len() / 2` of them), when they start 8-byte
+/// aligned: the view of the queuing data slots.
+///
+/// Every accessor of a data slot uses this one rule (the sender, the receiver,
+/// `mock::HostilePeer::poke_data`): 64-bit atomic words when the target has them and
+/// the slot is 8-byte aligned, else the region's 32-bit words. Racing atomic accesses
+/// of different sizes to the same bytes are undefined behaviour, so the width follows
+/// from the address alone: both sides of a channel map the same memory at the same
+/// alignment and pick the same width. Data slots start on a 64-byte boundary of the
+/// region (see `layout`), so an 8-byte aligned region gets the 64-bit words.
 #[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
 pub(crate) fn wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
     let p = words.as_ptr().cast::<AtomicU64>();
     if !p.is_aligned() {
@@ -128,27 +99,34 @@ pub(crate) fn wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
     // slice's `words.len() * 4` bytes. `AtomicU64` has the size of two `AtomicU32` and,
     // like them, allows shared mutation and any bit pattern. The bytes are accessed
     // only atomically through either view; every accessor of queuing data slots uses
-    // this view when it exists (see `Slots`), so no two racing accesses differ in size.
+    // this view when it exists (see above), so no two racing accesses differ in size.
     Some(unsafe { core::slice::from_raw_parts(p, words.len() / 2) })
 }
 
-/// Elements `pos * n .. pos * n + n` of `s`, or `None` when out of it.
+/// Slot `pos` of a queue body (`lens` length words, then the data slots of `words`
+/// words each, contiguous as the layout puts them): its length word and its data
+/// words, or `None` when the slot's end is beyond `body`.
+///
+/// One compare guards both accesses whatever `pos`, `lens` and `words` are (a wrong
+/// value can only name another in-bounds word): the hot path's bounds check, folded to
+/// a constant expression for a typed port.
 #[inline(always)]
-fn span<T>(s: &[T], pos: usize, n: usize) -> Option<&[T]> {
-    let start = pos.checked_mul(n)?;
-    s.get(start..start.checked_add(n)?)
-}
-
-/// Slot `pos` of a queuing channel: its length word in `lens` and its data in `data`
-/// (`words` 32-bit words per slot), or `None` when either is out of bounds.
-#[inline(always)]
-pub(crate) fn queue_slot<'a>(
-    lens: &'a [AtomicU32],
-    data: Slots<'a>,
+pub(crate) fn queue_slot(
+    body: &[AtomicU32],
     pos: usize,
+    lens: usize,
     words: usize,
-) -> Option<(&'a AtomicU32, Slots<'a>)> {
-    Some((lens.get(pos)?, data.slot(pos, words)?))
+) -> Option<(&AtomicU32, &[AtomicU32])> {
+    let start = pos.checked_mul(words)?.checked_add(lens)?;
+    let end = start.checked_add(words)?;
+    // `pos < lens` keeps the length word out of the data; `words > 0` makes
+    // `end <= body.len()` imply `pos < body.len()` (as `pos <= start < end`).
+    if end > body.len() || pos >= lens || words == 0 {
+        return None;
+    }
+    // SAFETY: `pos < lens <= start < end <= body.len()` (`words > 0`), so the word at
+    // `pos` and the words `start..end` are inside `body`.
+    unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
 }
 
 /// Load a little-endian control word.
@@ -169,11 +147,11 @@ pub(crate) fn store(w: &AtomicU32, v: u32, o: Ordering) {
 /// untouched.
 ///
 /// Defined whatever the peer does meanwhile: every access to shared memory is an
-/// atomic of the region's own size (the 32-bit word every other access to the region,
-/// and the test peer `mock::HostilePeer`, use), so a peer writing the same words
-/// concurrently (breaking the protocol) races on *values*, never a data race. Wider
-/// atomics would not do: racing atomic accesses of different sizes to the same bytes
-/// are undefined behaviour too.
+/// atomic, of the one size every accessor of those bytes uses (32-bit words here; the
+/// queuing data slots use [`wide`], 64-bit where available), so a peer writing the
+/// same words concurrently (breaking the protocol) races on *values*, never a data
+/// race. Racing atomic accesses of different sizes to the same bytes would be
+/// undefined behaviour too.
 #[inline(always)]
 pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) {
     // Whole pairs of words first: one 8-byte load of the private side feeds two word
@@ -258,36 +236,48 @@ const fn join_u64(first: u32, second: u32) -> u64 {
     low as u64 | (high as u64) << 32
 }
 
-/// Copy `src` into a queue slot (see [`copy_in`]). The protocol hands the slot to this
+/// Copy `src` into a queue slot (see [`copy_in`]), at the width [`wide`] gives. The protocol hands the slot to this
 /// side alone until `tail` is published, but a peer that breaks it and writes the slot
 /// concurrently must not make the copy undefined, so this is an atomic word copy
 /// too, never a plain `memcpy` over shared memory. `full`: the port's maximum message
 /// size, a constant for the typed ports: a full-size message is copied at constant
 /// offsets, fully unrolled, without waiting for its length.
 #[inline(always)]
-pub(crate) fn copy_in_owned(dst: Slots<'_>, src: &[u8], full: usize) {
-    // Two calls, not one over a chosen slice: the first is compiled for the constant
-    // length.
-    match dst {
-        #[cfg(all(not(loom), target_has_atomic = "64"))]
-        Slots::Wide(d) if src.len() == full => copy_in_wide(d, &src[..full]),
-        #[cfg(all(not(loom), target_has_atomic = "64"))]
-        Slots::Wide(d) => copy_in_wide(d, src),
-        Slots::Narrow(d) if src.len() == full => copy_in(d, &src[..full]),
-        Slots::Narrow(d) => copy_in(d, src),
+pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
+    // Two calls per width, not one over a chosen slice: the first is compiled for the
+    // constant length.
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(dst) = wide(dst) {
+        if src.len() == full {
+            copy_in_wide(dst, &src[..full])
+        } else {
+            copy_in_wide(dst, src)
+        }
+        return;
+    }
+    if src.len() == full {
+        copy_in(dst, &src[..full])
+    } else {
+        copy_in(dst, src)
     }
 }
 
 /// Copy a queue slot out into `dst` (see [`copy_out`] and [`copy_in_owned`]).
 #[inline(always)]
-pub(crate) fn copy_out_owned(src: Slots<'_>, dst: &mut [u8], full: usize) {
-    match src {
-        #[cfg(all(not(loom), target_has_atomic = "64"))]
-        Slots::Wide(s) if dst.len() == full => copy_out_wide(s, &mut dst[..full]),
-        #[cfg(all(not(loom), target_has_atomic = "64"))]
-        Slots::Wide(s) => copy_out_wide(s, dst),
-        Slots::Narrow(s) if dst.len() == full => copy_out(s, &mut dst[..full]),
-        Slots::Narrow(s) => copy_out(s, dst),
+pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(src) = wide(src) {
+        if dst.len() == full {
+            copy_out_wide(src, &mut dst[..full])
+        } else {
+            copy_out_wide(src, dst)
+        }
+        return;
+    }
+    if dst.len() == full {
+        copy_out(src, &mut dst[..full])
+    } else {
+        copy_out(src, dst)
     }
 }
 
