@@ -63,10 +63,7 @@ impl<'r> HostilePeer<'r> {
     /// [`poke`](Self::poke). Data slots start at even word indices
     /// ([`Geometry::slot_word`](crate::Geometry::slot_word)).
     pub fn poke_data(&self, index: usize, value: u64) {
-        let Some(pair) = index
-            .checked_add(2)
-            .and_then(|end| self.region.words().get(index..end))
-        else {
+        let Some(pair) = self.pair(index) else {
             return;
         };
         #[cfg(all(not(loom), target_has_atomic = "64"))]
@@ -80,6 +77,27 @@ impl<'r> HostilePeer<'r> {
             word.copy_from_slice(c);
             w.store(u32::from_ne_bytes(word), Ordering::Release);
         }
+    }
+
+    /// Read the two words at `index` and `index + 1` of a queuing channel's data slots
+    /// as [`poke_data`](Self::poke_data) writes them (their bytes in memory order), or
+    /// `None` beyond the region.
+    pub fn peek_data(&self, index: usize) -> Option<u64> {
+        let pair = self.pair(index)?;
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        if let Some([w]) = region::wide(pair) {
+            return Some(w.load(Ordering::Acquire));
+        }
+        let mut b = [0u8; 8];
+        for (w, c) in pair.iter().zip(b.chunks_exact_mut(4)) {
+            c.copy_from_slice(&w.load(Ordering::Acquire).to_ne_bytes());
+        }
+        Some(u64::from_ne_bytes(b))
+    }
+
+    /// Words `index` and `index + 1`, when in the region.
+    fn pair(&self, index: usize) -> Option<&'r [AtomicU32]> {
+        self.region.words().get(index..index.checked_add(2)?)
     }
 
     /// Overwrite every word with `value`.

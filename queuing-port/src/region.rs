@@ -129,6 +129,27 @@ pub(crate) fn queue_slot(
     unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
 }
 
+/// Zero queuing data slots (relaxed) at the width the ports copy them with (see
+/// [`wide`]).
+pub(crate) fn zero_slots(words: &[AtomicU32]) {
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(wide) = wide(words) {
+        for w in wide {
+            w.store(0, Ordering::Relaxed);
+        }
+        // An odd last word is outside the wide view.
+        if words.len() % 2 == 1 {
+            if let Some(w) = words.last() {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        return;
+    }
+    for w in words {
+        w.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Load a little-endian control word.
 #[inline]
 pub(crate) fn load(w: &AtomicU32, o: Ordering) -> u32 {

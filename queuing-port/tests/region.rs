@@ -208,10 +208,11 @@ fn payload_bytes_are_stored_in_message_order() {
     for len in [MAX, 16, 13, 8, 6, 4, 1] {
         let msg: Vec<u8> = (1..=len as u8).collect();
         tx.try_send(&msg).unwrap();
-        let words = &r.region().words()[G.slot_word(0)..];
+        // Read at the slots' own access width.
+        let peer = queuing_port::mock::HostilePeer::new(r.region());
         let mut stored = Vec::new();
-        for w in &words[..len.div_ceil(4)] {
-            stored.extend_from_slice(&w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes());
+        for w in (G.slot_word(0)..G.slot_word(0) + len.div_ceil(4)).step_by(2) {
+            stored.extend_from_slice(&peer.peek_data(w).unwrap().to_ne_bytes());
         }
         assert_eq!(&stored[..len], &msg[..], "length {len}");
         assert!(stored[len..].iter().all(|&b| b == 0), "padding of {len}");
