@@ -215,9 +215,16 @@ impl Geometry {
         self.check()?;
         self.check_len(region)?;
         let words = region.words();
-        for w in words.iter().take(self.total_words()).skip(LINE_WORDS) {
+        // Queuing data slots zeroed at the width the ports copy them with (see
+        // `region::wide`): no byte is ever accessed at two sizes.
+        let data = match self.kind {
+            Kind::Queuing => self.slot_word(0),
+            Kind::Sampling => self.total_words(),
+        };
+        for w in words.iter().take(data).skip(LINE_WORDS) {
             region::store(w, 0, Ordering::Relaxed);
         }
+        region::zero_slots(&words[data..self.total_words()]);
         let h = self.header();
         region::copy_in(&words[..LINE_WORDS], h.as_bytes());
         crate::sync::fence(Ordering::Release);

@@ -54,6 +54,52 @@ impl<'r> HostilePeer<'r> {
         }
     }
 
+    /// Write `value` (its bytes in memory order) over the two words at `index` and
+    /// `index + 1` of a queuing channel's data slots (ignored beyond the region), at the
+    /// width the queue's own sides access the slots with: one 64-bit atomic store when
+    /// the target has them and the pair is 8-byte aligned, else two 32-bit ones.
+    /// Racing atomics of different sizes on the same bytes are undefined behaviour, so
+    /// a peer writing the slots *while* the queue copies them must use this, not
+    /// [`poke`](Self::poke). Data slots start at even word indices
+    /// ([`Geometry::slot_word`](crate::Geometry::slot_word)).
+    pub fn poke_data(&self, index: usize, value: u64) {
+        let Some(pair) = self.pair(index) else {
+            return;
+        };
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        if let Some([w]) = region::wide(pair) {
+            w.store(value, Ordering::Release);
+            return;
+        }
+        let b = value.to_ne_bytes();
+        for (w, c) in pair.iter().zip(b.chunks_exact(4)) {
+            let mut word = [0u8; 4];
+            word.copy_from_slice(c);
+            w.store(u32::from_ne_bytes(word), Ordering::Release);
+        }
+    }
+
+    /// Read the two words at `index` and `index + 1` of a queuing channel's data slots
+    /// as [`poke_data`](Self::poke_data) writes them (their bytes in memory order), or
+    /// `None` beyond the region.
+    pub fn peek_data(&self, index: usize) -> Option<u64> {
+        let pair = self.pair(index)?;
+        #[cfg(all(not(loom), target_has_atomic = "64"))]
+        if let Some([w]) = region::wide(pair) {
+            return Some(w.load(Ordering::Acquire));
+        }
+        let mut b = [0u8; 8];
+        for (w, c) in pair.iter().zip(b.chunks_exact_mut(4)) {
+            c.copy_from_slice(&w.load(Ordering::Acquire).to_ne_bytes());
+        }
+        Some(u64::from_ne_bytes(b))
+    }
+
+    /// Words `index` and `index + 1`, when in the region.
+    fn pair(&self, index: usize) -> Option<&'r [AtomicU32]> {
+        self.region.words().get(index..index.checked_add(2)?)
+    }
+
     /// Overwrite every word with `value`.
     pub fn scribble(&self, value: u32) {
         for w in self.region.words() {

@@ -1,4 +1,5 @@
-//! A shared-memory region seen as 32-bit little-endian words, every access atomic.
+//! A shared-memory region seen as 32-bit little-endian words, every access atomic
+//! (queuing data slots: 64-bit atomic words where the target has them, see `wide`).
 //!
 //! The peer may write any word at any time. Making every access an atomic (relaxed for
 //! message bytes) keeps that well defined in Rust's memory model: a racing peer can only
@@ -6,6 +7,8 @@
 //! one place that turns raw memory into a region.
 #![allow(unsafe_code)]
 
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+use crate::sync::AtomicU64;
 use crate::sync::{AtomicU32, Ordering};
 
 /// A shared region: a slice of 32-bit words, shared with a possibly hostile peer.
@@ -74,6 +77,32 @@ impl<'a> Region<'a> {
     }
 }
 
+/// `words` seen as 64-bit atomics (`words.len() / 2` of them), when they start 8-byte
+/// aligned: the view of the queuing data slots.
+///
+/// Every accessor of a data slot uses this one rule (the sender, the receiver,
+/// `mock::HostilePeer::poke_data`): 64-bit atomic words when the target has them and
+/// the slot is 8-byte aligned, else the region's 32-bit words. Racing atomic accesses
+/// of different sizes to the same bytes are undefined behaviour, so the width follows
+/// from the address alone: both sides of a channel map the same memory at the same
+/// alignment and pick the same width. Data slots start on a 64-byte boundary of the
+/// region (see `layout`), so an 8-byte aligned region gets the 64-bit words.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
+pub(crate) fn wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
+    let p = words.as_ptr().cast::<AtomicU64>();
+    if !p.is_aligned() {
+        return None;
+    }
+    // SAFETY: `p` is aligned for `AtomicU64` (checked), derived from the slice (its
+    // provenance covers all of it) and `words.len() / 2` 8-byte words lie within the
+    // slice's `words.len() * 4` bytes. `AtomicU64` has the size of two `AtomicU32` and,
+    // like them, allows shared mutation and any bit pattern. The bytes are accessed
+    // only atomically through either view; every accessor of queuing data slots uses
+    // this view when it exists (see above), so no two racing accesses differ in size.
+    Some(unsafe { core::slice::from_raw_parts(p, words.len() / 2) })
+}
+
 /// Slot `pos` of a queue body (`lens` length words, then the data slots of `words`
 /// words each, contiguous as the layout puts them): its length word and its data
 /// words, or `None` when the slot's end is beyond `body`.
@@ -100,6 +129,27 @@ pub(crate) fn queue_slot(
     unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
 }
 
+/// Zero queuing data slots (relaxed) at the width the ports copy them with (see
+/// [`wide`]).
+pub(crate) fn zero_slots(words: &[AtomicU32]) {
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(wide) = wide(words) {
+        for w in wide {
+            w.store(0, Ordering::Relaxed);
+        }
+        // An odd last word is outside the wide view.
+        if words.len() % 2 == 1 {
+            if let Some(w) = words.last() {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        return;
+    }
+    for w in words {
+        w.store(0, Ordering::Relaxed);
+    }
+}
+
 /// Load a little-endian control word.
 #[inline]
 pub(crate) fn load(w: &AtomicU32, o: Ordering) -> u32 {
@@ -118,11 +168,11 @@ pub(crate) fn store(w: &AtomicU32, v: u32, o: Ordering) {
 /// untouched.
 ///
 /// Defined whatever the peer does meanwhile: every access to shared memory is an
-/// atomic of the region's own size (the 32-bit word every other access to the region,
-/// and the test peer `mock::HostilePeer`, use), so a peer writing the same words
-/// concurrently (breaking the protocol) races on *values*, never a data race. Wider
-/// atomics would not do: racing atomic accesses of different sizes to the same bytes
-/// are undefined behaviour too.
+/// atomic, of the one size every accessor of those bytes uses (32-bit words here; the
+/// queuing data slots use [`wide`], 64-bit where available), so a peer writing the
+/// same words concurrently (breaking the protocol) races on *values*, never a data
+/// race. Racing atomic accesses of different sizes to the same bytes would be
+/// undefined behaviour too.
 #[inline(always)]
 pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) {
     // Whole pairs of words first: one 8-byte load of the private side feeds two word
@@ -207,14 +257,25 @@ const fn join_u64(first: u32, second: u32) -> u64 {
     low as u64 | (high as u64) << 32
 }
 
-/// Copy `src` into a queue slot (see [`copy_in`]). The protocol hands the slot to this
+/// Copy `src` into a queue slot (see [`copy_in`]), at the width [`wide`] gives. The protocol hands the slot to this
 /// side alone until `tail` is published, but a peer that breaks it and writes the slot
-/// concurrently must not make the copy undefined, so this is the atomic word copy
+/// concurrently must not make the copy undefined, so this is an atomic word copy
 /// too, never a plain `memcpy` over shared memory. `full`: the port's maximum message
 /// size, a constant for the typed ports: a full-size message is copied at constant
 /// offsets, fully unrolled, without waiting for its length.
 #[inline(always)]
 pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
+    // Two calls per width, not one over a chosen slice: the first is compiled for the
+    // constant length.
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(dst) = wide(dst) {
+        if src.len() == full {
+            copy_in_wide(dst, &src[..full])
+        } else {
+            copy_in_wide(dst, src)
+        }
+        return;
+    }
     if src.len() == full {
         copy_in(dst, &src[..full])
     } else {
@@ -225,9 +286,60 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
 /// Copy a queue slot out into `dst` (see [`copy_out`] and [`copy_in_owned`]).
 #[inline(always)]
 pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
+    #[cfg(all(not(loom), target_has_atomic = "64"))]
+    if let Some(src) = wide(src) {
+        if dst.len() == full {
+            copy_out_wide(src, &mut dst[..full])
+        } else {
+            copy_out_wide(src, dst)
+        }
+        return;
+    }
     if dst.len() == full {
         copy_out(src, &mut dst[..full])
     } else {
         copy_out(src, dst)
+    }
+}
+
+/// [`copy_in`] over 64-bit atomic words: one relaxed store per 8 bytes, the bytes in
+/// memory order, the last word padded with zeros.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
+pub(crate) fn copy_in_wide(dst: &[AtomicU64], src: &[u8]) {
+    let mut chunks = src.chunks_exact(8);
+    let mut words = dst.iter();
+    // `chunks` first: `zip` must not pull a word when the chunks are exhausted.
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            w.store(u64::from_ne_bytes(b), Ordering::Relaxed);
+        }
+    }
+}
+
+/// [`copy_out`] over 64-bit atomic words: one relaxed load per 8 bytes.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+#[inline(always)]
+pub(crate) fn copy_out_wide(src: &[AtomicU64], dst: &mut [u8]) {
+    let mut words = src.iter();
+    let mut chunks = dst.chunks_exact_mut(8);
+    for (c, w) in (&mut chunks).zip(&mut words) {
+        c.copy_from_slice(&w.load(Ordering::Relaxed).to_ne_bytes());
+    }
+    let rest = chunks.into_remainder();
+    if !rest.is_empty() {
+        if let Some(w) = words.next() {
+            let b = w.load(Ordering::Relaxed).to_ne_bytes();
+            let n = rest.len();
+            rest.copy_from_slice(&b[..n]);
+        }
     }
 }

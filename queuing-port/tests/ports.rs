@@ -220,7 +220,7 @@ fn hostile_sender_tail_and_lengths_are_rejected() {
     // Both consumed; an honest message after that is delivered.
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
     peer.poke(len(2), 3);
-    peer.poke(g.slot_word(2), u32::from_le_bytes([1, 2, 3, 0]));
+    peer.poke_data(g.slot_word(2), u64::from_ne_bytes([1, 2, 3, 0, 0, 0, 0, 0]));
     peer.poke(HostilePeer::TAIL, 3);
     let m = rx.try_receive(&mut buf).unwrap();
     assert_eq!(&buf[..m.len], &[1, 2, 3]);

@@ -29,6 +29,30 @@ fn raw_region_checks_alignment_and_round_trips() {
     }
 }
 
+/// A region that starts 4 bytes past an 8-byte boundary: the data slots are then copied
+/// as 32-bit words (the 64-bit view needs 8-byte alignment), and every length still
+/// round-trips.
+#[test]
+fn region_off_an_eight_byte_boundary_round_trips() {
+    let g = Geometry::queuing(21, 2, false);
+    let mut mem = vec![0u64; g.total_words() / 2 + 1];
+    // One word in: 4 mod 8 (`mem` is 8-byte aligned).
+    let base = mem.as_mut_ptr().cast::<u8>().wrapping_add(4);
+    // SAFETY: `mem` is live, exclusively ours, and only used through the region below;
+    // `4 + region_bytes` is within its `8 * (total_words / 2 + 1)` bytes.
+    let region = unsafe { Region::from_raw_parts(base, g.region_bytes()) }.unwrap();
+    g.format(&region).unwrap();
+    let mut tx = QueueSender::attach(region, &g).unwrap();
+    let mut rx = QueueReceiver::attach(region, &g).unwrap();
+    let mut buf = [0u8; 21];
+    for len in 1..=21usize {
+        let msg: Vec<u8> = (1..=len as u8).collect();
+        tx.try_send(&msg).unwrap();
+        let m = rx.try_receive(&mut buf).unwrap();
+        assert_eq!(&buf[..m.len], &msg[..]);
+    }
+}
+
 #[test]
 fn queue_across_threads_delivers_in_order() {
     let g = Geometry::queuing(24, 4, false);
@@ -115,7 +139,7 @@ fn every_length_round_trips() {
 }
 
 /// A peer that breaks the protocol: a thread that keeps writing the data slots (atomic
-/// word stores, as through any `Region`) while the sender copies messages in and the
+/// stores of the slots' own access width, `HostilePeer::poke_data`) while the sender copies messages in and the
 /// receiver copies them out. Both copies must be defined under that race (atomic word
 /// copies, never plain `memcpy` over shared memory), which Miri's race detector checks:
 /// a non-atomic copy here is reported as a data race. The scribbled bytes reach the
@@ -142,12 +166,14 @@ fn peer_scribbling_the_slots_during_copies_is_no_data_race() {
     let rounds = if cfg!(miri) { 2 * LENS.len() } else { 20_000 };
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut v = 0u32;
+            let mut v = 0u64;
             // At least one pass, whenever the scheduler runs this thread.
             loop {
-                for w in data.clone() {
-                    peer.poke(w, v);
-                    v = v.wrapping_add(0x0101_0101);
+                // At the slots' own access width (`poke` would race with another
+                // size where the queue copies 8-byte words).
+                for w in data.clone().step_by(2) {
+                    peer.poke_data(w, v);
+                    v = v.wrapping_add(0x0101_0101_0101_0101);
                 }
                 if stop.load(Relaxed) {
                     break;
@@ -182,10 +208,11 @@ fn payload_bytes_are_stored_in_message_order() {
     for len in [MAX, 16, 13, 8, 6, 4, 1] {
         let msg: Vec<u8> = (1..=len as u8).collect();
         tx.try_send(&msg).unwrap();
-        let words = &r.region().words()[G.slot_word(0)..];
+        // Read at the slots' own access width.
+        let peer = queuing_port::mock::HostilePeer::new(r.region());
         let mut stored = Vec::new();
-        for w in &words[..len.div_ceil(4)] {
-            stored.extend_from_slice(&w.load(std::sync::atomic::Ordering::Relaxed).to_ne_bytes());
+        for w in (G.slot_word(0)..G.slot_word(0) + len.div_ceil(4)).step_by(2) {
+            stored.extend_from_slice(&peer.peek_data(w).unwrap().to_ne_bytes());
         }
         assert_eq!(&stored[..len], &msg[..], "length {len}");
         assert!(stored[len..].iter().all(|&b| b == 0), "padding of {len}");
