@@ -268,7 +268,10 @@ fn miri(run: &mut Run) {
     // directory (a shared one would make the second wait for the first's lock), the
     // jobs dealt out in turn (the list is in dependency order, heaviest first).
     // Miri's sysroot first, once: two lanes must not both build it.
-    if !run.step("miri setup", cargo(&[&format!("+{NIGHTLY}"), "miri", "setup"])) {
+    if !run.step(
+        "miri setup",
+        cargo(&[&format!("+{NIGHTLY}"), "miri", "setup"]),
+    ) {
         return;
     }
     let mut lanes: Vec<Vec<(String, Command)>> = vec![Vec::new(), Vec::new()];
