@@ -7,7 +7,8 @@ use partnet_examples::hosted::{render, run, Options};
 
 const USAGE: &str = "usage: hosted-demo [--pcap PATH] [--tap NAME [--peer IPV4] [--serve SECONDS]]";
 
-fn parse() -> Result<Options, String> {
+/// The options; `None` for `--help`.
+fn parse() -> Result<Option<Options>, String> {
     let mut opts = Options::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -28,16 +29,20 @@ fn parse() -> Result<Options, String> {
                     .parse()
                     .map_err(|_| format!("--serve: `{v}` is not a number"))?;
             }
-            "-h" | "--help" => return Err(USAGE.to_string()),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    Ok(opts)
+    Ok(Some(opts))
 }
 
 fn main() -> ExitCode {
     let opts = match parse() {
-        Ok(o) => o,
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);

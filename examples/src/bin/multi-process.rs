@@ -5,8 +5,28 @@ use std::process::ExitCode;
 
 use partnet_examples::multi::{current_exe, default_prefix, run_a, run_b, run_service};
 
+const USAGE: &str = "usage: multi-process [--role a|b --shm PREFIX]  (without arguments: the service partition, which starts A and B itself)";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--role" | "--shm" if it.next().is_some() => {}
+            "--role" | "--shm" => {
+                eprintln!("{a} needs a value\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("unknown argument `{other}`\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let arg = |name: &str| {
         args.iter()
             .position(|a| a == name)

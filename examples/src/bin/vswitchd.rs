@@ -268,6 +268,19 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 return ExitCode::from(2);
             }
         };
+        // The capture file first: a path that cannot be written is a usage error, told
+        // before any socket is bound.
+        let writer = match args.pcap.as_deref().map(|p| {
+            let sink = FileSink::create(p).map_err(|e| format!("cannot write {p}: {e}"))?;
+            PcapWriter::new(sink, 1600).map_err(|e| format!("cannot write {p}: {e:?}"))
+        }) {
+            None => None,
+            Some(Ok(w)) => Some(w),
+            Some(Err(e)) => {
+                eprintln!("partnet-vswitchd: --pcap: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         install_signals();
         let start = StdInstant::now();
         let now_ns = || start.elapsed().as_nanos() as u64;
@@ -342,12 +355,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 return ExitCode::FAILURE;
             }
         };
-        let mut tap = PcapTap(
-            args.pcap.as_ref().map(|p| {
-                PcapWriter::new(FileSink::create(p).expect("pcap file"), 1600).expect("pcap header")
-            }),
-            0,
-        );
+        let mut tap = PcapTap(writer, 0);
         let vms = listeners.len();
         let mut transfers = 0usize;
         let mut wait = WaitList::new();
