@@ -29,6 +29,8 @@ pub mod queuing;
 pub mod region;
 pub mod sampling;
 mod sync;
+#[cfg(all(target_arch = "x86_64", not(miri), not(loom)))]
+mod vector;
 
 #[cfg(all(feature = "a653rs", not(loom)))]
 pub mod a653;

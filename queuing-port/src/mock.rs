@@ -60,7 +60,9 @@ impl<'r> HostilePeer<'r> {
     /// the target has them and the pair is 8-byte aligned, else two 32-bit ones.
     /// Racing atomics of different sizes on the same bytes are undefined behaviour, so
     /// a peer writing the slots *while* the queue copies them must use this, not
-    /// [`poke`](Self::poke). Data slots start at even word indices
+    /// [`poke`](Self::poke). (On x86_64 outside Miri the queue copies slots with
+    /// 16-byte `asm!` moves, opaque to the compiler; Miri runs the atomic copies, and
+    /// with them the tests that race.) Data slots start at even word indices
     /// ([`Geometry::slot_word`](crate::Geometry::slot_word)).
     pub fn poke_data(&self, index: usize, value: u64) {
         let Some(pair) = self.pair(index) else {

@@ -1,5 +1,6 @@
 //! A shared-memory region seen as 32-bit little-endian words, every access atomic
-//! (queuing data slots: 64-bit atomic words where the target has them, see `wide`).
+//! (queuing data slots: 16-byte `asm!` moves on x86_64, see `vector`; else 64-bit
+//! atomic words where the target has them, see `wide`).
 //!
 //! The peer may write any word at any time. Making every access an atomic (relaxed for
 //! message bytes) keeps that well defined in Rust's memory model: a racing peer can only
@@ -80,9 +81,10 @@ impl<'a> Region<'a> {
 /// `words` seen as 64-bit atomics (`words.len() / 2` of them), when they start 8-byte
 /// aligned: the view of the queuing data slots.
 ///
-/// Every accessor of a data slot uses this one rule (the sender, the receiver,
-/// `mock::HostilePeer::poke_data`): 64-bit atomic words when the target has them and
-/// the slot is 8-byte aligned, else the region's 32-bit words. Racing atomic accesses
+/// Where the `vector` copy does not run (targets other than x86_64, Miri, loom, slots
+/// under 16 bytes), every accessor of a data slot uses this one rule (the sender, the
+/// receiver, `mock::HostilePeer::poke_data`): 64-bit atomic words when the target has
+/// them and the slot is 8-byte aligned, else the region's 32-bit words. Racing atomic accesses
 /// of different sizes to the same bytes are undefined behaviour, so the width follows
 /// from the address alone: both sides of a channel map the same memory at the same
 /// alignment and pick the same width. Data slots start on a 64-byte boundary of the
@@ -129,8 +131,8 @@ pub(crate) fn queue_slot(
     unsafe { Some((body.get_unchecked(pos), body.get_unchecked(start..end))) }
 }
 
-/// Zero queuing data slots (relaxed) at the width the ports copy them with (see
-/// [`wide`]).
+/// Zero queuing data slots (relaxed) at the atomic width the ports copy them with (see
+/// [`wide`]); formatting runs before any peer attaches.
 pub(crate) fn zero_slots(words: &[AtomicU32]) {
     #[cfg(all(not(loom), target_has_atomic = "64"))]
     if let Some(wide) = wide(words) {
@@ -267,6 +269,17 @@ const fn join_u64(first: u32, second: u32) -> u64 {
 pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
     // Two calls per width, not one over a chosen slice: the first is compiled for the
     // constant length.
+    #[cfg(all(target_arch = "x86_64", not(miri), not(loom)))]
+    {
+        let done = if src.len() == full {
+            crate::vector::copy_in(dst, &src[..full])
+        } else {
+            crate::vector::copy_in(dst, src)
+        };
+        if done {
+            return;
+        }
+    }
     #[cfg(all(not(loom), target_has_atomic = "64"))]
     if let Some(dst) = wide(dst) {
         if src.len() == full {
@@ -286,6 +299,17 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
 /// Copy a queue slot out into `dst` (see [`copy_out`] and [`copy_in_owned`]).
 #[inline(always)]
 pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
+    #[cfg(all(target_arch = "x86_64", not(miri), not(loom)))]
+    {
+        let done = if dst.len() == full {
+            crate::vector::copy_out(src, &mut dst[..full])
+        } else {
+            crate::vector::copy_out(src, dst)
+        };
+        if done {
+            return;
+        }
+    }
     #[cfg(all(not(loom), target_has_atomic = "64"))]
     if let Some(src) = wide(src) {
         if dst.len() == full {
