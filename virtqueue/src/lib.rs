@@ -79,6 +79,7 @@ mod error;
 mod features;
 pub mod layout;
 mod memory;
+pub mod net;
 pub mod ordering;
 #[cfg(any(test, feature = "alloc"))]
 mod owned;
