@@ -17,8 +17,6 @@
 //! round, so results do not depend on the machine's speed), writes the pcapng file and
 //! returns a [`Report`], or the first [`Failure`].
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 
 use netstack_glue::smoltcp::wire::Ipv4Address;
@@ -27,11 +25,12 @@ use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::{LinkDevice, MacAddress};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::{OwnedMemory, VolatileSlice};
+use vnet_switch::pcap::FileSink;
+use vnet_switch::pcapng::{Packets, PcapngWriter};
 use vnet_switch::{DropReason, PortStats};
 
 use crate::checks::{fail, ping, tcp_echo, udp_echo, Failure, Net, Who};
 use crate::node::{Node, Station, DISCARD_PORT};
-use crate::pcapng::PcapngTap;
 use crate::service::{
     split_virtio, Plan, Service, CHANNEL, DEPTH, MSG, PORT_A, PORT_B, PORT_NAMES, UPLINK,
     VIRTIO_REGION,
@@ -78,7 +77,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            pcap: PathBuf::from("monitor.pcap"),
+            pcap: PathBuf::from("monitor.pcapng"),
             tap: None,
             peer: IP_HOST,
             serve_secs: 30,
@@ -150,7 +149,7 @@ pub struct World<'a, U: LinkDevice> {
     /// The host on the in-memory uplink.
     pub host: Option<Node<NicLink<WireEnd>>>,
     /// The monitor tap.
-    pub tap: PcapngTap<BufWriter<File>>,
+    pub tap: PcapngWriter<'static, FileSink>,
 }
 
 impl<U: LinkDevice> Net for World<'_, U> {
@@ -277,9 +276,9 @@ fn run_with<U: LinkDevice>(
     let hal = ShmHal::new(dma);
     let drv = driver_a(&hal, regs, driver_config(), plan.mac_a)?;
     let link_b = link_b(b_tx, b_rx)?;
-    let file = File::create(&opts.pcap)
+    let file = FileSink::create(&opts.pcap)
         .map_err(|e| fail("set-up", format!("creating {}: {e}", opts.pcap.display())))?;
-    let tap = PcapngTap::new(BufWriter::new(file), &PORT_NAMES)
+    let tap = PcapngWriter::new(file, &PORT_NAMES)
         .map_err(|e| fail("set-up", format!("writing {}: {e}", opts.pcap.display())))?;
     let mut world = World {
         now_ns: 0,
@@ -293,6 +292,7 @@ fn run_with<U: LinkDevice>(
     let mut report = scenario(&mut world, &plan, opts)?;
     world
         .tap
+        .sink_mut()
         .flush()
         .map_err(|e| fail("pcap", format!("flushing {}: {e}", opts.pcap.display())))?;
     report.pcap = (opts.pcap.clone(), world.tap.records);
@@ -552,12 +552,9 @@ fn verify_pcap(report: &mut Report, plan: &Plan) -> Result<(), Failure> {
     let path = &report.pcap.0;
     let bytes = std::fs::read(path)
         .map_err(|e| fail("pcap", format!("reading {}: {e}", path.display())))?;
-    let packets = crate::pcapng::read_packets(&bytes).ok_or_else(|| {
-        fail(
-            "pcap",
-            format!("{} is not a valid pcapng file", path.display()),
-        )
-    })?;
+    let packets = Packets::new(&bytes)
+        .and_then(|p| p.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| fail("pcap", format!("{}: {e}", path.display())))?;
     if packets.len() as u64 != report.pcap.1 {
         return Err(fail(
             "pcap",
@@ -573,30 +570,29 @@ fn verify_pcap(report: &mut Report, plan: &Plan) -> Result<(), Failure> {
     let mut spoofed_seen = 0;
     let mut rate_seen = 0;
     for p in &packets {
+        let comment = p.comment.unwrap_or("");
         let src = p.data.get(6..12).unwrap_or(&[]);
         let ethertype = p.data.get(12..14).unwrap_or(&[]);
-        if ethertype == [0x08, 0x06] && p.comment.contains("forwarded") {
+        if ethertype == [0x08, 0x06] && comment.contains("forwarded") {
             // A and B by their MAC; the outside (host or kernel) by its port.
             let i = macs[..2]
                 .iter()
                 .position(|m| m[..] == *src)
-                .or(p.comment.starts_with("from port 0 ").then_some(2));
+                .or(comment.starts_with("from port 0 ").then_some(2));
             if let Some(i) = i {
                 report.arp_frames[i] += 1;
             }
         }
         if p.data == spoof {
-            if !p.comment.contains(&format!("{}", DropReason::Spoofed)) {
+            if !comment.contains(&format!("{}", DropReason::Spoofed)) {
                 return Err(fail(
                     "pcap",
-                    format!("spoofed frame recorded as `{}`", p.comment),
+                    format!("spoofed frame recorded as `{}`", comment),
                 ));
             }
             spoofed_seen += 1;
         }
-        if p.comment
-            .contains(&format!("dropped: {}", DropReason::Rate))
-        {
+        if comment.contains(&format!("dropped: {}", DropReason::Rate)) {
             rate_seen += 1;
         }
     }

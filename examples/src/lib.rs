@@ -4,7 +4,7 @@
 //! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
 //! * [`service`]: the service partition (switch, ports, poll loop, statistics table).
 //! * [`node`] and [`checks`]: a partition's smoltcp stack and the checks run on it.
-//! * [`hosted`] and [`multi`]: the two demos; [`wire`], [`pcapng`], [`shm_file`]: helpers.
+//! * [`hosted`] and [`multi`]: the two demos; [`wire`], [`shm_file`]: helpers.
 //! * [`afdx_demo`]: two AFDX end systems over redundant networks A and B.
 #![deny(unsafe_code)]
 
@@ -13,7 +13,6 @@ pub mod checks;
 pub mod hosted;
 pub mod multi;
 pub mod node;
-pub mod pcapng;
 pub mod service;
 pub mod shm_file;
 pub mod shm_virtio;

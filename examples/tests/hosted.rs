@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use partnet_examples::hosted::{run, spoofed_frame, Options, A_ECHOES, SPOOFS};
-use partnet_examples::pcapng::read_packets;
 use partnet_examples::service::{Plan, PORT_A, PORT_B};
+use vnet_switch::pcapng::Packets;
 use vnet_switch::DropReason;
 
 fn temp_pcap(name: &str) -> std::path::PathBuf {
@@ -22,7 +22,7 @@ fn temp_pcap(name: &str) -> std::path::PathBuf {
     ignore = "three smoltcp stacks for seconds of virtual time: too slow under Miri"
 )]
 fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
-    let pcap = temp_pcap("monitor.pcap");
+    let pcap = temp_pcap("monitor.pcapng");
     let report = run(&Options {
         pcap: pcap.clone(),
         ..Options::default()
@@ -73,7 +73,11 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     assert_eq!(f.a_drops, 0);
 
     // The pcapng file, read back on its own.
-    let packets = read_packets(&std::fs::read(&pcap).unwrap()).unwrap();
+    let file = std::fs::read(&pcap).unwrap();
+    let packets: Vec<_> = Packets::new(&file)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(packets.len() as u64, report.pcap.1);
     let spoof = spoofed_frame(&plan);
     let spoofed: Vec<_> = packets.iter().filter(|p| p.data == spoof).collect();
@@ -81,12 +85,12 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     for p in spoofed {
         assert_eq!(
             p.comment,
-            "from port 1 (A (virtio-net)): dropped: spoofed source address"
+            Some("from port 1 (A (virtio-net)): dropped: spoofed source address")
         );
     }
     let over_budget = packets
         .iter()
-        .filter(|p| p.comment == "from port 2 (B (queuing-port)): dropped: over rate budget")
+        .filter(|p| p.comment == Some("from port 2 (B (queuing-port)): dropped: over rate budget"))
         .count() as u64;
     assert_eq!(over_budget, f.rate_drops);
     for mac in [plan.mac_a, plan.mac_b, partnet_examples::hosted::MAC_HOST] {
@@ -97,6 +101,51 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
             "an ARP frame from {mac:02x?}"
         );
     }
+    // tshark reads the same file: the drops with their port (interface), direction
+    // and reason.
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "tshark is not on PATH: install the Debian package `tshark` (the test command does)"
+    );
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-Y", "frame.comment contains \"dropped\""])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "frame.p2p_dir",
+        ])
+        .args(["-e", "frame.comment"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len() as u64, SPOOFS + f.rate_drops);
+    let spoofs = rows
+        .iter()
+        .filter(|r| {
+            r[..]
+                == [
+                    "A (virtio-net)",
+                    "1",
+                    "from port 1 (A (virtio-net)): dropped: spoofed source address",
+                ]
+        })
+        .count() as u64;
+    assert_eq!(spoofs, SPOOFS);
     // Timestamps never go backwards.
     assert!(packets.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
     let _ = std::fs::remove_file(&pcap);

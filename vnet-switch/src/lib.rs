@@ -13,6 +13,8 @@
 //!   ([`ConfigError`]); [`Switch::poll`] does bounded work.
 //! * [`wire`]: Ethernet II / 802.1Q parsing into a private, validated header.
 //! * [`pcap`]: a `no_std` pcap writer (nanosecond timestamps) over a [`pcap::PcapSink`].
+//! * [`pcapng`]: a `no_std` pcapng writer that keeps each frame's port, direction and
+//!   verdict (Wireshark shows why a frame was dropped), and a reader for it.
 //! * `mem` (feature `test-utils`): an in-memory endpoint with fault hooks.
 //! * `adapters` (features `virtqueue`, `queuing-port`, `nic-drivers`): a virtio-net
 //!   device backend port, a queuing-port channel pair port and an uplink over any NIC
@@ -55,6 +57,7 @@ mod mac_table;
 pub mod mem;
 pub mod monitor;
 pub mod pcap;
+pub mod pcapng;
 mod policy;
 mod ring;
 mod stats;
