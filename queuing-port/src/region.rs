@@ -280,8 +280,10 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
             return;
         }
     }
+    // Queue slots are whole 64-byte lines (`layout`), so an even number of words; an
+    // odd one would leave its last word outside the wide view.
     #[cfg(all(not(loom), target_has_atomic = "64"))]
-    if let Some(dst) = wide(dst) {
+    if let Some(dst) = wide(dst).filter(|_| dst.len() % 2 == 0) {
         if src.len() == full {
             copy_in_wide(dst, &src[..full])
         } else {
@@ -311,7 +313,7 @@ pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
         }
     }
     #[cfg(all(not(loom), target_has_atomic = "64"))]
-    if let Some(src) = wide(src) {
+    if let Some(src) = wide(src).filter(|_| src.len() % 2 == 0) {
         if dst.len() == full {
             copy_out_wide(src, &mut dst[..full])
         } else {
@@ -364,6 +366,152 @@ pub(crate) fn copy_out_wide(src: &[AtomicU64], dst: &mut [u8]) {
             let b = w.load(Ordering::Relaxed).to_ne_bytes();
             let n = rest.len();
             rest.copy_from_slice(&b[..n]);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn words(n: usize) -> std::vec::Vec<AtomicU32> {
+        (0..n).map(|i| AtomicU32::new(i as u32)).collect()
+    }
+
+    #[test]
+    fn queue_slot_guards_every_out_of_range_input() {
+        let body = words(20); // 4 length words, then 4 slots of 4 words
+        let (len, data) = queue_slot(&body, 0, 4, 4).unwrap();
+        assert_eq!(load(len, Ordering::Relaxed), 0);
+        assert_eq!(data.len(), 4);
+        assert_eq!(load(&data[0], Ordering::Relaxed), 4);
+        let (len, data) = queue_slot(&body, 3, 4, 4).unwrap();
+        assert_eq!(load(len, Ordering::Relaxed), 3);
+        assert_eq!(load(&data[3], Ordering::Relaxed), 19);
+        // Position past the length words, slot end past the body, empty slots,
+        // overflowing arithmetic.
+        assert!(queue_slot(&body, 4, 4, 4).is_none());
+        assert!(queue_slot(&body, 3, 4, 5).is_none());
+        assert!(queue_slot(&body, 0, 4, 0).is_none());
+        assert!(queue_slot(&body, 0, 20, 1).is_none());
+        assert!(queue_slot(&body, 1, 2, usize::MAX).is_none());
+        assert!(queue_slot(&body, usize::MAX, usize::MAX, 2).is_none());
+        assert!(queue_slot(&body, 1, usize::MAX, 1).is_none());
+        // The last slot that fits, exactly.
+        assert!(queue_slot(&body, 1, 2, 9).is_some());
+        assert!(queue_slot(&body, 1, 2, 10).is_none());
+    }
+
+    #[test]
+    fn spans_and_raw_regions_stay_inside() {
+        let w = words(8);
+        let r = Region::new(&w);
+        assert_eq!(r.len_bytes(), 32);
+        assert_eq!(r.span(2, 6).map(<[_]>::len), Some(6));
+        assert!(r.span(2, 7).is_none());
+        assert!(r.span(usize::MAX, 2).is_none());
+        assert_eq!(r.span(8, 0).map(<[_]>::len), Some(0));
+
+        let mut buf = [0u64; 4];
+        let p = buf.as_mut_ptr().cast::<u8>();
+        // SAFETY: `buf` is valid for its 32 bytes for this scope and only reached
+        // through the region below.
+        let r = unsafe { Region::from_raw_parts(p, 31) }.unwrap();
+        assert_eq!(r.len_bytes(), 28, "a trailing partial word is not used");
+        // SAFETY: as above; the pointer is one byte in, so it is refused.
+        let e = unsafe { Region::from_raw_parts(p.wrapping_add(1), 8) }.unwrap_err();
+        assert!(matches!(e, crate::error::RegionError::Misaligned { .. }));
+    }
+
+    #[cfg(target_has_atomic = "64")]
+    #[test]
+    fn the_wide_view_needs_eight_byte_alignment_and_halves_the_words() {
+        let mut buf = [0u64; 4];
+        let p = buf.as_mut_ptr().cast::<u8>();
+        // SAFETY: `buf` is valid for its 32 bytes and only reached through the region.
+        let r = unsafe { Region::from_raw_parts(p, 32) }.unwrap();
+        assert_eq!(wide(r.words()).map(<[_]>::len), Some(4));
+        assert_eq!(wide(&r.words()[..7]).map(<[_]>::len), Some(3));
+        assert!(wide(&r.words()[1..]).is_none(), "4 bytes off: 32-bit words");
+    }
+
+    #[test]
+    fn word_copies_round_trip_every_length_and_pad_with_zeros() {
+        for n in 0..=24usize {
+            let src: std::vec::Vec<u8> = (0..n).map(|i| i as u8 + 1).collect();
+            let w = words(8);
+            copy_in(&w, &src);
+            let mut out = std::vec![0u8; n];
+            copy_out(&w, &mut out);
+            assert_eq!(out, src);
+            // The last word's unused bytes are zero; words after it untouched.
+            let used = n.div_ceil(4);
+            for (i, word) in w.iter().enumerate() {
+                let b = word.load(Ordering::Relaxed).to_ne_bytes();
+                if i < used {
+                    for (k, &byte) in b.iter().enumerate() {
+                        let at = 4 * i + k;
+                        let want = if at < n { at as u8 + 1 } else { 0 };
+                        assert_eq!(byte, want, "length {n} byte {at}");
+                    }
+                } else {
+                    assert_eq!(
+                        word.load(Ordering::Relaxed),
+                        i as u32,
+                        "length {n} word {i}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[cfg(target_has_atomic = "64")]
+    #[test]
+    fn wide_copies_round_trip_every_length_and_pad_with_zeros() {
+        use crate::sync::AtomicU64;
+        for n in 0..=40usize {
+            let src: std::vec::Vec<u8> = (0..n).map(|i| i as u8 + 1).collect();
+            let w: std::vec::Vec<AtomicU64> = (0..6).map(|_| AtomicU64::new(u64::MAX)).collect();
+            copy_in_wide(&w, &src);
+            let mut out = std::vec![0u8; n];
+            copy_out_wide(&w, &mut out);
+            assert_eq!(out, src[..n]);
+            let used = n.div_ceil(8);
+            for (i, word) in w.iter().enumerate() {
+                let b = word.load(Ordering::Relaxed).to_ne_bytes();
+                for (k, &byte) in b.iter().enumerate() {
+                    let at = 8 * i + k;
+                    let want = if at < n {
+                        at as u8 + 1
+                    } else if i < used {
+                        0
+                    } else {
+                        0xff
+                    };
+                    assert_eq!(byte, want, "length {n} byte {at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn owned_copies_take_the_full_size_path_and_any_other_length() {
+        // Slots of every size class around the 16-byte vector width, full and short
+        // messages: what goes in comes out.
+        for slot_words in [1usize, 2, 3, 4, 5, 16, 17] {
+            let full = slot_words * 4;
+            for n in [0, 1, full.saturating_sub(1), full] {
+                let src: std::vec::Vec<u8> = (0..n).map(|i| i as u8 ^ 0x5a).collect();
+                let mut buf = [0u64; 9];
+                let p = buf.as_mut_ptr().cast::<u8>();
+                // SAFETY: `buf` is valid for its 72 bytes, reached only through the region.
+                let r = unsafe { Region::from_raw_parts(p, 72) }.unwrap();
+                let slot = &r.words()[..slot_words];
+                copy_in_owned(slot, &src, full);
+                let mut out = std::vec![0u8; n];
+                copy_out_owned(slot, &mut out, full);
+                assert_eq!(out, src, "slot of {slot_words} words, {n} bytes");
+            }
         }
     }
 }
