@@ -283,7 +283,7 @@ pub(crate) fn copy_in_owned(dst: &[AtomicU32], src: &[u8], full: usize) {
     // Queue slots are whole 64-byte lines (`layout`), so an even number of words; an
     // odd one would leave its last word outside the wide view.
     #[cfg(all(not(loom), target_has_atomic = "64"))]
-    if let Some(dst) = wide(dst).filter(|_| dst.len() % 2 == 0) {
+    if let Some(dst) = wide(dst).filter(|_| dst.len().is_multiple_of(2)) {
         if src.len() == full {
             copy_in_wide(dst, &src[..full])
         } else {
@@ -313,7 +313,7 @@ pub(crate) fn copy_out_owned(src: &[AtomicU32], dst: &mut [u8], full: usize) {
         }
     }
     #[cfg(all(not(loom), target_has_atomic = "64"))]
-    if let Some(src) = wide(src).filter(|_| src.len() % 2 == 0) {
+    if let Some(src) = wide(src).filter(|_| src.len().is_multiple_of(2)) {
         if dst.len() == full {
             copy_out_wide(src, &mut dst[..full])
         } else {
