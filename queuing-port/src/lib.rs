@@ -23,6 +23,7 @@ pub mod blocking;
 pub mod config;
 mod error;
 pub mod layout;
+mod pair;
 pub mod partition;
 pub mod ports;
 pub mod queuing;
@@ -42,6 +43,7 @@ pub use config::{
 };
 pub use error::{Error, RegionError, ReturnCode};
 pub use layout::Geometry;
+pub use pair::{ChannelEnd, ChannelPair, PairRegion, Side};
 pub use partition::{DynPort, OperatingMode, Partition, PortId, StartContext};
 pub use ports::{
     QueuingPortReceiver, QueuingPortSender, SamplingPortDestination, SamplingPortSource,
