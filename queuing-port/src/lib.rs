@@ -1,15 +1,4 @@
-//! ARINC 653 sampling and queuing ports over shared memory, safe against a hostile peer.
-//!
-//! Part of [partnet](https://example.invalid/partnet): see the crate README for the
-//! feature/support table and what is not supported.
-//!
-//! * [`layout`]: the `#[repr(C)]` little-endian region layout, formatted once and
-//!   validated on attach;
-//! * [`queuing`] / [`sampling`]: the non-blocking cores over a [`Region`];
-//! * [`ports`]: const-generic typed handles; [`Partition`] / [`StartContext`]: creation
-//!   against the static [`config`] table and the checked dynamic APEX services;
-//! * [`blocking`]: waiter queues (FIFO/PRIORITY) and time-outs over an integrator's
-//!   [`blocking::Scheduler`].
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 // Some docs link to items of optional features; with such a feature off the link has
