@@ -1,8 +1,11 @@
 //! `ChannelPair`: both directions of a channel built in one call per side, a hostile
 //! peer on the attaching side, and a proptest against two plain queues.
 
+mod common;
+
 use std::collections::VecDeque;
 
+use common::cases;
 use proptest::prelude::*;
 use queuing_port::mock::{HostilePeer, OwnedRegion};
 use queuing_port::{
@@ -328,15 +331,6 @@ fn op() -> impl Strategy<Value = Op> {
         side().prop_map(|side| Op::Receive { side }),
         side().prop_map(|side| Op::Flush { side }),
     ]
-}
-
-/// 256 cases natively; under Miri the environment's `PROPTEST_CASES`.
-fn cases() -> u32 {
-    if cfg!(miri) {
-        ProptestConfig::default().cases
-    } else {
-        256
-    }
 }
 
 proptest! {

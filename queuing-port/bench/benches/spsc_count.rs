@@ -2,12 +2,12 @@
 //! queuing port against `rtrb`, the `spsc_64b` bench's step in a function of its own.
 //!
 //! ```sh
-//! cargo bench -p queuing-port --bench spsc_count --no-run   # prints the binary's path
+//! cargo bench -p queuing-port-bench --bench spsc_count --no-run   # prints the binary's path
 //! valgrind --tool=callgrind --toggle-collect='spsc_count::partnet_step*' \
 //!     target/release/deps/spsc_count-<hash> partnet
 //! valgrind --tool=callgrind --toggle-collect='spsc_count::rtrb_step*' \
 //!     target/release/deps/spsc_count-<hash> rtrb
-//! cargo bench -p queuing-port --bench spsc_count -- time
+//! cargo bench -p queuing-port-bench --bench spsc_count -- time
 //! ```
 //!
 //! Each run does `STEPS` steps: the collected instruction total divided by `STEPS` is
