@@ -1,18 +1,5 @@
-//! A bidirectional queuing channel between two partitions, built in one call per side.
-//!
-//! A [`ChannelPair`] is the configuration of both directions: messages of at most `MSG`
-//! bytes, queues `N` deep, the same in both directions. Side [`Side::A`] sends on the
-//! `a → b` channel and receives on `b → a`; side [`Side::B`] the other way round. The
-//! two channels live in one region (`a → b` in the first half, `b → a` in the second:
-//! [`ChannelPair::region_words`] words in all) or in two regions of
-//! [`ChannelPair::channel_words`] words each ([`PairRegion`]).
-//!
-//! - [`ChannelPair::create`]: the creator formats both channels and gets side A's end.
-//! - [`ChannelPair::attach`]: the other partition validates both headers against *its*
-//!   configuration and gets side B's end; the region stays hostile memory, as for every
-//!   port ([`Geometry::validate`], then every index and length checked on use).
-//! - [`ChannelPair::format`] and [`ChannelPair::open`]: when a third party (a kernel, the
-//!   integrator) formats the memory and both partitions only attach.
+//! [`ChannelPair`]: a bidirectional queuing channel between two partitions, built in one
+//! call per side.
 
 use crate::error::{Error, RegionError};
 use crate::layout::Geometry;
@@ -80,6 +67,20 @@ impl<'r> PairRegion<'r> {
 
 /// Both directions of a queuing channel between two partitions: messages of at most
 /// `MSG` bytes, `N` messages deep each way.
+///
+/// Side [`Side::A`] sends on the `a → b` channel and receives on `b → a`; side
+/// [`Side::B`] the other way round. The two channels live in one region (`a → b` in its
+/// first [`channel_words`](Self::channel_words) words, `b → a` right after:
+/// [`region_words`](Self::region_words) in all) or in one region each
+/// ([`PairRegion::Two`]).
+///
+/// - [`create`](Self::create): the creator formats both channels and gets side A's end.
+/// - [`attach`](Self::attach): the other partition validates both headers against *its*
+///   configuration and gets side B's end. The region stays hostile memory, as for every
+///   port: the header is checked field by field on attach ([`Geometry::validate`]), then
+///   every index and length on use, and a bad value is an [`Error::Corrupt`].
+/// - [`format`](Self::format) and [`open`](Self::open): when a third party (a kernel,
+///   the integrator) formats the memory and both partitions only attach.
 ///
 /// ```
 /// use queuing_port::{AtomicU32, ChannelPair, Region};
