@@ -409,3 +409,80 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum Hostile {
+    /// Side A sends a message of this length.
+    Send(usize),
+    /// Side A receives.
+    Receive,
+    /// Side A reads both statuses.
+    Status,
+    /// The peer writes `value` at word `index` of the whole region.
+    Poke { index: usize, value: u32 },
+    /// Side A attaches again.
+    Reopen,
+}
+
+fn hostile() -> impl Strategy<Value = Hostile> {
+    let values = prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(N as u32),
+        Just(MSG as u32 + 1),
+        Just(u32::MAX),
+        any::<u32>(),
+    ];
+    prop_oneof![
+        (1..=MSG).prop_map(Hostile::Send),
+        Just(Hostile::Receive),
+        Just(Hostile::Status),
+        (0..2 * CH, values).prop_map(|(index, value)| Hostile::Poke { index, value }),
+        Just(Hostile::Reopen),
+    ]
+}
+
+/// What side A may see, whatever the peer writes: success, an empty or full queue, or a
+/// corrupt region.
+fn allowed<T>(r: &Result<T, Error>) -> bool {
+    matches!(r, Ok(_) | Err(Error::NotAvailable | Error::Corrupt(_)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    /// A peer writing any word of either channel (headers, indices, lengths, data) at
+    /// any time: side A never panics, and every call ends in success, `NOT_AVAILABLE` or
+    /// a typed corruption error.
+    #[test]
+    fn a_hostile_peer_only_causes_typed_errors(ops in prop::collection::vec(hostile(), 1..80)) {
+        let mem = words(PAIR.region_words());
+        let mut a = PAIR.create(Region::new(&mem)).unwrap();
+        let peer = HostilePeer::new(Region::new(&mem));
+        let mut buf = [0u8; MSG];
+        for op in ops {
+            match op {
+                Hostile::Send(len) => prop_assert!(allowed(&a.try_send(&msg(1, len)))),
+                Hostile::Receive => {
+                    let r = a.try_receive(&mut buf);
+                    prop_assert!(allowed(&r));
+                    if let Ok(m) = r {
+                        prop_assert!((1..=MSG).contains(&m.len));
+                    }
+                }
+                Hostile::Status => {
+                    prop_assert!(allowed(&a.sender_status()));
+                    prop_assert!(allowed(&a.receiver_status()));
+                }
+                // Data slots are written at the width the ports copy them with.
+                Hostile::Poke { index, value } if index % CH >= PAIR.geometry().slot_word(0) => {
+                    peer.poke_data(index & !1, u64::from(value) * 0x1_0000_0001);
+                }
+                Hostile::Poke { index, value } => peer.poke(index, value),
+                Hostile::Reopen => match PAIR.open(Region::new(&mem), Side::A) {
+                    Ok(end) => a = end,
+                    Err(e) => prop_assert!(matches!(e, Error::Corrupt(_)), "{:?}", e),
+                },
+            }
+        }
+    }
+}
