@@ -1,15 +1,4 @@
-//! ARINC 653 sampling and queuing ports over shared memory, safe against a hostile peer.
-//!
-//! Part of [partnet](https://example.invalid/partnet): see the crate README for the
-//! feature/support table and what is not supported.
-//!
-//! * [`layout`]: the `#[repr(C)]` little-endian region layout, formatted once and
-//!   validated on attach;
-//! * [`queuing`] / [`sampling`]: the non-blocking cores over a [`Region`];
-//! * [`ports`]: const-generic typed handles; [`Partition`] / [`StartContext`]: creation
-//!   against the static [`config`] table and the checked dynamic APEX services;
-//! * [`blocking`]: waiter queues (FIFO/PRIORITY) and time-outs over an integrator's
-//!   [`blocking::Scheduler`].
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
 // Some docs link to items of optional features; with such a feature off the link has
@@ -23,6 +12,7 @@ pub mod blocking;
 pub mod config;
 mod error;
 pub mod layout;
+mod pair;
 pub mod partition;
 pub mod ports;
 pub mod queuing;
@@ -44,6 +34,7 @@ pub use config::{
 };
 pub use error::{Error, RegionError, ReturnCode};
 pub use layout::Geometry;
+pub use pair::{ChannelEnd, ChannelPair, PairRegion, Side};
 pub use partition::{DynPort, OperatingMode, Partition, PortId, StartContext};
 pub use ports::{
     QueuingPortReceiver, QueuingPortSender, SamplingPortDestination, SamplingPortSource,

@@ -207,16 +207,6 @@ fn code<T>(r: Result<T, queuing_port::Error>) -> Res {
     r.map(|_| ()).map_err(|e| e.code())
 }
 
-/// 256 cases natively; under Miri the environment's `PROPTEST_CASES` (the test command
-/// sets 4), which keeps the Miri run of the crate short.
-fn cases() -> u32 {
-    if cfg!(miri) {
-        ProptestConfig::default().cases
-    } else {
-        256
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     #[test]

@@ -442,12 +442,26 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// buffers were already made available (work raced in): the caller must pop again
     /// before sleeping.
     ///
-    /// ```text
+    /// ```
+    /// # use virtqueue::{mock::Loopback, Features};
+    /// # let lb = Loopback::new(16, 4096);
+    /// # let mut q = lb.device::<16, 4>(Features::VERSION_1)?;
+    /// # let mut driver = lb.mock_driver();
+    /// # driver.add_chain(0, &[(lb.data_addr(0), 8, false)]);
+    /// # driver.publish();
+    /// let mut handled = 0;
     /// loop {
     ///     q.disable_notification();
-    ///     while let Some(chain) = q.pop()? { ... }
-    ///     if !q.enable_notification()? { break } // sleep until notified
+    ///     while let Some(chain) = q.pop()? {
+    ///         q.add_used(chain.head(), 0)?;
+    ///         handled += 1;
+    ///     }
+    ///     if !q.enable_notification()? {
+    ///         break; // nothing raced in: sleep until notified
+    ///     }
     /// }
+    /// assert_eq!(handled, 1);
+    /// # Ok::<(), virtqueue::Error>(())
     /// ```
     pub fn enable_notification(&mut self) -> Result<bool, Error> {
         if self.broken {

@@ -73,3 +73,13 @@ pub fn message(n: u32, len: usize) -> Vec<u8> {
         .map(|i| (n as u8).wrapping_mul(31).wrapping_add(i as u8))
         .collect()
 }
+
+/// Proptest cases: 256 natively; under Miri the environment's `PROPTEST_CASES` (the test
+/// command sets 4), which keeps the Miri run of the crate short.
+pub fn cases() -> u32 {
+    if cfg!(miri) {
+        proptest::test_runner::Config::default().cases
+    } else {
+        256
+    }
+}

@@ -1,6 +1,6 @@
 //! partnet queuing/sampling ports against `rtrb` and `heapless::spsc` (64-byte messages).
 //!
-//! `cargo bench -p queuing-port --bench compare -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p queuing-port-bench --bench compare -- --warm-up-time 1 --measurement-time 3`
 use std::hint::black_box;
 use std::thread;
 

@@ -1,18 +1,20 @@
 //! Instruction counts of one push then pop of a 64-byte message: partnet's typed
 //! queuing port against `rtrb`, the `spsc_64b` bench's step in a function of its own.
 //!
-//! ```text
-//! cargo build --release -p queuing-port --example spsc_count
+//! ```sh
+//! cargo bench -p queuing-port-bench --bench spsc_count --no-run   # prints the binary's path
 //! valgrind --tool=callgrind --toggle-collect='spsc_count::partnet_step*' \
-//!     target/release/examples/spsc_count partnet
+//!     target/release/deps/spsc_count-<hash> partnet
 //! valgrind --tool=callgrind --toggle-collect='spsc_count::rtrb_step*' \
-//!     target/release/examples/spsc_count rtrb
+//!     target/release/deps/spsc_count-<hash> rtrb
+//! cargo bench -p queuing-port-bench --bench spsc_count -- time
 //! ```
 //!
 //! Each run does `STEPS` steps: the collected instruction total divided by `STEPS` is
-//! the count per step. `spsc_count time` instead times both steps in alternating
-//! rounds and prints the fastest round of each (a wall-clock check that filters out
-//! the time slices lost to other load).
+//! the count per step. `time` instead times both steps in alternating rounds and
+//! prints the fastest round of each (a wall-clock check that filters out the time
+//! slices lost to other load). Arguments starting with `--` (cargo passes `--bench`)
+//! are ignored.
 use std::hint::black_box;
 
 use queuing_port::mock::OwnedRegion;
@@ -93,7 +95,10 @@ fn time() {
 }
 
 fn main() {
-    let which = std::env::args().nth(1).unwrap_or_default();
+    let which = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .unwrap_or_default();
     if which == "time" {
         time();
         return;

@@ -6,14 +6,14 @@
 //! add_used, driver pop_used, 256 buffers in batches of 32; `packed_roundtrip`: the same
 //! over a packed ring.
 //!
-//! Run: `cargo bench -p virtqueue --bench compare -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p virtqueue-bench --bench compare -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Each `split_device` iteration is one call of [`partnet_round`] or [`rust_vmm_round`]
 //! (never inlined), so instruction counts, which do not depend on the machine's load, can
 //! be taken per round with callgrind (Ir of the function divided by its calls):
 //!
 //! ```text
-//! cargo bench -p virtqueue --bench compare --no-run
+//! cargo bench -p virtqueue-bench --bench compare --no-run
 //! valgrind --tool=callgrind --toggle-collect='*partnet_round*' \
 //!     target/release/deps/compare-<hash> --bench --profile-time 1 split_device/partnet
 //! ```

@@ -1,0 +1,1 @@
+//! Benchmarks of `queuing-port`: see `benches/` and the crate's `BENCHMARKS.md`.

@@ -1,0 +1,1 @@
+//! Benchmarks of `virtqueue`: see `benches/compare.rs` and the crate's `BENCHMARKS.md`.
