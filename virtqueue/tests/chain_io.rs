@@ -96,6 +96,22 @@ proptest! {
         let chain = dev.pop().unwrap().unwrap();
         let total: usize = readable.iter().map(|&l| l as usize).sum();
         prop_assert_eq!(chain.readable_len() as usize, total);
+        // The segments as posted: lengths, directions, the readable ones first.
+        prop_assert_eq!(chain.readable().len(), readable.len());
+        prop_assert_eq!(chain.writable().len(), writable.len());
+        prop_assert_eq!(chain.segments().len(), readable.len() + writable.len());
+        for (k, seg) in chain.segments().iter().enumerate() {
+            let (want_len, want_w) = match readable.get(k) {
+                Some(&l) => (l, false),
+                None => (writable[k - readable.len()], true),
+            };
+            prop_assert_eq!((seg.len(), seg.is_writable(), seg.is_empty()), (want_len, want_w, false));
+            prop_assert_eq!(seg.slice().len(), want_len as usize);
+            let shown = format!("{seg:?}");
+            let want_shown = format!("Segment {{ len: {want_len}, writable: {want_w} }}");
+            prop_assert_eq!(shown, want_shown);
+        }
+
         // The model: the pattern the readable segments hold, and a position.
         let stream: Vec<u8> = (1..=total).map(|i| i as u8).collect();
         let mut at = 0usize;

@@ -264,6 +264,22 @@ fn more_than_4_gib() {
 }
 
 #[test]
+fn exactly_the_largest_chain_is_no_overflow() {
+    // Both directions summing to u32::MAX bytes pass the size rule and fail only where
+    // the memory ends.
+    let lb = Loopback::new(16, 8192);
+    let (mut drv, dev) = setup(&lb);
+    let a = lb.data_addr(0);
+    drv.add_chain(0, &[(a, 16, false), (a, u32::MAX - 16, true)]);
+    let want = Error::BufferOutOfMemory {
+        head: 0,
+        addr: a,
+        len: u32::MAX - 16,
+    };
+    expect_chain_error(&lb, drv, dev, want);
+}
+
+#[test]
 fn indirect_not_negotiated() {
     let lb = Loopback::new(16, 8192);
     let mut drv = lb.mock_driver();
