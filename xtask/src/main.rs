@@ -43,6 +43,7 @@ mod examples_qemu;
 mod examples_tap;
 mod fuzz;
 mod kit;
+mod mutants;
 mod netns;
 mod qemu;
 mod toolchain;
@@ -79,6 +80,9 @@ usage: cargo xtask test [STEP ...]   every check (what .ci/run calls), or only t
        cargo xtask fuzz-coverage [TARGET ...]
                                      line coverage of the peer-facing modules over each
                                      corpus, and the error variants no input produced
+       cargo xtask mutants [--timeout S] [CRATE | FILE ...]
+                                     mutation testing of the validation modules
+                                     (cargo-mutants); fails when a mutant is missed
        cargo xtask miri | loom       one step alone";
 
 fn main() -> ExitCode {
@@ -100,6 +104,13 @@ fn main() -> ExitCode {
             }
         },
         Some("fuzz-coverage") => fuzz::coverage(&mut run, &args[1..]),
+        Some("mutants") => match mutants::Request::parse(&args[1..]) {
+            Ok(r) => mutants::mutants(&mut run, &r),
+            Err(e) => {
+                eprintln!("cargo xtask mutants: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
         // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their
