@@ -6,7 +6,7 @@ mod common;
 use std::cell::RefCell;
 
 use common::*;
-use netstack_glue::{DeviceConfig, GlueDevice, NicLink};
+use netstack_glue::{DeviceConfig, GlueDevice};
 use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use smoltcp::iface::{Interface, SocketSet};
@@ -21,7 +21,8 @@ const DMA_LEN: usize = 512 * 1024;
 
 type Driver<'a> = VirtioNet<'a, FakeHal, FakeTransport<'a>, 64, 8>;
 type Port<'a> = VirtioNetPort<'a, MemoryRegion<'a>, 1536, 2, 32, 64, 16>;
-type Dev<'a> = GlueDevice<NicLink<Driver<'a>>>;
+/// The driver under the stack directly: it is a frame link.
+type Dev<'a> = GlueDevice<Driver<'a>>;
 type Sw<'a> = Switch<Port<'a>, 4, 64, 64>;
 
 /// What the device offers: what the backend serves, plus event indices.
@@ -93,14 +94,8 @@ macro_rules! two {
         b.add_port(pb, PortConfig::partition(MacAddress(mac(2)), 1))
             .unwrap();
         let mut $w = Two {
-            a: Node::new(
-                1,
-                GlueDevice::new(NicLink::new(da), DeviceConfig::default()),
-            ),
-            b: Node::new(
-                2,
-                GlueDevice::new(NicLink::new(db), DeviceConfig::default()),
-            ),
+            a: Node::new(1, GlueDevice::new(da, DeviceConfig::default())),
+            b: Node::new(2, GlueDevice::new(db, DeviceConfig::default())),
             sw: b.build().unwrap(),
         };
     };
