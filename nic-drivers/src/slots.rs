@@ -94,6 +94,7 @@ pub(crate) fn check_station_mac(mac: &crate::MacAddress) -> Result<(), Error> {
 /// The frame length of a reservation handle: at most the `reserved` length (a stack may
 /// commit a shorter frame than it reserved, [`TxSlot::shrink`](crate::TxSlot::shrink))
 /// and at least an Ethernet header; `None` for a handle that cannot be this reservation.
+#[inline]
 pub(crate) fn tx_len(slot_len: usize, reserved: usize) -> Option<usize> {
     (MIN_FRAME..=reserved)
         .contains(&slot_len)

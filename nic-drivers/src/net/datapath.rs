@@ -237,12 +237,14 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 
     /// The frame length of a reservation handle, checked (at most the length reserved).
+    #[inline]
     fn reserved(&self, slot: &TxSlot) -> Result<usize, Error> {
-        match self.tx_state.get(usize::from(slot.index())) {
-            Some(TxState::Reserved(len)) => tx_len(slot.len(), usize::from(*len)),
-            _ => None,
+        if let Some(TxState::Reserved(len)) = self.tx_state.get(usize::from(slot.index())) {
+            if let Some(n) = tx_len(slot.len(), usize::from(*len)) {
+                return Ok(n);
+            }
         }
-        .ok_or(Error::InvalidSlot {
+        Err(Error::InvalidSlot {
             index: slot.index(),
         })
     }
