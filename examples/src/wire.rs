@@ -58,9 +58,6 @@ impl WireEnd {
 }
 
 impl NicControl for WireEnd {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
-    }
     fn stats(&self) -> LinkStats {
         self.stats
     }

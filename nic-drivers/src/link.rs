@@ -62,8 +62,11 @@ pub struct FilterCaps {
 /// What a NIC driver offers besides frames: its station address, counters and receive
 /// filters. Frames go through the [`FrameLink`] supertrait.
 pub trait NicControl: FrameLink<Error = Error> {
-    /// The station address the device uses (as reported by it, or as last set).
-    fn mac_address(&self) -> MacAddress;
+    /// The station address the device uses (as reported by it, or as last set). The
+    /// default: the one in [`FrameLink::caps`] (all zero if there is none).
+    fn mac_address(&self) -> MacAddress {
+        self.caps().mac.unwrap_or(MacAddress::ZERO)
+    }
 
     /// Counters.
     fn stats(&self) -> LinkStats;

@@ -393,10 +393,6 @@ impl<const R: usize, const T: usize> FrameLink for Tap<R, T> {
 }
 
 impl<const R: usize, const T: usize> NicControl for Tap<R, T> {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
-    }
-
     fn stats(&self) -> LinkStats {
         self.stats
     }

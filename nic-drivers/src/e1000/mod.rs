@@ -599,10 +599,6 @@ impl<H: Hal, const RX: usize, const TX: usize> FrameLink for E1000<'_, H, RX, TX
 }
 
 impl<H: Hal, const RX: usize, const TX: usize> NicControl for E1000<'_, H, RX, TX> {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
-    }
-
     fn stats(&self) -> LinkStats {
         self.stats
     }

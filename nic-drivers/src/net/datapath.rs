@@ -517,10 +517,6 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
 impl<H: Hal, T: Transport, const Q: usize, const R: usize> NicControl
     for VirtioNet<'_, H, T, Q, R>
 {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
-    }
-
     fn stats(&self) -> LinkStats {
         self.stats
     }
