@@ -20,9 +20,9 @@
 use std::path::PathBuf;
 
 use netstack_glue::smoltcp::wire::Ipv4Address;
-use netstack_glue::{NicLink, QueuingLink};
+use netstack_glue::QueuingLink;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
-use nic_drivers::{LinkDevice, MacAddress};
+use nic_drivers::{MacAddress, NicControl};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::{OwnedMemory, VolatileSlice};
 use vnet_switch::pcap::FileSink;
@@ -137,22 +137,22 @@ pub type DriverA<'a> = VirtioNet<'a, ShmHal<'a>, ShmTransport<'a>, 64, 16>;
 
 /// The in-process system: a virtual clock with the in-memory uplink, real time with a
 /// TAP uplink.
-pub struct World<'a, U: LinkDevice> {
+pub struct World<'a, U: NicControl> {
     now_ns: u64,
     real: Option<std::time::Instant>,
     /// The service partition.
     pub service: Service<'a, U>,
     /// Partition A.
-    pub a: Node<NicLink<DriverA<'a>>>,
+    pub a: Node<DriverA<'a>>,
     /// Partition B.
     pub b: Node<QueuingLink<'a, MSG, DEPTH>>,
     /// The host on the in-memory uplink.
-    pub host: Option<Node<NicLink<WireEnd>>>,
+    pub host: Option<Node<WireEnd>>,
     /// The monitor tap.
     pub tap: PcapngWriter<'static, FileSink>,
 }
 
-impl<U: LinkDevice> Net for World<'_, U> {
+impl<U: NicControl> Net for World<'_, U> {
     fn now_ns(&self) -> u64 {
         self.now_ns
     }
@@ -250,7 +250,7 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
     }
 }
 
-fn run_with<U: LinkDevice>(
+fn run_with<U: NicControl>(
     opts: &Options,
     up: U,
     host_end: Option<WireEnd>,
@@ -284,9 +284,9 @@ fn run_with<U: LinkDevice>(
         now_ns: 0,
         real: opts.tap.as_ref().map(|_| std::time::Instant::now()),
         service,
-        a: Node::new("A", plan.mac_a, IP_A, NicLink::new(drv)),
+        a: Node::new("A", plan.mac_a, IP_A, drv),
         b: Node::new("B", plan.mac_b, IP_B, link_b),
-        host: host_end.map(|h| Node::new("host", MAC_HOST, IP_HOST, NicLink::new(h))),
+        host: host_end.map(|h| Node::new("host", MAC_HOST, IP_HOST, h)),
         tap,
     };
     let mut report = scenario(&mut world, &plan, opts)?;
@@ -350,7 +350,7 @@ pub fn spoofed_frame(plan: &Plan) -> Vec<u8> {
 }
 
 /// Keeps the system running for `opts.serve_secs` so the Linux side can `ping` and `nc`.
-fn serve<U: LinkDevice>(w: &mut World<'_, U>, opts: &Options) {
+fn serve<U: NicControl>(w: &mut World<'_, U>, opts: &Options) {
     println!(
         "serving for {} s: from Linux, `ping {IP_A}`, `ping {IP_B}`, `nc -u {IP_A} 7`, `nc {IP_B} 7` (echo)",
         opts.serve_secs
@@ -374,11 +374,11 @@ fn a_echoes(net: &mut dyn Net) -> Result<(usize, u64), Failure> {
     Ok((ok, total / ok.max(1) as u64))
 }
 
-fn stats<U: LinkDevice>(w: &World<'_, U>, port: vnet_switch::PortId) -> PortStats {
+fn stats<U: NicControl>(w: &World<'_, U>, port: vnet_switch::PortId) -> PortStats {
     w.service.switch.stats(port).cloned().unwrap_or_default()
 }
 
-fn scenario<U: LinkDevice>(
+fn scenario<U: NicControl>(
     w: &mut World<'_, U>,
     plan: &Plan,
     opts: &Options,
@@ -452,7 +452,7 @@ fn scenario<U: LinkDevice>(
     })
 }
 
-fn flood<U: LinkDevice>(
+fn flood<U: NicControl>(
     w: &mut World<'_, U>,
     plan: &Plan,
     ok0: usize,

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netstack_glue::{NicLink, QueuingLink};
+use netstack_glue::QueuingLink;
 use nic_drivers::net::VirtioNet;
 use queuing_port::shm::SharedMemory;
 use queuing_port::{QueuingPortReceiver, QueuingPortSender};
@@ -181,7 +181,7 @@ pub struct MultiReport {
 struct MultiNet<'a> {
     start: Instant,
     service: Service<'a, WireEnd>,
-    host: Node<NicLink<WireEnd>>,
+    host: Node<WireEnd>,
     a: ChildGuard,
     b: Option<ChildGuard>,
     b_error: Option<QueuingEndpointError>,
@@ -324,7 +324,7 @@ pub fn run_service(exe: &Path, prefix: &str) -> Result<MultiReport, Failure> {
     let mut net = MultiNet {
         start: Instant::now(),
         service,
-        host: Node::new("host", MAC_HOST, IP_HOST, NicLink::new(host_end)),
+        host: Node::new("host", MAC_HOST, IP_HOST, host_end),
         a,
         b: Some(b),
         b_error: None,
@@ -449,7 +449,7 @@ pub fn run_a(prefix: &str) -> Result<(), String> {
     let transport = ShmTransport::new(regs).ok_or("register page")?;
     let drv: VirtioNet<'_, _, _, 64, 16> = VirtioNet::new(&hal, transport, driver_config())
         .map_err(|e| format!("virtio-net driver: {e}"))?;
-    let mut node = Node::new("A", plan.mac_a, IP_A, NicLink::new(drv));
+    let mut node = Node::new("A", plan.mac_a, IP_A, drv);
     serve(&mut node, |_| {})
 }
 

@@ -1,7 +1,7 @@
 //! The service partition: the switch with its three ports (uplink, partition A's
 //! virtio-net device, partition B's queuing-port pair) and its poll loop.
 
-use nic_drivers::LinkDevice;
+use nic_drivers::NicControl;
 use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::{MemoryRegion, VolatileSlice};
 use vnet_switch::adapters::link::LinkPort;
@@ -38,7 +38,7 @@ pub const PORT_NAMES: [&str; 3] = ["uplink", "A (virtio-net)", "B (queuing-port)
 pub type QueuingPort<'a> = QueuingPortEndpoint<'a, MSG, DEPTH>;
 
 /// One port of the service partition.
-pub enum ServicePort<'a, D: LinkDevice> {
+pub enum ServicePort<'a, D: NicControl> {
     /// The uplink NIC.
     Uplink(Box<LinkPort<D>>),
     /// Partition A's virtio-net device.
@@ -47,7 +47,7 @@ pub enum ServicePort<'a, D: LinkDevice> {
     Queuing(Box<QueuingPort<'a>>),
 }
 
-impl<D: LinkDevice> ServicePort<'_, D> {
+impl<D: NicControl> ServicePort<'_, D> {
     fn ep(&self) -> &dyn PortEndpoint {
         match self {
             ServicePort::Uplink(p) => &**p,
@@ -64,7 +64,7 @@ impl<D: LinkDevice> ServicePort<'_, D> {
     }
 }
 
-impl<D: LinkDevice> ServicePort<'_, D> {
+impl<D: NicControl> ServicePort<'_, D> {
     /// Housekeeping before a switch poll: A's device reads what its driver wrote to the
     /// registers (attach, reset, kicks).
     pub fn before_poll(&mut self) {
@@ -87,7 +87,7 @@ impl<D: LinkDevice> ServicePort<'_, D> {
     }
 }
 
-impl<D: LinkDevice> PortEndpoint for ServicePort<'_, D> {
+impl<D: NicControl> PortEndpoint for ServicePort<'_, D> {
     fn rx_take(&mut self) -> Option<RxSlot> {
         self.ep_mut().rx_take()
     }
@@ -214,12 +214,12 @@ impl core::fmt::Display for SetupError {
 }
 
 /// The service partition.
-pub struct Service<'a, D: LinkDevice> {
+pub struct Service<'a, D: NicControl> {
     /// The switch.
     pub switch: Switch<ServicePort<'a, D>, 4, 64, 32>,
 }
 
-impl<'a, D: LinkDevice> Service<'a, D> {
+impl<'a, D: NicControl> Service<'a, D> {
     /// Builds the switch: `uplink`, A's device over `virtio` (register view and DMA
     /// area), B's port over `b_tx` (frames B sends) and `b_rx` (frames for B). Formats
     /// nothing but A's register page: the channels must be formatted by their creator.

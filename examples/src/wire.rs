@@ -1,4 +1,5 @@
-//! An in-memory Ethernet cable: two [`WireEnd`]s, each a `nic_drivers::LinkDevice`. The
+//! An in-memory Ethernet cable: two [`WireEnd`]s, each a NIC-like `FrameLink` (with
+//! `nic_drivers::NicControl`). The
 //! hosted demo plugs one end into the switch's uplink (through `LinkPort`, exactly as a
 //! NIC would be) and gives the other to a smoltcp stack playing a host outside the box.
 //!
@@ -10,8 +11,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use nic_drivers::{
-    Error, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress, PollEvents, RxSlot,
-    TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+    Error, FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress,
+    NicControl, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME,
 };
 
 /// Frames in flight per direction.
@@ -56,31 +57,30 @@ impl WireEnd {
     }
 }
 
-impl LinkDevice for WireEnd {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
+impl NicControl for WireEnd {
+    fn stats(&self) -> LinkStats {
+        self.stats
     }
-    fn link_state(&mut self) -> LinkState {
-        LinkState::Up
-    }
-    fn capabilities(&self) -> LinkCapabilities {
-        LinkCapabilities {
-            mtu: 1500,
-            max_frame_len: MAX_FRAME_LEN as u16,
-            checksum: Default::default(),
+    fn filter_caps(&self) -> FilterCaps {
+        FilterCaps {
             promiscuous: true,
             all_multicast: true,
             mac_settable: false,
         }
     }
-    fn stats(&self) -> LinkStats {
-        self.stats
+}
+
+impl FrameLink for WireEnd {
+    type Error = Error;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(MAX_FRAME).with_mac(self.mac)
     }
-    fn poll(&mut self, _budget: u16) -> Result<PollEvents, Error> {
-        Ok(PollEvents {
-            rx_ready: self.pending() > 0,
-            ..PollEvents::default()
-        })
+    fn link_state(&mut self) -> LinkState {
+        LinkState::Up
+    }
+    fn rx_pending(&self) -> usize {
+        self.pending()
     }
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
         let Some(i) = self.rx.iter().position(Option::is_none) else {
@@ -89,9 +89,9 @@ impl LinkDevice for WireEnd {
         let Some(frame) = self.cable.borrow_mut().to[self.side].pop_front() else {
             return Ok(None);
         };
-        let len = frame.len() as u16;
+        let len = frame.len();
         self.stats.rx_frames += 1;
-        self.stats.rx_bytes += u64::from(len);
+        self.stats.rx_bytes += len as u64;
         self.rx[i] = Some(frame);
         Ok(Some(RxSlot::new(i as u16, len)))
     }
@@ -107,11 +107,11 @@ impl LinkDevice for WireEnd {
         }
     }
     fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, Error> {
-        if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&len) {
+        if !(MIN_FRAME..=MAX_FRAME).contains(&len) {
             return Err(Error::FrameLength {
                 len,
-                min: MIN_FRAME_LEN,
-                max: MAX_FRAME_LEN,
+                min: MIN_FRAME,
+                max: MAX_FRAME,
             });
         }
         let Some(i) = self.tx.iter().position(Option::is_none) else {
@@ -119,16 +119,17 @@ impl LinkDevice for WireEnd {
             return Ok(None);
         };
         self.tx[i] = Some(vec![0; len]);
-        Ok(Some(TxSlot::new(i as u16, len as u16)))
+        Ok(Some(TxSlot::new(i as u16, len)))
     }
     fn tx_write(&mut self, slot: &TxSlot, offset: usize, data: &[u8]) -> Result<(), Error> {
         let index = slot.index();
         let Some(Some(buf)) = self.tx.get_mut(usize::from(index)) else {
             return Err(Error::InvalidSlot { index });
         };
-        let slot_len = buf.len();
+        let slot_len = slot.len().min(buf.len());
         let dst = offset
             .checked_add(data.len())
+            .filter(|&end| end <= slot_len)
             .and_then(|end| buf.get_mut(offset..end))
             .ok_or(Error::SlotBounds {
                 offset,
@@ -138,13 +139,15 @@ impl LinkDevice for WireEnd {
         dst.copy_from_slice(data);
         Ok(())
     }
-    fn tx_commit_with(&mut self, slot: TxSlot, _options: TxOptions) -> Result<(), Error> {
+    fn tx_commit(&mut self, slot: TxSlot, _meta: FrameMeta) -> Result<(), Error> {
         let index = slot.index();
-        let frame = self
+        let mut frame = self
             .tx
             .get_mut(usize::from(index))
             .and_then(Option::take)
             .ok_or(Error::InvalidSlot { index })?;
+        // Committed shorter than reserved: the frame is the first `slot.len()` bytes.
+        frame.truncate(slot.len());
         let mut c = self.cable.borrow_mut();
         let q = &mut c.to[1 - self.side];
         if q.len() >= WIRE_DEPTH {
@@ -160,9 +163,6 @@ impl LinkDevice for WireEnd {
         if let Some(s) = self.tx.get_mut(usize::from(slot.index())) {
             *s = None;
         }
-    }
-    fn tx_flush(&mut self) -> Result<(), Error> {
-        Ok(())
     }
 }
 
@@ -183,7 +183,7 @@ mod tests {
                 slot_len: 60
             })
         );
-        a.tx_commit(t).unwrap();
+        a.tx_commit(t, FrameMeta::NONE).unwrap();
         let r = b.rx_take().unwrap().unwrap();
         assert_eq!(b.rx_frame(&r), &[7; 60][..]);
         b.rx_release(r);

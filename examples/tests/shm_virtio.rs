@@ -2,8 +2,9 @@
 //! service partition's switch; and the device refusing a hostile driver while the other
 //! ports keep working.
 
+use nic_drivers::frame_link::FrameLinkExt;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
-use nic_drivers::{LinkDevice, MacAddress};
+use nic_drivers::{FrameLink, MacAddress, NicControl};
 use partnet_examples::service::{split_virtio, Plan, Service, CHANNEL, PORT_A, VIRTIO_REGION};
 use partnet_examples::shm_virtio::layout::offset;
 use partnet_examples::shm_virtio::{DeviceState, ShmDeviceError, ShmHal, ShmTransport};
@@ -29,19 +30,14 @@ fn words() -> Vec<AtomicU32> {
         .collect()
 }
 
-fn send(dev: &mut impl LinkDevice, f: &[u8]) {
-    let t = dev.tx_reserve(f.len()).unwrap().unwrap();
-    dev.tx_write(&t, 0, f).unwrap();
-    dev.tx_commit(t).unwrap();
-    dev.tx_flush().unwrap();
+fn send(dev: &mut impl FrameLink, f: &[u8]) {
+    assert!(dev.send_frame(f).unwrap());
+    dev.service(16).unwrap();
 }
 
-fn recv(dev: &mut impl LinkDevice) -> Option<Vec<u8>> {
-    let _ = dev.poll(16);
-    let s = dev.rx_take().ok()??;
-    let f = dev.rx_frame(&s).to_vec();
-    dev.rx_release(s);
-    Some(f)
+fn recv(dev: &mut impl FrameLink) -> Option<Vec<u8>> {
+    let _ = dev.service(16);
+    dev.recv_vec().ok()?
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The e1000 driver against a malicious 82540EM: arbitrary receive write-backs (length,
 //! status, error bits, buffer contents, any descriptor), arbitrary head and status
 //! registers, a stalled transmitter, interleaved with every driver call. Checks: no
-//! panic; every frame handed out is 1..=MAX_FRAME_LEN bytes, matches its handle, and is
+//! panic; every frame handed out is 1..=MAX_FRAME bytes, matches its handle, and is
 //! private (unchanged by later device writes until released); every device violation is
 //! a typed `DeviceViolation` counted exactly once in `device_errors`; caller mistakes
 //! get caller errors; each call's work is bounded (the fuzzer's timeout).
@@ -13,7 +13,7 @@ use nic_drivers::e1000::desc::RxWriteBack;
 use nic_drivers::e1000::fake::{fake_e1000, FAKE_BAR0};
 use nic_drivers::e1000::regs::{RDH, STATUS, TDH};
 use nic_drivers::e1000::E1000;
-use nic_drivers::{Error, LinkDevice, RxSlot, MAX_FRAME_LEN};
+use nic_drivers::{Error, FrameLink, FrameMeta, NicControl, RxSlot, MAX_FRAME};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -76,7 +76,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 fake.write_rx_descriptor(u32::from(index), wb, &data);
             }
             Op::Deliver { len, fill } => {
-                let mut f = vec![fill; usize::from(len).clamp(14, MAX_FRAME_LEN)];
+                let mut f = vec![fill; usize::from(len).clamp(14, MAX_FRAME)];
                 f[..6].copy_from_slice(&MAC);
                 fake.deliver(&f);
             }
@@ -88,7 +88,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::RxTake => match dev.rx_take() {
                 Ok(Some(slot)) => {
                     let f = dev.rx_frame(&slot).to_vec();
-                    assert!(!f.is_empty() && f.len() <= MAX_FRAME_LEN);
+                    assert!(!f.is_empty() && f.len() <= MAX_FRAME);
                     assert_eq!(f.len(), slot.len());
                     held.push((slot, f));
                 }
@@ -105,17 +105,17 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Send { len, fill } => match dev.tx_reserve(usize::from(len)) {
                 Ok(Some(slot)) => {
                     dev.tx_write(&slot, 0, &vec![fill; slot.len()]).unwrap();
-                    dev.tx_commit(slot).unwrap();
-                    dev.tx_flush().unwrap();
+                    dev.tx_commit(slot, FrameMeta::NONE).unwrap();
+                    dev.service(0).unwrap();
                 }
                 Ok(None) => {}
                 Err(Error::FrameLength { .. }) => {
-                    assert!(!(14..=MAX_FRAME_LEN).contains(&usize::from(len)))
+                    assert!(!(14..=MAX_FRAME).contains(&usize::from(len)))
                 }
                 Err(e) => panic!("unexpected error from tx_reserve: {e}"),
             },
             Op::Poll(budget) => {
-                dev.poll(u16::from(budget))
+                dev.service(u16::from(budget))
                     .expect("poll has nothing to fail on");
             }
         }

@@ -14,7 +14,7 @@ use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::virtqueue::mock::MockDevice;
 use nic_drivers::virtqueue::SharedMemory;
-use nic_drivers::{Error, LinkDevice, MAX_FRAME_LEN, MIN_FRAME_LEN};
+use nic_drivers::{Error, FrameLink, FrameMeta, NicControl, MAX_FRAME, MIN_FRAME};
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -150,7 +150,7 @@ fuzz_target!(|input: Input| {
                 Op::Take { keep } => net.rx_take().map(|s| {
                     if let Some(s) = s {
                         let n = net.rx_frame(&s).len();
-                        assert!((MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&n), "frame of {n}");
+                        assert!((MIN_FRAME..=MAX_FRAME).contains(&n), "frame of {n}");
                         if *keep {
                             held.push(s);
                         } else {
@@ -169,14 +169,14 @@ fuzz_target!(|input: Input| {
                     match net.tx_reserve(len) {
                         Ok(Some(slot)) => net
                             .tx_write(&slot, 0, &vec![0xa5; len])
-                            .and_then(|()| net.tx_commit(slot))
-                            .and_then(|()| net.tx_flush()),
+                            .and_then(|()| net.tx_commit(slot, FrameMeta::NONE))
+                            .and_then(|()| net.service(0)),
                         Ok(None) => Ok(()),
                         Err(Error::FrameLength { .. }) => Ok(()),
                         Err(e) => Err(e),
                     }
                 }
-                Op::Poll { budget } => net.poll(u16::from(*budget)).map(drop),
+                Op::Poll { budget } => net.service(u16::from(*budget)),
                 Op::Link => {
                     let _ = net.link_state();
                     Ok(())
@@ -212,7 +212,7 @@ fuzz_target!(|input: Input| {
             }
         }
         assert_eq!(net.stats().device_errors, violations);
-        let caps = net.capabilities();
+        let caps = net.caps();
         assert!(caps.mtu >= 68 && caps.mtu <= 1500);
         assert!(net.mac_address().is_unicast());
         let _ = NetFeatures::SUPPORTED;

@@ -1,6 +1,16 @@
 //! The core every adapter shares: a [`FrameLink`] with its counters, and the transmit
 //! scratch buffer with the one deferred transmit action.
 //!
+//! # Transmit
+//!
+//! smoltcp hands out a transmit token before it knows the frame's length, so the token
+//! reserves a slot of the announced MTU and the frame is committed shorter
+//! ([`TxSlot::shrink`]). A link that lends its slot's private memory
+//! ([`FrameLink::tx_buffer`]: an in-memory pair, a TAP driver) gets the frame built in
+//! place; any other link (a driver over device-readable DMA memory, a queuing-port
+//! channel) gets it built in the scratch buffer and copied once with
+//! [`FrameLink::tx_write`].
+//!
 //! # Why a deferred action
 //!
 //! smoltcp consumes the transmit token of a `receive` pair *inside* the receive token's
@@ -13,8 +23,9 @@
 
 use core::cell::RefCell;
 
+use frame_link::{Checksum, FrameLink, FrameMeta, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
+
 use crate::checksum::verify;
-use crate::link::{FrameLink, MAX_FRAME, MIN_FRAME};
 use crate::stats::{DropReason, NetStats};
 use crate::RxChecksum;
 
@@ -28,29 +39,32 @@ pub(crate) struct Core<L: FrameLink> {
 }
 
 /// What the transmit path could not do while the link was borrowed.
-pub(crate) enum Pending<T> {
+pub(crate) enum Pending {
     None,
-    Send(T, usize),
-    Return(T),
+    Send(TxSlot, usize),
+    Return(TxSlot),
 }
 
 /// The transmit scratch buffer and the pending action.
-pub(crate) struct Scratch<T> {
+pub(crate) struct Scratch {
     pub(crate) buf: [u8; MAX_FRAME],
-    pub(crate) pending: Pending<T>,
+    pub(crate) pending: Pending,
 }
 
 /// Everything the tokens of one adapter share.
 pub(crate) struct Shared<L: FrameLink> {
     pub(crate) core: RefCell<Core<L>>,
-    pub(crate) scratch: RefCell<Scratch<L::Tx>>,
+    pub(crate) scratch: RefCell<Scratch>,
     /// Ethernet MTU (header included, FCS excluded).
     pub(crate) mtu: usize,
+    /// Bytes a transmit token reserves: the MTU, or less on a link that carries less
+    /// (a longer frame is then refused by the link and counted).
+    pub(crate) reserve_len: usize,
     pub(crate) rx_checksum: RxChecksum,
 }
 
 impl<L: FrameLink> Shared<L> {
-    pub(crate) fn new(link: L, mtu: usize, rx_checksum: RxChecksum) -> Self {
+    pub(crate) fn new(link: L, mtu: usize, reserve_len: usize, rx_checksum: RxChecksum) -> Self {
         Shared {
             core: RefCell::new(Core {
                 link,
@@ -61,20 +75,21 @@ impl<L: FrameLink> Shared<L> {
                 pending: Pending::None,
             }),
             mtu,
+            reserve_len,
             rx_checksum,
         }
     }
 
-    /// Reserves a transmit slot (counts a refusal).
-    pub(crate) fn reserve(core: &mut Core<L>) -> Option<L::Tx> {
-        match core.link.tx_reserve() {
+    /// Reserves a transmit slot for a frame of up to the MTU (counts a refusal).
+    pub(crate) fn reserve(&self, core: &mut Core<L>) -> Option<TxSlot> {
+        match core.link.tx_reserve(self.reserve_len) {
             Ok(Some(t)) => Some(t),
             Ok(None) => {
                 core.stats.busy();
                 None
             }
             Err(e) => {
-                core.stats.link_error(DropReason::TxLinkError, e);
+                core.stats.link_error(DropReason::TxLinkError, &e);
                 None
             }
         }
@@ -82,13 +97,13 @@ impl<L: FrameLink> Shared<L> {
 
     /// Takes the next frame fit for the stack: at most [`MAX_RX_SKIP`] unfit frames are
     /// dropped and counted on the way.
-    pub(crate) fn take_rx(&self, core: &mut Core<L>) -> Option<(L::Rx, usize)> {
+    pub(crate) fn take_rx(&self, core: &mut Core<L>) -> Option<(RxSlot, usize)> {
         for _ in 0..MAX_RX_SKIP {
             let rx = match core.link.rx_take() {
                 Ok(Some(rx)) => rx,
                 Ok(None) => return None,
                 Err(e) => {
-                    core.stats.link_error(DropReason::RxLinkError, e);
+                    core.stats.link_error(DropReason::RxLinkError, &e);
                     return None;
                 }
             };
@@ -103,32 +118,44 @@ impl<L: FrameLink> Shared<L> {
         None
     }
 
-    fn check_rx(&self, core: &Core<L>, rx: &L::Rx) -> Result<usize, DropReason> {
-        let info = core.link.rx_info(rx);
-        if info.checksum_partial {
+    fn check_rx(&self, core: &Core<L>, rx: &RxSlot) -> Result<usize, DropReason> {
+        let checksum = core.link.rx_meta(rx).checksum;
+        if let Checksum::Partial(_) = checksum {
             return Err(DropReason::RxPartialChecksum);
         }
-        core.link.rx_read(rx, |frame| {
-            if frame.len() > self.mtu {
-                return Err(DropReason::RxTooLong);
-            }
-            if self.rx_checksum.glue_verifies() {
-                verify(frame, info.checksum_verified)?;
-            }
-            Ok(frame.len())
-        })
+        let frame = core.link.rx_frame(rx);
+        if frame.len() > self.mtu {
+            return Err(DropReason::RxTooLong);
+        }
+        if self.rx_checksum.glue_verifies() {
+            verify(frame, checksum == Checksum::Verified)?;
+        }
+        Ok(frame.len())
     }
 
-    /// Sends `len` bytes of the scratch buffer in `tx`.
-    pub(crate) fn send(core: &mut Core<L>, tx: L::Tx, frame: &[u8]) {
-        match core.link.tx_send(tx, frame) {
-            Ok(()) => core.stats.tx(frame.len()),
-            Err(e) => core.stats.link_error(DropReason::TxLinkError, e),
+    /// Commits a written frame (counted), or counts why not.
+    fn commit(core: &mut Core<L>, tx: TxSlot) {
+        let len = tx.len();
+        match core.link.tx_commit(tx, FrameMeta::NONE) {
+            Ok(()) => core.stats.tx(len),
+            Err(e) => core.stats.link_error(DropReason::TxLinkError, &e),
+        }
+    }
+
+    /// Sends `frame` in the reservation `tx` (copied once into the link).
+    pub(crate) fn send(core: &mut Core<L>, tx: TxSlot, frame: &[u8]) {
+        let tx = tx.shrink(frame.len());
+        match core.link.tx_write(&tx, 0, frame) {
+            Ok(()) => Self::commit(core, tx),
+            Err(e) => {
+                core.link.tx_abort(tx);
+                core.stats.link_error(DropReason::TxLinkError, &e);
+            }
         }
     }
 
     /// Gives an unused reservation back.
-    pub(crate) fn give_back(core: &mut Core<L>, tx: L::Tx) {
+    pub(crate) fn give_back(core: &mut Core<L>, tx: TxSlot) {
         core.link.tx_abort(tx);
         core.stats.returned();
     }
@@ -145,9 +172,10 @@ impl<L: FrameLink> Shared<L> {
         }
     }
 
-    /// Builds a frame of `len` bytes with `f` and sends it in `tx`: in place when the
-    /// link is free, else in the scratch buffer, sent once the link is let go.
-    pub(crate) fn transmit<R>(&self, tx: L::Tx, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    /// Builds a frame of `len` bytes with `f` and sends it in `tx`: in the link's slot
+    /// when it lends one, else in the scratch buffer (sent once the link is let go when
+    /// a receive token holds it).
+    pub(crate) fn transmit<R>(&self, tx: TxSlot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
         let n = len.min(MAX_FRAME);
         let Ok(mut s) = self.scratch.try_borrow_mut() else {
             // Unreachable with one token in use at a time; never panic on it.
@@ -164,12 +192,21 @@ impl<L: FrameLink> Shared<L> {
                 r
             }
             Ok(mut core) => {
-                let (r, sent) = core.link.tx_build(tx, n, &mut s.buf, f);
-                match sent {
-                    Ok(()) => core.stats.tx(n),
-                    Err(e) => core.stats.link_error(DropReason::TxLinkError, e),
+                // Longer than the reservation (a link below the MTU): `send` has the link
+                // refuse it, counted.
+                let tx = tx.shrink(n);
+                match core.link.tx_buffer(&tx) {
+                    Some(buf) if buf.len() == n => {
+                        let r = f(buf);
+                        Self::commit(&mut core, tx);
+                        r
+                    }
+                    _ => {
+                        let r = f(&mut s.buf[..n]);
+                        Self::send(&mut core, tx, &s.buf[..n]);
+                        r
+                    }
                 }
-                r
             }
             Err(_) => {
                 let r = f(&mut s.buf[..n]);
@@ -185,7 +222,7 @@ impl<L: FrameLink> Shared<L> {
 
     /// Gives back the reservation of a token dropped unused (now, or once the link is
     /// free).
-    pub(crate) fn return_tx(&self, tx: L::Tx) {
+    pub(crate) fn return_tx(&self, tx: TxSlot) {
         match self.core.try_borrow_mut() {
             Ok(mut core) => Self::give_back(&mut core, tx),
             Err(_) => {
@@ -198,7 +235,7 @@ impl<L: FrameLink> Shared<L> {
 
     /// Gives a received frame back (counted as received, or as dropped unread), then
     /// does the pending transmit action.
-    pub(crate) fn finish_rx(&self, rx: L::Rx, consumed: bool) {
+    pub(crate) fn finish_rx(&self, rx: RxSlot, consumed: bool) {
         if let Ok(mut core) = self.core.try_borrow_mut() {
             if !consumed {
                 core.stats.drop(DropReason::RxUnconsumed);

@@ -17,8 +17,9 @@
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use frame_link::{FrameLink, LinkFault, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
+
 use crate::core::Shared;
-use crate::link::{FrameLink, LinkError, MAX_FRAME, MIN_FRAME};
 use crate::stats::NetStats;
 
 /// Largest Ethernet MTU (header included) the adapters announce: IP MTU 1500.
@@ -69,14 +70,14 @@ pub struct GlueDevice<L: FrameLink> {
 impl<L: FrameLink> GlueDevice<L> {
     /// An adapter over `link`.
     pub fn new(link: L, config: DeviceConfig) -> Self {
-        let link_max = usize::from(link.caps().max_frame).clamp(MIN_FRAME, MAX_FRAME);
+        let link_max = link.caps().max_frame.clamp(MIN_FRAME, MAX_FRAME);
         let mtu = match config.ip_mtu {
             Some(ip) => (usize::from(ip) + 14).min(link_max),
             None => link_max.min(MAX_ETHERNET_MTU),
         }
         .max(MIN_ETHERNET_MTU);
         GlueDevice {
-            shared: Shared::new(link, mtu, config.rx_checksum),
+            shared: Shared::new(link, mtu, mtu.min(link_max), config.rx_checksum),
         }
     }
 
@@ -92,7 +93,13 @@ impl<L: FrameLink> GlueDevice<L> {
 
     /// The link's station address, if it reports one.
     pub fn mac(&self) -> Option<[u8; 6]> {
-        self.shared.core.borrow().link.caps().mac
+        self.shared
+            .core
+            .borrow()
+            .link
+            .caps()
+            .mac
+            .map(|m| m.octets())
     }
 
     /// The link.
@@ -111,19 +118,20 @@ impl<L: FrameLink> GlueDevice<L> {
     }
 
     /// Bounded link housekeeping (reclaim sent buffers, repost receive buffers, publish,
-    /// kick): call it once per poll round, e.g. through [`poll_budget`](crate::poll_budget).
-    pub fn service(&mut self, budget: u16) -> Result<(), LinkError> {
+    /// kick once for the batch): call it once per poll round, e.g. through
+    /// [`poll_budget`](crate::poll_budget).
+    pub fn service(&mut self, budget: u16) -> Result<(), L::Error> {
         let core = self.shared.core.get_mut();
         let r = core.link.service(budget);
-        if let Err(e) = r {
-            core.stats.last_error = Some(e);
+        if let Err(e) = &r {
+            core.stats.last_error = Some(e.kind());
         }
         r
     }
 
     /// Whether the link is up.
     pub fn link_up(&mut self) -> bool {
-        self.shared.core.get_mut().link.link_up()
+        self.shared.core.get_mut().link.link_state().is_up()
     }
 
     /// The checksum capabilities announced to the stack.
@@ -143,7 +151,7 @@ impl<L: FrameLink> GlueDevice<L> {
 
     /// `max_burst_size`: free transmit slots, at least 1, when the link can tell.
     pub(crate) fn burst(&self) -> Option<usize> {
-        let mut core = self.shared.core.try_borrow_mut().ok()?;
+        let core = self.shared.core.try_borrow().ok()?;
         core.link.tx_room().map(|n| n.max(1))
     }
 }
@@ -164,14 +172,14 @@ impl<L: FrameLink> core::fmt::Debug for GlueDevice<L> {
 /// gives the frame back.
 pub struct RxToken<'a, L: FrameLink> {
     pub(crate) shared: &'a Shared<L>,
-    pub(crate) rx: Option<(L::Rx, usize)>,
+    pub(crate) rx: Option<(RxSlot, usize)>,
 }
 
 /// The transmit token of a [`GlueDevice`]: holds a reserved transmit slot; dropped
 /// unused, it gives the slot back.
 pub struct TxToken<'a, L: FrameLink> {
     pub(crate) shared: &'a Shared<L>,
-    pub(crate) tx: Option<L::Tx>,
+    pub(crate) tx: Option<TxSlot>,
 }
 
 impl<L: FrameLink> RxToken<'_, L> {
@@ -184,7 +192,7 @@ impl<L: FrameLink> RxToken<'_, L> {
             core.stats.rx(len);
         }
         let r = match self.shared.core.try_borrow() {
-            Ok(core) => core.link.rx_read(&rx, f),
+            Ok(core) => f(core.link.rx_frame(&rx)),
             Err(_) => f(&[]),
         };
         self.shared.finish_rx(rx, true);
@@ -240,7 +248,7 @@ impl<L: FrameLink> GlueDevice<L> {
     pub(crate) fn receive_pair(&mut self) -> Option<(RxToken<'_, L>, TxToken<'_, L>)> {
         let shared = &self.shared;
         let mut core = shared.core.borrow_mut();
-        let tx = Shared::reserve(&mut core)?;
+        let tx = shared.reserve(&mut core)?;
         let Some(rx) = shared.take_rx(&mut core) else {
             core.link.tx_abort(tx);
             return None;
@@ -261,7 +269,7 @@ impl<L: FrameLink> GlueDevice<L> {
     /// A transmit token with a reserved slot.
     pub(crate) fn transmit_token(&mut self) -> Option<TxToken<'_, L>> {
         let shared = &self.shared;
-        let tx = Shared::reserve(&mut shared.core.borrow_mut())?;
+        let tx = shared.reserve(&mut shared.core.borrow_mut())?;
         Some(TxToken {
             shared,
             tx: Some(tx),

@@ -15,8 +15,9 @@ use core::task::{Context, Waker};
 
 use embassy_net_driver::{Capabilities, Checksum, Driver, HardwareAddress, LinkState};
 
+use frame_link::{FrameLink, MAX_FRAME};
+
 use crate::device::{DeviceConfig, GlueDevice, RxToken, TxToken};
-use crate::link::{FrameLink, LinkError, MAX_FRAME};
 use crate::stats::NetStats;
 
 /// An embassy-net driver over the link `L`.
@@ -62,7 +63,7 @@ impl<L: FrameLink> EmbassyDevice<L> {
     }
 
     /// Bounded link housekeeping (see [`GlueDevice::service`]).
-    pub fn service(&mut self, budget: u16) -> Result<(), LinkError> {
+    pub fn service(&mut self, budget: u16) -> Result<(), L::Error> {
         self.dev.service(budget)
     }
 

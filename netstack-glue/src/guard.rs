@@ -11,8 +11,8 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use crate::checksum::verify;
-use crate::link::MAX_FRAME;
 use crate::stats::DropReason;
+use frame_link::MAX_FRAME;
 
 /// What a [`ChecksumGuard`] saw.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

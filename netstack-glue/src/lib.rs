@@ -6,16 +6,14 @@
 //!
 //! # Design
 //!
-//! * [`FrameLink`] ([`link`]): the small abstraction every link is mapped onto — owned
-//!   receive handles over private memory, transmit slots reserved before the length is
-//!   known, a budgeted `service`. Thin impls, each behind its feature:
-//!   - `nic-drivers`: [`NicLink`] over any `nic_drivers::LinkDevice` (virtio-net, e1000,
-//!     TAP; and so the partition side of a vnet-switch `VirtioNetPort`);
-//!   - `vnet-switch`: [`PortPair`], an in-process switch port whose [`SwitchPort`] the
-//!     switch owns and whose [`PartitionLink`] the partition's stack uses;
-//!   - `queuing-port`: [`QueuingLink`] over one sender and one receiver handle.
+//! * The link is `frame_link::FrameLink`, the one frame boundary of partnet: a NIC driver
+//!   of `nic-drivers` (virtio-net, e1000, TAP), a switch port, the in-memory
+//!   [`PortPair`] of two partitions in one program, or, behind feature `queuing-port`,
+//!   [`QueuingLink`] over one sender and one receiver handle of a queuing-port channel
+//!   pair. This crate depends on none of their crates.
 //! * [`GlueDevice`] ([`device`]): the one core adapter, a smoltcp `phy::Device` over any
-//!   `FrameLink`. Tokens reserve their slot when handed out and give it back on `Drop`
+//!   `FrameLink`. Tokens reserve their slot (of the MTU) when handed out, the frame is
+//!   committed at its real length, and an unused token gives its slot back on `Drop`
 //!   (smoltcp issue 1147); `transmit` returns `None` without a free slot; the MTU is
 //!   always set; `max_burst_size` follows the free transmit slots; receive checksums are
 //!   verified by the adapter (or the link's offload) and corrupt frames are dropped and
@@ -36,13 +34,7 @@
 // Some docs link to items of optional features; with such a feature off the link has
 // no target. The `doc` step checks every link with all features on.
 #![cfg_attr(
-    not(all(
-        feature = "std",
-        feature = "nic-drivers",
-        feature = "vnet-switch",
-        feature = "queuing-port",
-        feature = "embassy"
-    )),
+    not(all(feature = "std", feature = "queuing-port", feature = "embassy")),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -53,7 +45,6 @@ pub mod device;
 mod embassy;
 mod guard;
 pub mod iface;
-pub mod link;
 mod links;
 mod stats;
 
@@ -62,20 +53,18 @@ pub use device::{
 };
 #[cfg(feature = "embassy")]
 pub use embassy::{EmbassyDevice, EmbassyRxToken, EmbassyTxToken};
+/// The frame boundary crate, re-exported so integrators name the same types.
+pub use frame_link;
+pub use frame_link::{
+    ErrorKind, FrameLink, LinkCaps, LinkFault, MacAddress, PairEnd, PortPair, MAX_FRAME, MIN_FRAME,
+};
 pub use guard::{ChecksumGuard, GuardRxToken, GuardStats};
 pub use iface::{
     add_dhcp, build_interface, dhcp_step, poll_budget, DhcpChange, InterfaceConfig, Ipv4Setup,
     PollReport, PollStop, SetupError,
 };
-pub use link::{FrameLink, LinkCaps, LinkError, RxInfo, MAX_FRAME, MIN_FRAME};
-#[cfg(feature = "nic-drivers")]
-pub use links::nic::NicLink;
-#[cfg(feature = "vnet-switch")]
-pub use links::pair::{
-    FaultCounts, Faults, PairFrame, PairSlot, PartitionLink, PortPair, SwitchPort,
-};
 #[cfg(feature = "queuing-port")]
-pub use links::queuing::{QueuingCredit, QueuingFrame, QueuingLink, QueuingLinkStats};
+pub use links::queuing::{QueuingLink, QueuingLinkError, QueuingLinkStats};
 pub use stats::{DropReason, Drops, NetStats};
 
 /// smoltcp, re-exported so integrators use the same version.

@@ -119,8 +119,8 @@ pub struct NetStats {
     pub tx_returned: u64,
     /// Drops by reason.
     pub drops: Drops,
-    /// The last link error seen.
-    pub last_error: Option<crate::LinkError>,
+    /// The kind of the last link error seen (the typed error is the link's).
+    pub last_error: Option<frame_link::ErrorKind>,
 }
 
 impl NetStats {
@@ -147,8 +147,8 @@ impl NetStats {
         self.tx_bytes = self.tx_bytes.wrapping_add(len as u64);
     }
 
-    pub(crate) fn link_error(&mut self, reason: DropReason, e: crate::LinkError) {
+    pub(crate) fn link_error(&mut self, reason: DropReason, e: &impl frame_link::LinkFault) {
         self.drop(reason);
-        self.last_error = Some(e);
+        self.last_error = Some(e.kind());
     }
 }

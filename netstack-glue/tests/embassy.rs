@@ -1,6 +1,9 @@
 //! The embassy-net driver from the same core: frames both ways byte for byte, slots
 //! given back by unconsumed tokens, the waker stored and woken by `on_interrupt`.
 
+mod pair;
+use pair::*;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};

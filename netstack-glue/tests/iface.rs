@@ -1,6 +1,9 @@
 //! Interface helpers: configuration to interface (addresses, routes, typed errors), a
 //! DHCP client that speaks on the link, and the budgeted poll.
 
+mod pair;
+use pair::*;
+
 use netstack_glue::{
     add_dhcp, build_interface, poll_budget, DeviceConfig, GlueDevice, InterfaceConfig, Ipv4Setup,
     PollStop, PortPair, SetupError,

@@ -2,13 +2,16 @@
 //! stack sent and received (the capture reads back byte for byte), and `FaultInjector`
 //! loses and corrupts frames while a `ChecksumGuard` above it drops and counts the
 //! corrupt ones and TCP still delivers every byte.
+
+mod pair;
+use pair::*;
 mod common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use common::*;
-use netstack_glue::{ChecksumGuard, DeviceConfig, GlueDevice, PartitionLink, PortPair, SwitchPort};
+use netstack_glue::{ChecksumGuard, DeviceConfig, GlueDevice, PortPair};
 use smoltcp::iface::{Interface, SocketSet};
 use smoltcp::phy::{FaultInjector, PcapMode, PcapSink, PcapWriter, Tracer};
 use smoltcp::socket::udp;

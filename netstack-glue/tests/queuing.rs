@@ -127,3 +127,46 @@ fn udp_datagrams_arrive_intact_both_ways() {
         .collect();
     assert_eq!(got_a, want);
 }
+
+/// The link as a `FrameLink` on its own: the room is known before any `service` (the
+/// stack sizes its window from it), one reservation at a time, bounds and handles
+/// checked, a reservation committed shorter, frames out intact.
+#[test]
+fn the_link_reports_room_from_the_start_and_checks_every_handle() {
+    use netstack_glue::frame_link::{FrameLink, FrameMeta, LinkError, TxSlot};
+    use netstack_glue::{ErrorKind, LinkFault, QueuingLinkError};
+    let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
+    let mut a = link(&ab, &ba);
+    let mut b = link(&ba, &ab);
+    assert_eq!(a.tx_room(), Some(DEPTH), "room before any service");
+    assert_eq!(
+        a.tx_reserve(13),
+        Err(QueuingLinkError::Caller(LinkError::FrameLength {
+            len: 13,
+            min: 14,
+            max: 1518
+        }))
+    );
+    let t = a.tx_reserve(1514).unwrap().unwrap();
+    assert_eq!(a.tx_room(), Some(DEPTH - 1));
+    assert_eq!(a.tx_reserve(60).unwrap(), None, "one reservation at a time");
+    let forged = TxSlot::new(t.index(), 1515);
+    let e = a.tx_write(&forged, 0, &[1]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadSlot);
+    let t = t.shrink(100);
+    let e = a.tx_write(&t, 90, &[0; 11]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutOfBounds);
+    let f = pattern(100, 5);
+    a.tx_buffer(&t).unwrap().copy_from_slice(&f);
+    a.tx_commit(t, FrameMeta::NONE).unwrap();
+    a.service(8).unwrap();
+    let r = b.rx_take().unwrap().unwrap();
+    assert_eq!(b.rx_frame(&r), &f[..]);
+    assert_eq!(b.rx_take().unwrap(), None, "one frame taken at a time");
+    b.rx_release(r);
+    assert_eq!(b.rx_take().unwrap(), None);
+    let t = a.tx_reserve(60).unwrap().unwrap();
+    a.tx_abort(t);
+    // As of the last `service`, the sent frame was still in the channel.
+    assert_eq!(a.tx_room(), Some(DEPTH - 1));
+}

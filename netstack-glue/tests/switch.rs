@@ -2,10 +2,14 @@
 //! `PortPair`: ping, UDP and a 10 MiB TCP transfer byte for byte; then the same TCP
 //! transfer with 5% loss and 5% corruption on every port (it completes, every corrupt
 //! frame is dropped and counted).
+
+mod pair;
+use pair::*;
 mod common;
 
 use common::*;
-use netstack_glue::{DeviceConfig, Faults, GlueDevice, PartitionLink, PortPair, SwitchPort};
+use netstack_glue::frame_link::{End, Faults, Odds};
+use netstack_glue::{DeviceConfig, GlueDevice, PortPair};
 use smoltcp::iface::{Interface, SocketSet};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::socket::{icmp, udp};
@@ -219,10 +223,13 @@ fn ten_mib(faults: Option<Faults>) -> (Vec<u8>, Three<'static>, &'static [Box<Pa
     let pairs: &'static [Box<Pair>] = Box::leak(pairs().into_boxed_slice());
     if let Some(f) = faults {
         for (i, p) in pairs.iter().enumerate() {
-            p.set_faults(Faults {
-                seed: f.seed + i as u32,
-                ..f
-            });
+            p.set_faults(
+                End::B,
+                Faults {
+                    seed: f.seed + i as u32,
+                    ..f
+                },
+            );
         }
     }
     let mut w = Three::new(pairs);
@@ -248,13 +255,14 @@ fn tcp_10_mib_through_the_switch_byte_for_byte() {
 #[cfg_attr(miri, ignore = "moves 10 MiB through three stacks")]
 fn tcp_10_mib_survives_loss_and_corruption_and_counts_it() {
     let faults = Faults {
-        drop_per_mille: 50,
-        corrupt_per_mille: 50,
+        drop: Odds::PerMille(50),
+        corrupt: Odds::PerMille(50),
+        corrupt_anywhere: false,
         seed: 12345,
     };
     let (_, w, pairs) = ten_mib(Some(faults));
     for (i, p) in pairs.iter().enumerate() {
-        let injected = p.fault_counts();
+        let injected = p.fault_counts(End::B);
         let st = w.nodes[i].dev.stats();
         let caught = st.drops.rx_bad_checksum + st.drops.rx_malformed;
         assert_eq!(

@@ -2,12 +2,13 @@
 //! (smoltcp issue 1147), `transmit` says `None` without a free slot, `max_burst_size`
 //! follows the free slots, the MTU is set, and a reply built inside a receive closure is
 //! sent once the received frame is let go.
+
+mod pair;
+use pair::*;
 mod common;
 
 use common::*;
-use netstack_glue::{
-    DeviceConfig, FrameLink, GlueDevice, PartitionLink, PortPair, MAX_ETHERNET_MTU,
-};
+use netstack_glue::{DeviceConfig, FrameLink, GlueDevice, PortPair, MAX_ETHERNET_MTU};
 use smoltcp::phy::{Device, RxToken, TxToken};
 use smoltcp::socket::udp;
 use smoltcp::time::{Duration, Instant};

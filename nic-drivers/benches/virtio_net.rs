@@ -18,7 +18,7 @@ use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use nic_drivers::mock::{FakeDeviceState, FakeTransport, NetDeviceModel};
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::virtqueue::{MemoryRegion, QueueConfig, VolatileSlice};
-use nic_drivers::{Hal, IdentityHal, LinkDevice};
+use nic_drivers::{FrameLink, FrameMeta, Hal, IdentityHal};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{self as rt, DeviceType};
 use virtio_drivers::{BufferDirection as RBufferDirection, Hal as RHal, PhysAddr};
@@ -74,11 +74,11 @@ fn bench_partnet(run: Runner<'_>, len: usize) {
         for _ in 0..BATCH {
             let s = net.tx_reserve(f.len()).unwrap().unwrap();
             net.tx_write(&s, 0, &f).unwrap();
-            net.tx_commit(s).unwrap();
+            net.tx_commit(s, FrameMeta::NONE).unwrap();
         }
-        net.tx_flush().unwrap();
+        net.service(0).unwrap();
         assert_eq!(model.process_tx(), BATCH);
-        net.poll(BATCH as u16).unwrap();
+        net.service(BATCH as u16).unwrap();
         assert_eq!(model.deliver_batch(&f, BATCH), BATCH);
         for _ in 0..BATCH {
             let s = net.rx_take().unwrap().unwrap();

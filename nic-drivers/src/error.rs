@@ -117,6 +117,25 @@ impl Error {
     }
 }
 
+impl frame_link::LinkFault for Error {
+    /// Device violations are [`ErrorKind::Peer`](frame_link::ErrorKind::Peer), a broken
+    /// driver is `Down`, the caller's mistakes keep their kinds.
+    fn kind(&self) -> frame_link::ErrorKind {
+        use frame_link::ErrorKind;
+        match self {
+            e if e.is_device_violation() => ErrorKind::Peer,
+            Error::Broken => ErrorKind::Down,
+            Error::FrameLength { .. } => ErrorKind::FrameLength,
+            Error::SlotBounds { .. } => ErrorKind::OutOfBounds,
+            Error::InvalidSlot { .. } => ErrorKind::BadSlot,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
 impl From<virtqueue::Error> for Error {
     fn from(e: virtqueue::Error) -> Self {
         Error::Queue(e)

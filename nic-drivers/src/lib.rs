@@ -6,9 +6,11 @@
 //!
 //! # Layers
 //!
-//! - [`LinkDevice`] ([`link`]): the trait every driver implements — MAC, link state,
-//!   capabilities, statistics, and batched receive/transmit with owned slot handles
-//!   ([`RxSlot`], [`TxSlot`]) over the driver's private memory.
+//! - [`FrameLink`] ([`link`], from the `frame-link` crate): the frame trait every driver
+//!   implements — owned slot handles ([`RxSlot`], [`TxSlot`]) over the driver's private
+//!   memory, offload metadata ([`FrameMeta`]), capabilities, link state, and a budgeted
+//!   `service` that kicks the device once per batch. [`NicControl`]: station address,
+//!   counters ([`LinkStats`]) and receive filters.
 //! - [`Hal`] ([`hal`]): what the integrator provides — DMA memory and its translation,
 //!   `share`/`unshare` for IOMMUs and bounce buffers, register windows ([`RegisterIo`]).
 //!   [`IdentityHal`] is a ready-made one for identity-mapped bare metal with a DMA pool.
@@ -31,8 +33,8 @@
 //!     if t.device_type() != DEVICE_TYPE_NET { continue }
 //!     let mut net: VirtioNet<'_, _, _> = VirtioNet::new(&hal, t, NetConfig::default())?;
 //!     let mac = net.mac_address();
-//!     // LinkDevice: tx_reserve / tx_write / tx_commit / tx_flush, rx_take / rx_frame /
-//!     // rx_release, poll(budget)
+//!     // FrameLink: tx_reserve / tx_write / tx_commit, rx_take / rx_frame / rx_release,
+//!     // service(budget) (publishes and kicks once per batch)
 //! }
 //! ```
 //!
@@ -73,11 +75,15 @@ mod x86_ports;
 
 pub use dma_pool::DmaPool;
 pub use error::Error;
+/// The frame boundary crate every driver here implements, re-exported for its other
+/// items (the in-memory `PortPair`, `FrameLinkExt`, `link_enum!`).
+pub use frame_link;
 pub use hal::{BufferDirection, Hal, HalError, MmioWindow, RegisterIo};
 pub use identity::IdentityHal;
 pub use link::{
-    ChecksumCaps, ChecksumRequest, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress,
-    PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+    Checksum, ChecksumCaps, ErrorKind, FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkFault,
+    LinkState, LinkStats, MacAddress, NicControl, PartialChecksum, RxSlot, TxSlot, MAX_FRAME,
+    MIN_FRAME,
 };
 /// The virtqueue crate this one builds on (memory views, queue configuration), re-exported
 /// so integrators implementing [`Hal::Memory`] need no separate dependency.

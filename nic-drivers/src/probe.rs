@@ -1,14 +1,13 @@
 //! Hand-built link probes for self-tests of a driver on a real or emulated network: an
 //! ARP request / reply check and an ICMP echo request / reply check over any
-//! [`LinkDevice`]. No network stack: just enough IPv4 to ask a peer "are you there".
+//! [`FrameLink`]. No network stack: just enough IPv4 to ask a peer "are you there".
 //!
 //! Used by the bare-metal QEMU selftest image (peer: QEMU user networking's gateway
 //! 10.0.2.2) and the TAP driver's test (peer: the kernel inside a private network
 //! namespace). Every parser checks lengths before reading a field; a short or foreign
 //! frame is "not ours", never a panic.
 
-use crate::link::{LinkDevice, MacAddress};
-use crate::Error;
+use crate::link::{FrameLink, FrameMeta, MacAddress};
 
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
@@ -166,9 +165,10 @@ impl Probe {
     }
 }
 
-/// Sends one frame: reserve, write, commit, flush. `Ok(false)` when the device has no
-/// free transmit buffer (try again after [`LinkDevice::poll`]).
-pub fn transmit<D: LinkDevice + ?Sized>(dev: &mut D, frame: &[u8]) -> Result<bool, Error> {
+/// Sends one frame: reserve, write, commit, service (the device is notified at once).
+/// `Ok(false)` when the device has no free transmit buffer (try again after
+/// [`FrameLink::service`]).
+pub fn transmit<D: FrameLink + ?Sized>(dev: &mut D, frame: &[u8]) -> Result<bool, D::Error> {
     let Some(slot) = dev.tx_reserve(frame.len())? else {
         return Ok(false);
     };
@@ -176,21 +176,21 @@ pub fn transmit<D: LinkDevice + ?Sized>(dev: &mut D, frame: &[u8]) -> Result<boo
         dev.tx_abort(slot);
         return Err(e);
     }
-    dev.tx_commit(slot)?;
-    dev.tx_flush()?;
+    dev.tx_commit(slot, FrameMeta::NONE)?;
+    dev.service(0)?;
     Ok(true)
 }
 
 /// Polls and receives frames until `check` returns `Some` (its value is returned) or
 /// `keep_waiting` returns `false` (`Ok(None)`). `keep_waiting` is called once per empty
 /// poll, so it bounds the loop (a deadline, a count) and may sleep.
-pub fn receive_until<D: LinkDevice + ?Sized, T>(
+pub fn receive_until<D: FrameLink + ?Sized, T>(
     dev: &mut D,
     mut keep_waiting: impl FnMut() -> bool,
     mut check: impl FnMut(&[u8]) -> Option<T>,
-) -> Result<Option<T>, Error> {
+) -> Result<Option<T>, D::Error> {
     loop {
-        dev.poll(16)?;
+        dev.service(16)?;
         match dev.rx_take()? {
             Some(slot) => {
                 let r = check(dev.rx_frame(&slot));

@@ -4,7 +4,7 @@
 //! caller gets an [`RxSlot`] handle. A handle is honoured only if its index is in range,
 //! the slot is in use and its length matches (a forged or stale handle sees nothing).
 
-use crate::link::{LinkStats, RxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN};
+use crate::link::{LinkStats, RxSlot, MAX_FRAME, MIN_FRAME};
 use crate::Error;
 
 /// `N` private receive buffers of `LEN` bytes each.
@@ -39,7 +39,7 @@ impl<const N: usize, const LEN: usize> RxPool<N, LEN> {
         }
         stats.rx_frames = stats.rx_frames.wrapping_add(1);
         stats.rx_bytes = stats.rx_bytes.wrapping_add(u64::from(len));
-        RxSlot::new(i as u16, len)
+        RxSlot::new(i as u16, usize::from(len))
     }
 
     fn valid(&self, slot: &RxSlot) -> Option<usize> {
@@ -67,15 +67,15 @@ impl<const N: usize, const LEN: usize> RxPool<N, LEN> {
     }
 }
 
-/// A transmit length must be `MIN_FRAME_LEN..=MAX_FRAME_LEN`.
+/// A transmit length must be `MIN_FRAME..=MAX_FRAME`.
 pub(crate) fn check_tx_len(len: usize) -> Result<(), Error> {
-    if (MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&len) {
+    if (MIN_FRAME..=MAX_FRAME).contains(&len) {
         Ok(())
     } else {
         Err(Error::FrameLength {
             len,
-            min: MIN_FRAME_LEN,
-            max: MAX_FRAME_LEN,
+            min: MIN_FRAME,
+            max: MAX_FRAME,
         })
     }
 }
@@ -89,4 +89,14 @@ pub(crate) fn check_station_mac(mac: &crate::MacAddress) -> Result<(), Error> {
             what: "a multicast or zero station address",
         })
     }
+}
+
+/// The frame length of a reservation handle: at most the `reserved` length (a stack may
+/// commit a shorter frame than it reserved, [`TxSlot::shrink`](crate::TxSlot::shrink))
+/// and at least an Ethernet header; `None` for a handle that cannot be this reservation.
+#[inline]
+pub(crate) fn tx_len(slot_len: usize, reserved: usize) -> Option<usize> {
+    (MIN_FRAME..=reserved)
+        .contains(&slot_len)
+        .then_some(slot_len)
 }

@@ -1,9 +1,10 @@
-//! Linux TAP driver (`std`): a [`LinkDevice`] over `/dev/net/tun` opened with
+//! Linux TAP driver (`std`): a [`FrameLink`] over `/dev/net/tun` opened with
 //! `IFF_TAP | IFF_NO_PI`, non-blocking.
 //!
 //! The peer is the host kernel's interface of the same name. Frames read from it are
 //! copied into private slots (one `read` per frame, length checked); frames to send are
-//! built in private buffers and written at [`LinkDevice::tx_flush`] / [`LinkDevice::poll`]
+//! built in private buffers (or in place, [`FrameLink::tx_buffer`]) and written at
+//! [`FrameLink::service`]
 //! in commit order (a full kernel queue, `EAGAIN`, keeps them queued). Every call does
 //! bounded work and never blocks.
 //!
@@ -18,10 +19,10 @@ use std::path::Path;
 use std::string::String;
 
 use crate::link::{
-    ChecksumCaps, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress, PollEvents,
-    RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+    FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress, NicControl,
+    RxSlot, TxSlot, MAX_FRAME, MIN_FRAME,
 };
-use crate::slots::{check_station_mac, check_tx_len, RxPool};
+use crate::slots::{check_station_mac, check_tx_len, tx_len, RxPool};
 use crate::Error;
 
 /// `TUNSETIFF` = `_IOW('T', 202, int)`.
@@ -31,7 +32,7 @@ const IFF_NO_PI: libc::c_short = 0x1000;
 /// Longest interface name (without the terminating NUL).
 pub const MAX_NAME_LEN: usize = libc::IFNAMSIZ - 1;
 /// A private slot holds one byte more than the largest frame, to detect longer ones.
-const SLOT_LEN: usize = MAX_FRAME_LEN + 1;
+const SLOT_LEN: usize = MAX_FRAME + 1;
 
 /// `struct ifreq` with the `ifr_flags` member of its union (40 bytes on 64-bit Linux).
 #[repr(C)]
@@ -87,7 +88,7 @@ pub struct Tap<const R: usize = 16, const T: usize = 16> {
     mac: MacAddress,
     rx: RxPool<R, SLOT_LEN>,
     tx_state: [TxState; T],
-    tx: [[u8; MAX_FRAME_LEN]; T],
+    tx: [[u8; MAX_FRAME]; T],
     /// Committed buffers in commit order (a ring of `tx_count` entries from `tx_head`).
     tx_queue: [u16; T],
     tx_head: usize,
@@ -139,7 +140,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
             mac,
             rx: RxPool::new(),
             tx_state: [TxState::Free; T],
-            tx: [[0; MAX_FRAME_LEN]; T],
+            tx: [[0; MAX_FRAME]; T],
             tx_queue: [0; T],
             tx_head: 0,
             tx_count: 0,
@@ -213,7 +214,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
                 continue;
             };
             let len = usize::from(len);
-            // SAFETY: `tx[b][..len]` is initialised memory we own (len <= MAX_FRAME_LEN).
+            // SAFETY: `tx[b][..len]` is initialised memory we own (len <= MAX_FRAME).
             let n = unsafe { libc::write(self.fd.as_raw_fd(), self.tx[b].as_ptr().cast(), len) };
             if n < 0 {
                 match last_os_error() {
@@ -242,7 +243,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
 
     fn reserved_len(&self, slot: &TxSlot) -> Option<usize> {
         match self.tx_state.get(usize::from(slot.index())) {
-            Some(TxState::Reserved(l)) if usize::from(*l) == slot.len() => Some(slot.len()),
+            Some(TxState::Reserved(l)) => tx_len(slot.len(), usize::from(*l)),
             _ => None,
         }
     }
@@ -255,9 +256,11 @@ impl<const R: usize, const T: usize> AsRawFd for Tap<R, T> {
     }
 }
 
-impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
+impl<const R: usize, const T: usize> FrameLink for Tap<R, T> {
+    type Error = Error;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(MAX_FRAME).with_mac(self.mac)
     }
 
     /// Up when the interface is administratively up and running (`IFF_UP | IFF_RUNNING`).
@@ -279,36 +282,11 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
         }
     }
 
-    fn capabilities(&self) -> LinkCapabilities {
-        LinkCapabilities {
-            mtu: 1500,
-            max_frame_len: MAX_FRAME_LEN as u16,
-            checksum: ChecksumCaps::default(),
-            // The TAP sees every frame the host sends to the interface.
-            promiscuous: false,
-            all_multicast: false,
-            mac_settable: true,
-        }
-    }
-
-    fn stats(&self) -> LinkStats {
-        self.stats
-    }
-
-    fn poll(&mut self, budget: u16) -> Result<PollEvents, Error> {
-        let tx_completed = self.flush(usize::from(budget))?;
-        let mut p = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        let r = unsafe { libc::poll(&mut p, 1, 0) };
-        Ok(PollEvents {
-            tx_completed,
-            rx_posted: 0,
-            rx_ready: r > 0 && p.revents & libc::POLLIN != 0,
-        })
+    /// Writes every queued frame the kernel takes now (at most `T`; `EAGAIN` keeps the
+    /// rest queued). The budget does not apply: nothing is reclaimed from a device.
+    fn service(&mut self, budget: u16) -> Result<(), Error> {
+        let _ = budget;
+        self.flush(T).map(drop)
     }
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
@@ -320,7 +298,7 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
             let Some(n) = self.read_frame(slot)? else {
                 return Ok(None);
             };
-            if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&n) {
+            if !(MIN_FRAME..=MAX_FRAME).contains(&n) {
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
@@ -342,7 +320,7 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
         match self.tx_state.iter().position(|s| *s == TxState::Free) {
             Some(i) => {
                 self.tx_state[i] = TxState::Reserved(len as u16);
-                Ok(Some(TxSlot::new(i as u16, len as u16)))
+                Ok(Some(TxSlot::new(i as u16, len)))
             }
             None => {
                 self.stats.tx_busy = self.stats.tx_busy.wrapping_add(1);
@@ -370,16 +348,32 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
         Ok(())
     }
 
-    fn tx_commit_with(&mut self, slot: TxSlot, options: TxOptions) -> Result<(), Error> {
+    /// The private transmit buffer: the kernel sees nothing of it before the commit.
+    fn tx_buffer(&mut self, slot: &TxSlot) -> Option<&mut [u8]> {
+        let len = self.reserved_len(slot)?;
+        self.tx.get_mut(usize::from(slot.index()))?.get_mut(..len)
+    }
+
+    fn tx_room(&self) -> Option<usize> {
+        Some(
+            self.tx_state
+                .iter()
+                .filter(|s| **s == TxState::Free)
+                .count(),
+        )
+    }
+
+    /// Queues the frame; [`service`](FrameLink::service) writes it to the kernel.
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), Error> {
         let Some(len) = self.reserved_len(&slot) else {
             return Err(Error::InvalidSlot {
                 index: slot.index(),
             });
         };
-        if options.checksum.is_some() {
+        if !meta.is_none() {
             self.tx_abort(slot);
             return Err(Error::Unsupported {
-                what: "TAP transmit checksum offload",
+                what: "TAP transmit checksum or segmentation offload",
             });
         }
         let b = usize::from(slot.index());
@@ -392,13 +386,24 @@ impl<const R: usize, const T: usize> LinkDevice for Tap<R, T> {
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {
-        if self.reserved_len(&slot).is_some() {
-            self.tx_state[usize::from(slot.index())] = TxState::Free;
+        if let Some(s @ TxState::Reserved(_)) = self.tx_state.get_mut(usize::from(slot.index())) {
+            *s = TxState::Free;
         }
     }
+}
 
-    fn tx_flush(&mut self) -> Result<(), Error> {
-        self.flush(T).map(|_| ())
+impl<const R: usize, const T: usize> NicControl for Tap<R, T> {
+    fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    /// The TAP sees every frame the host sends to the interface; it has no filters.
+    fn filter_caps(&self) -> FilterCaps {
+        FilterCaps {
+            promiscuous: false,
+            all_multicast: false,
+            mac_settable: true,
+        }
     }
 
     fn set_mac_address(&mut self, mac: MacAddress) -> Result<(), Error> {

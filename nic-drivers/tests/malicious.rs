@@ -63,7 +63,7 @@ fn assert_broken(net: &mut Net<'_, '_>) {
     assert!(net.is_broken());
     assert_eq!(net.rx_take(), Err(Error::Broken));
     assert_eq!(net.tx_reserve(64), Err(Error::Broken));
-    assert_eq!(net.poll(8), Err(Error::Broken));
+    assert_eq!(net.service(8), Err(Error::Broken));
     assert_eq!(net.set_promiscuous(true), Err(Error::Broken));
 }
 
@@ -94,7 +94,7 @@ fn used_id_not_outstanding_on_transmit_breaks_the_driver() {
     raw.dev.push_used(5, 0);
     raw.dev.publish();
     assert_eq!(
-        net.poll(8),
+        net.service(8),
         Err(Error::Queue(virtqueue::Error::UsedIdNotOutstanding {
             id: 5
         }))
@@ -111,7 +111,7 @@ fn transmit_used_length_must_be_zero() {
     raw.dev.push_used(0, 1);
     raw.dev.publish();
     assert!(matches!(
-        net.poll(8),
+        net.service(8),
         Err(Error::Queue(virtqueue::Error::UsedLengthTooLong {
             len: 1,
             writable: 0,
@@ -190,7 +190,7 @@ fn merged_frames_longer_than_the_limit_are_dropped() {
     setup!(hal, st, net; state(), NetConfig::default());
     let mem = hal.device_memory();
     let mut raw = Raw::new(&mem, &st, 0);
-    // Two buffers: 1000 + 1000 bytes of frame, above MAX_FRAME_LEN.
+    // Two buffers: 1000 + 1000 bytes of frame, above MAX_FRAME.
     raw.rx(0, hdr(0, 0, 0, 0, 2), &frame(1000, 0), 1012);
     raw.dev.push_used(1, 1000);
     raw.dev.publish();
@@ -309,6 +309,6 @@ fn mtu_above_1500_is_capped() {
     let (r, _, _) = bring_up(FakeDeviceState::net(modern_features(), MAC, 9000));
     assert!(r.is_ok());
     setup!(hal, st, net; FakeDeviceState::net(modern_features(), MAC, 9000), NetConfig::default());
-    assert_eq!(net.capabilities().mtu, 1500);
-    assert_eq!(net.capabilities().max_frame_len, 1518);
+    assert_eq!(net.caps().mtu, 1500);
+    assert_eq!(net.caps().max_frame, 1518);
 }

@@ -42,7 +42,7 @@ fn frames_both_ways_over_many_ring_laps() {
         .collect();
     for f in &frames {
         assert!(send(&mut net, f).unwrap());
-        net.poll(8).unwrap();
+        net.service(8).unwrap();
         model.borrow_mut().inject(f);
         model.borrow_mut().process();
         assert_eq!(recv(&mut net).unwrap().as_ref(), Some(f));

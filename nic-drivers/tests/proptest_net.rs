@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use harness::*;
 use nic_drivers::virtqueue::mock::MockDevice;
 use nic_drivers::virtqueue::SharedMemory;
-use nic_drivers::{RxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN};
+use nic_drivers::{RxSlot, MAX_FRAME, MIN_FRAME};
 use proptest::prelude::*;
 
 /// Miri runs the same properties on shorter sequences of shorter frames (it interprets
@@ -88,7 +88,7 @@ proptest! {
                         sent.push(fr);
                     }
                 }
-                Op::Poll(b) => { net.poll(b).unwrap(); }
+                Op::Poll(b) => { net.service(b).unwrap(); }
                 Op::Device => model.borrow_mut().process(),
                 Op::Promiscuous(on) => {
                     net.set_promiscuous(on).unwrap();
@@ -101,7 +101,7 @@ proptest! {
         for (slot, _) in held.drain(..) { net.rx_release(slot); }
         for _ in 0..injected.len() + 4 {
             model.borrow_mut().process();
-            net.poll(64).unwrap();
+            net.service(64).unwrap();
             while let Some(fr) = recv(&mut net).unwrap() {
                 prop_assert_eq!(Some(fr), injected.pop_front());
             }
@@ -200,12 +200,12 @@ proptest! {
                 Evil::Take => net.rx_take().map(|s| {
                     if let Some(s) = s {
                         let n = net.rx_frame(&s).len();
-                        assert!((MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&n));
+                        assert!((MIN_FRAME..=MAX_FRAME).contains(&n));
                         net.rx_release(s);
                     }
                 }),
                 Evil::Send(len) => send(&mut net, &frame(len, 0)).map(drop),
-                Evil::Poll => net.poll(16).map(drop),
+                Evil::Poll => net.service(16).map(drop),
             };
             if let Err(e) = r {
                 prop_assert!(!e.to_string().is_empty());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::tap::Tap;
-use nic_drivers::{LinkDevice, LinkState, MacAddress};
+use nic_drivers::{FrameLink, LinkState, MacAddress, NicControl};
 
 const TAP: &str = "ptap0";
 const OUR_MAC: MacAddress = MacAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x02]);

@@ -161,7 +161,7 @@ impl RegisterIo for MmioRegs<'_> {
 
 type MmioNet<'h, 'a> = VirtioNet<'h, FakeHal, MmioTransport<MmioRegs<'a>>, 64, 8>;
 
-fn ping_pong<D: LinkDevice>(
+fn ping_pong<D: NicControl>(
     net: &mut D,
     model: &RefCell<NetDeviceModel<'_, impl nic_drivers::virtqueue::SharedMemory>>,
 ) {

@@ -3,7 +3,7 @@
 mod harness;
 use harness::*;
 use nic_drivers::transport::{DeviceStatus, InterruptStatus};
-use nic_drivers::{ChecksumRequest, LinkState, TxOptions};
+use nic_drivers::{Checksum, LinkState};
 
 fn state() -> FakeDeviceState {
     FakeDeviceState::net(modern_features(), MAC, 1500)
@@ -29,8 +29,8 @@ fn bring_up_reads_the_mac_and_negotiates() {
     assert_eq!(s.queue(0).unwrap().size, 64, "capped by Q");
     assert!(s.queue(2).is_some(), "control queue");
     drop(s);
-    assert_eq!(net.capabilities().mtu, 1500);
-    assert!(net.capabilities().promiscuous);
+    assert_eq!(net.caps().mtu, 1500);
+    assert!(net.filter_caps().promiscuous);
     assert_eq!(model.borrow().errors, vec![]);
 }
 
@@ -42,7 +42,7 @@ fn transmitted_frames_reach_the_device_unchanged() {
         .collect();
     for f in &frames {
         assert!(send(&mut net, f).unwrap());
-        net.poll(8).unwrap();
+        net.service(8).unwrap();
     }
     let m = model.borrow();
     assert_eq!(m.sent, frames);
@@ -108,13 +108,12 @@ fn private_slots_give_back_pressure() {
         held.push(s);
     }
     assert_eq!(held.len(), 8, "R private slots");
-    let ev = net.poll(4).unwrap();
-    assert!(ev.rx_ready, "frames wait for a private slot");
     assert_eq!(
-        ev.rx_posted, 8,
-        "the 8 reposted buffers are published by poll"
+        net.rx_take().unwrap(),
+        None,
+        "frames wait for a private slot"
     );
-    assert_eq!(net.poll(4).unwrap().rx_posted, 0);
+    net.service(4).unwrap();
     for (i, s) in held.iter().enumerate() {
         assert_eq!(net.rx_frame(s), &frame(100, i as u8)[..]);
     }
@@ -140,7 +139,10 @@ fn forged_slot_handles_are_refused() {
         net.tx_write(&tx, 0, &[1]),
         Err(Error::InvalidSlot { index: 5 })
     );
-    assert_eq!(net.tx_commit(tx), Err(Error::InvalidSlot { index: 5 }));
+    assert_eq!(
+        net.tx_commit(tx, FrameMeta::NONE),
+        Err(Error::InvalidSlot { index: 5 })
+    );
     let slot = net.tx_reserve(60).unwrap().unwrap();
     assert!(matches!(
         net.tx_write(&slot, 59, &[0, 0]),
@@ -175,7 +177,9 @@ fn transmit_ring_full_then_completions_free_it() {
     let dev_mem = hal.device_memory();
     let mut model = NetDeviceModel::new(&dev_mem, &st);
     assert_eq!(model.process_tx(), 4);
-    assert_eq!(net.poll(16).unwrap().tx_completed, 4);
+    assert_eq!(net.tx_room(), Some(0));
+    net.service(16).unwrap();
+    assert_eq!(net.tx_room(), Some(4), "service took the 4 buffers back");
     assert!(send(&mut net, &frame(64, 10)).unwrap());
 }
 
@@ -237,7 +241,7 @@ fn without_ctrl_features_commands_are_unsupported() {
         net.set_promiscuous(true),
         Err(Error::Unsupported { .. })
     ));
-    assert!(!net.capabilities().promiscuous);
+    assert!(!net.filter_caps().promiscuous);
     assert!(st.borrow().queue(2).is_none());
     let _ = model;
 }
@@ -303,7 +307,7 @@ fn an_iommu_hal_translates_every_device_address() {
             model.borrow_mut().inject(&f);
             model.borrow_mut().process();
             assert_eq!(recv(&mut net).unwrap(), Some(f));
-            net.poll(64).unwrap();
+            net.service(64).unwrap();
         }
         net.set_promiscuous(true).unwrap();
         assert_eq!(model.borrow().sent.len(), ROUNDS);
@@ -319,18 +323,14 @@ fn an_iommu_hal_translates_every_device_address() {
 #[test]
 fn checksum_offload_in_both_directions() {
     setup!(hal, st, model, net; state(), NetConfig::default());
-    let caps = net.capabilities();
-    assert!(caps.checksum.tx_partial && caps.checksum.rx_verified);
+    let caps = net.caps();
+    assert!(caps.checksum.tx_partial && caps.checksum.rx_offload);
     let f = frame(100, 1);
     let slot = net.tx_reserve(100).unwrap().unwrap();
     net.tx_write(&slot, 0, &f).unwrap();
-    let c = ChecksumRequest {
-        start: 34,
-        offset: 16,
-    };
-    net.tx_commit_with(slot, TxOptions { checksum: Some(c) })
-        .unwrap();
-    net.tx_flush().unwrap();
+    let c = FrameMeta::partial(34, 16);
+    net.tx_commit(slot, c).unwrap();
+    net.service(0).unwrap();
     let h = model.borrow().sent_headers[0];
     assert_eq!(
         (h.flags, h.csum_start.get(), h.csum_offset.get()),
@@ -338,14 +338,14 @@ fn checksum_offload_in_both_directions() {
     );
     let slot = net.tx_reserve(40).unwrap().unwrap();
     assert!(matches!(
-        net.tx_commit_with(slot, TxOptions { checksum: Some(c) }),
+        net.tx_commit(slot, c),
         Err(Error::Unsupported { .. })
     ));
     model.borrow_mut().rx_flags = 2; // DATA_VALID
     model.borrow_mut().inject(&f);
     model.borrow_mut().process();
     let slot = net.rx_take().unwrap().unwrap();
-    assert!(net.rx_meta(&slot).checksum_verified);
+    assert_eq!(net.rx_meta(&slot).checksum, Checksum::Verified);
     net.rx_release(slot);
     let _ = st;
 }
@@ -409,7 +409,7 @@ fn the_model_delivers_a_batch_up_to_the_posted_buffers() {
             assert_eq!(recv(&mut net).unwrap().as_deref(), Some(&f[..]));
         }
         assert_eq!(recv(&mut net).unwrap(), None);
-        net.poll(8).unwrap();
+        net.service(8).unwrap();
         assert_eq!(
             model.borrow_mut().deliver_batch(&f, 1),
             1,
@@ -418,4 +418,74 @@ fn the_model_delivers_a_batch_up_to_the_posted_buffers() {
         assert_eq!(recv(&mut net).unwrap().as_deref(), Some(&f[..]));
         assert!(model.borrow().errors.is_empty());
     }
+}
+
+#[test]
+fn commits_reach_the_device_with_one_kick_per_service() {
+    setup!(hal, st, model, net; state(), NetConfig::default());
+    let kicks = || st.borrow().notifications[1];
+    let before = kicks();
+    for i in 0..4 {
+        let f = frame(60 + i, i as u8);
+        let slot = net.tx_reserve(f.len()).unwrap().unwrap();
+        net.tx_write(&slot, 0, &f).unwrap();
+        net.tx_commit(slot, FrameMeta::NONE).unwrap();
+    }
+    assert_eq!(kicks(), before, "no kick per frame");
+    assert!(
+        model.borrow().sent.is_empty(),
+        "nothing published before service"
+    );
+    net.service(8).unwrap();
+    assert_eq!(kicks(), before + 1, "one kick for the batch");
+    let sent: Vec<_> = (0..4).map(|i| frame(60 + i, i as u8)).collect();
+    assert_eq!(model.borrow().sent, sent);
+    net.service(8).unwrap();
+    assert_eq!(kicks(), before + 1, "nothing new: no kick");
+}
+
+#[test]
+fn a_reservation_commits_shorter_never_longer() {
+    setup!(hal, st, model, net; state(), NetConfig::default());
+    let f = frame(100, 3);
+    let slot = net.tx_reserve(1514).unwrap().unwrap();
+    let longer = nic_drivers::TxSlot::new(slot.index(), 1515);
+    assert_eq!(
+        net.tx_write(&longer, 0, &f),
+        Err(Error::InvalidSlot {
+            index: slot.index()
+        })
+    );
+    let slot = slot.shrink(f.len());
+    assert!(matches!(
+        net.tx_write(&slot, 1, &f),
+        Err(Error::SlotBounds { slot_len: 100, .. })
+    ));
+    net.tx_write(&slot, 0, &f).unwrap();
+    net.tx_commit(slot, FrameMeta::NONE).unwrap();
+    net.service(8).unwrap();
+    assert_eq!(model.borrow().sent, vec![f]);
+    assert_eq!(net.stats().tx_bytes, 100);
+    let _ = st;
+}
+
+#[test]
+fn device_errors_keep_their_type_and_say_peer() {
+    use nic_drivers::{ErrorKind, LinkFault};
+    let e = Error::DeviceViolation {
+        field: "x",
+        value: 1,
+    };
+    assert_eq!(e.kind(), ErrorKind::Peer);
+    assert_eq!(Error::Broken.kind(), ErrorKind::Down);
+    assert_eq!(Error::InvalidSlot { index: 1 }.kind(), ErrorKind::BadSlot);
+    assert_eq!(
+        Error::FrameLength {
+            len: 1,
+            min: 14,
+            max: 1518
+        }
+        .kind(),
+        ErrorKind::FrameLength
+    );
 }

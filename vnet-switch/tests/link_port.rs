@@ -1,14 +1,15 @@
 //! The `LinkPort` uplink inside a real switch: frames both ways through a scripted
-//! `LinkDevice`, and a driver that errors or misbehaves is counted, typed, and does not
+//! `FrameLink` driver, and a driver that errors or misbehaves is counted, typed, and does not
 //! stop the switch from serving its partitions.
 mod common;
 
 use std::collections::VecDeque;
 
 use common::{frame, mac};
-use nic_drivers::{
-    Error as NicError, LinkCapabilities, LinkDevice, LinkState, LinkStats, PollEvents, TxOptions,
-};
+use nic_drivers::{Error as NicError, FrameLink, LinkCaps, LinkState};
+
+/// The link's offload metadata (the switch has its own `FrameMeta`).
+type LinkMeta = nic_drivers::FrameMeta;
 use vnet_switch::adapters::link::{LinkPort, LinkPortError};
 use vnet_switch::mem::MemEndpoint;
 use vnet_switch::{FrameMeta, PortConfig, PortEndpoint, PortId, Switch, SwitchBuilder, VlanSet};
@@ -20,23 +21,23 @@ struct Misbehave {
     rx: Option<NicError>,
     /// `tx_reserve` fails with this error.
     reserve: Option<NicError>,
-    /// `tx_commit_with` fails with this error.
+    /// `tx_commit` fails with this error.
     commit: Option<NicError>,
-    /// `poll` fails with this error.
+    /// `service` fails with this error.
     poll: Option<NicError>,
     /// `rx_frame` returns this many bytes more than the slot holds (garbage tail).
     long_frame: usize,
 }
 
-/// A `LinkDevice` over plain queues: `wire_in` is what the wire delivers, `wire_out` what
+/// A `FrameLink` over plain queues: `wire_in` is what the wire delivers, `wire_out` what
 /// the driver transmitted (with its options), four receive and four transmit slots.
 #[derive(Default)]
 struct ScriptedLink {
     wire_in: VecDeque<Vec<u8>>,
-    wire_out: Vec<(Vec<u8>, TxOptions)>,
+    wire_out: Vec<(Vec<u8>, LinkMeta)>,
     rx_slots: [Option<Vec<u8>>; 4],
     tx_slots: [Option<Vec<u8>>; 4],
-    /// Transmitted but not yet reclaimed by `poll` (bounds the transmit ring).
+    /// Transmitted but not yet reclaimed by `service` (bounds the transmit ring).
     in_flight: usize,
     polls: u64,
     flushes: u64,
@@ -44,40 +45,29 @@ struct ScriptedLink {
     bad: Misbehave,
 }
 
-impl LinkDevice for ScriptedLink {
-    fn mac_address(&self) -> nic_drivers::MacAddress {
-        nic_drivers::MacAddress([2, 0, 0, 0, 0, 0x99])
+impl FrameLink for ScriptedLink {
+    type Error = NicError;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(1518)
+            .with_checksum(nic_drivers::ChecksumCaps {
+                tx_partial: self.tx_partial,
+                rx_offload: false,
+            })
+            .with_mac(nic_drivers::MacAddress([2, 0, 0, 0, 0, 0x99]))
     }
     fn link_state(&mut self) -> LinkState {
         LinkState::Up
     }
-    fn capabilities(&self) -> LinkCapabilities {
-        LinkCapabilities {
-            mtu: 1500,
-            max_frame_len: 1518,
-            checksum: nic_drivers::ChecksumCaps {
-                tx_partial: self.tx_partial,
-                rx_verified: false,
-            },
-            promiscuous: true,
-            all_multicast: true,
-            mac_settable: false,
-        }
-    }
-    fn stats(&self) -> LinkStats {
-        LinkStats::default()
-    }
-    fn poll(&mut self, _budget: u16) -> Result<PollEvents, NicError> {
+    /// Kicks (counted in `flushes`) and reclaims every transmitted buffer.
+    fn service(&mut self, _budget: u16) -> Result<(), NicError> {
         self.polls += 1;
         if let Some(e) = self.bad.poll {
             return Err(e);
         }
-        let done = self.in_flight as u16;
+        self.flushes += 1;
         self.in_flight = 0;
-        Ok(PollEvents {
-            tx_completed: done,
-            ..PollEvents::default()
-        })
+        Ok(())
     }
     fn rx_take(&mut self) -> Result<Option<nic_drivers::RxSlot>, NicError> {
         if let Some(e) = self.bad.rx {
@@ -89,7 +79,7 @@ impl LinkDevice for ScriptedLink {
         let Some(f) = self.wire_in.pop_front() else {
             return Ok(None);
         };
-        let len = f.len() as u16;
+        let len = f.len();
         let mut stored = f;
         stored.extend(std::iter::repeat_n(0xEE, self.bad.long_frame));
         self.rx_slots[i] = Some(stored);
@@ -117,7 +107,7 @@ impl LinkDevice for ScriptedLink {
             return Ok(None);
         };
         self.tx_slots[i] = Some(vec![0; len]);
-        Ok(Some(nic_drivers::TxSlot::new(i as u16, len as u16)))
+        Ok(Some(nic_drivers::TxSlot::new(i as u16, len)))
     }
     fn tx_write(
         &mut self,
@@ -143,11 +133,7 @@ impl LinkDevice for ScriptedLink {
             }),
         }
     }
-    fn tx_commit_with(
-        &mut self,
-        slot: nic_drivers::TxSlot,
-        options: TxOptions,
-    ) -> Result<(), NicError> {
+    fn tx_commit(&mut self, slot: nic_drivers::TxSlot, options: LinkMeta) -> Result<(), NicError> {
         let buf = self
             .tx_slots
             .get_mut(usize::from(slot.index()))
@@ -166,10 +152,6 @@ impl LinkDevice for ScriptedLink {
         if let Some(s) = self.tx_slots.get_mut(usize::from(slot.index())) {
             *s = None;
         }
-    }
-    fn tx_flush(&mut self) -> Result<(), NicError> {
-        self.flushes += 1;
-        Ok(())
     }
 }
 
@@ -303,7 +285,7 @@ fn frames_cross_the_link_both_ways() {
     let dev = link(&mut sw).device();
     assert_eq!(dev.wire_out.len(), 1);
     assert_eq!(dev.wire_out[0].0, to_wire);
-    assert_eq!(dev.wire_out[0].1, TxOptions::default());
+    assert_eq!(dev.wire_out[0].1, LinkMeta::NONE);
     assert!(dev.flushes >= 1, "committed frames are kicked");
     assert!(
         dev.rx_slots.iter().all(Option::is_none),
@@ -354,16 +336,10 @@ fn checksum_requests_reach_a_driver_with_offload_and_are_counted_without() {
         let port = link(&mut sw);
         let sent = port.device().wire_out[0].1;
         if tx_partial {
-            assert_eq!(
-                sent.checksum,
-                Some(nic_drivers::ChecksumRequest {
-                    start: 34,
-                    offset: 6
-                })
-            );
+            assert_eq!(sent, LinkMeta::partial(34, 6));
             assert_eq!(port.stats().offload_lost, 0);
         } else {
-            assert_eq!(sent.checksum, None);
+            assert_eq!(sent, LinkMeta::NONE);
             assert_eq!(port.stats().offload_lost, 1);
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   NIC (virtio-net on virtio-mmio, or e1000 on PCI)  ── QEMU netdev (user or TAP)
-//!    │ nic_drivers::LinkDevice
+//!    │ nic_drivers::FrameLink
 //!    ▼
 //!   vnet-switch ── uplink: LinkPort over the driver
 //!    ├── partition A: smoltcp (own MAC, own IP), ping + TCP echo on port 7

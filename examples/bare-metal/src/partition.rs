@@ -2,14 +2,13 @@
 //! responder (smoltcp's own), a TCP echo server on port 7, and the clients the self-checks
 //! use (ICMP echo, one TCP connection).
 //!
-//! The stack runs over netstack-glue: a `GlueDevice` over the partition side
-//! (`PartitionLink`) of an in-memory switch port (`PortPair`), whose switch side the
-//! switch owns. All memory is the caller's ([`Buffers`], socket storage, the port pair):
+//! The stack runs over netstack-glue: a `GlueDevice` over the partition's end (`PairEnd`)
+//! of an in-memory port pair (frame-link's `PortPair`), whose other end the switch owns. All memory is the caller's ([`Buffers`], socket storage, the port pair):
 //! no heap. Each [`Partition::poll`] takes at most [`FRAMES_PER_POLL`] frames.
 
+use netstack_glue::frame_link::{End, FrameLinkExt, PairEnd};
 use netstack_glue::{
-    build_interface, poll_budget, DeviceConfig, GlueDevice, InterfaceConfig, PartitionLink,
-    PortPair, SetupError,
+    build_interface, poll_budget, DeviceConfig, GlueDevice, InterfaceConfig, PortPair, SetupError,
 };
 use smoltcp::iface::{Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::ChecksumCapabilities;
@@ -22,7 +21,7 @@ pub const PORT_SLOTS: usize = 8;
 /// A partition's switch port: the switch side and the partition side.
 pub type Pair = PortPair<PORT_SLOTS, 1536>;
 /// The partition side of a [`Pair`].
-pub type Link<'a> = PartitionLink<'a, PORT_SLOTS, 1536>;
+pub type Link<'a> = PairEnd<'a, PORT_SLOTS, 1536>;
 /// Received frames one [`Partition::poll`] takes at most.
 pub const FRAMES_PER_POLL: usize = 16;
 /// Time one [`Partition::poll`] spends on received frames at most.
@@ -119,7 +118,7 @@ impl<'a> Partition<'a> {
         storage: &'a mut Sockets<'a>,
         now: Instant,
     ) -> Result<Self, SetupError> {
-        let mut dev = GlueDevice::new(pair.partition_link(), DeviceConfig::default());
+        let mut dev = GlueDevice::new(pair.end(End::B), DeviceConfig::default());
         let config = InterfaceConfig::ipv4(mac, Ipv4Cidr::new(ip, prefix));
         let iface = build_interface(&config, &mut dev, now)?;
         let mut sockets = SocketSet::new(&mut storage[..]);
@@ -178,12 +177,7 @@ impl<'a> Partition<'a> {
     /// Sends `frame` as it is, bypassing the stack (the spoofing self-check plays a
     /// partition that forges its source address). `false` if the link refused it.
     pub fn send_raw(&mut self, frame: &[u8]) -> bool {
-        use netstack_glue::FrameLink as _;
-        let link = self.dev.link_mut();
-        match link.tx_reserve() {
-            Ok(Some(tx)) => link.tx_send(tx, frame).is_ok(),
-            _ => false,
-        }
+        self.dev.link_mut().send_frame(frame) == Ok(true)
     }
 
     /// Frames the glue dropped (bad checksums, malformed) and its last link error.

@@ -1,8 +1,8 @@
 //! The composition on one core: the switch with its four ports, the two partitions, the
 //! poll loop, the self-checks and the serving phase.
 
-use netstack_glue::SwitchPort;
-use nic_drivers::{LinkDevice, LinkState};
+use netstack_glue::frame_link::{End, PairEnd};
+use nic_drivers::{FrameLink, LinkState, NicControl};
 use smoltcp::socket::tcp;
 use smoltcp::wire::Ipv4Address;
 use vnet_switch::adapters::link::LinkPort;
@@ -30,11 +30,11 @@ const STEP_MS: u64 = 5000;
 /// The variants differ in size (a partition port holds its slot rings inline): no heap, and
 /// the switch keeps its four ports in one array anyway.
 #[allow(clippy::large_enum_variant)]
-pub enum Port<'a, D> {
+pub enum Port<'a, D: FrameLink> {
     /// The NIC.
     Uplink(LinkPort<D>),
-    /// The switch side of a partition's in-memory port.
-    Partition(SwitchPort<'a, PORT_SLOTS, 1536>),
+    /// The switch's end of a partition's in-memory port pair.
+    Partition(LinkPort<PairEnd<'a, PORT_SLOTS, 1536>>),
     /// The monitor port.
     Monitor(MonitorPort),
 }
@@ -49,7 +49,7 @@ macro_rules! each {
     };
 }
 
-impl<D: LinkDevice> PortEndpoint for Port<'_, D> {
+impl<D: NicControl> PortEndpoint for Port<'_, D> {
     fn rx_take(&mut self) -> Option<RxSlot> {
         each!(self, p => p.rx_take())
     }
@@ -82,7 +82,7 @@ impl<D: LinkDevice> PortEndpoint for Port<'_, D> {
 }
 
 /// Switch, partitions and tap, polled round by round.
-struct System<'a, D> {
+struct System<'a, D: NicControl> {
     switch: Switch<Port<'a, D>, 4, 64, 16>,
     uplink: PortId,
     ports: [PortId; 2],
@@ -91,7 +91,7 @@ struct System<'a, D> {
     tap: PcapTap,
 }
 
-impl<D: LinkDevice> System<'_, D> {
+impl<D: NicControl> System<'_, D> {
     /// One round: the switch forwards, the uplink driver is serviced, each partition
     /// takes its frames and sends its answers.
     fn round(&mut self) {
@@ -339,7 +339,7 @@ impl<D: LinkDevice> System<'_, D> {
 }
 
 /// Brings the system up on `dev` and runs it.
-pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
+pub fn run<D: NicControl>(mut dev: D, args: &Args) -> Result<(), u16> {
     println!("partnet: nic mac {}", dev.mac_address());
     let end = platform::deadline_ms(STEP_MS);
     while dev.link_state() == LinkState::Down {
@@ -358,6 +358,10 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
         ingress: true,
         egress: false,
     };
+    // Declared before the switch, which holds the pairs' ends (dropped after it).
+    let (mut buf_a, mut buf_b) = (Buffers::new(), Buffers::new());
+    let mut sock_a: Sockets<'_> = Default::default();
+    let mut sock_b: Sockets<'_> = Default::default();
     let pairs = [Pair::new(), Pair::new()];
     let mut b = SwitchBuilder::<Port<'_, D>, 4>::new();
     let switch_error = |e| {
@@ -374,7 +378,10 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
         let mut cfg = PortConfig::partition(MacAddress(mac), VLAN);
         cfg.mirror = mirror;
         ports[i] = b
-            .add_port(Port::Partition(pairs[i].switch_port()), cfg)
+            .add_port(
+                Port::Partition(LinkPort::new(pairs[i].end(End::A), 64)),
+                cfg,
+            )
             .map_err(switch_error)?;
     }
     let monitor = b
@@ -385,9 +392,6 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
         .map_err(switch_error)?;
     let switch = b.build::<64, 16>().map_err(switch_error)?;
 
-    let (mut buf_a, mut buf_b) = (Buffers::new(), Buffers::new());
-    let mut sock_a: Sockets<'_> = Default::default();
-    let mut sock_b: Sockets<'_> = Default::default();
     let now = partition::instant(platform::now());
     let setup_error = |e| {
         println!("partnet: FAIL interface set-up: {e}");
@@ -443,7 +447,7 @@ pub fn run<D: LinkDevice>(mut dev: D, args: &Args) -> Result<(), u16> {
 }
 
 /// The self-checks, the cross-check of the monitor's counters, and the serving phase.
-fn checks<D: LinkDevice>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16> {
+fn checks<D: NicControl>(sys: &mut System<'_, D>, args: &Args) -> Result<(), u16> {
     sys.ping(0, args.peer, 1)?;
     sys.ping(1, args.peer, 1)?;
     sys.ping(0, args.b, 2)?;

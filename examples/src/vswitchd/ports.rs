@@ -5,7 +5,7 @@
 //! (`service`, `hosted`, `node`), each with a TCP sink next to the node's services.
 
 use netstack_glue::smoltcp;
-use netstack_glue::{FrameLink, NetStats, NicLink, QueuingLink};
+use netstack_glue::{FrameLink, NetStats, QueuingLink};
 use nic_drivers::net::{NetConfig, NetFeatures};
 use partnet_examples::hosted::{driver_a, driver_config, link_b, words, DriverA};
 use partnet_examples::node::{Node, Station};
@@ -132,7 +132,7 @@ pub fn partition(arg: &PartArg) -> Result<(Partition, Box<dyn InProcess>), Strin
             let hal: &'static ShmHal<'static> = Box::leak(Box::new(ShmHal::new(*dma)));
             let drv: DriverA<'static> =
                 driver_a(hal, regs, daemon_driver_config(), arg.mac).map_err(|e| e.to_string())?;
-            let node = Node::with_cidr("A", arg.mac, arg.cidr, NicLink::new(drv))
+            let node = Node::with_cidr("A", arg.mac, arg.cidr, drv)
                 .map_err(|e| format!("partition A: {e}"))?;
             Ok((
                 ServicePort::Virtio(Box::new(dev)),

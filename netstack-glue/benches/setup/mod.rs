@@ -5,7 +5,7 @@
 //!   `VecDeque<Vec<u8>>` between the interfaces, a fresh `Vec` per frame;
 //! * `partnet_queuing`: `GlueDevice<QueuingLink>` over two queuing-port channels (256
 //!   messages of 1536 bytes);
-//! * `partnet_switch`: `GlueDevice<PartitionLink>` over two `PortPair`s through a
+//! * `partnet_switch`: `GlueDevice<PairEnd>` over two frame-link `PortPair`s through a
 //!   vnet-switch (the switch polled every round).
 
 use std::cell::RefCell;
@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use netstack_glue::{
-    build_interface, DeviceConfig, GlueDevice, InterfaceConfig, PortPair, QueuingLink, SwitchPort,
+    build_interface, DeviceConfig, GlueDevice, InterfaceConfig, PortPair, QueuingLink,
 };
 use queuing_port::{AtomicU32, Geometry, QueuingPortReceiver, QueuingPortSender, Region};
 use smoltcp::iface::{Interface, SocketSet};
@@ -22,6 +22,10 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
 use vnet_switch::{MacAddress, PortConfig, Switch, SwitchBuilder};
+
+#[path = "../../tests/pair/mod.rs"]
+mod pair;
+use pair::{Sides, SwitchPort};
 
 pub const BYTES: usize = 32 << 20;
 const SOCKET_BUF: usize = 256 * 1024;

@@ -1,8 +1,4 @@
-//! The thin [`FrameLink`](crate::FrameLink) impls, one per link kind and feature.
+//! The frame links this crate provides itself, each behind its feature.
 
-#[cfg(feature = "nic-drivers")]
-pub(crate) mod nic;
-#[cfg(feature = "vnet-switch")]
-pub(crate) mod pair;
 #[cfg(feature = "queuing-port")]
 pub(crate) mod queuing;

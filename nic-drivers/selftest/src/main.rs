@@ -29,7 +29,7 @@ use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
 use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
 use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
-use nic_drivers::{Hal, IdentityHal, LinkDevice, LinkState, MacAddress, MmioWindow};
+use nic_drivers::{Hal, IdentityHal, LinkState, MacAddress, MmioWindow, NicControl};
 
 /// Failure codes (QEMU exit status).
 mod code {
@@ -219,7 +219,7 @@ const OUR_IP: [u8; 4] = [10, 0, 2, 15];
 const PEER_IP: [u8; 4] = [10, 0, 2, 2];
 
 /// The NIC-independent part: MAC, link, ARP, ICMP echo.
-fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
+fn exercise<D: NicControl>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
     let got = dev.mac_address();
     println!("selftest: driver up, mac {got}");
     if got != MacAddress(mac) {
@@ -281,13 +281,13 @@ fn exercise<D: LinkDevice>(mut dev: D, mac: [u8; 6]) -> Result<(), u16> {
 }
 
 /// Sends a frame, polling for a free buffer until the wait budget runs out.
-fn send<D: LinkDevice>(dev: &mut D, frame: &[u8]) -> Result<(), u16> {
+fn send<D: NicControl>(dev: &mut D, frame: &[u8]) -> Result<(), u16> {
     let end = platform::deadline_ms(WAIT_MS);
     loop {
         match probe::transmit(dev, frame) {
             Ok(true) => return Ok(()),
             Ok(false) if platform::now() < end => {
-                let _ = dev.poll(16);
+                let _ = dev.service(16);
             }
             Ok(false) => {
                 println!("selftest: FAIL no transmit buffer");
@@ -302,7 +302,7 @@ fn send<D: LinkDevice>(dev: &mut D, frame: &[u8]) -> Result<(), u16> {
 }
 
 /// Receives frames until `check` says `Some` or the wait budget runs out.
-fn wait_for<D: LinkDevice, T>(dev: &mut D, check: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
+fn wait_for<D: NicControl, T>(dev: &mut D, check: impl FnMut(&[u8]) -> Option<T>) -> Option<T> {
     let end = platform::deadline_ms(WAIT_MS);
     let keep_waiting = || {
         platform::delay_us(100);

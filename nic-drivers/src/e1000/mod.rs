@@ -7,10 +7,10 @@
 //! - One receive and one transmit ring of legacy descriptors (`RX`, `TX` entries, each a
 //!   multiple of 8 so the ring is a multiple of 128 bytes), 2048-byte DMA buffers, CRC
 //!   stripped, broadcast accepted, no jumbo frames.
-//! - [`LinkDevice`]: a received frame is copied once into a private slot and its DMA
+//! - [`FrameLink`]: a received frame is copied once into a private slot and its DMA
 //!   buffer reposted at once; a frame to send is written straight into a DMA transmit
-//!   buffer (the device only reads it) and handed over at [`LinkDevice::tx_commit`];
-//!   the tail register is written by [`LinkDevice::tx_flush`] / [`LinkDevice::poll`].
+//!   buffer (the device only reads it) and handed over at [`FrameLink::tx_commit`];
+//!   the tail register is written once per batch by [`FrameLink::service`].
 //! - Polling by default; [`E1000::enable_interrupts`] / [`E1000::interrupt_causes`] for
 //!   interrupt-driven use (the integrator's handler reads the causes, then polls).
 //!
@@ -18,7 +18,7 @@
 //!
 //! Every descriptor write-back is copied out of DMA memory once (16 bytes) and decoded
 //! from the private copy. A receive write-back must have `DD` and `EOP` set, a length in
-//! `1..=MAX_FRAME_LEN` and no error bits; otherwise the descriptor is reposted, the
+//! `1..=MAX_FRAME` and no error bits; otherwise the descriptor is reposted, the
 //! violation counted and returned as [`Error::DeviceViolation`] (frames spanning several
 //! descriptors are rejected: with 2048-byte buffers and long packets disabled a correct
 //! device never produces one). Device-written addresses are never used: the driver keeps
@@ -39,10 +39,10 @@ pub mod regs;
 
 use crate::hal::{BufferDirection, Hal, RegisterIo};
 use crate::link::{
-    ChecksumCaps, LinkCapabilities, LinkDevice, LinkState, LinkStats, MacAddress, PollEvents,
-    RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN,
+    FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress, NicControl,
+    RxSlot, TxSlot, MAX_FRAME,
 };
-use crate::slots::{check_station_mac, check_tx_len, RxPool};
+use crate::slots::{check_station_mac, check_tx_len, tx_len, RxPool};
 use crate::Error;
 use desc::{RxWriteBack, TxDesc, DESC_LEN};
 use regs::*;
@@ -83,7 +83,7 @@ pub struct E1000<'h, H: Hal, const RX: usize, const TX: usize> {
     /// Dropping the rest of a frame that spans descriptors (until `EOP`).
     rx_discarding: bool,
     /// Private copies of received frames.
-    rx_private: RxPool<RX, MAX_FRAME_LEN>,
+    rx_private: RxPool<RX, MAX_FRAME>,
     /// Transmit buffer states.
     tx_state: [TxState; TX],
     /// Which buffer (and device address) each transmit descriptor carries.
@@ -275,15 +275,16 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
         Ok(done)
     }
 
-    /// Whether the descriptor at `rx_next` has been written back (`DD`).
-    fn rx_pending(&self) -> Result<bool, Error> {
+    /// Whether a received frame waits: the descriptor at `rx_next` has been written back
+    /// (`DD`).
+    pub fn rx_ready(&self) -> Result<bool, Error> {
         let d = RxWriteBack::decode(&self.read_desc(self.rx_ring, usize::from(self.rx_next))?);
         Ok(d.status & RXD_STAT_DD != 0)
     }
 
     /// Unmasks the receive, transmit-done and link-change interrupts. The integrator's
     /// handler calls [`E1000::interrupt_causes`] (which acknowledges them) and then
-    /// [`LinkDevice::poll`] / [`LinkDevice::rx_take`].
+    /// [`FrameLink::service`] / [`FrameLink::rx_take`].
     pub fn enable_interrupts(&mut self) {
         self.regs.write32(
             IMS as usize,
@@ -311,9 +312,12 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
         self.regs.write32(RCTL as usize, self.rctl);
     }
 
-    fn tx_slot_ok(&self, slot: &TxSlot) -> bool {
-        let len = slot.len() as u16;
-        matches!(self.tx_state.get(usize::from(slot.index())), Some(TxState::Reserved(l)) if *l == len)
+    /// The frame length of a reservation handle (at most the length reserved).
+    fn tx_slot_len(&self, slot: &TxSlot) -> Option<usize> {
+        match self.tx_state.get(usize::from(slot.index())) {
+            Some(TxState::Reserved(l)) => tx_len(slot.len(), usize::from(*l)),
+            _ => None,
+        }
     }
 }
 
@@ -392,9 +396,11 @@ fn write_mac<R: RegisterIo>(r: &R, mac: MacAddress) {
     );
 }
 
-impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, TX> {
-    fn mac_address(&self) -> MacAddress {
-        self.mac
+impl<H: Hal, const RX: usize, const TX: usize> FrameLink for E1000<'_, H, RX, TX> {
+    type Error = Error;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(MAX_FRAME).with_mac(self.mac)
     }
 
     fn link_state(&mut self) -> LinkState {
@@ -405,29 +411,17 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
         }
     }
 
-    fn capabilities(&self) -> LinkCapabilities {
-        LinkCapabilities {
-            mtu: 1500,
-            max_frame_len: MAX_FRAME_LEN as u16,
-            checksum: ChecksumCaps::default(),
-            promiscuous: true,
-            all_multicast: true,
-            mac_settable: true,
+    /// Writes the tail register once for the frames committed since the last call, then
+    /// takes back at most `budget` transmitted buffers.
+    fn service(&mut self, budget: u16) -> Result<(), Error> {
+        if self.tx_kick {
+            // Descriptors are written (plain stores) before the tail register (an MMIO
+            // write): the fence orders them for the device.
+            core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+            self.regs.write32(TDT as usize, u32::from(self.tx_tail));
+            self.tx_kick = false;
         }
-    }
-
-    fn stats(&self) -> LinkStats {
-        self.stats
-    }
-
-    fn poll(&mut self, budget: u16) -> Result<PollEvents, Error> {
-        let tx_completed = self.reclaim_tx(budget)?;
-        self.tx_flush()?;
-        Ok(PollEvents {
-            tx_completed,
-            rx_posted: 0,
-            rx_ready: self.rx_pending()?,
-        })
+        self.reclaim_tx(budget).map(drop)
     }
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
@@ -459,7 +453,7 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
                 continue;
             }
             let len = usize::from(d.length);
-            if len == 0 || len > MAX_FRAME_LEN {
+            if len == 0 || len > MAX_FRAME {
                 self.repost_rx(i)?;
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 return Err(self.violation("e1000 rx length", u64::from(d.length)));
@@ -503,7 +497,7 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
             Some(i) if busy < TX - 1 => {
                 self.tx_state[i] = TxState::Reserved(len as u16);
                 self.tx_reserved += 1;
-                Ok(Some(TxSlot::new(i as u16, len as u16)))
+                Ok(Some(TxSlot::new(i as u16, len)))
             }
             _ => {
                 self.stats.tx_busy = self.stats.tx_busy.wrapping_add(1);
@@ -512,18 +506,24 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
         }
     }
 
+    /// Free transmit descriptors (one always stays empty), reservations subtracted.
+    fn tx_room(&self) -> Option<usize> {
+        let busy = usize::from(self.tx_in_flight) + usize::from(self.tx_reserved);
+        Some((TX - 1).saturating_sub(busy))
+    }
+
     fn tx_write(&mut self, slot: &TxSlot, offset: usize, data: &[u8]) -> Result<(), Error> {
-        if !self.tx_slot_ok(slot) {
+        let Some(len) = self.tx_slot_len(slot) else {
             return Err(Error::InvalidSlot {
                 index: slot.index(),
             });
-        }
+        };
         let end = offset.checked_add(data.len());
-        if end.is_none_or(|e| e > slot.len()) {
+        if end.is_none_or(|e| e > len) {
             return Err(Error::SlotBounds {
                 offset,
                 len: data.len(),
-                slot_len: slot.len(),
+                slot_len: len,
             });
         }
         let paddr = self.tx_bufs + (usize::from(slot.index()) * BUFFER_LEN) as u64;
@@ -534,24 +534,23 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
         Ok(())
     }
 
-    fn tx_commit_with(&mut self, slot: TxSlot, options: TxOptions) -> Result<(), Error> {
-        if !self.tx_slot_ok(&slot) {
+    /// Writes the descriptor; the device sees it at the next
+    /// [`service`](FrameLink::service) (one tail write per batch).
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), Error> {
+        let Some(len) = self.tx_slot_len(&slot) else {
             return Err(Error::InvalidSlot {
                 index: slot.index(),
             });
-        }
-        if options.checksum.is_some() {
+        };
+        if !meta.is_none() {
             self.tx_abort(slot);
             return Err(Error::Unsupported {
-                what: "e1000 transmit checksum offload",
+                what: "e1000 transmit checksum or segmentation offload",
             });
         }
         let b = usize::from(slot.index());
         let paddr = self.tx_bufs + (b * BUFFER_LEN) as u64;
-        let dev = match self
-            .hal
-            .share(paddr, slot.len(), BufferDirection::DriverToDevice)
-        {
+        let dev = match self.hal.share(paddr, len, BufferDirection::DriverToDevice) {
             Ok(d) => d,
             Err(e) => {
                 self.tx_abort(slot);
@@ -561,7 +560,7 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
         let i = usize::from(self.tx_tail);
         let d = TxDesc {
             addr: dev,
-            length: slot.len() as u16,
+            length: len as u16,
             cso: 0,
             cmd: TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS,
             status: 0,
@@ -575,38 +574,41 @@ impl<H: Hal, const RX: usize, const TX: usize> LinkDevice for E1000<'_, H, RX, T
             .and_then(|r| r.write_from(0, &d.encode()));
         if let Err(e) = written {
             self.hal
-                .unshare(dev, paddr, slot.len(), BufferDirection::DriverToDevice);
+                .unshare(dev, paddr, len, BufferDirection::DriverToDevice);
             self.tx_abort(slot);
             return Err(e.into());
         }
         self.tx_slot_of[i] = slot.index();
-        self.tx_dev[i] = (dev, slot.len() as u16);
+        self.tx_dev[i] = (dev, len as u16);
         self.tx_state[b] = TxState::InFlight;
         self.tx_reserved -= 1;
         self.tx_in_flight += 1;
         self.tx_tail = ((i + 1) % TX) as u16;
         self.tx_kick = true;
         self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
-        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(slot.len() as u64);
+        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
         Ok(())
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {
-        if self.tx_slot_ok(&slot) {
+        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
             self.tx_state[usize::from(slot.index())] = TxState::Free;
             self.tx_reserved -= 1;
         }
     }
+}
 
-    fn tx_flush(&mut self) -> Result<(), Error> {
-        if self.tx_kick {
-            // Descriptors are written (plain stores) before the tail register (an MMIO
-            // write): the fence orders them for the device.
-            core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-            self.regs.write32(TDT as usize, u32::from(self.tx_tail));
-            self.tx_kick = false;
+impl<H: Hal, const RX: usize, const TX: usize> NicControl for E1000<'_, H, RX, TX> {
+    fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    fn filter_caps(&self) -> FilterCaps {
+        FilterCaps {
+            promiscuous: true,
+            all_multicast: true,
+            mac_settable: true,
         }
-        Ok(())
     }
 
     fn set_promiscuous(&mut self, on: bool) -> Result<(), Error> {

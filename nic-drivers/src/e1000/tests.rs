@@ -4,8 +4,10 @@ use super::desc::RxWriteBack;
 use super::fake::{fake_e1000, FakeE1000, FakeHal, FAKE_BAR0};
 use super::regs::*;
 use super::E1000;
-use crate::link::{LinkDevice, LinkState, MacAddress, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN};
-use crate::{ChecksumRequest, Error};
+use crate::link::{
+    FrameLink, FrameMeta, LinkState, MacAddress, NicControl, RxSlot, TxSlot, MAX_FRAME,
+};
+use crate::Error;
 use alloc::vec::Vec;
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -14,7 +16,7 @@ const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 /// every byte copied through a volatile view is slow).
 const ROUNDS: u8 = if cfg!(miri) { 12 } else { 50 };
 /// Largest frame the property test uses (full size natively).
-const PROP_MAX: usize = if cfg!(miri) { 128 } else { MAX_FRAME_LEN };
+const PROP_MAX: usize = if cfg!(miri) { 128 } else { MAX_FRAME };
 
 type Dev<'h> = E1000<'h, FakeHal, 8, 8>;
 
@@ -32,8 +34,8 @@ fn frame(len: usize, tag: u8) -> Vec<u8> {
 fn send(dev: &mut Dev<'_>, data: &[u8]) -> Result<(), Error> {
     let slot = dev.tx_reserve(data.len())?.expect("a free transmit buffer");
     dev.tx_write(&slot, 0, data)?;
-    dev.tx_commit(slot)?;
-    dev.tx_flush()
+    dev.tx_commit(slot, FrameMeta::NONE)?;
+    dev.service(0)
 }
 
 fn take(dev: &mut Dev<'_>) -> Option<Vec<u8>> {
@@ -130,18 +132,18 @@ fn transmitted_frames_reach_the_wire_intact() {
     let (hal, fake) = fake_e1000(MAC);
     let mut dev = up(&hal);
     let a = frame(60, 1);
-    let b = frame(MAX_FRAME_LEN, 2);
+    let b = frame(MAX_FRAME, 2);
     send(&mut dev, &a).unwrap();
     // Built in two writes.
     let slot = dev.tx_reserve(b.len()).unwrap().unwrap();
     dev.tx_write(&slot, 700, &b[700..]).unwrap();
     dev.tx_write(&slot, 0, &b[..700]).unwrap();
-    dev.tx_commit(slot).unwrap();
+    dev.tx_commit(slot, FrameMeta::NONE).unwrap();
     assert!(
         fake.take_sent().len() == 1,
         "second frame waits for the flush"
     );
-    dev.tx_flush().unwrap();
+    dev.service(0).unwrap();
     assert_eq!(fake.take_sent(), core::slice::from_ref(&b));
     let s = dev.stats();
     assert_eq!((s.tx_frames, s.tx_bytes), (2, (a.len() + b.len()) as u64));
@@ -150,10 +152,12 @@ fn transmitted_frames_reach_the_wire_intact() {
         send(&mut dev, &frame(64 + usize::from(i), i)).unwrap();
         assert_eq!(fake.take_sent(), [frame(64 + usize::from(i), i)]);
     }
+    let room = dev.tx_room().unwrap();
+    dev.service(8).unwrap();
     assert_eq!(
-        dev.poll(8).unwrap().tx_completed,
-        1,
-        "the last one is taken back by poll"
+        dev.tx_room(),
+        Some(room + 1),
+        "the last one is taken back by service"
     );
 }
 
@@ -186,18 +190,18 @@ fn reserve_abort_and_bad_handles() {
         Some(Error::FrameLength {
             len: 13,
             min: 14,
-            max: MAX_FRAME_LEN
+            max: MAX_FRAME
         })
     );
     assert!(matches!(
-        dev.tx_reserve(MAX_FRAME_LEN + 1),
+        dev.tx_reserve(MAX_FRAME + 1),
         Err(Error::FrameLength { .. })
     ));
     let slots: Vec<TxSlot> = (0..7)
         .map(|_| dev.tx_reserve(100).unwrap().unwrap())
         .collect();
     assert_eq!(dev.tx_reserve(100).unwrap(), None);
-    let forged = TxSlot::new(slots[0].index(), 99);
+    let forged = TxSlot::new(slots[0].index(), 101);
     assert_eq!(
         dev.tx_write(&forged, 0, &[1]),
         Err(Error::InvalidSlot {
@@ -226,14 +230,8 @@ fn reserve_abort_and_bad_handles() {
     );
     assert_eq!(fake.take_sent(), Vec::<Vec<u8>>::new());
     let s = dev.tx_reserve(60).unwrap().unwrap();
-    let opt = TxOptions {
-        checksum: Some(ChecksumRequest {
-            start: 34,
-            offset: 6,
-        }),
-    };
     assert!(matches!(
-        dev.tx_commit_with(s, opt),
+        dev.tx_commit(s, FrameMeta::partial(34, 6)),
         Err(Error::Unsupported { .. })
     ));
 }
@@ -245,7 +243,8 @@ fn received_frames_are_private_copies() {
     assert_eq!(dev.rx_take().unwrap(), None);
     let f = frame(100, 7);
     assert!(fake.deliver(&f));
-    assert!(dev.poll(1).unwrap().rx_ready);
+    dev.service(1).unwrap();
+    assert!(dev.rx_ready().unwrap());
     let slot = dev.rx_take().unwrap().unwrap();
     assert_eq!(dev.rx_frame(&slot), &f[..]);
     // The device scribbles over the (reposted) DMA buffer: the private copy is unchanged.
@@ -366,7 +365,7 @@ fn drop_resets_the_device_and_unshares_everything() {
     send(&mut dev, &frame(60, 0)).unwrap();
     assert!(fake.deliver(&frame(60, 1)));
     assert_eq!(take(&mut dev), Some(frame(60, 1)));
-    dev.poll(8).unwrap();
+    dev.service(8).unwrap();
     assert!(fake.shared_ranges() > 0);
     drop(dev);
     assert_eq!(fake.shared_ranges(), 0);
@@ -380,7 +379,8 @@ fn drop_unshares_frames_still_in_flight() {
     fake.set_tx_write_back(false);
     send(&mut dev, &frame(60, 0)).unwrap();
     send(&mut dev, &frame(70, 1)).unwrap();
-    assert_eq!(dev.poll(8).unwrap().tx_completed, 0);
+    dev.service(8).unwrap();
+    assert_eq!(dev.tx_room(), Some(5), "both still in flight");
     drop(dev);
     assert_eq!(fake.shared_ranges(), 0);
 }
@@ -552,12 +552,12 @@ mod model {
                         let f = frame(l, t);
                         if let Some(slot) = dev.tx_reserve(l).unwrap() {
                             dev.tx_write(&slot, 0, &f).unwrap();
-                            dev.tx_commit(slot).unwrap();
-                            dev.tx_flush().unwrap();
+                            dev.tx_commit(slot, FrameMeta::NONE).unwrap();
+                            dev.service(0).unwrap();
                             expect_tx.push(f);
                         }
                     }
-                    Op::Poll => { dev.poll(4).unwrap(); }
+                    Op::Poll => { dev.service(4).unwrap(); }
                 }
             }
             prop_assert_eq!(fake.take_sent(), expect_tx);

@@ -1,15 +1,16 @@
 //! The data path of [`VirtioNet`]: receive buffers and private slots, transmit buffers,
-//! and the [`LinkDevice`] implementation.
+//! and the [`FrameLink`] and [`NicControl`] implementations.
 
 use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer, VolatileSlice};
 
 use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
 use super::header::{checksum_fits, ctrl, tx_header, NetHeader, HEADER_LEN};
 use super::NetFeatures;
+use crate::slots::tx_len;
 use crate::transport::Transport;
 use crate::{
-    BufferDirection, ChecksumCaps, Error, Hal, LinkCapabilities, LinkDevice, LinkState, LinkStats,
-    MacAddress, PollEvents, RxMeta, RxSlot, TxOptions, TxSlot, MAX_FRAME_LEN, MIN_FRAME_LEN,
+    BufferDirection, ChecksumCaps, Error, FilterCaps, FrameLink, FrameMeta, Hal, LinkCaps,
+    LinkState, LinkStats, MacAddress, NicControl, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME,
 };
 
 impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, T, Q, R> {
@@ -88,7 +89,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 
     /// Copy `n` bytes at `off` of receive buffer `view` into `slot` at `*total`; a frame
-    /// above `MAX_FRAME_LEN` is an error (the copy is skipped). `off + n` is inside the
+    /// above `MAX_FRAME` is an error (the copy is skipped). `off + n` is inside the
     /// buffer: the queue checked the used length against the posted bytes (and the view's
     /// copy checks it once more, without a panic path).
     #[inline]
@@ -101,7 +102,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         n: usize,
     ) -> Result<(), Error> {
         let end = *total + n;
-        if end > MAX_FRAME_LEN {
+        if end > MAX_FRAME {
             *total = end;
             return Err(Error::DeviceViolation {
                 field: "received frame length",
@@ -121,7 +122,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
 
     /// Assemble the frame starting with used buffer `first` into `slot`. Every consumed
     /// buffer is reposted, whatever happens.
-    fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, RxMeta), Error> {
+    fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, FrameMeta), Error> {
         let b = self.take_rx(first.token)?;
         let view = self.rx_view(b)?;
         let hdr_len = self.rules.len();
@@ -174,13 +175,13 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             }
         }
         let p = result?;
-        if total < MIN_FRAME_LEN {
+        if total < MIN_FRAME {
             return Err(Error::DeviceViolation {
                 field: "received frame length",
                 value: total as u64,
             });
         }
-        if let Some(c) = p.meta.checksum_partial {
+        if let Some(c) = p.meta.partial_checksum() {
             if !checksum_fits(&c, total) {
                 return Err(Error::DeviceViolation {
                     field: "csum_start + csum_offset",
@@ -235,13 +236,28 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         }
     }
 
-    /// The reservation behind a handle, checked.
-    fn reserved(&self, slot: &TxSlot) -> Result<u16, Error> {
-        match self.tx_state.get(usize::from(slot.index())) {
-            Some(TxState::Reserved(len)) if usize::from(*len) == slot.len() => Ok(*len),
-            _ => Err(Error::InvalidSlot {
-                index: slot.index(),
-            }),
+    /// The frame length of a reservation handle, checked (at most the length reserved).
+    #[inline]
+    fn reserved(&self, slot: &TxSlot) -> Result<usize, Error> {
+        if let Some(TxState::Reserved(len)) = self.tx_state.get(usize::from(slot.index())) {
+            if let Some(n) = tx_len(slot.len(), usize::from(*len)) {
+                return Ok(n);
+            }
+        }
+        Err(Error::InvalidSlot {
+            index: slot.index(),
+        })
+    }
+
+    /// Publish committed frames and notify the device if it asked for it.
+    fn kick_tx(&mut self) {
+        if self.tx_unpublished == 0 {
+            return;
+        }
+        self.tx_unpublished = 0;
+        self.tx.publish();
+        if self.tx.should_notify() {
+            self.transport.notify(TX_QUEUE);
         }
     }
 
@@ -267,49 +283,35 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 }
 
-impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
-    for VirtioNet<'_, H, T, Q, R>
-{
-    fn mac_address(&self) -> MacAddress {
-        self.mac
+impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioNet<'_, H, T, Q, R> {
+    type Error = Error;
+
+    fn caps(&self) -> LinkCaps {
+        let mtu = usize::from(self.mtu);
+        LinkCaps::new(mtu + 18)
+            .with_mtu(mtu)
+            .with_checksum(ChecksumCaps {
+                tx_partial: self.features.contains(NetFeatures::CSUM),
+                rx_offload: self.features.contains(NetFeatures::GUEST_CSUM),
+            })
+            .with_mac(self.mac)
     }
 
     fn link_state(&mut self) -> LinkState {
         self.read_link_state().unwrap_or(LinkState::Unknown)
     }
 
-    fn capabilities(&self) -> LinkCapabilities {
-        let ctrl_rx = self.features.contains(NetFeatures::CTRL_RX);
-        LinkCapabilities {
-            mtu: self.mtu,
-            max_frame_len: self.mtu + 18,
-            checksum: ChecksumCaps {
-                tx_partial: self.features.contains(NetFeatures::CSUM),
-                rx_verified: self.features.contains(NetFeatures::GUEST_CSUM),
-            },
-            promiscuous: ctrl_rx,
-            all_multicast: ctrl_rx,
-            mac_settable: self.features.contains(NetFeatures::CTRL_MAC_ADDR),
-        }
-    }
-
-    fn stats(&self) -> LinkStats {
-        self.stats
-    }
-
-    fn poll(&mut self, budget: u16) -> Result<PollEvents, Error> {
+    /// Takes back at most `budget` transmitted buffers, publishes the frames committed
+    /// and the receive buffers reposted since the last call, and notifies the device once
+    /// per queue if it asked for it.
+    fn service(&mut self, budget: u16) -> Result<(), Error> {
         if self.broken {
             return Err(Error::Broken);
         }
-        let tx_completed = self.reap_tx(budget)?;
-        self.tx_flush()?;
-        let rx_posted = self.rx_unpublished;
+        self.reap_tx(budget)?;
+        self.kick_tx();
         self.kick_rx();
-        Ok(PollEvents {
-            tx_completed,
-            rx_posted,
-            rx_ready: self.rx_waiting,
-        })
+        Ok(())
     }
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
@@ -321,10 +323,8 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
             .checked_sub(1)
             .and_then(|i| self.slot_free.get(usize::from(i)).copied())
         else {
-            self.rx_waiting = true;
             return Ok(None);
         };
-        self.rx_waiting = false;
         let first = match self.rx.pop_used() {
             Ok(Some(u)) => u,
             Ok(None) => return Ok(None),
@@ -332,7 +332,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
         };
         let r = self.receive(first, slot);
         // Reposted buffers are published in batches of a quarter of them (the device
-        // keeps at least three quarters meanwhile), or by `poll`.
+        // keeps at least three quarters meanwhile), or by `service`.
         if self.rx_unpublished >= (self.rx_count / 4).max(1) {
             self.kick_rx();
         }
@@ -351,7 +351,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
                 }
                 self.stats.rx_frames = self.stats.rx_frames.wrapping_add(1);
                 self.stats.rx_bytes = self.stats.rx_bytes.wrapping_add(len as u64);
-                Ok(Some(RxSlot::new(slot, len as u16)))
+                Ok(Some(RxSlot::new(slot, len)))
             }
             Err(e) => {
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
@@ -374,11 +374,11 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
         }
     }
 
-    fn rx_meta(&self, slot: &RxSlot) -> RxMeta {
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
         let i = usize::from(slot.index());
         match self.slot_used.get(i) {
             Some(true) => self.slot_meta.get(i).copied().unwrap_or_default(),
-            _ => RxMeta::default(),
+            _ => FrameMeta::NONE,
         }
     }
 
@@ -400,10 +400,10 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
             return Err(Error::Broken);
         }
         let max = usize::from(self.mtu) + 18;
-        if !(MIN_FRAME_LEN..=max).contains(&len) {
+        if !(MIN_FRAME..=max).contains(&len) {
             return Err(Error::FrameLength {
                 len,
-                min: MIN_FRAME_LEN,
+                min: MIN_FRAME,
                 max,
             });
         }
@@ -422,11 +422,15 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
         if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
             *s = TxState::Reserved(len as u16);
         }
-        Ok(Some(TxSlot::new(b, len as u16)))
+        Ok(Some(TxSlot::new(b, len)))
+    }
+
+    fn tx_room(&self) -> Option<usize> {
+        Some(usize::from(self.tx_free_len))
     }
 
     fn tx_write(&mut self, slot: &TxSlot, offset: usize, data: &[u8]) -> Result<(), Error> {
-        let len = usize::from(self.reserved(slot)?);
+        let len = self.reserved(slot)?;
         if offset.checked_add(data.len()).is_none_or(|end| end > len) {
             return Err(Error::SlotBounds {
                 offset,
@@ -442,10 +446,13 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
         Ok(())
     }
 
-    fn tx_commit_with(&mut self, slot: TxSlot, options: TxOptions) -> Result<(), Error> {
-        let len = usize::from(self.reserved(&slot)?);
+    /// Writes the virtio-net header and hands the buffer to the ring; the device sees it
+    /// at the next [`service`](FrameLink::service).
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), Error> {
+        let len = self.reserved(&slot)?;
         let b = slot.index();
-        if let Some(c) = options.checksum {
+        let checksum = meta.partial_checksum();
+        if let Some(c) = checksum {
             if !self.features.contains(NetFeatures::CSUM) || !checksum_fits(&c, len) {
                 self.tx_abort(slot);
                 return Err(Error::Unsupported {
@@ -453,8 +460,14 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
                 });
             }
         }
+        if meta.gso.is_some() {
+            self.tx_abort(slot);
+            return Err(Error::Unsupported {
+                what: "transmit segmentation offload",
+            });
+        }
         let hdr_len = self.rules.len();
-        let h = tx_header(options.checksum);
+        let h = tx_header(checksum);
         let paddr = self.tx_addr(b);
         let total = hdr_len + len;
         let r = (|| -> Result<Token, Error> {
@@ -482,7 +495,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
                 if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
                     *s = TxState::InFlight;
                 }
-                self.tx.publish();
+                self.tx_unpublished = self.tx_unpublished.saturating_add(1);
                 self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
                 self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
                 Ok(())
@@ -495,19 +508,26 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> LinkDevice
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {
-        if self.reserved(&slot).is_ok() {
+        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
             self.release_tx(slot.index());
         }
     }
+}
 
-    fn tx_flush(&mut self) -> Result<(), Error> {
-        if self.broken {
-            return Err(Error::Broken);
+impl<H: Hal, T: Transport, const Q: usize, const R: usize> NicControl
+    for VirtioNet<'_, H, T, Q, R>
+{
+    fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    fn filter_caps(&self) -> FilterCaps {
+        let ctrl_rx = self.features.contains(NetFeatures::CTRL_RX);
+        FilterCaps {
+            promiscuous: ctrl_rx,
+            all_multicast: ctrl_rx,
+            mac_settable: self.features.contains(NetFeatures::CTRL_MAC_ADDR),
         }
-        if self.tx.should_notify() {
-            self.transport.notify(TX_QUEUE);
-        }
-        Ok(())
     }
 
     fn set_promiscuous(&mut self, on: bool) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use crate::transport::{
     init_device, queue_layout, read_config_consistent, DeviceStatus, InterruptStatus, Transport,
     DEVICE_TYPE_NET, LEGACY_ALIGN,
 };
-use crate::{BufferDirection, Error, Hal, LinkState, LinkStats, MacAddress, RxMeta, MAX_FRAME_LEN};
+use crate::{BufferDirection, Error, FrameMeta, Hal, LinkState, LinkStats, MacAddress, MAX_FRAME};
 
 /// Receive queue index.
 pub const RX_QUEUE: u16 = 0;
@@ -99,17 +99,18 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) tx_state: [TxState; Q],
     pub(super) tx_free: [u16; Q],
     pub(super) tx_free_len: u16,
-    pub(super) slots: [[u8; MAX_FRAME_LEN]; R],
+    pub(super) slots: [[u8; MAX_FRAME]; R],
     pub(super) slot_len: [u16; R],
-    pub(super) slot_meta: [RxMeta; R],
+    pub(super) slot_meta: [FrameMeta; R],
     pub(super) slot_used: [bool; R],
     pub(super) slot_free: [u16; R],
     pub(super) slot_free_len: u16,
     pub(super) stats: LinkStats,
     pub(super) broken: bool,
-    pub(super) rx_waiting: bool,
     /// Receive buffers reposted but not yet published.
     pub(super) rx_unpublished: u16,
+    /// Frames committed but not yet published.
+    pub(super) tx_unpublished: u16,
     pub(super) _dma: DmaAllocations<'h, H>,
 }
 
@@ -284,16 +285,16 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             tx_state: [TxState::Free; Q],
             tx_free: core::array::from_fn(|i| i as u16),
             tx_free_len: s.tx_count,
-            slots: [[0; MAX_FRAME_LEN]; R],
+            slots: [[0; MAX_FRAME]; R],
             slot_len: [0; R],
-            slot_meta: [RxMeta::default(); R],
+            slot_meta: [FrameMeta::NONE; R],
             slot_used: [false; R],
             slot_free: core::array::from_fn(|i| i as u16),
             slot_free_len: u16::try_from(R).unwrap_or(u16::MAX),
             stats: LinkStats::default(),
             broken: false,
-            rx_waiting: false,
             rx_unpublished: 0,
+            tx_unpublished: 0,
             _dma: s.dma,
         };
         for b in 0..net.rx_count {
@@ -339,7 +340,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         &mut self.transport
     }
 
-    /// Transmit buffers free for [`crate::LinkDevice::tx_reserve`] right now.
+    /// Transmit buffers free for [`crate::FrameLink::tx_reserve`] right now.
     pub fn tx_free(&self) -> u16 {
         self.tx_free_len
     }

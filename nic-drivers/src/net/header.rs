@@ -5,7 +5,7 @@
 use zerocopy::little_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use crate::{ChecksumRequest, Error, RxMeta};
+use crate::{Checksum, Error, FrameMeta, PartialChecksum};
 
 /// `struct virtio_net_hdr` (with `num_buffers`: 12 bytes; legacy without `MRG_RXBUF`
 /// uses only the first 10).
@@ -69,7 +69,7 @@ pub struct RxHeader {
     /// Buffers the frame spans (1 without `MRG_RXBUF`).
     pub num_buffers: u16,
     /// Checksum metadata.
-    pub meta: RxMeta,
+    pub meta: FrameMeta,
 }
 
 /// What the driver negotiated that matters for header validation.
@@ -130,19 +130,22 @@ impl HeaderRules {
                 value: u64::from(num_buffers),
             });
         }
-        let checksum_partial = if h.flags & FLAG_NEEDS_CSUM != 0 {
-            Some(ChecksumRequest {
+        // `NEEDS_CSUM` wins over `DATA_VALID`: the checksum field is not final yet.
+        let checksum = if h.flags & FLAG_NEEDS_CSUM != 0 {
+            Checksum::Partial(PartialChecksum {
                 start: h.csum_start.get(),
                 offset: h.csum_offset.get(),
             })
+        } else if h.flags & FLAG_DATA_VALID != 0 {
+            Checksum::Verified
         } else {
-            None
+            Checksum::None
         };
         Ok(RxHeader {
             num_buffers,
-            meta: RxMeta {
-                checksum_verified: h.flags & FLAG_DATA_VALID != 0,
-                checksum_partial,
+            meta: FrameMeta {
+                checksum,
+                gso: None,
             },
         })
     }
@@ -150,13 +153,13 @@ impl HeaderRules {
 
 /// Whether a partial checksum request fits a frame of `frame_len` bytes: the 16-bit
 /// field at `start + offset` lies inside the frame, after the Ethernet header.
-pub fn checksum_fits(c: &ChecksumRequest, frame_len: usize) -> bool {
+pub fn checksum_fits(c: &PartialChecksum, frame_len: usize) -> bool {
     let field = usize::from(c.start) + usize::from(c.offset);
     usize::from(c.start) >= 14 && field + 2 <= frame_len
 }
 
 /// The header the driver writes for a transmitted frame.
-pub fn tx_header(checksum: Option<ChecksumRequest>) -> NetHeader {
+pub fn tx_header(checksum: Option<PartialChecksum>) -> NetHeader {
     let mut h = NetHeader::default();
     if let Some(c) = checksum {
         h.flags = FLAG_NEEDS_CSUM;
@@ -262,28 +265,31 @@ mod tests {
             ..rules(false)
         };
         assert!(no_csum.parse(&h).is_err());
-        assert!(rules(false).parse(&h).unwrap().meta.checksum_verified);
+        assert_eq!(
+            rules(false).parse(&h).unwrap().meta.checksum,
+            Checksum::Verified
+        );
         h.flags = 0x80;
         assert!(rules(true).parse(&h).is_err());
     }
 
     #[test]
     fn checksum_request_must_fit_the_frame() {
-        let c = ChecksumRequest {
+        let c = PartialChecksum {
             start: 34,
             offset: 16,
         };
         assert!(checksum_fits(&c, 52));
         assert!(!checksum_fits(&c, 51));
         assert!(!checksum_fits(
-            &ChecksumRequest {
+            &PartialChecksum {
                 start: 4,
                 offset: 0
             },
             60
         ));
         assert!(!checksum_fits(
-            &ChecksumRequest {
+            &PartialChecksum {
                 start: u16::MAX,
                 offset: u16::MAX
             },

@@ -6,13 +6,13 @@
 //! let transport = MmioTransport::new(hal.mmio_map(0x1000_8000, mmio::WINDOW_LEN)?)?;
 //! let mut net: VirtioNet<'_, MyHal, _> = VirtioNet::new(&hal, transport, NetConfig::default())?;
 //! let mac = net.mac_address();
-//! // then the `LinkDevice` calls: tx_reserve / tx_write / tx_commit / tx_flush,
-//! // rx_take / rx_frame / rx_release, poll(budget).
+//! // then the `FrameLink` calls: tx_reserve / tx_write / tx_commit, rx_take / rx_frame /
+//! // rx_release, service(budget) (publishes and kicks once per batch).
 //! ```
 //!
 //! `VirtioNet<'h, H, T, Q, R>`: `H` the [`crate::Hal`] (borrowed for `'h`), `T` the
 //! transport (owned), `Q` the largest ring size (private per-descriptor state is sized by
-//! it), `R` the private receive slots (each [`crate::MAX_FRAME_LEN`] bytes). No heap: DMA
+//! it), `R` the private receive slots (each [`crate::MAX_FRAME`] bytes). No heap: DMA
 //! memory comes from [`crate::Hal::dma_alloc`] (rings, `rx_buffers` + `tx_buffers`
 //! buffers of [`BUFFER_LEN`] bytes, one control buffer) and is freed on drop after a
 //! device reset.
@@ -29,7 +29,7 @@
 //!
 //! # Polling and interrupts
 //!
-//! Polling: call [`crate::LinkDevice::rx_take`] and [`crate::LinkDevice::poll`]
+//! Polling: call [`crate::FrameLink::rx_take`] and [`crate::FrameLink::service`]
 //! regularly. Interrupt-driven: [`VirtioNet::enable_interrupts`] (returns `true` when
 //! work raced in), on an interrupt [`VirtioNet::ack_interrupt`], then drain with
 //! `rx_take`/`poll`.

@@ -6,7 +6,7 @@ pub use std::cell::RefCell;
 
 pub use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport, NetDeviceModel};
 pub use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
-pub use nic_drivers::{Error, LinkDevice, MacAddress};
+pub use nic_drivers::{Error, FrameLink, FrameMeta, MacAddress, NicControl};
 
 /// The MAC the fake device reports.
 pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -52,21 +52,21 @@ pub fn frame(len: usize, seed: u8) -> Vec<u8> {
     f
 }
 
-/// Send one frame through the driver (reserve, write in two parts, commit, flush).
-pub fn send<D: LinkDevice>(net: &mut D, f: &[u8]) -> Result<bool, Error> {
+/// Send one frame through the driver (reserve, write in two parts, commit, service).
+pub fn send<D: FrameLink<Error = Error>>(net: &mut D, f: &[u8]) -> Result<bool, Error> {
     let Some(slot) = net.tx_reserve(f.len())? else {
         return Ok(false);
     };
     let half = f.len() / 2;
     net.tx_write(&slot, 0, &f[..half])?;
     net.tx_write(&slot, half, &f[half..])?;
-    net.tx_commit(slot)?;
-    net.tx_flush()?;
+    net.tx_commit(slot, FrameMeta::NONE)?;
+    net.service(0)?;
     Ok(true)
 }
 
 /// Take one frame and copy it out.
-pub fn recv<D: LinkDevice>(net: &mut D) -> Result<Option<Vec<u8>>, Error> {
+pub fn recv<D: FrameLink<Error = Error>>(net: &mut D) -> Result<Option<Vec<u8>>, Error> {
     Ok(net.rx_take()?.map(|slot| {
         let v = net.rx_frame(&slot).to_vec();
         net.rx_release(slot);
