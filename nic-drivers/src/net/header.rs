@@ -1,63 +1,21 @@
-//! The virtio-net wire formats: the per-packet header (VirtIO 1.x 5.1.6), the device
-//! configuration layout (5.1.4) and the control-queue commands (5.1.6.5), smoltcp-style:
-//! field offsets in small modules, a checked parse of the header into a private `Repr`.
+//! The virtio-net header rules of the driver side: the wire formats are
+//! `virtqueue::net`'s (shared with the device side); this module validates a header the
+//! device wrote (a private copy) and builds the ones the driver writes.
 
 use zerocopy::little_endian::U16;
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::{Checksum, Error, FrameMeta, PartialChecksum};
 
-/// `struct virtio_net_hdr` (with `num_buffers`: 12 bytes; legacy without `MRG_RXBUF`
-/// uses only the first 10).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
-)]
-#[repr(C)]
-pub struct NetHeader {
-    /// `VIRTIO_NET_HDR_F_*`.
-    pub flags: u8,
-    /// `VIRTIO_NET_HDR_GSO_*`.
-    pub gso_type: u8,
-    /// Header length (GSO only).
-    pub hdr_len: U16,
-    /// GSO segment size.
-    pub gso_size: U16,
-    /// First byte of the partial checksum.
-    pub csum_start: U16,
-    /// Offset of the checksum field from `csum_start`.
-    pub csum_offset: U16,
-    /// Buffers this frame spans (`MRG_RXBUF`).
-    pub num_buffers: U16,
-}
-
-impl NetHeader {
-    /// The header from its first 8 bytes and the next 4 (little-endian words as read
-    /// with single aligned loads: no byte copies that would defeat store forwarding).
-    /// For a 10-byte header the caller passes only the `csum_offset` half in `hi`.
-    pub fn from_words(lo: u64, hi: u32) -> Self {
-        NetHeader {
-            flags: lo as u8,
-            gso_type: (lo >> 8) as u8,
-            hdr_len: U16::new((lo >> 16) as u16),
-            gso_size: U16::new((lo >> 32) as u16),
-            csum_start: U16::new((lo >> 48) as u16),
-            csum_offset: U16::new(hi as u16),
-            num_buffers: U16::new((hi >> 16) as u16),
-        }
-    }
-}
-
-/// Header length with `num_buffers` (modern, or legacy with `MRG_RXBUF`).
-pub const HEADER_LEN: usize = 12;
-/// Header length of legacy devices without `MRG_RXBUF`.
-pub const LEGACY_HEADER_LEN: usize = 10;
+// The wire formats are `virtqueue::net`'s, shared with the device side.
+pub use virtqueue::net::{config, ctrl, NetHeader, HEADER_LEN, LEGACY_HEADER_LEN};
+use virtqueue::net::{GsoType, HeaderFlags};
 
 /// `flags`: the checksum is partial, complete it from `csum_start`.
-pub const FLAG_NEEDS_CSUM: u8 = 1;
+pub const FLAG_NEEDS_CSUM: u8 = HeaderFlags::NEEDS_CSUM.bits();
 /// `flags`: the checksum was validated by the device.
-pub const FLAG_DATA_VALID: u8 = 2;
+pub const FLAG_DATA_VALID: u8 = HeaderFlags::DATA_VALID.bits();
 /// `gso_type`: no segmentation.
-pub const GSO_NONE: u8 = 0;
+pub const GSO_NONE: u8 = GsoType::NONE.0;
 
 /// Most buffers one merged frame may span (`MRG_RXBUF`): a full frame fits in two of the
 /// driver's receive buffers; four leaves room for devices that fill buffers partly.
@@ -169,36 +127,6 @@ pub fn tx_header(checksum: Option<PartialChecksum>) -> NetHeader {
     h
 }
 
-/// Device configuration offsets (5.1.4).
-pub mod config {
-    /// `mac[6]`.
-    pub const MAC: usize = 0;
-    /// `status` (with `STATUS`).
-    pub const STATUS: usize = 6;
-    /// `max_virtqueue_pairs` (with `MQ`).
-    pub const MAX_VIRTQUEUE_PAIRS: usize = 8;
-    /// `mtu` (with `MTU`).
-    pub const MTU: usize = 10;
-    /// `status` bit: link up.
-    pub const STATUS_LINK_UP: u16 = 1;
-}
-
-/// Control-queue classes and commands (5.1.6.5).
-pub mod ctrl {
-    /// Class: receive filtering.
-    pub const CLASS_RX: u8 = 0;
-    /// `RX` command: promiscuous on/off.
-    pub const RX_PROMISC: u8 = 0;
-    /// `RX` command: all-multicast on/off.
-    pub const RX_ALLMULTI: u8 = 1;
-    /// Class: MAC address.
-    pub const CLASS_MAC: u8 = 1;
-    /// `MAC` command: set the station address.
-    pub const MAC_ADDR_SET: u8 = 1;
-    /// Acknowledgement: success.
-    pub const OK: u8 = 0;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,29 +137,6 @@ mod tests {
             has_num_buffers: true,
             guest_csum: true,
         }
-    }
-
-    #[test]
-    fn header_is_twelve_bytes() {
-        assert_eq!(core::mem::size_of::<NetHeader>(), HEADER_LEN);
-    }
-
-    #[test]
-    fn words_decode_like_the_wire_layout() {
-        use zerocopy::IntoBytes;
-        let h = NetHeader {
-            flags: 1,
-            gso_type: 2,
-            hdr_len: U16::new(0x0403),
-            gso_size: U16::new(0x0605),
-            csum_start: U16::new(0x0807),
-            csum_offset: U16::new(0x0a09),
-            num_buffers: U16::new(0x0c0b),
-        };
-        let b = h.as_bytes();
-        let lo = u64::from_le_bytes(b[..8].try_into().unwrap());
-        let hi = u32::from_le_bytes(b[8..12].try_into().unwrap());
-        assert_eq!(NetHeader::from_words(lo, hi), h);
     }
 
     #[test]

@@ -47,38 +47,38 @@ bitflags::bitflags! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct NetFeatures: u64 {
         /// `VIRTIO_NET_F_CSUM` (0): the device completes partial transmit checksums.
-        const CSUM = 1 << 0;
+        const CSUM = virtqueue::net::NetFeatures::CSUM.bits();
         /// `VIRTIO_NET_F_GUEST_CSUM` (1): the device may leave receive checksums partial
         /// or mark them valid.
-        const GUEST_CSUM = 1 << 1;
+        const GUEST_CSUM = virtqueue::net::NetFeatures::GUEST_CSUM.bits();
         /// `VIRTIO_NET_F_MTU` (3): the device reports its MTU.
-        const MTU = 1 << 3;
+        const MTU = virtqueue::net::NetFeatures::MTU.bits();
         /// `VIRTIO_NET_F_MAC` (5): the device reports its MAC address.
-        const MAC = 1 << 5;
+        const MAC = virtqueue::net::NetFeatures::MAC.bits();
         /// `VIRTIO_NET_F_MRG_RXBUF` (15): a frame may span several receive buffers.
-        const MRG_RXBUF = 1 << 15;
+        const MRG_RXBUF = virtqueue::net::NetFeatures::MRG_RXBUF.bits();
         /// `VIRTIO_NET_F_STATUS` (16): link status in the configuration.
-        const STATUS = 1 << 16;
+        const STATUS = virtqueue::net::NetFeatures::STATUS.bits();
         /// `VIRTIO_NET_F_CTRL_VQ` (17): control queue.
-        const CTRL_VQ = 1 << 17;
+        const CTRL_VQ = virtqueue::net::NetFeatures::CTRL_VQ.bits();
         /// `VIRTIO_NET_F_CTRL_RX` (18): promiscuous and all-multicast commands.
-        const CTRL_RX = 1 << 18;
+        const CTRL_RX = virtqueue::net::NetFeatures::CTRL_RX.bits();
         /// `VIRTIO_NET_F_CTRL_MAC_ADDR` (23): set the MAC through the control queue.
-        const CTRL_MAC_ADDR = 1 << 23;
+        const CTRL_MAC_ADDR = virtqueue::net::NetFeatures::CTRL_MAC_ADDR.bits();
         /// `VIRTIO_F_ANY_LAYOUT` (27, legacy): header and frame may share a descriptor.
         const ANY_LAYOUT = 1 << 27;
         /// `VIRTIO_F_INDIRECT_DESC` (28): not negotiated (chains are one descriptor).
-        const INDIRECT_DESC = 1 << 28;
+        const INDIRECT_DESC = virtqueue::Features::INDIRECT_DESC.bits();
         /// `VIRTIO_F_RING_EVENT_IDX` (29): event-index notification suppression.
-        const RING_EVENT_IDX = 1 << 29;
+        const RING_EVENT_IDX = virtqueue::Features::RING_EVENT_IDX.bits();
         /// `VIRTIO_F_VERSION_1` (32): modern device.
-        const VERSION_1 = 1 << 32;
+        const VERSION_1 = virtqueue::Features::VERSION_1.bits();
         /// `VIRTIO_F_ACCESS_PLATFORM` (33): device addresses go through the HAL's `share`.
-        const ACCESS_PLATFORM = 1 << 33;
+        const ACCESS_PLATFORM = virtqueue::Features::ACCESS_PLATFORM.bits();
         /// `VIRTIO_F_RING_PACKED` (34): packed virtqueues (chosen when offered).
-        const RING_PACKED = 1 << 34;
+        const RING_PACKED = virtqueue::Features::RING_PACKED.bits();
         /// `VIRTIO_F_ORDER_PLATFORM` (36): hardware-strength barriers.
-        const ORDER_PLATFORM = 1 << 36;
+        const ORDER_PLATFORM = virtqueue::Features::ORDER_PLATFORM.bits();
     }
 }
 
