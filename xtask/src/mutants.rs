@@ -162,6 +162,10 @@ pub(crate) fn mutants(run: &mut Run, req: &Request) {
         }
         let out = format!("target/mutants/{krate}");
         let _ = fs::remove_dir_all(&out);
+        if let Err(e) = fs::create_dir_all(&out) {
+            run.fail(&format!("mutants {krate}"), &format!("creating {out}: {e}"));
+            continue;
+        }
         let timeout = req.timeout.to_string();
         let mut args = vec![
             "mutants",
