@@ -407,6 +407,7 @@ mod tests {
         let w = words(8);
         let r = Region::new(&w);
         assert_eq!(r.len_bytes(), 32);
+        assert_eq!(std::format!("{r:?}"), "Region { bytes: 32 }");
         assert_eq!(r.span(2, 6).map(<[_]>::len), Some(6));
         assert!(r.span(2, 7).is_none());
         assert!(r.span(usize::MAX, 2).is_none());
