@@ -515,4 +515,45 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn zeroing_reaches_every_slot_word_at_either_width() {
+        for n in [1usize, 2, 7, 8] {
+            let mut buf = [u64::MAX; 5];
+            let p = buf.as_mut_ptr().cast::<u8>();
+            // SAFETY: `buf` is valid for its 40 bytes, reached only through the region.
+            let r = unsafe { Region::from_raw_parts(p, 40) }.unwrap();
+            // 8-byte aligned (64-bit view where the target has it) and 4 bytes off.
+            for words in [&r.words()[..n], &r.words()[1..=n]] {
+                words
+                    .iter()
+                    .for_each(|w| w.store(u32::MAX, Ordering::Relaxed));
+                zero_slots(words);
+                assert!(
+                    words.iter().all(|w| w.load(Ordering::Relaxed) == 0),
+                    "{n} words"
+                );
+            }
+            assert_eq!(
+                r.words()[9].load(Ordering::Relaxed),
+                u32::MAX,
+                "beyond the slots"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_destination_bounds_the_word_copies() {
+        let src: std::vec::Vec<u8> = (1..=24).collect();
+        let w = words(4);
+        copy_in(&w[..2], &src);
+        let mut out = [0u8; 8];
+        copy_out(&w[..2], &mut out);
+        assert_eq!(out[..], src[..8]);
+        assert_eq!(w[2].load(Ordering::Relaxed), 2, "untouched");
+        let mut long = [0u8; 24];
+        copy_out(&w[..2], &mut long);
+        assert_eq!(long[..8], src[..8]);
+        assert!(long[8..].iter().all(|&b| b == 0));
+    }
 }
