@@ -1,38 +1,40 @@
-//! Heterogeneous ports through `&mut dyn PortEndpoint`, and endpoints that misbehave:
+//! Heterogeneous ports through `&mut dyn FrameLink`, and links that misbehave:
 //! a destination that refuses writes or has no room costs only its own copies.
 mod common;
 use common::*;
+use vnet_switch::frame_link::LinkError;
 use vnet_switch::mem::MemEndpoint;
 use vnet_switch::{
-    DropReason, EndpointError, PortConfig, PortEndpoint, PortId, RxSlot, SwitchBuilder, TxSlot,
-    VlanSet,
+    DropReason, ErrorKind, FrameLink, FrameMeta, LinkCaps, PortConfig, PortId, RxSlot,
+    SwitchBuilder, TxSlot, VlanSet,
 };
 
-/// An endpoint that never receives and refuses every write (a broken peer buffer).
+/// A link that never receives and refuses every write (its peer went down).
 struct Refusing {
     reserved: u16,
     aborted: u16,
 }
 
-impl PortEndpoint for Refusing {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        None
+impl FrameLink for Refusing {
+    type Error = LinkError;
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(1600)
+    }
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, LinkError> {
+        Ok(None)
     }
     fn rx_frame(&self, _: &RxSlot) -> &[u8] {
         &[]
     }
     fn rx_release(&mut self, _: RxSlot) {}
-    fn rx_pending(&self) -> usize {
-        0
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, LinkError> {
         self.reserved += 1;
-        Some(TxSlot::new(self.reserved, len as u16))
+        Ok(Some(TxSlot::new(self.reserved, len)))
     }
-    fn tx_write(&mut self, _: &TxSlot, _: usize, _: &[u8]) -> Result<(), EndpointError> {
-        Err(EndpointError::Peer)
+    fn tx_write(&mut self, _: &TxSlot, _: usize, _: &[u8]) -> Result<(), LinkError> {
+        Err(LinkError::Down)
     }
-    fn tx_commit(&mut self, _: TxSlot) {
+    fn tx_commit(&mut self, _: TxSlot, _: FrameMeta) -> Result<(), LinkError> {
         panic!("a refused frame was committed");
     }
     fn tx_abort(&mut self, _: TxSlot) {
@@ -60,7 +62,7 @@ fn a_refusing_destination_costs_only_its_own_copy() {
     );
     up.inject(&to_bad).unwrap();
     up.inject(&bcast).unwrap();
-    let mut b = SwitchBuilder::<&mut dyn PortEndpoint, 4>::new();
+    let mut b = SwitchBuilder::<&mut dyn FrameLink<Error = LinkError>, 4>::new();
     b.add_port(&mut up, PortConfig::uplink(Some(1), VlanSet::new()))
         .unwrap();
     b.add_port(&mut good, PortConfig::partition(mac(1), 1))
@@ -77,6 +79,9 @@ fn a_refusing_destination_costs_only_its_own_copy() {
     // The broadcast still reached the good partition.
     assert_eq!(up_stats.rx_forwarded, 1);
     assert_eq!(bad_stats.tx_errors, 2);
+    // Counted by the link's error kind.
+    assert_eq!(bad_stats.link_errors(ErrorKind::Down), 2);
+    assert_eq!(bad_stats.last_error, Some(ErrorKind::Down));
     assert_eq!(bad.aborted, 2, "every refused slot went back");
     let mut buf = [0u8; 1600];
     let n = good.receive(&mut buf).unwrap();
