@@ -17,4 +17,5 @@ pub mod pcapng;
 pub mod service;
 pub mod shm_file;
 pub mod shm_virtio;
+pub mod uplink;
 pub mod wire;

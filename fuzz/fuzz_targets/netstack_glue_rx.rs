@@ -13,7 +13,7 @@ use netstack_glue::smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 use netstack_glue::{
     build_interface, DeviceConfig, FrameLink, GlueDevice, InterfaceConfig, PortPair, RxChecksum,
 };
-use vnet_switch::PortEndpoint;
+use vnet_switch::FrameLink as _;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 
@@ -76,19 +76,19 @@ fuzz_target!(|input: Input| {
             bytes[12..14].copy_from_slice(&[0x08, 0x00]);
             bytes[30..34].copy_from_slice(&[10, 0, 0, 1]);
         }
-        if let Some(slot) = port.tx_reserve(bytes.len()) {
+        if let Ok(Some(slot)) = port.tx_reserve(bytes.len()) {
             port.tx_write(&slot, 0, &bytes).unwrap();
-            port.tx_commit(slot);
+            port.tx_commit(slot, vnet_switch::FrameMeta::NONE).unwrap();
             delivered += 1;
         }
         iface.poll(Instant::from_millis(i as i64), &mut dev, &mut sockets);
-        while let Some(s) = port.rx_take() {
+        while let Ok(Some(s)) = port.rx_take() {
             port.rx_release(s);
         }
     }
     for k in 0..4 {
         iface.poll(Instant::from_millis(1000 + k), &mut dev, &mut sockets);
-        while let Some(s) = port.rx_take() {
+        while let Ok(Some(s)) = port.rx_take() {
             port.rx_release(s);
         }
     }

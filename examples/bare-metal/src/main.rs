@@ -4,7 +4,7 @@
 //!   NIC (virtio-net on virtio-mmio, or e1000 on PCI)  ── QEMU netdev (user or TAP)
 //!    │ nic_drivers::LinkDevice
 //!    ▼
-//!   vnet-switch ── uplink: LinkPort over the driver
+//!   vnet-switch ── uplink: the driver through `Uplink` (src/uplink.rs of the examples)
 //!    ├── partition A: smoltcp (own MAC, own IP), ping + TCP echo on port 7
 //!    ├── partition B: smoltcp (own MAC, own IP), ping + TCP echo on port 7
 //!    └── monitor port: counters per host; optional pcap records as hex on the UART
@@ -26,6 +26,8 @@ mod monitor;
 mod nic;
 mod partition;
 mod system;
+#[path = "../../src/uplink.rs"]
+mod uplink;
 
 /// UART, exit device and clock: the same platform layer as `nic-drivers/selftest`.
 #[path = "../../../nic-drivers/selftest/src/platform.rs"]

@@ -2,7 +2,7 @@
 //! `vnet-switch`).
 //!
 //! The pair is two frame queues (partition → switch, switch → partition) of `N` slots of
-//! `S` bytes. The switch owns the [`SwitchPort`] (a `vnet_switch::PortEndpoint`); the
+//! `S` bytes. The switch owns the [`SwitchPort`] (a `vnet_switch::FrameLink`); the
 //! partition's stack runs over the [`PartitionLink`] (a [`FrameLink`]). Both sides borrow
 //! the pair, so it lives where both can see it (a `static`, a `Box`, a test's frame).
 //!
@@ -10,7 +10,7 @@
 //! stays borrowed (each partition → switch slot has its own borrow flag) from `rx_take`
 //! to `rx_release`, and it is off the free list meanwhile, so the partition can neither
 //! reserve nor write it — the memory is private to the switch for that time, as the
-//! `PortEndpoint` contract asks, and the bytes it forwards are the bytes it validated.
+//! link contract asks, and the bytes it forwards are the bytes it validated.
 //! The one copy is the switch's own, into the destination's slot. The partition side
 //! reads a received frame in its queue slot while it holds a borrow of the pair (nobody
 //! can write it meanwhile, so there is no double fetch) and builds a transmitted frame
@@ -23,7 +23,10 @@
 
 use core::cell::{Ref, RefCell, RefMut};
 
-use vnet_switch::{EndpointError, PortEndpoint, RxSlot, TxSlot};
+use vnet_switch::frame_link::{
+    FrameLink as SwitchLink, LinkCaps as SwitchCaps, LinkError as SwitchError,
+};
+use vnet_switch::{FrameMeta, RxSlot, TxSlot};
 
 use crate::link::{FrameLink, LinkCaps, LinkError, MAX_FRAME, MIN_FRAME};
 
@@ -247,7 +250,7 @@ impl<const N: usize, const S: usize> PortPair<N, S> {
         self.wire.try_borrow().map(|w| w.counts).unwrap_or_default()
     }
 
-    /// The switch's side: a `vnet_switch::PortEndpoint`.
+    /// The switch's side: a `vnet_switch::FrameLink`.
     pub fn switch_port(&self) -> SwitchPort<'_, N, S> {
         SwitchPort {
             wire: &self.wire,
@@ -290,24 +293,21 @@ impl<const N: usize, const S: usize> core::fmt::Debug for SwitchPort<'_, N, S> {
 
 impl<const N: usize, const S: usize> SwitchPort<'_, N, S> {
     /// Copies `parts` one after the other into reserved slot `t` from byte `at`.
-    fn write_parts(&mut self, t: &TxSlot, at: usize, parts: &[&[u8]]) -> Result<(), EndpointError> {
-        let reserved = usize::from(t.len());
+    fn write_parts(&mut self, t: &TxSlot, at: usize, parts: &[&[u8]]) -> Result<(), SwitchError> {
+        let reserved = t.len();
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let end = at.checked_add(len).filter(|&e| e <= reserved);
-        let end = end.ok_or(EndpointError::OutOfBounds {
+        let end = end.ok_or(SwitchError::OutOfBounds {
             offset: at,
             len,
             reserved,
         })?;
-        let mut w = self
-            .wire
-            .try_borrow_mut()
-            .map_err(|_| EndpointError::Peer)?;
+        let mut w = self.wire.try_borrow_mut().map_err(|_| SwitchError::Down)?;
         let mut dst = w
             .down
             .bytes_mut(t.index())
             .and_then(|b| b.get_mut(at..end))
-            .ok_or(EndpointError::BadSlot(t.index()))?;
+            .ok_or(SwitchError::BadSlot { index: t.index() })?;
         for p in parts {
             let (head, rest) = dst.split_at_mut(p.len());
             head.copy_from_slice(p);
@@ -317,11 +317,8 @@ impl<const N: usize, const S: usize> SwitchPort<'_, N, S> {
     }
 }
 
-impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
-    /// Takes the oldest frame in place: its slot stays borrowed (read-only) until
-    /// `rx_release`, so nobody writes it meanwhile (the memory is private to the switch
-    /// for that time, as the `PortEndpoint` contract asks) and no copy is made.
-    fn rx_take(&mut self) -> Option<RxSlot> {
+impl<const N: usize, const S: usize> SwitchPort<'_, N, S> {
+    fn take(&mut self) -> Option<RxSlot> {
         let k = self.taken.iter().position(Option::is_none)?;
         let mut w = self.wire.try_borrow_mut().ok()?;
         let index = w.up.pop()?;
@@ -330,7 +327,7 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
             Some(Ok(frame)) => {
                 let len = len as u16;
                 *self.taken.get_mut(k)? = Some(Taken { index, frame, len });
-                Some(RxSlot::new(k as u16, len))
+                Some(RxSlot::new(k as u16, usize::from(len)))
             }
             // Not reachable (a queued slot is not borrowed); the slot goes back, unread.
             _ => {
@@ -338,6 +335,21 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
                 None
             }
         }
+    }
+}
+
+impl<const N: usize, const S: usize> SwitchLink for SwitchPort<'_, N, S> {
+    type Error = SwitchError;
+
+    fn caps(&self) -> SwitchCaps {
+        SwitchCaps::new(S)
+    }
+
+    /// Takes the oldest frame in place: its slot stays borrowed (read-only) until
+    /// `rx_release`, so nobody writes it meanwhile (the memory is private to the switch
+    /// for that time, as the link contract asks) and no copy is made.
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, SwitchError> {
+        Ok(self.take())
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
@@ -365,15 +377,21 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
         self.wire.try_borrow().map_or(0, |w| w.up.fifo_len)
     }
 
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, SwitchError> {
         if len > S {
-            return None;
+            return Err(SwitchError::FrameLength {
+                len,
+                min: 0,
+                max: S,
+            });
         }
-        let i = self.wire.try_borrow_mut().ok()?.down.ring.alloc()?;
-        Some(TxSlot::new(i, len as u16))
+        let Ok(mut w) = self.wire.try_borrow_mut() else {
+            return Ok(None);
+        };
+        Ok(w.down.ring.alloc().map(|i| TxSlot::new(i, len)))
     }
 
-    fn tx_write(&mut self, t: &TxSlot, at: usize, data: &[u8]) -> Result<(), EndpointError> {
+    fn tx_write(&mut self, t: &TxSlot, at: usize, data: &[u8]) -> Result<(), SwitchError> {
         self.write_parts(t, at, &[data])
     }
 
@@ -383,14 +401,15 @@ impl<const N: usize, const S: usize> PortEndpoint for SwitchPort<'_, N, S> {
         t: &TxSlot,
         header: &[u8],
         payload: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), SwitchError> {
         self.write_parts(t, 0, &[header, payload])
     }
 
-    fn tx_commit(&mut self, slot: TxSlot) {
-        if let Ok(mut w) = self.wire.try_borrow_mut() {
-            w.deliver(slot.index(), usize::from(slot.len()));
-        }
+    /// The pair carries no metadata: the partition's stack checks every checksum.
+    fn tx_commit(&mut self, slot: TxSlot, _meta: FrameMeta) -> Result<(), SwitchError> {
+        let mut w = self.wire.try_borrow_mut().map_err(|_| SwitchError::Down)?;
+        w.deliver(slot.index(), slot.len());
+        Ok(())
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {
