@@ -99,7 +99,7 @@ impl<D: LinkDevice> FrameLink for Uplink<D> {
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, UplinkError> {
         match self.dev.rx_take().map_err(UplinkError)? {
-            Some(s) => Ok(Some(RxSlot::new(s.index(), usize::from(s.len())))),
+            Some(s) => Ok(Some(RxSlot::new(s.index(), s.len()))),
             None => Ok(None),
         }
     }

@@ -260,7 +260,7 @@ impl VhostUserPort {
 
     /// The fds to wait on (readable = work): the socket (when a frontend is attached)
     /// first, then, while the rings run, their kick eventfds. Kick fds of rings that do
-    /// not run are not waited on ([`VhostUserPort::after_poll`] would not drain them). A
+    /// not run are not waited on (the port's `service` would not drain them). A
     /// [`WaitList`] keeps which fd is which.
     pub fn fds(&self, out: &mut Vec<RawFd>) {
         self.each_fd(|_, fd| out.push(fd));
