@@ -111,3 +111,73 @@ fn a_full_destination_drops_only_what_does_not_fit() {
     sw.poll(9, 8);
     assert_eq!(drain(&mut sw, 1).len(), 1);
 }
+
+/// A link whose receive side has failed (its peer broke the channel) and whose
+/// housekeeping fails every other call; it counts what the switch asked of it.
+#[derive(Default)]
+struct Failing {
+    takes: u32,
+    services: Vec<u16>,
+}
+
+impl FrameLink for Failing {
+    type Error = ErrorKind;
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(1600)
+    }
+    fn service(&mut self, budget: u16) -> Result<(), ErrorKind> {
+        self.services.push(budget);
+        if self.services.len().is_multiple_of(2) {
+            Err(ErrorKind::Down)
+        } else {
+            Ok(())
+        }
+    }
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, ErrorKind> {
+        self.takes += 1;
+        Err(ErrorKind::Peer)
+    }
+    fn rx_frame(&self, _: &RxSlot) -> &[u8] {
+        &[]
+    }
+    fn rx_release(&mut self, _: RxSlot) {}
+    fn tx_reserve(&mut self, _: usize) -> Result<Option<TxSlot>, ErrorKind> {
+        Ok(None)
+    }
+    fn tx_write(&mut self, _: &TxSlot, _: usize, _: &[u8]) -> Result<(), ErrorKind> {
+        Err(ErrorKind::BadSlot)
+    }
+    fn tx_commit(&mut self, _: TxSlot, _: FrameMeta) -> Result<(), ErrorKind> {
+        Err(ErrorKind::BadSlot)
+    }
+    fn tx_abort(&mut self, _: TxSlot) {}
+}
+
+#[test]
+fn every_poll_services_each_port_once_and_counts_link_errors_by_kind() {
+    let mut bad = Failing::default();
+    let mut good = Failing::default();
+    let mut b = SwitchBuilder::<&mut Failing, 4>::new();
+    b.add_port(&mut bad, PortConfig::partition(mac(1), 1))
+        .unwrap();
+    b.add_port(&mut good, PortConfig::partition(mac(2), 1))
+        .unwrap();
+    let mut sw = b.build::<16, 4>().unwrap();
+    for t in 0..4 {
+        // A failing receive ends the port's turn: no frame, no loop.
+        assert_eq!(sw.poll(t, 300_000), 0);
+    }
+    let s = sw.stats(PortId::new(0)).unwrap().clone();
+    drop(sw);
+    // One take per port per poll (the error ends the turn and the round found nothing).
+    assert_eq!(bad.takes, 4);
+    assert_eq!(s.rx_errors, 4);
+    assert_eq!(s.link_errors(ErrorKind::Peer), 4);
+    // One service per poll, with the poll's budget (clamped to u16); every other fails.
+    assert_eq!(bad.services, vec![u16::MAX; 4]);
+    assert_eq!(s.service_errors, 2);
+    assert_eq!(s.link_errors(ErrorKind::Down), 2);
+    assert_eq!(s.last_error, Some(ErrorKind::Down));
+    assert_eq!((s.rx_frames, s.total_drops()), (0, 0));
+    assert_eq!(good.services.len(), 4);
+}
