@@ -14,7 +14,7 @@
 use core::fmt;
 
 use nic_drivers::{ChecksumRequest, Error as NicError, LinkDevice, TxOptions};
-use vnet_switch::frame_link::{ErrorKind, LinkFault};
+use vnet_switch::frame_link::{ErrorKind, LinkFault, LinkState};
 use vnet_switch::{FrameLink, FrameMeta, LinkCaps, RxSlot, TxSlot};
 
 /// A driver error, typed, with its [`ErrorKind`] for the switch's counters.
@@ -89,6 +89,14 @@ impl<D: LinkDevice> FrameLink for Uplink<D> {
             .with_mac(vnet_switch::MacAddress(self.dev.mac_address().0));
         caps.checksum.tx_partial = c.checksum.tx_partial;
         caps
+    }
+
+    fn link_state(&mut self) -> LinkState {
+        match self.dev.link_state() {
+            nic_drivers::LinkState::Up => LinkState::Up,
+            nic_drivers::LinkState::Down => LinkState::Down,
+            _ => LinkState::Unknown,
+        }
     }
 
     /// Kicks the device for the frames committed in this poll, takes back transmitted

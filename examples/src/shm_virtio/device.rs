@@ -17,6 +17,7 @@ use nic_drivers::transport::DeviceStatus;
 use virtqueue::{DeviceQueue, Features, MemoryRegion, QueueConfig, VolatileSlice};
 use vnet_switch::adapters::virtio_net::{NetFeatures, PortState, VirtioNetError, VirtioNetPort};
 use vnet_switch::frame_link::LinkError;
+use vnet_switch::frame_link::LinkState;
 use vnet_switch::{FrameLink, FrameMeta, LinkCaps, RxSlot, TxSlot};
 use zerocopy::little_endian::{U32, U64};
 
@@ -411,6 +412,13 @@ impl FrameLink for ShmDevice<'_> {
         Ok(())
     }
 
+    fn link_state(&mut self) -> LinkState {
+        match self.port.as_mut() {
+            Some(p) => p.link_state(),
+            None => LinkState::Down,
+        }
+    }
+
     fn rx_take(&mut self) -> Result<Option<RxSlot>, VirtioNetError> {
         match self.port.as_mut() {
             Some(p) => p.rx_take(),
@@ -441,6 +449,12 @@ impl FrameLink for ShmDevice<'_> {
             Some(p) => p.tx_reserve(len),
             None => Ok(None),
         }
+    }
+    fn tx_room(&self) -> Option<usize> {
+        self.port.as_ref().and_then(|p| p.tx_room())
+    }
+    fn tx_buffer(&mut self, slot: &TxSlot) -> Option<&mut [u8]> {
+        self.port.as_mut()?.tx_buffer(slot)
     }
     fn tx_write(
         &mut self,

@@ -514,6 +514,14 @@ impl FrameLink for VhostUserPort {
         }
     }
 
+    fn tx_room(&self) -> Option<usize> {
+        self.active.as_ref().and_then(|a| a.port.tx_room())
+    }
+
+    fn tx_buffer(&mut self, slot: &TxSlot) -> Option<&mut [u8]> {
+        self.active.as_mut()?.port.tx_buffer(slot)
+    }
+
     fn tx_write(
         &mut self,
         slot: &TxSlot,
