@@ -408,7 +408,7 @@ impl<const N: usize, const S: usize> SwitchLink for SwitchPort<'_, N, S> {
     /// The pair carries no metadata: the partition's stack checks every checksum.
     fn tx_commit(&mut self, slot: TxSlot, _meta: FrameMeta) -> Result<(), SwitchError> {
         let mut w = self.wire.try_borrow_mut().map_err(|_| SwitchError::Down)?;
-        w.deliver(slot.index(), slot.len());
+        w.deliver(slot.index(), slot.len().min(S));
         Ok(())
     }
 

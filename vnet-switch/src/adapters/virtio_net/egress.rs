@@ -398,8 +398,8 @@ impl<
         mut meta: FrameMeta,
     ) -> Result<(), VirtioNetError> {
         let (reserved, count) = self.reserved(&slot)?;
-        // slot.len() is at most the reservation (a u16) here.
-        let len = reserved.min(slot.len() as u16);
+        // Committed shorter than reserved, never longer.
+        let len = u16::try_from(slot.len()).unwrap_or(u16::MAX).min(reserved);
         let first = slot.index();
         if let PortState::Down(e) = self.state {
             self.free_list(first);
