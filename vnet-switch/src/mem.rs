@@ -329,10 +329,6 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
             return Ok(None);
         };
         self.tx.hand_out(i);
-        if let Some(l) = self.tx.lens.get_mut(usize::from(i)) {
-            // len <= S <= u16::MAX (checked on `new`).
-            *l = len as u16;
-        }
         Ok(Some(TxSlot::new(i, len)))
     }
 
@@ -424,8 +420,9 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
         }
         let at = usize::from(i);
         if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
-            // Committed shorter than reserved (the length recorded then), never longer.
-            *l = (*l).min(u16::try_from(slot.len()).unwrap_or(u16::MAX));
+            // At most a slot (`S` fits a `u16`, checked on `new`): a handle claiming
+            // more than its slot cannot make the peer read past it.
+            *l = slot.len().min(S) as u16;
             *m = meta;
         }
         let _ = if self.discard {
@@ -476,7 +473,7 @@ mod tests {
         assert_eq!(e.receive(&mut out), Some(4));
         assert_eq!(&out[..4], &[9, 8, 7, 6]);
         assert_eq!(e.receive(&mut out), None);
-        // Committed shorter than reserved, never longer (a forged length is clamped).
+        // Committed shorter than reserved; a forged longer handle is clamped to its slot.
         let t = e.tx_reserve(4).unwrap().unwrap();
         e.tx_write(&t, 0, &[1, 2, 3, 4]).unwrap();
         e.tx_commit(t.shrink(2), FrameMeta::NONE).unwrap();
@@ -484,7 +481,8 @@ mod tests {
         let t = e.tx_reserve(3).unwrap().unwrap();
         let forged = TxSlot::new(t.index(), 60_000);
         e.tx_commit(forged, FrameMeta::NONE).unwrap();
-        assert_eq!(e.receive(&mut out), Some(3));
+        let mut whole = [0u8; 100];
+        assert_eq!(e.receive(&mut whole), Some(64), "at most the 64-byte slot");
         assert!(
             e.tx_commit(t, FrameMeta::NONE).is_err(),
             "committed once already"
