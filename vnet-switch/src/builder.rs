@@ -38,14 +38,14 @@ impl<E: FrameLink, const P: usize> SwitchBuilder<E, P> {
     }
 
     /// Adds a port; its id is its position. Fails only when the capacity `P` is reached
-    /// (the endpoint is dropped then).
-    pub fn add_port(&mut self, endpoint: E, config: PortConfig) -> Result<PortId, ConfigError> {
+    /// (the link is dropped then).
+    pub fn add_port(&mut self, link: E, config: PortConfig) -> Result<PortId, ConfigError> {
         let id = self.ports.len();
         if id >= 64 {
             return Err(ConfigError::TooManyPorts(P));
         }
         self.ports
-            .push((endpoint, config))
+            .push((link, config))
             .map_err(|_| ConfigError::TooManyPorts(P))?;
         Ok(PortId(id as u8))
     }

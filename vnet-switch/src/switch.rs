@@ -21,9 +21,13 @@
 //!    counters; anything else (tagged, group or unknown destinations from the uplink,
 //!    any drop reason but `QueueFull`) it declines, unchanged, to the full path. A
 //!    property test checks that both decide alike.
-//! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
+//! 2. **Egress**: every port's queues are committed to its link in strict priority
 //!    order (class 7 first). A port with a single class has nothing to reorder: its
 //!    frames are committed as soon as they are written.
+//! 3. **Service**: every port's [`FrameLink::service`] is called once, with the poll's
+//!    budget: the link publishes what was committed, notifies its peer, takes back
+//!    transmitted buffers and reads the peer's notifications. A failing link is counted
+//!    ([`PortStats::service_errors`], by kind) and the poll goes on.
 //!
 //! When a destination has no free slot, a queued frame of a lower class of that port
 //! (from this poll) is given up for the higher-class one (counted in
@@ -40,7 +44,7 @@
 //! uplink; a learn also takes at most one aged-out entry off its port's quota), and
 //! for a flooded frame one pass over the `P` ports and up to `P - 1` copies. Port visits
 //! (turns) are bounded by `(budget + 1) * P`; egress commits by the number of copies
-//! made in this call. Nothing waits or loops on peer data.
+//! made in this call; `service` calls by `P`. Nothing waits or loops on peer data.
 
 use crate::error::GroupError;
 use crate::forward::{FastCtx, Route};
