@@ -117,6 +117,16 @@ impl<D: LinkDevice> FrameLink for Uplink<D> {
         frame.get(..slot.len()).unwrap_or(frame)
     }
 
+    /// The driver's receive offload state: a partial checksum to complete, or verified.
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        let m = self.dev.rx_meta(&nic_rx(slot));
+        match m.checksum_partial {
+            Some(p) => FrameMeta::partial(p.start, p.offset),
+            None if m.checksum_verified => FrameMeta::VERIFIED,
+            None => FrameMeta::NONE,
+        }
+    }
+
     fn rx_release(&mut self, slot: RxSlot) {
         self.dev.rx_release(nic_rx(&slot));
     }
