@@ -4,7 +4,7 @@
 //!   host (smoltcp, 10.0.0.1)          or the Linux kernel on a TAP device (--tap)
 //!        │ in-memory cable
 //!   ┌────┴──────────────── service partition ───────────────────────┐
-//!   │ LinkPort ── vnet-switch ── monitor tap → pcapng (--pcap)      │
+//!   │ Uplink ──── vnet-switch ── monitor tap → pcapng (--pcap)      │
 //!   │               │        └── QueuingPortEndpoint                │
 //!   │       ShmDevice + VirtioNetPort         │                     │
 //!   └───────────────┼─────────────────────────┼─────────────────────┘

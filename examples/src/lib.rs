@@ -2,7 +2,8 @@
 //! multi-process variant, and the pieces they share (see the crate README).
 //!
 //! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
-//! * [`service`]: the service partition (switch, ports, poll loop, statistics table).
+//! * [`service`]: the service partition (switch, ports, poll loop, statistics table);
+//!   the uplink is a NIC driver as it is (drivers are `FrameLink`s).
 //! * [`node`] and [`checks`]: a partition's smoltcp stack and the checks run on it.
 //! * [`hosted`] and [`multi`]: the two demos; [`wire`], [`shm_file`]: helpers.
 //! * [`afdx_demo`]: two AFDX end systems over redundant networks A and B.

@@ -4,11 +4,11 @@
 use nic_drivers::NicControl;
 use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender, Region};
 use virtqueue::{MemoryRegion, VolatileSlice};
-use vnet_switch::adapters::link::LinkPort;
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
+use vnet_switch::frame_link::link_enum;
 use vnet_switch::{
-    EndpointError, FrameMeta, MacAddress, Mirror, PortConfig, PortEndpoint, PortId, PortStats,
-    RateLimit, RxSlot, Switch, SwitchBuilder, Tap, TxSlot, VlanSet,
+    MacAddress, Mirror, PortConfig, PortId, PortStats, RateLimit, Switch, SwitchBuilder, Tap,
+    VlanSet,
 };
 
 use crate::shm_virtio::layout::{DMA_BASE, REG_LEN};
@@ -37,100 +37,18 @@ pub const PORT_NAMES: [&str; 3] = ["uplink", "A (virtio-net)", "B (queuing-port)
 /// B's port type.
 pub type QueuingPort<'a> = QueuingPortEndpoint<'a, MSG, DEPTH>;
 
-/// One port of the service partition.
-pub enum ServicePort<'a, D: NicControl> {
-    /// The uplink NIC.
-    Uplink(Box<LinkPort<D>>),
-    /// Partition A's virtio-net device.
-    Virtio(Box<ShmDevice<'a>>),
-    /// Partition B's channel pair.
-    Queuing(Box<QueuingPort<'a>>),
-}
-
-impl<D: NicControl> ServicePort<'_, D> {
-    fn ep(&self) -> &dyn PortEndpoint {
-        match self {
-            ServicePort::Uplink(p) => &**p,
-            ServicePort::Virtio(p) => &**p,
-            ServicePort::Queuing(p) => &**p,
-        }
+link_enum! {
+    /// One port of the service partition.
+    pub enum ServicePort['a, D] where [D: NicControl] {
+        /// The uplink NIC.
+        Uplink(Box<D>),
+        /// Partition A's virtio-net device.
+        Virtio(Box<ShmDevice<'a>>),
+        /// Partition B's channel pair.
+        Queuing(Box<QueuingPort<'a>>),
     }
-    fn ep_mut(&mut self) -> &mut dyn PortEndpoint {
-        match self {
-            ServicePort::Uplink(p) => &mut **p,
-            ServicePort::Virtio(p) => &mut **p,
-            ServicePort::Queuing(p) => &mut **p,
-        }
-    }
-}
-
-impl<D: NicControl> ServicePort<'_, D> {
-    /// Housekeeping before a switch poll: A's device reads what its driver wrote to the
-    /// registers (attach, reset, kicks).
-    pub fn before_poll(&mut self) {
-        if let ServicePort::Virtio(d) = self {
-            d.poll();
-        }
-    }
-
-    /// Housekeeping after a switch poll: A's device publishes and notifies, B's port
-    /// flushes its channel, the uplink services its NIC.
-    pub fn after_poll(&mut self) {
-        match self {
-            ServicePort::Virtio(d) => d.after_poll(),
-            ServicePort::Queuing(q) => q.flush(),
-            ServicePort::Uplink(u) => {
-                // Errors are counted in the port's statistics.
-                let _ = u.service();
-            }
-        }
-    }
-}
-
-impl<D: NicControl> PortEndpoint for ServicePort<'_, D> {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.ep_mut().rx_take()
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        self.ep().rx_frame(slot)
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        self.ep_mut().rx_release(slot)
-    }
-    fn rx_pending(&self) -> usize {
-        self.ep().rx_pending()
-    }
-    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        self.ep().rx_meta(slot)
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        self.ep_mut().tx_reserve(len)
-    }
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        self.ep_mut().tx_write(slot, offset, bytes)
-    }
-    fn tx_write_frame(
-        &mut self,
-        slot: &TxSlot,
-        header: &[u8],
-        payload: &[u8],
-    ) -> Result<(), EndpointError> {
-        self.ep_mut().tx_write_frame(slot, header, payload)
-    }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        self.ep_mut().tx_meta(slot, meta)
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_commit(slot)
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_abort(slot)
-    }
+    /// Why a port of the service partition failed (each port's own typed error).
+    pub enum ServicePortError;
 }
 
 /// Partition A's virtio-net device (the switch side) with `mac` over the shared region:
@@ -245,7 +163,7 @@ impl<'a, D: NicControl> Service<'a, D> {
         let mut pb = PortConfig::partition(MacAddress(plan.mac_b), 1);
         pb.mirror = mirror;
         pb.rate = Some(plan.b_budget);
-        b.add_port(ServicePort::Uplink(Box::new(LinkPort::new(uplink, 32))), up)
+        b.add_port(ServicePort::Uplink(Box::new(uplink)), up)
             .map_err(SetupError::Switch)?;
         b.add_port(ServicePort::Virtio(Box::new(dev)), pa)
             .map_err(SetupError::Switch)?;
@@ -255,20 +173,12 @@ impl<'a, D: NicControl> Service<'a, D> {
         Ok(Service { switch })
     }
 
-    /// One round: A's device reads its registers, the switch forwards at most
-    /// [`SWITCH_BUDGET`] frames (mirrored to `tap`), then each port's housekeeping.
-    /// Returns the frames handled.
+    /// One round: the switch forwards at most [`SWITCH_BUDGET`] frames (mirrored to
+    /// `tap`) and ends with each port's housekeeping (its `service`: A's device raises
+    /// its interrupt and reads its registers, B's port publishes its channel, the uplink
+    /// kicks and polls its NIC). Returns the frames handled.
     pub fn step<T: Tap>(&mut self, now_ns: u64, tap: &mut T) -> usize {
-        if let Some(p) = self.switch.endpoint_mut(PORT_A) {
-            p.before_poll();
-        }
-        let n = self.switch.poll_tap(now_ns, SWITCH_BUDGET, tap);
-        for port in [PORT_A, PORT_B, UPLINK] {
-            if let Some(p) = self.switch.endpoint_mut(port) {
-                p.after_poll();
-            }
-        }
-        n
+        self.switch.poll_tap(now_ns, SWITCH_BUDGET, tap)
     }
 
     /// A's device.
@@ -288,16 +198,8 @@ impl<'a, D: NicControl> Service<'a, D> {
     }
 
     /// The uplink port.
-    pub fn uplink(&self) -> Option<&LinkPort<D>> {
+    pub fn uplink(&self) -> Option<&D> {
         match self.switch.endpoint(UPLINK) {
-            Some(ServicePort::Uplink(u)) => Some(u),
-            _ => None,
-        }
-    }
-
-    /// The uplink port, mutably.
-    pub fn uplink_mut(&mut self) -> Option<&mut LinkPort<D>> {
-        match self.switch.endpoint_mut(UPLINK) {
             Some(ServicePort::Uplink(u)) => Some(u),
             _ => None,
         }

@@ -1,6 +1,6 @@
 //! An in-memory Ethernet cable: two [`WireEnd`]s, each a NIC-like `FrameLink` (with
 //! `nic_drivers::NicControl`). The
-//! hosted demo plugs one end into the switch's uplink (through `LinkPort`, exactly as a
+//! hosted demo plugs one end into the switch's uplink (as it is, exactly as a
 //! NIC would be) and gives the other to a smoltcp stack playing a host outside the box.
 //!
 //! Each direction is a bounded FIFO of frames ([`WIRE_DEPTH`]); a frame sent into a full

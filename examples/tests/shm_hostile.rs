@@ -9,7 +9,7 @@ use partnet_examples::shm_virtio::layout::{offset, DMA_BASE};
 use partnet_examples::shm_virtio::{DeviceState, ShmDevice, ShmDeviceError};
 use proptest::prelude::*;
 use virtqueue::{OwnedMemory, VolatileSlice};
-use vnet_switch::PortEndpoint;
+use vnet_switch::FrameLink;
 use zerocopy::little_endian::{U32, U64};
 
 const OK_STATUS: u32 = 1 | 2 | 4 | 8;
@@ -136,8 +136,8 @@ fn every_bad_configuration_is_refused_typed_and_a_reset_recovers() {
             DeviceStatus::DEVICE_NEEDS_RESET.bits()
         );
         // Nothing is served while failed.
-        assert!(dev.rx_take().is_none());
-        assert!(dev.tx_reserve(60).is_none());
+        assert!(dev.rx_take().unwrap().is_none());
+        assert!(dev.tx_reserve(60).unwrap().is_none());
         // And it stays failed until the driver resets.
         assert_eq!(dev.poll(), state);
     }

@@ -28,7 +28,7 @@ use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
 use vnet_switch::adapters::vhost_user::VhostUserPort;
-use vnet_switch::PortEndpoint;
+use vnet_switch::FrameLink;
 
 /// Most steps per input, most fds created per input.
 const STEPS: usize = 64;
@@ -304,15 +304,19 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             17 => guarded(|| {
-                while let Some(slot) = port.rx_take() {
+                while let Ok(Some(slot)) = port.rx_take() {
                     port.rx_release(slot);
                     frames += 1;
                     if frames % 16 == 0 {
                         break;
                     }
                 }
-                if let Err(c) = port.after_poll() {
-                    assert!(!c.reason.to_string().is_empty());
+                if let Err(e) = port.service(16) {
+                    assert!(!e.to_string().is_empty());
+                    let c = port
+                        .take_cut_off()
+                        .expect("a failed service cut the frontend off");
+                    assert_eq!(c.reason, e);
                 }
                 port.enable_notifications();
             }),

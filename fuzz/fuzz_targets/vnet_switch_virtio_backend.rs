@@ -13,73 +13,31 @@ use libfuzzer_sys::fuzz_target;
 use virtqueue::mock::Loopback;
 use virtqueue::{Buffer, DriverQueue, Features, OwnedMemory, SharedMemory};
 use vnet_switch::adapters::virtio_net::{NetFeatures, PortState, VirtioNetPort};
+use vnet_switch::frame_link::link_enum;
 use vnet_switch::mem::MemEndpoint;
-use vnet_switch::{
-    EndpointError, FrameMeta, MacAddress, PortConfig, PortEndpoint, PortId, RxSlot, SwitchBuilder,
-    TxSlot, VlanSet,
-};
+use vnet_switch::{FrameMeta, MacAddress, PortConfig, PortId, SwitchBuilder, VlanSet};
 
 const QSIZE: u16 = 8;
 const DATA: usize = 8192;
 
 type Virtio<'m> = VirtioNetPort<'m, OwnedMemory, 1536, 2, 8, 8, 4>;
 
-enum Ep<'m> {
-    Mem(Box<MemEndpoint<8, 1600>>),
-    Virtio(Box<Virtio<'m>>),
+link_enum! {
+    /// The switch's ports: in-memory ones and the virtio-net device port under attack.
+    enum Ep['m] {
+        Mem(Box<MemEndpoint<8, 1600>>),
+        Virtio(Box<Virtio<'m>>),
+    }
+    /// Either port's error.
+    enum EpError;
 }
 
 impl Ep<'_> {
-    fn ep(&self) -> &dyn PortEndpoint {
-        match self {
-            Ep::Mem(m) => &**m,
-            Ep::Virtio(v) => &**v,
-        }
-    }
-    fn ep_mut(&mut self) -> &mut dyn PortEndpoint {
-        match self {
-            Ep::Mem(m) => &mut **m,
-            Ep::Virtio(v) => &mut **v,
-        }
-    }
     fn mem(&mut self) -> &mut MemEndpoint<8, 1600> {
         match self {
             Ep::Mem(m) => m,
             Ep::Virtio(_) => unreachable!("port 0 and 2 are memory endpoints"),
         }
-    }
-}
-
-impl PortEndpoint for Ep<'_> {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.ep_mut().rx_take()
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        self.ep().rx_frame(slot)
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        self.ep_mut().rx_release(slot)
-    }
-    fn rx_pending(&self) -> usize {
-        self.ep().rx_pending()
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        self.ep_mut().tx_reserve(len)
-    }
-    fn tx_write(&mut self, s: &TxSlot, off: usize, b: &[u8]) -> Result<(), EndpointError> {
-        self.ep_mut().tx_write(s, off, b)
-    }
-    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        self.ep().rx_meta(slot)
-    }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        self.ep_mut().tx_meta(slot, meta)
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_commit(slot)
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_abort(slot)
     }
 }
 
@@ -220,11 +178,10 @@ fn run(u: &mut Unstructured) -> Result<()> {
                 offset,
             } => {
                 let f = frame(mac(1), mac(77), &vec![0xa5; usize::from(len % 1500)]);
-                let meta = FrameMeta {
-                    needs_csum: csum,
-                    data_valid: !csum,
-                    csum_start: start % 1600,
-                    csum_offset: offset % 64,
+                let meta = if csum {
+                    FrameMeta::partial(start % 1600, offset % 64)
+                } else {
+                    FrameMeta::VERIFIED
                 };
                 let _ = sw
                     .endpoint_mut(up)

@@ -10,7 +10,6 @@ use std::task::{Context, Wake, Waker};
 
 use embassy_net_driver::{Driver, HardwareAddress, LinkState, RxToken, TxToken};
 use netstack_glue::{DeviceConfig, EmbassyDevice, FrameLink, PortPair};
-use vnet_switch::PortEndpoint;
 
 /// Unconsumed tokens dropped (fewer under Miri, which interprets every step).
 const TOKENS: usize = if cfg!(miri) { 50 } else { 10_000 };
@@ -64,15 +63,15 @@ fn embassy_driver_moves_frames_and_wakes() {
     let out = frame(1, 300);
     let t = dev.transmit(&mut cx).unwrap();
     t.consume(out.len(), |b| b.copy_from_slice(&out));
-    let s = port.rx_take().unwrap();
+    let s = port.rx_take().unwrap().unwrap();
     assert_eq!(port.rx_frame(&s), &out[..]);
     port.rx_release(s);
 
     // Switch → partition, and a reply from inside the receive closure.
     let inb = frame(2, 1514);
-    let t = port.tx_reserve(inb.len()).unwrap();
+    let t = port.tx_reserve(inb.len()).unwrap().unwrap();
     port.tx_write(&t, 0, &inb).unwrap();
-    port.tx_commit(t);
+    port.tx_commit(t, vnet_switch::FrameMeta::NONE).unwrap();
     let (rx, tx) = dev.receive(&mut cx).unwrap();
     let seen = rx.consume(|b| {
         let v = b.to_vec();
@@ -80,7 +79,7 @@ fn embassy_driver_moves_frames_and_wakes() {
         v
     });
     assert_eq!(seen, inb);
-    let s = port.rx_take().unwrap();
+    let s = port.rx_take().unwrap().unwrap();
     assert_eq!(port.rx_frame(&s), &inb[..60]);
     port.rx_release(s);
 

@@ -13,7 +13,7 @@ use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender};
 use smoltcp::phy::Device;
 use smoltcp::socket::udp;
 use smoltcp::time::{Duration, Instant};
-use vnet_switch::PortEndpoint;
+use vnet_switch::FrameLink as _;
 
 const MSG: usize = 1536;
 const DEPTH: usize = 8;
@@ -96,9 +96,9 @@ fn garbage_frames_are_dropped_by_reason_and_traffic_goes_on() {
     );
     let (mut pa, mut pb) = (pairs[0].switch_port(), pairs[1].switch_port());
     let inject = |port: &mut SwitchPort<'_, 16, 1536>, f: &[u8]| {
-        let t = port.tx_reserve(f.len()).unwrap();
+        let t = port.tx_reserve(f.len()).unwrap().unwrap();
         port.tx_write(&t, 0, f).unwrap();
-        port.tx_commit(t);
+        port.tx_commit(t, vnet_switch::FrameMeta::NONE).unwrap();
     };
     let mut ipv4 = |tweak: &dyn Fn(&mut Vec<u8>)| {
         let mut f = vec![0u8; 80];
@@ -141,13 +141,13 @@ fn garbage_frames_are_dropped_by_reason_and_traffic_goes_on() {
     for _ in 0..100 {
         now += Duration::from_millis(1);
         a.poll(now);
-        while let Some(s) = pa.rx_take() {
+        while let Some(s) = pa.rx_take().unwrap() {
             let f = pa.rx_frame(&s).to_vec();
             pa.rx_release(s);
             inject(&mut pb, &f);
         }
         b.poll(now);
-        while let Some(s) = pb.rx_take() {
+        while let Some(s) = pb.rx_take().unwrap() {
             let f = pb.rx_frame(&s).to_vec();
             pb.rx_release(s);
             inject(&mut pa, &f);
@@ -173,7 +173,7 @@ fn a_frame_the_switch_holds_cannot_be_rewritten_by_the_partition() {
         part.send_frame(&pattern(200, seed)).unwrap().then_some(())
     };
     send(&mut part, 1).unwrap();
-    let held = port.rx_take().unwrap();
+    let held = port.rx_take().unwrap().unwrap();
     // The partition fills every other slot; the held one is not handed out again.
     for seed in 2..5 {
         send(&mut part, seed).unwrap();
@@ -184,9 +184,9 @@ fn a_frame_the_switch_holds_cannot_be_rewritten_by_the_partition() {
     // Released, the slot serves again; the queued frames come out in order, intact.
     send(&mut part, 5).unwrap();
     for seed in 2..6 {
-        let s = port.rx_take().unwrap();
+        let s = port.rx_take().unwrap().unwrap();
         assert_eq!(port.rx_frame(&s), &pattern(200, seed)[..]);
         port.rx_release(s);
     }
-    assert!(port.rx_take().is_none());
+    assert!(port.rx_take().unwrap().is_none());
 }

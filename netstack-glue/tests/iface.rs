@@ -14,7 +14,7 @@ use smoltcp::wire::{
     DhcpMessageType, DhcpPacket, DhcpRepr, EthernetFrame, IpAddress, IpCidr, Ipv4Address, Ipv4Cidr,
     Ipv4Packet, Ipv6Address, Ipv6Cidr, UdpPacket,
 };
-use vnet_switch::PortEndpoint;
+use vnet_switch::FrameLink as _;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 5];
 
@@ -69,10 +69,10 @@ fn dhcp_interface(dev: &mut impl smoltcp::phy::Device) -> smoltcp::iface::Interf
 }
 
 /// The switch side hands `f` to the partition.
-fn inject(port: &mut impl PortEndpoint, f: &[u8]) {
-    let t = port.tx_reserve(f.len()).unwrap();
+fn inject(port: &mut impl vnet_switch::FrameLink, f: &[u8]) {
+    let t = port.tx_reserve(f.len()).unwrap().unwrap();
     port.tx_write(&t, 0, f).unwrap();
-    port.tx_commit(t);
+    port.tx_commit(t, vnet_switch::FrameMeta::NONE).unwrap();
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn dhcp_client_discovers_on_the_link() {
         netstack_glue::dhcp_step(&mut iface, &mut sockets, h),
         Some(netstack_glue::DhcpChange::Deconfigured)
     );
-    let s = port.rx_take().expect("a DHCP discover");
+    let s = port.rx_take().unwrap().expect("a DHCP discover");
     let f = port.rx_frame(&s).to_vec();
     port.rx_release(s);
     let eth = EthernetFrame::new_checked(&f[..]).unwrap();
@@ -219,9 +219,9 @@ fn dhcp_reply(kind: DhcpMessageType, xid: u32) -> Vec<u8> {
 }
 
 /// The DHCP message the client sent last (type and transaction id).
-fn client_dhcp(port: &mut impl PortEndpoint) -> Option<(DhcpMessageType, u32)> {
+fn client_dhcp(port: &mut impl vnet_switch::FrameLink) -> Option<(DhcpMessageType, u32)> {
     let mut last = None;
-    while let Some(s) = port.rx_take() {
+    while let Some(s) = port.rx_take().unwrap() {
         let f = port.rx_frame(&s).to_vec();
         port.rx_release(s);
         let eth = EthernetFrame::new_checked(&f[..]).ok()?;

@@ -12,7 +12,6 @@ use netstack_glue::{DeviceConfig, FrameLink, GlueDevice, PortPair, MAX_ETHERNET_
 use smoltcp::phy::{Device, RxToken, TxToken};
 use smoltcp::socket::udp;
 use smoltcp::time::{Duration, Instant};
-use vnet_switch::PortEndpoint;
 
 const SLOTS: usize = 4;
 /// Unconsumed tokens dropped (fewer under Miri, which interprets every step).
@@ -21,16 +20,16 @@ type Pair = PortPair<SLOTS, 1536>;
 type Dev<'a> = GlueDevice<PartitionLink<'a, SLOTS, 1536>>;
 
 /// The switch side sends `frame` to the partition.
-fn to_partition(port: &mut impl PortEndpoint, frame: &[u8]) {
-    let t = port.tx_reserve(frame.len()).expect("room");
+fn to_partition(port: &mut impl vnet_switch::FrameLink, frame: &[u8]) {
+    let t = port.tx_reserve(frame.len()).unwrap().expect("room");
     port.tx_write(&t, 0, frame).unwrap();
-    port.tx_commit(t);
+    port.tx_commit(t, vnet_switch::FrameMeta::NONE).unwrap();
 }
 
 /// Everything the partition sent, as the switch side sees it.
-fn from_partition(port: &mut impl PortEndpoint) -> Vec<Vec<u8>> {
+fn from_partition(port: &mut impl vnet_switch::FrameLink) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(s) = port.rx_take() {
+    while let Some(s) = port.rx_take().unwrap() {
         out.push(port.rx_frame(&s).to_vec());
         port.rx_release(s);
     }

@@ -182,7 +182,7 @@ fn udp_both_ways_over_virtio_net() {
 )]
 fn frames_reach_the_device_at_service_with_one_kick_for_the_batch() {
     use smoltcp::wire::Ipv4Address;
-    use vnet_switch::PortEndpoint;
+    use vnet_switch::FrameLink as _;
     let m = Machine::new(1);
     let mem = m.hal.device_memory();
     let (drv, mut port) = bring_up(&m, &mem);
@@ -203,11 +203,14 @@ fn frames_reach_the_device_at_service_with_one_kick_for_the_batch() {
         "the stack sent the four datagrams"
     );
     assert_eq!(kicks(), before, "no kick while the stack sends");
-    assert!(port.rx_take().is_none(), "nothing published before service");
+    assert!(
+        port.rx_take().unwrap().is_none(),
+        "nothing published before service"
+    );
     a.dev.service(64).unwrap();
     assert!(kicks() <= before + 1, "one kick at most for the batch");
     let mut seen = 0;
-    while let Some(s) = port.rx_take() {
+    while let Some(s) = port.rx_take().unwrap() {
         assert_eq!(port.rx_frame(&s).len(), 14 + 20 + 8 + 100);
         port.rx_release(s);
         seen += 1;

@@ -1,11 +1,11 @@
 //! Building a switch: every configuration error is found here, typed, before any frame
 //! moves.
 
-use crate::endpoint::PortEndpoint;
 use crate::error::ConfigError;
 use crate::mac_table::{InsertError, MacTable};
 use crate::policy::{PortConfig, Role, VlanMode, MAX_CLASSES, MAX_FRAME_LIMIT, MIN_FRAME_LIMIT};
 use crate::switch::{Port, PortId, Switch};
+use frame_link::FrameLink;
 
 /// Default age of learned MAC table entries: five minutes (as the Linux bridge).
 pub const DEFAULT_AGE_NS: u64 = 300_000_000_000;
@@ -16,13 +16,13 @@ pub struct SwitchBuilder<E, const P: usize> {
     age_ns: u64,
 }
 
-impl<E: PortEndpoint, const P: usize> Default for SwitchBuilder<E, P> {
+impl<E: FrameLink, const P: usize> Default for SwitchBuilder<E, P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E: PortEndpoint, const P: usize> SwitchBuilder<E, P> {
+impl<E: FrameLink, const P: usize> SwitchBuilder<E, P> {
     /// An empty builder.
     pub fn new() -> Self {
         SwitchBuilder {
@@ -38,14 +38,14 @@ impl<E: PortEndpoint, const P: usize> SwitchBuilder<E, P> {
     }
 
     /// Adds a port; its id is its position. Fails only when the capacity `P` is reached
-    /// (the endpoint is dropped then).
-    pub fn add_port(&mut self, endpoint: E, config: PortConfig) -> Result<PortId, ConfigError> {
+    /// (the link is dropped then).
+    pub fn add_port(&mut self, link: E, config: PortConfig) -> Result<PortId, ConfigError> {
         let id = self.ports.len();
         if id >= 64 {
             return Err(ConfigError::TooManyPorts(P));
         }
         self.ports
-            .push((endpoint, config))
+            .push((link, config))
             .map_err(|_| ConfigError::TooManyPorts(P))?;
         Ok(PortId(id as u8))
     }

@@ -21,12 +21,12 @@
 //! * unknown unicast: from a partition to the uplink; from the uplink to promiscuous
 //!   ports only.
 
-use crate::endpoint::PortEndpoint;
 use crate::mac_table::MacTable;
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
 use crate::wire::{MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN};
+use frame_link::FrameLink;
 
 /// The forwarding decision for one frame.
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +170,7 @@ impl<const M: usize> FastCtx<'_, M> {
     }
 }
 
-impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
+impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> crate::Switch<E, P, M, Q> {
     /// Classifies `frame`, received on port `s`, without changing anything.
     #[inline]
     pub(crate) fn classify(

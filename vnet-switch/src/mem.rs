@@ -1,6 +1,6 @@
-//! An in-memory port endpoint: two fixed rings of frame slots (feature `test-utils`).
+//! An in-memory port: two fixed rings of frame slots (feature `test-utils`).
 //!
-//! The switch sees a [`PortEndpoint`]; the test (the "peer") uses [`MemEndpoint::inject`]
+//! The switch sees a [`FrameLink`]; the test (the "peer") uses [`MemEndpoint::inject`]
 //! and [`MemEndpoint::receive`]. Each ring keeps a free list and a FIFO of slot indices,
 //! so slots may be released or aborted in any order and egress frames reach the peer in
 //! commit order (as a virtqueue's used ring would).
@@ -9,7 +9,7 @@
 //! [`MemEndpoint::set_recycle`] re-queues released ingress frames (no copy) and
 //! [`MemEndpoint::set_discard`] frees committed egress slots at once.
 
-use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkError, RxSlot, TxSlot};
 
 /// Fault injection on the peer's ingress side (0 disables a hook).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,7 +113,8 @@ impl<const N: usize, const S: usize> Ring<N, S> {
             assert!(
                 N.is_power_of_two() && N <= 65536,
                 "N must be a power of two"
-            )
+            );
+            assert!(S <= u16::MAX as usize, "a slot holds at most 65535 bytes");
         };
         let mut free = Indices::new();
         for i in 0..N {
@@ -270,19 +271,30 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
     }
 }
 
-impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
+impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
+    type Error = LinkError;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(S)
+    }
+
     #[inline]
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        let i = self.rx.fifo.pop()?;
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, LinkError> {
+        let Some(i) = self.rx.fifo.pop() else {
+            return Ok(None);
+        };
         self.rx.hand_out(i);
-        Some(RxSlot::new(i, self.rx.lens[usize::from(i)]))
+        Ok(Some(RxSlot::new(
+            i,
+            usize::from(self.rx.lens[usize::from(i)]),
+        )))
     }
 
     #[inline]
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
         let i = usize::from(slot.index());
         match (self.rx.bufs.get(i).map(|b| &b.bytes), self.rx.out.get(i)) {
-            (Some(b), Some(true)) => b.get(..usize::from(slot.len())).unwrap_or(b),
+            (Some(b), Some(true)) => b.get(..slot.len()).unwrap_or(b),
             _ => &[],
         }
     }
@@ -305,37 +317,42 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
     }
 
     #[inline]
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, LinkError> {
         if len > S {
-            return None;
+            return Err(LinkError::FrameLength {
+                len,
+                min: 0,
+                max: S,
+            });
         }
-        let i = self.tx.free.pop()?;
+        let Some(i) = self.tx.free.pop() else {
+            return Ok(None);
+        };
         self.tx.hand_out(i);
-        if let Some(m) = self.tx.metas.get_mut(usize::from(i)) {
-            *m = FrameMeta::NONE;
-        }
-        Some(TxSlot::new(i, len as u16))
+        Ok(Some(TxSlot::new(i, len)))
     }
 
     #[inline]
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
+    fn tx_room(&self) -> Option<usize> {
+        Some(self.tx.free.len())
+    }
+
+    #[inline]
+    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), LinkError> {
         let i = usize::from(slot.index());
         if !self.tx.out.get(i).copied().unwrap_or(false) {
-            return Err(EndpointError::BadSlot(slot.index()));
+            return Err(LinkError::BadSlot {
+                index: slot.index(),
+            });
         }
-        let reserved = usize::from(slot.len());
+        let reserved = slot.len();
         let end = offset.checked_add(bytes.len()).filter(|e| *e <= reserved);
         match (end, self.tx.bufs.get_mut(i).map(|b| &mut b.bytes)) {
             (Some(end), Some(buf)) => {
                 buf[offset..end].copy_from_slice(bytes);
                 Ok(())
             }
-            _ => Err(EndpointError::OutOfBounds {
+            _ => Err(LinkError::OutOfBounds {
                 offset,
                 len: bytes.len(),
                 reserved,
@@ -349,9 +366,9 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
         slot: &TxSlot,
         header: &[u8],
         payload: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), LinkError> {
         let i = usize::from(slot.index());
-        let reserved = usize::from(slot.len());
+        let reserved = slot.len();
         let (h, total) = (header.len(), header.len() + payload.len());
         match (
             self.tx.out.get(i),
@@ -375,12 +392,14 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
                 buf[h..total].copy_from_slice(payload);
                 Ok(())
             }
-            (Some(true), Some(_)) => Err(EndpointError::OutOfBounds {
+            (Some(true), Some(_)) => Err(LinkError::OutOfBounds {
                 offset: 0,
                 len: total,
                 reserved,
             }),
-            _ => Err(EndpointError::BadSlot(slot.index())),
+            _ => Err(LinkError::BadSlot {
+                index: slot.index(),
+            }),
         }
     }
 
@@ -394,25 +413,24 @@ impl<const N: usize, const S: usize> PortEndpoint for MemEndpoint<N, S> {
     }
 
     #[inline]
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        if let Some(m) = self.tx.metas.get_mut(usize::from(slot.index())) {
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), LinkError> {
+        let i = slot.index();
+        if !self.tx.take_back(i) {
+            return Err(LinkError::BadSlot { index: i });
+        }
+        let at = usize::from(i);
+        if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
+            // At most a slot (`S` fits a `u16`, checked on `new`): a handle claiming
+            // more than its slot cannot make the peer read past it.
+            *l = slot.len().min(S) as u16;
             *m = meta;
         }
-    }
-
-    #[inline]
-    fn tx_commit(&mut self, slot: TxSlot) {
-        let i = slot.index();
-        if self.tx.take_back(i) {
-            if let Some(l) = self.tx.lens.get_mut(usize::from(i)) {
-                *l = slot.len();
-            }
-            let _ = if self.discard {
-                self.tx.free.push(i)
-            } else {
-                self.tx.fifo.push(i)
-            };
-        }
+        let _ = if self.discard {
+            self.tx.free.push(i)
+        } else {
+            self.tx.fifo.push(i)
+        };
+        Ok(())
     }
 
     #[inline]
@@ -435,26 +453,40 @@ mod tests {
         e.inject(&[4]).unwrap();
         assert_eq!(e.inject(&[5]), Err(InjectError::Full));
         assert_eq!(e.inject(&[0; 65]), Err(InjectError::TooLong(65)));
-        let a = e.rx_take().unwrap();
+        let a = e.rx_take().unwrap().unwrap();
         assert_eq!(e.rx_frame(&a), &[1, 2, 3]);
         let forged = RxSlot::new(1, 1);
         assert_eq!(e.rx_frame(&forged), &[] as &[u8], "slot 1 not taken yet");
         e.rx_release(a);
-        let t = e.tx_reserve(4).unwrap();
+        let t = e.tx_reserve(4).unwrap().unwrap();
         assert!(matches!(
             e.tx_write(&t, 2, &[0; 3]),
-            Err(EndpointError::OutOfBounds { .. })
+            Err(LinkError::OutOfBounds { .. })
         ));
         e.tx_write(&t, 0, &[9, 8, 7, 6]).unwrap();
-        let u = e.tx_reserve(1).unwrap();
+        let u = e.tx_reserve(1).unwrap().unwrap();
         e.tx_write(&u, 0, &[1]).unwrap();
-        e.tx_commit(u); // committed first, so received first
-        e.tx_commit(t);
+        e.tx_commit(u, FrameMeta::NONE).unwrap(); // committed first, so received first
+        e.tx_commit(t, FrameMeta::NONE).unwrap();
         let mut out = [0u8; 8];
         assert_eq!(e.receive(&mut out), Some(1));
         assert_eq!(e.receive(&mut out), Some(4));
         assert_eq!(&out[..4], &[9, 8, 7, 6]);
         assert_eq!(e.receive(&mut out), None);
+        // Committed shorter than reserved; a forged longer handle is clamped to its slot.
+        let t = e.tx_reserve(4).unwrap().unwrap();
+        e.tx_write(&t, 0, &[1, 2, 3, 4]).unwrap();
+        e.tx_commit(t.shrink(2), FrameMeta::NONE).unwrap();
+        assert_eq!(e.receive(&mut out), Some(2));
+        let t = e.tx_reserve(3).unwrap().unwrap();
+        let forged = TxSlot::new(t.index(), 60_000);
+        e.tx_commit(forged, FrameMeta::NONE).unwrap();
+        let mut whole = [0u8; 100];
+        assert_eq!(e.receive(&mut whole), Some(64), "at most the 64-byte slot");
+        assert!(
+            e.tx_commit(t, FrameMeta::NONE).is_err(),
+            "committed once already"
+        );
     }
 
     #[test]
@@ -469,8 +501,8 @@ mod tests {
         }
         assert_eq!((e.fault_dropped, e.fault_corrupted), (2, 1));
         assert_eq!(e.rx_pending(), 2);
-        let a = e.rx_take().unwrap();
-        let b = e.rx_take().unwrap();
+        let a = e.rx_take().unwrap().unwrap();
+        let b = e.rx_take().unwrap().unwrap();
         assert_eq!(e.rx_frame(&a), &[0u8; 20]);
         assert_eq!(e.rx_frame(&b).iter().filter(|x| **x != 0).count(), 1);
     }

@@ -1,24 +1,25 @@
-//! A tiny fixed-capacity FIFO of slot indices and lengths (no `Option` per element, no
-//! `unsafe`): the egress queues of the switch and the rings of the in-memory endpoint.
+//! A tiny fixed-capacity FIFO of plain values (no `Option` per element, no `unsafe`):
+//! the egress queues of the switch (slot index, length and metadata of each frame).
 //!
-//! `N` must be a power of two (the switch checks its queue depth when it is built; the
-//! in-memory endpoint checks at compile time): positions are free-running counters
+//! `N` must be a power of two (the switch checks its queue depth when it is built):
+//! positions are free-running counters
 //! masked with `N - 1`, so no index is ever out of bounds and no wrap test is needed.
 
-/// A FIFO of up to `N` `(index, len)` pairs.
+/// A FIFO of up to `N` items.
 #[derive(Debug, Clone)]
-pub(crate) struct IndexRing<const N: usize> {
-    items: [(u16, u16); N],
+pub(crate) struct IndexRing<const N: usize, T = (u16, u16)> {
+    items: [T; N],
     head: usize,
     tail: usize,
 }
 
-impl<const N: usize> IndexRing<N> {
+impl<const N: usize, T: Copy> IndexRing<N, T> {
     const MASK: usize = N.wrapping_sub(1);
 
-    pub(crate) const fn new() -> Self {
+    /// An empty ring (`fill` is the value of the unused items).
+    pub(crate) const fn new(fill: T) -> Self {
         IndexRing {
-            items: [(0, 0); N],
+            items: [fill; N],
             head: 0,
             tail: 0,
         }
@@ -37,7 +38,7 @@ impl<const N: usize> IndexRing<N> {
 
     /// Appends at the back; `false` if full.
     #[inline]
-    pub(crate) fn push_back(&mut self, item: (u16, u16)) -> bool {
+    pub(crate) fn push_back(&mut self, item: T) -> bool {
         if self.is_full() {
             return false;
         }
@@ -53,7 +54,7 @@ impl<const N: usize> IndexRing<N> {
 
     /// Removes from the front.
     #[inline]
-    pub(crate) fn pop_front(&mut self) -> Option<(u16, u16)> {
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
         if self.head == self.tail {
             return None;
         }
@@ -64,7 +65,7 @@ impl<const N: usize> IndexRing<N> {
 
     /// Removes from the back (the newest item).
     #[inline]
-    pub(crate) fn pop_back(&mut self) -> Option<(u16, u16)> {
+    pub(crate) fn pop_back(&mut self) -> Option<T> {
         if self.head == self.tail {
             return None;
         }
@@ -81,7 +82,7 @@ mod tests {
 
     #[test]
     fn fifo_order_wraps_and_bounds() {
-        let mut r = IndexRing::<4>::new();
+        let mut r = IndexRing::<4>::new((0, 0));
         for i in 1..=4 {
             assert!(r.push_back((i, 0)));
         }

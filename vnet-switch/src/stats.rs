@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use frame_link::{ErrorKind, LinkFault};
+
 /// Why a frame was dropped. Every ingress frame is forwarded or counted under exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -83,10 +85,35 @@ pub struct PortStats {
     pub tx_bytes: u64,
     /// Copies for this port lost because it had no room (or a higher class took it).
     pub tx_queue_full: u64,
-    /// Copies for this port its endpoint refused to write.
+    /// Copies for this port its link refused (reserve, write or commit).
     pub tx_errors: u64,
     /// Learned addresses refused (quota reached or table neighbourhood full).
     pub learn_refused: u64,
+    /// Errors of the link's `rx_take` (each ends the port's turn in that poll).
+    pub rx_errors: u64,
+    /// Errors of the link's `service` (once per poll at most).
+    pub service_errors: u64,
+    /// Link errors of every call, by kind (read with [`PortStats::link_errors`]).
+    pub errors_by_kind: [u64; LINK_ERROR_KINDS],
+    /// The kind of the last link error, if any.
+    pub last_error: Option<ErrorKind>,
+}
+
+/// Number of link error kinds counted apart in [`PortStats::errors_by_kind`].
+pub const LINK_ERROR_KINDS: usize = 7;
+
+/// The index of `kind` in [`PortStats::errors_by_kind`]: peer, down, frame length, out of
+/// bounds, bad slot, unsupported, other (kinds added later count as other).
+const fn kind_index(kind: ErrorKind) -> usize {
+    match kind {
+        ErrorKind::Peer => 0,
+        ErrorKind::Down => 1,
+        ErrorKind::FrameLength => 2,
+        ErrorKind::OutOfBounds => 3,
+        ErrorKind::BadSlot => 4,
+        ErrorKind::Unsupported => 5,
+        _ => 6,
+    }
 }
 
 impl PortStats {
@@ -97,5 +124,17 @@ impl PortStats {
     /// All ingress drops.
     pub fn total_drops(&self) -> u64 {
         self.rx_drops.iter().sum()
+    }
+    /// Link errors of `kind` (every call: take, reserve, write, commit, service).
+    pub fn link_errors(&self, kind: ErrorKind) -> u64 {
+        self.errors_by_kind[kind_index(kind)]
+    }
+    /// Counts one link error by its kind.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fault<F: LinkFault>(&mut self, e: &F) {
+        let kind = e.kind();
+        self.errors_by_kind[kind_index(kind)] += 1;
+        self.last_error = Some(kind);
     }
 }

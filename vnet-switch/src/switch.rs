@@ -21,9 +21,13 @@
 //!    counters; anything else (tagged, group or unknown destinations from the uplink,
 //!    any drop reason but `QueueFull`) it declines, unchanged, to the full path. A
 //!    property test checks that both decide alike.
-//! 2. **Egress**: every port's queues are committed to its endpoint in strict priority
+//! 2. **Egress**: every port's queues are committed to its link in strict priority
 //!    order (class 7 first). A port with a single class has nothing to reorder: its
 //!    frames are committed as soon as they are written.
+//! 3. **Service**: every port's [`FrameLink::service`] is called once, with the poll's
+//!    budget: the link publishes what was committed, notifies its peer, takes back
+//!    transmitted buffers and reads the peer's notifications. A failing link is counted
+//!    ([`PortStats::service_errors`], by kind) and the poll goes on.
 //!
 //! When a destination has no free slot, a queued frame of a lower class of that port
 //! (from this poll) is given up for the higher-class one (counted in
@@ -40,9 +44,8 @@
 //! uplink; a learn also takes at most one aged-out entry off its port's quota), and
 //! for a flooded frame one pass over the `P` ports and up to `P - 1` copies. Port visits
 //! (turns) are bounded by `(budget + 1) * P`; egress commits by the number of copies
-//! made in this call. Nothing waits or loops on peer data.
+//! made in this call; `service` calls by `P`. Nothing waits or loops on peer data.
 
-use crate::endpoint::{PortEndpoint, RxSlot, TxSlot};
 use crate::error::GroupError;
 use crate::forward::{FastCtx, Route};
 use crate::mac_table::MacTable;
@@ -51,6 +54,7 @@ use crate::policy::{Hot, PortConfig, Role, TokenBucket, MAX_CLASSES};
 use crate::ring::IndexRing;
 use crate::stats::{DropReason, PortStats};
 use crate::wire::{MacAddress, RawHeader, VlanTag, HEADER_LEN, MAX_HEADER_LEN};
+use frame_link::{FrameLink, FrameMeta, RxSlot, TxSlot};
 
 /// A port's index in the switch (the order in which ports were added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,7 +77,23 @@ const CLASSES: usize = MAX_CLASSES as usize;
 /// the budget is small: `clamp(budget / ports, 1, BURST)`).
 pub const BURST: usize = 16;
 
-/// One port: its endpoint, policy, counters, rate state and egress queues.
+/// A frame reserved, written and waiting in an egress queue for its commit.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    index: u16,
+    len: u16,
+    meta: FrameMeta,
+}
+
+impl Queued {
+    const EMPTY: Queued = Queued {
+        index: 0,
+        len: 0,
+        meta: FrameMeta::NONE,
+    };
+}
+
+/// One port: its link, policy, counters, rate state and egress queues.
 pub(crate) struct Port<E, const Q: usize> {
     /// The per-frame fields of `cfg`.
     pub(crate) hot: Hot,
@@ -85,7 +105,7 @@ pub(crate) struct Port<E, const Q: usize> {
     /// Byte and frame buckets.
     rate: Option<(TokenBucket, TokenBucket)>,
     /// Reserved, written, not yet committed slots per traffic class.
-    queues: [IndexRing<Q>; CLASSES],
+    queues: [IndexRing<Q, Queued>; CLASSES],
     /// Fast-path destinations of this port's untagged frames (see
     /// [`fast_reach`](crate::forward::fast_reach)); set when the switch is built.
     pub(crate) reach: u64,
@@ -106,39 +126,84 @@ impl<E, const Q: usize> Port<E, Q> {
             stats: PortStats::default(),
             held: None,
             rate,
-            queues: [const { IndexRing::new() }; CLASSES],
+            queues: [const { IndexRing::new(Queued::EMPTY) }; CLASSES],
             reach: 0,
         }
     }
 }
 
-impl<E: PortEndpoint, const Q: usize> Port<E, Q> {
-    /// Commits every queued slot, highest class first.
-    #[inline(never)]
-    fn commit_queued(&mut self) {
-        for q in self.queues.iter_mut().rev() {
-            while let Some((index, len)) = q.pop_front() {
+impl<E: FrameLink, const Q: usize> Port<E, Q> {
+    /// Hands one written frame to the link: counted as transmitted, or (refused) as a
+    /// transmit error by its kind. `false` if refused.
+    #[inline(always)]
+    fn commit(&mut self, tx: TxSlot, meta: FrameMeta) -> bool {
+        let len = tx.len() as u64;
+        match self.ep.tx_commit(tx, meta) {
+            Ok(()) => {
                 self.stats.tx_frames += 1;
-                self.stats.tx_bytes += u64::from(len);
-                self.ep.tx_commit(TxSlot::new(index, len));
+                self.stats.tx_bytes += len;
+                true
+            }
+            Err(e) => {
+                self.stats.tx_errors += 1;
+                self.stats.fault(&e);
+                false
             }
         }
     }
 
-    /// Reserves `len` bytes; if the endpoint is full, gives up the newest queued frame of
-    /// the lowest class below `class` and retries once.
-    fn reserve(&mut self, len: usize, class: usize) -> Option<TxSlot> {
-        if let Some(t) = self.ep.tx_reserve(len) {
+    /// Commits every queued slot, highest class first.
+    #[inline(never)]
+    fn commit_queued(&mut self) {
+        for c in (0..CLASSES).rev() {
+            while let Some(q) = self.queues[c].pop_front() {
+                self.commit(TxSlot::new(q.index, usize::from(q.len)), q.meta);
+            }
+        }
+    }
+
+    /// Reserves `len` bytes: `None` when the link has no room, `Some(Err(()))` when it
+    /// refused (the error counted by kind here, the copy by the caller).
+    #[inline]
+    fn try_reserve(&mut self, len: usize) -> Option<Result<TxSlot, ()>> {
+        match self.ep.tx_reserve(len) {
+            Ok(Some(t)) => Some(Ok(t)),
+            Ok(None) => None,
+            Err(e) => {
+                self.stats.fault(&e);
+                Some(Err(()))
+            }
+        }
+    }
+
+    /// [`try_reserve`](Self::try_reserve); if the link is full, gives up the newest
+    /// queued frame of the lowest class below `class` and retries once.
+    fn reserve(&mut self, len: usize, class: usize) -> Option<Result<TxSlot, ()>> {
+        if let Some(t) = self.try_reserve(len) {
             return Some(t);
         }
-        let (index, victim_len) = self
+        let victim = self
             .queues
             .get_mut(..class)?
             .iter_mut()
             .find_map(|q| q.pop_back())?;
         self.stats.tx_queue_full += 1;
-        self.ep.tx_abort(TxSlot::new(index, victim_len));
-        self.ep.tx_reserve(len)
+        self.ep
+            .tx_abort(TxSlot::new(victim.index, usize::from(victim.len)));
+        self.try_reserve(len)
+    }
+
+    /// Takes the next frame; a link error is counted (by kind) and ends the port's turn.
+    #[inline(always)]
+    fn take(&mut self) -> Option<RxSlot> {
+        match self.ep.rx_take() {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.stats.rx_errors += 1;
+                self.stats.fault(&e);
+                None
+            }
+        }
     }
 
     /// Rate check for a frame of `len` bytes: `true` if within budget (and charged).
@@ -192,42 +257,46 @@ struct FastRun {
 /// slot of `dst` and commits it, with the source's offload metadata. `false` if `dst`
 /// had no room or refused the write (counted at `dst`).
 #[inline(always)]
-fn deliver_fast<E: PortEndpoint, const Q: usize>(
+fn deliver_fast<E: FrameLink, const Q: usize>(
     src: &Port<E, Q>,
     slot: &RxSlot,
     dst: &mut Port<E, Q>,
     head: &[u8],
     payload: &[u8],
 ) -> bool {
-    let Some(tx) = dst.ep.tx_reserve(head.len() + payload.len()) else {
-        dst.stats.tx_queue_full += 1;
-        return false;
+    let tx = match dst.ep.tx_reserve(head.len() + payload.len()) {
+        Ok(Some(tx)) => tx,
+        Ok(None) => {
+            dst.stats.tx_queue_full += 1;
+            return false;
+        }
+        Err(e) => {
+            dst.stats.tx_errors += 1;
+            dst.stats.fault(&e);
+            return false;
+        }
     };
-    if dst.ep.tx_write_frame(&tx, head, payload).is_err() {
+    if let Err(e) = dst.ep.tx_write_frame(&tx, head, payload) {
         dst.ep.tx_abort(tx);
         dst.stats.tx_errors += 1;
+        dst.stats.fault(&e);
         return false;
     }
     let meta = src.ep.rx_meta(slot);
-    if meta.needs_csum || meta.data_valid {
-        let hl = if head.is_empty() {
-            HEADER_LEN
-        } else {
-            head.len()
-        };
-        dst.ep.tx_meta(&tx, meta.moved(HEADER_LEN, hl));
-    }
-    dst.stats.tx_frames += 1;
-    dst.stats.tx_bytes += u64::from(tx.len());
-    dst.ep.tx_commit(tx);
-    true
+    let meta = if head.is_empty() {
+        meta
+    } else {
+        meta.moved(HEADER_LEN, head.len())
+    };
+    dst.commit(tx, meta)
 }
 
-/// The virtual Ethernet switch over `P` ports of endpoint type `E`, with a MAC table of
-/// `M` buckets and egress queues of `Q` frames per traffic class.
+/// The virtual Ethernet switch over `P` ports of link type `E` (any [`FrameLink`]), with
+/// a MAC table of `M` buckets and egress queues of `Q` frames per traffic class.
 ///
 /// Built with [`SwitchBuilder`](crate::SwitchBuilder). Ports of different kinds share
-/// one switch through an enum of endpoints or `&mut dyn PortEndpoint`.
+/// one switch through an enum made with [`frame_link::link_enum!`], or as
+/// `&mut dyn FrameLink<Error = _>` / `Box<dyn FrameLink<Error = _>>`.
 pub struct Switch<E, const P: usize, const M: usize = 1024, const Q: usize = 32> {
     pub(crate) ports: heapless::Vec<Port<E, Q>, P>,
     pub(crate) table: MacTable<M>,
@@ -238,7 +307,7 @@ pub struct Switch<E, const P: usize, const M: usize = 1024, const Q: usize = 32>
     next: usize,
 }
 
-impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, P, M, Q> {
+impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, M, Q> {
     pub(crate) fn from_parts(
         ports: heapless::Vec<Port<E, Q>, P>,
         table: MacTable<M>,
@@ -290,12 +359,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         self.ports.get(port.index()).map(|p| &p.cfg)
     }
 
-    /// The endpoint of a port.
+    /// The link of a port.
     pub fn endpoint(&self, port: PortId) -> Option<&E> {
         self.ports.get(port.index()).map(|p| &p.ep)
     }
 
-    /// The endpoint of a port, mutably (e.g. for a test peer to inject frames).
+    /// The link of a port, mutably (e.g. for a test peer to inject frames).
     pub fn endpoint_mut(&mut self, port: PortId) -> Option<&mut E> {
         self.ports.get_mut(port.index()).map(|p| &mut p.ep)
     }
@@ -384,10 +453,17 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
                 break;
             }
         }
+        let service_budget = u16::try_from(budget).unwrap_or(u16::MAX);
         for p in self.ports.iter_mut() {
             // A port with one class commits every frame as it is written.
             if p.hot.classes > 1 {
                 p.commit_queued();
+            }
+            // The link's housekeeping: publish what was committed, notify the peer,
+            // take back transmitted buffers, repost receive buffers.
+            if let Err(e) = p.ep.service(service_budget) {
+                p.stats.service_errors += 1;
+                p.stats.fault(&e);
             }
         }
         handled
@@ -460,12 +536,12 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         };
         let (mut bytes, mut forwarded, mut dropped) = (0u64, 0u64, 0u64);
         while run.handled < max {
-            let Some(slot) = src.ep.rx_take() else {
+            let Some(slot) = src.take() else {
                 run.empty = true;
                 break;
             };
             let frame = src.ep.rx_frame(&slot);
-            let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+            let frame = frame.get(..slot.len()).unwrap_or(frame);
             let dst = ctx
                 .route(s, src, frame, now_ns)
                 .and_then(|d| match d.checked_sub(s + 1) {
@@ -520,7 +596,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         if port.hot.role == Role::Monitor {
             return Step::Idle;
         }
-        let Some(slot) = port.held.take().or_else(|| port.ep.rx_take()) else {
+        let Some(slot) = port.held.take().or_else(|| port.take()) else {
             return Step::Idle;
         };
         self.ingress_slot(s, slot, now_ns, tap)
@@ -530,7 +606,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     #[inline(never)]
     fn ingress_slot<T: Tap>(&mut self, s: usize, slot: RxSlot, now_ns: u64, tap: &mut T) -> Step {
         let frame = self.ports[s].ep.rx_frame(&slot);
-        let len = frame.len().min(usize::from(slot.len()));
+        let len = frame.len().min(slot.len());
         let decision = self.classify(s, &frame[..len], now_ns);
 
         let verdict = match decision {
@@ -637,7 +713,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
     ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
         let [src, dst] = self.ports.get_disjoint_mut([s, d]).ok()?;
         let frame = src.ep.rx_frame(slot);
-        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+        let frame = frame.get(..slot.len()).unwrap_or(frame);
         let payload = frame
             .get(usize::from(route.header.payload_offset)..)
             .unwrap_or(&[]);
@@ -650,36 +726,43 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
         } else {
             0
         };
-        let Some(tx) = dst.reserve(hl + payload.len(), class) else {
-            dst.stats.tx_queue_full += 1;
-            return None;
+        let tx = match dst.reserve(hl + payload.len(), class) {
+            Some(Ok(tx)) => tx,
+            Some(Err(())) => {
+                dst.stats.tx_errors += 1;
+                return None;
+            }
+            None => {
+                dst.stats.tx_queue_full += 1;
+                return None;
+            }
         };
-        let written = dst.ep.tx_write_frame(&tx, &head[..hl], payload);
-        if written.is_err() {
+        if let Err(e) = dst.ep.tx_write_frame(&tx, &head[..hl], payload) {
             dst.ep.tx_abort(tx);
             dst.stats.tx_errors += 1;
+            dst.stats.fault(&e);
             return None;
         }
-        let meta = src.ep.rx_meta(slot);
-        if meta.needs_csum || meta.data_valid {
-            dst.ep.tx_meta(
-                &tx,
-                meta.moved(usize::from(route.header.payload_offset), hl),
-            );
-        }
+        let meta = src
+            .ep
+            .rx_meta(slot)
+            .moved(usize::from(route.header.payload_offset), hl);
         if dst.hot.classes == 1 {
             // One class: nothing to reorder, hand the frame over at once.
-            dst.stats.tx_frames += 1;
-            dst.stats.tx_bytes += u64::from(tx.len());
-            dst.ep.tx_commit(tx);
-            return Some((head, hl));
+            return dst.commit(tx, meta).then_some((head, hl));
         }
         if dst.queues[class].is_full() {
             dst.commit_queued();
         }
-        // The queue was just emptied if it was full: this push cannot fail.
-        if !dst.queues[class].push_back((tx.index(), tx.len())) {
-            dst.ep.tx_commit(tx);
+        // The queue was just emptied if it was full: this push cannot fail. (A frame
+        // longer than a queue entry records, past 64 KiB, is committed at once.)
+        let queued = u16::try_from(tx.len()).ok().map(|len| Queued {
+            index: tx.index(),
+            len,
+            meta,
+        });
+        if !queued.is_some_and(|q| dst.queues[class].push_back(q)) {
+            return dst.commit(tx, meta).then_some((head, hl));
         }
         Some((head, hl))
     }
@@ -702,7 +785,7 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             None => (&self.ports[s], None),
         };
         let frame = src.ep.rx_frame(slot);
-        let frame = frame.get(..usize::from(slot.len())).unwrap_or(frame);
+        let frame = frame.get(..slot.len()).unwrap_or(frame);
         let payload = frame.get(from..).unwrap_or(&[]);
         tap.frame(event, head, payload);
         let Some(mon) = mon else { return };
@@ -711,18 +794,24 @@ impl<E: PortEndpoint, const P: usize, const M: usize, const Q: usize> Switch<E, 
             mon.stats.tx_errors += 1;
             return;
         }
-        let Some(tx) = mon.ep.tx_reserve(total) else {
-            mon.stats.tx_queue_full += 1;
-            return;
+        let tx = match mon.try_reserve(total) {
+            Some(Ok(tx)) => tx,
+            Some(Err(())) => {
+                mon.stats.tx_errors += 1;
+                return;
+            }
+            None => {
+                mon.stats.tx_queue_full += 1;
+                return;
+            }
         };
         match mon.ep.tx_write_frame(&tx, head, payload) {
             Ok(()) => {
-                mon.stats.tx_frames += 1;
-                mon.stats.tx_bytes += total as u64;
-                mon.ep.tx_commit(tx);
+                mon.commit(tx, FrameMeta::NONE);
             }
-            Err(_) => {
+            Err(e) => {
                 mon.stats.tx_errors += 1;
+                mon.stats.fault(&e);
                 mon.ep.tx_abort(tx);
             }
         }

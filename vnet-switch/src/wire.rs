@@ -40,78 +40,7 @@ const LINK_LOCAL_BASE: u64 = 0x0180_c200_0000;
 /// EtherType values below this one are 802.3 length fields, not types.
 pub const ETHERTYPE_MIN: u16 = 0x0600;
 
-/// A 48-bit IEEE MAC address.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct MacAddress(pub [u8; 6]);
-
-impl MacAddress {
-    /// The broadcast address `ff:ff:ff:ff:ff:ff`.
-    pub const BROADCAST: MacAddress = MacAddress([0xff; 6]);
-    /// The all-zero address (never a valid source).
-    pub const ZERO: MacAddress = MacAddress([0; 6]);
-
-    /// Builds an address from its bytes.
-    pub const fn new(bytes: [u8; 6]) -> Self {
-        MacAddress(bytes)
-    }
-
-    /// Reads an address from the first six bytes of `bytes`, if there are six.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let b: [u8; 6] = bytes.get(..6)?.try_into().ok()?;
-        Some(MacAddress(b))
-    }
-
-    /// The bytes of the address.
-    pub const fn octets(&self) -> [u8; 6] {
-        self.0
-    }
-
-    /// `true` for `ff:ff:ff:ff:ff:ff`.
-    pub fn is_broadcast(&self) -> bool {
-        self.0 == [0xff; 6]
-    }
-
-    /// `true` for group addresses (the I/G bit), broadcast included.
-    pub const fn is_multicast(&self) -> bool {
-        self.0[0] & 1 != 0
-    }
-
-    /// `true` for an individual (unicast) address.
-    pub const fn is_unicast(&self) -> bool {
-        !self.is_multicast()
-    }
-
-    /// The address from the low 48 bits of a `u64`.
-    #[inline]
-    pub const fn from_u64(v: u64) -> Self {
-        let b = v.to_be_bytes();
-        MacAddress([b[2], b[3], b[4], b[5], b[6], b[7]])
-    }
-
-    /// The address as the low 48 bits of a `u64` (for hashing and comparison).
-    #[inline]
-    pub const fn to_u64(&self) -> u64 {
-        let b = self.0;
-        u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]])
-    }
-}
-
-impl fmt::Debug for MacAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for MacAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
-    }
-}
+pub use frame_link::MacAddress;
 
 /// Why a frame could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use common::{frame, mac};
 use queuing_port::mock::HostilePeer;
 use queuing_port::{Error as QpError, RegionError};
 use vnet_switch::adapters::queuing::QueuingEndpointError;
-use vnet_switch::{DropReason, PortEndpoint};
+use vnet_switch::{DropReason, ErrorKind, FrameLink, FrameMeta, LinkFault};
 
 /// The virtio partition and the uplink still exchange frames.
 fn virtio_still_works(sw: &mut Sw<'_>, drv: &mut NetDriver<'_>, now: u64) {
@@ -117,7 +117,8 @@ fn oversize_and_full_are_refused_and_counted() {
     let (up, down) = (channel(), channel());
     let (_q_tx, mut q_rx) = partition_side(&up, &down);
     let mut q = queuing_port(&up, &down);
-    assert!(q.tx_reserve(MSG + 1).is_none());
+    let oversized = q.tx_reserve(MSG + 1).unwrap_err();
+    assert_eq!(oversized.kind(), ErrorKind::FrameLength);
     assert_eq!(q.stats().tx_oversized, 1);
     assert_eq!(
         q.stats().last_error,
@@ -129,42 +130,51 @@ fn oversize_and_full_are_refused_and_counted() {
     // The channel holds DEPTH messages; reservations count the ones in flight.
     let f = frame(mac(2), mac(77), 0x0800, b"fill");
     for _ in 0..DEPTH {
-        let t = q.tx_reserve(f.len()).unwrap();
+        let t = q.tx_reserve(f.len()).unwrap().unwrap();
         q.tx_write(&t, 0, &f).unwrap();
-        q.tx_commit(t);
+        q.tx_commit(t, FrameMeta::NONE).unwrap();
     }
-    assert!(q.tx_reserve(f.len()).is_none());
+    assert!(q.tx_reserve(f.len()).unwrap().is_none());
     assert_eq!(q.stats().tx_full, 1);
     assert_eq!(queuing_receive_all(&mut q_rx).len(), DEPTH);
-    let t = q.tx_reserve(f.len()).unwrap();
+    let t = q.tx_reserve(f.len()).unwrap().unwrap();
     // Writes are bounds-checked against the reservation.
-    assert!(q.tx_write(&t, 1, &f).is_err());
+    assert_eq!(
+        q.tx_write(&t, 1, &f).unwrap_err().kind(),
+        ErrorKind::OutOfBounds
+    );
     q.tx_abort(t);
     assert_eq!(q.stats().tx_frames, DEPTH as u64);
 }
 
 #[test]
-fn batched_publication_needs_a_flush_per_round() {
+fn batched_publication_is_flushed_by_the_service_call_of_each_poll() {
     let net = NetMemory::new();
     let (up, down) = (channel(), channel());
     let (mut q_tx, mut q_rx) = partition_side(&up, &down);
-    let mut sw = switch(net.port(V1), queuing_port(&up, &down));
-    sw.endpoint_mut(port(2))
-        .unwrap()
-        .queuing()
-        .set_publish_batch(4);
     let frames: Vec<Vec<u8>> = (0..3u8)
         .map(|i| frame(mac(2), mac(77), 0x0800, &[i; 20]))
         .collect();
+    // The port alone: committed frames wait for the batch, `service` publishes them.
+    let mut q = queuing_port(&up, &down);
+    q.set_publish_batch(4);
     for f in &frames {
-        sw.endpoint_mut(port(0)).unwrap().mem().inject(f).unwrap();
+        let t = q.tx_reserve(f.len()).unwrap().unwrap();
+        q.tx_write(&t, 0, f).unwrap();
+        q.tx_commit(t, FrameMeta::NONE).unwrap();
     }
-    sw.poll(0, 8);
     assert!(
         queuing_receive_all(&mut q_rx).is_empty(),
         "3 < batch: not published yet"
     );
-    sw.endpoint_mut(port(2)).unwrap().queuing().flush();
+    q.service(8).unwrap();
+    assert_eq!(queuing_receive_all(&mut q_rx), frames);
+    // In a switch, every poll ends with the port's service: nothing is left unpublished.
+    let mut sw = switch(net.port(V1), q);
+    for f in &frames {
+        sw.endpoint_mut(port(0)).unwrap().mem().inject(f).unwrap();
+    }
+    sw.poll(0, 8);
     assert_eq!(queuing_receive_all(&mut q_rx), frames);
     // Ingress still works with batching.
     q_tx.try_send(&frame(mac(77), mac(2), 0x0800, b"up"))

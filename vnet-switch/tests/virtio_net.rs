@@ -201,12 +201,7 @@ fn tcp_frame(dst: MacAddress, src: MacAddress) -> Vec<u8> {
 
 #[test]
 fn checksum_flags_pass_through_the_switch() {
-    let csum_meta = FrameMeta {
-        needs_csum: true,
-        data_valid: false,
-        csum_start: 34,
-        csum_offset: 16,
-    };
+    let csum_meta = FrameMeta::partial(34, 16);
     let features = V1 | NetFeatures::CSUM | NetFeatures::GUEST_CSUM;
     let net = NetMemory::new();
     let (up, down) = (channel(), channel());
@@ -232,14 +227,7 @@ fn checksum_flags_pass_through_the_switch() {
     let ep = sw.endpoint_mut(port(0)).unwrap().mem();
     ep.inject_with_meta(&from_up, csum_meta).unwrap();
     let valid = frame(mac(1), mac(77), 0x0800, &payload(80, 1));
-    ep.inject_with_meta(
-        &valid,
-        FrameMeta {
-            data_valid: true,
-            ..FrameMeta::NONE
-        },
-    )
-    .unwrap();
+    ep.inject_with_meta(&valid, FrameMeta::VERIFIED).unwrap();
     sw.poll(0, 16);
 
     let got = uplink_receive(&mut sw);
@@ -280,12 +268,7 @@ fn without_guest_csum_the_port_completes_the_checksum() {
     let mut sw = switch(net.port(V1), queuing_port(&up, &down));
     drv.post_rx(2, 1536);
     let f = tcp_frame(mac(1), mac(77));
-    let meta = FrameMeta {
-        needs_csum: true,
-        data_valid: true,
-        csum_start: 34,
-        csum_offset: 16,
-    };
+    let meta = FrameMeta::partial(34, 16);
     sw.endpoint_mut(port(0))
         .unwrap()
         .mem()
@@ -318,7 +301,9 @@ fn without_guest_csum_the_port_completes_the_checksum() {
 
 #[test]
 fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
-    use vnet_switch::{EndpointError, PortEndpoint, TxSlot};
+    use vnet_switch::adapters::virtio_net::VirtioNetError;
+    use vnet_switch::frame_link::LinkError;
+    use vnet_switch::{FrameLink, FrameMeta, TxSlot};
     let features = V1 | NetFeatures::MRG_RXBUF;
     let net = NetMemory::new();
     let mut drv = net.driver(features);
@@ -326,18 +311,18 @@ fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
     drv.post_rx(4, 64);
     let f = frame(mac(1), mac(77), 0x0800, &payload(100, 3));
     // 12 + 100 bytes: two 64-byte buffers.
-    let t = v.tx_reserve(f.len()).unwrap();
+    let t = v.tx_reserve(f.len()).unwrap().unwrap();
     assert_eq!(
         v.tx_write(&t, 1, &f),
-        Err(EndpointError::OutOfBounds {
+        Err(VirtioNetError::Slot(LinkError::OutOfBounds {
             offset: 1,
             len: f.len(),
             reserved: f.len()
-        })
+        }))
     );
     assert_eq!(
         v.tx_write(&TxSlot::new(9, 10), 0, b"x"),
-        Err(EndpointError::BadSlot(9))
+        Err(VirtioNetError::Slot(LinkError::BadSlot { index: 9 }))
     );
     v.tx_abort(t);
     assert!(
@@ -345,15 +330,18 @@ fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
         "nothing returned on abort"
     );
     // The next reservation reuses the same two buffers, then takes the other two.
-    let a = v.tx_reserve(f.len()).unwrap();
-    let b = v.tx_reserve(f.len()).unwrap();
-    assert!(v.tx_reserve(f.len()).is_none(), "all four buffers are held");
+    let a = v.tx_reserve(f.len()).unwrap().unwrap();
+    let b = v.tx_reserve(f.len()).unwrap().unwrap();
+    assert!(
+        v.tx_reserve(f.len()).unwrap().is_none(),
+        "all four buffers are held"
+    );
     assert_eq!(v.stats().rx_no_buffers, 1);
     for t in [&a, &b] {
         v.tx_write_frame(t, &f[..14], &f[14..]).unwrap();
     }
-    v.tx_commit(b);
-    v.tx_commit(a);
+    v.tx_commit(b, FrameMeta::NONE).unwrap();
+    v.tx_commit(a, FrameMeta::NONE).unwrap();
     for _ in 0..2 {
         let (h, got) = drv.receive().unwrap();
         assert_eq!((h.num_buffers, got), (2, f.clone()));

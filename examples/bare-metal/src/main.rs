@@ -4,7 +4,7 @@
 //!   NIC (virtio-net on virtio-mmio, or e1000 on PCI)  ── QEMU netdev (user or TAP)
 //!    │ nic_drivers::FrameLink
 //!    ▼
-//!   vnet-switch ── uplink: LinkPort over the driver
+//!   vnet-switch ── uplink: the driver itself (a FrameLink)
 //!    ├── partition A: smoltcp (own MAC, own IP), ping + TCP echo on port 7
 //!    ├── partition B: smoltcp (own MAC, own IP), ping + TCP echo on port 7
 //!    └── monitor port: counters per host; optional pcap records as hex on the UART

@@ -1,7 +1,7 @@
 //! The monitor port (counters) and the optional pcap tap (hex records on the UART).
 //!
 //! Every port mirrors its ingress to the monitor, so each frame is seen once, as it enters
-//! the switch, spoofed or not. [`MonitorPort`] is the monitor port's endpoint: it takes each
+//! the switch, spoofed or not. [`MonitorPort`] is the monitor port's link: it takes each
 //! mirrored frame into one private buffer, parses it with `smoltcp::wire` (checked
 //! accessors only: a malformed frame is counted as `other`, never a panic) and counts per
 //! sending host: frames, ARP, ICMP echo requests and replies, TCP segments, SYNs and
@@ -17,8 +17,9 @@ use smoltcp::wire::{
     ArpPacket, EthernetFrame, EthernetProtocol, Icmpv4Message, Icmpv4Packet, IpProtocol,
     Ipv4Address, Ipv4Packet, TcpPacket,
 };
+use vnet_switch::frame_link::LinkError;
 use vnet_switch::pcap::{PcapError, PcapSink, PcapWriter};
-use vnet_switch::{EndpointError, PortEndpoint, RxSlot, Tap, TapEvent, TxSlot};
+use vnet_switch::{FrameLink, FrameMeta, LinkCaps, RxSlot, Tap, TapEvent, TxSlot};
 
 /// Hosts the monitor tells apart: partition A, partition B, the peer, anyone else.
 pub const HOSTS: usize = 4;
@@ -134,33 +135,36 @@ impl Counts {
     }
 }
 
-impl PortEndpoint for MonitorPort {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        None // the monitor never sends
+impl FrameLink for MonitorPort {
+    type Error = LinkError;
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(self.buf.len())
+    }
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, LinkError> {
+        Ok(None) // the monitor never sends
     }
     fn rx_frame(&self, _: &RxSlot) -> &[u8] {
         &[]
     }
     fn rx_release(&mut self, _: RxSlot) {}
-    fn rx_pending(&self) -> usize {
-        0
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        if self.reserved || len > self.buf.len() {
-            return None;
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, LinkError> {
+        if len > self.buf.len() {
+            return Err(LinkError::FrameLength {
+                len,
+                min: 0,
+                max: self.buf.len(),
+            });
+        }
+        if self.reserved {
+            return Ok(None);
         }
         self.reserved = true;
-        Some(TxSlot::new(0, u16::try_from(len).ok()?))
+        Ok(Some(TxSlot::new(0, len)))
     }
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        let reserved = usize::from(slot.len());
+    fn tx_write(&mut self, slot: &TxSlot, offset: usize, bytes: &[u8]) -> Result<(), LinkError> {
+        let reserved = slot.len();
         let end = offset.checked_add(bytes.len()).filter(|e| *e <= reserved);
-        let out_of_bounds = EndpointError::OutOfBounds {
+        let out_of_bounds = LinkError::OutOfBounds {
             offset,
             len: bytes.len(),
             reserved,
@@ -171,10 +175,11 @@ impl PortEndpoint for MonitorPort {
         dst.copy_from_slice(bytes);
         Ok(())
     }
-    fn tx_commit(&mut self, slot: TxSlot) {
+    fn tx_commit(&mut self, slot: TxSlot, _: FrameMeta) -> Result<(), LinkError> {
         self.reserved = false;
-        let len = usize::from(slot.len()).min(self.buf.len());
+        let len = slot.len().min(self.buf.len());
         self.counts.count(&self.buf[..len]);
+        Ok(())
     }
     fn tx_abort(&mut self, _: TxSlot) {
         self.reserved = false;

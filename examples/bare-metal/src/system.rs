@@ -2,13 +2,13 @@
 //! poll loop, the self-checks and the serving phase.
 
 use netstack_glue::frame_link::{End, PairEnd};
-use nic_drivers::{FrameLink, LinkState, NicControl};
+use nic_drivers::{LinkState, NicControl};
 use smoltcp::socket::tcp;
 use smoltcp::wire::Ipv4Address;
-use vnet_switch::adapters::link::LinkPort;
-use vnet_switch::{DropReason, EndpointError, MacAddress};
+use vnet_switch::frame_link::link_enum;
+use vnet_switch::{DropReason, MacAddress};
 use vnet_switch::{Mirror, VlanSet};
-use vnet_switch::{PortConfig, PortEndpoint, PortId, RxSlot, Switch, SwitchBuilder, TxSlot};
+use vnet_switch::{PortConfig, PortId, Switch, SwitchBuilder};
 
 use crate::args::Args;
 use crate::monitor::{MonitorPort, PcapTap, HOST_NAMES};
@@ -25,60 +25,22 @@ const BUDGET: usize = 32;
 /// Wait budget of each self-check step.
 const STEP_MS: u64 = 5000;
 
-/// One switch port of the image.
-///
-/// The variants differ in size (a partition port holds its slot rings inline): no heap, and
-/// the switch keeps its four ports in one array anyway.
-#[allow(clippy::large_enum_variant)]
-pub enum Port<'a, D: FrameLink> {
-    /// The NIC.
-    Uplink(LinkPort<D>),
-    /// The switch's end of a partition's in-memory port pair.
-    Partition(LinkPort<PairEnd<'a, PORT_SLOTS, 1536>>),
-    /// The monitor port.
-    Monitor(MonitorPort),
-}
-
-macro_rules! each {
-    ($self:expr, $p:ident => $e:expr) => {
-        match $self {
-            Port::Uplink($p) => $e,
-            Port::Partition($p) => $e,
-            Port::Monitor($p) => $e,
-        }
-    };
-}
-
-impl<D: NicControl> PortEndpoint for Port<'_, D> {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        each!(self, p => p.rx_take())
+link_enum! {
+    /// One switch port of the image.
+    ///
+    /// The variants differ in size (a partition port holds its slot rings inline): no
+    /// heap, and the switch keeps its four ports in one array anyway.
+    #[allow(clippy::large_enum_variant)]
+    pub enum Port['a, D] {
+        /// The NIC.
+        Uplink(D),
+        /// The switch side of a partition's in-memory port.
+        Partition(PairEnd<'a, PORT_SLOTS, 1536>),
+        /// The monitor port.
+        Monitor(MonitorPort),
     }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        each!(self, p => p.rx_frame(slot))
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        each!(self, p => p.rx_release(slot))
-    }
-    fn rx_pending(&self) -> usize {
-        each!(self, p => p.rx_pending())
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        each!(self, p => p.tx_reserve(len))
-    }
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        each!(self, p => p.tx_write(slot, offset, bytes))
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        each!(self, p => p.tx_commit(slot))
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        each!(self, p => p.tx_abort(slot))
-    }
+    /// Why a port of the image failed (each port's own typed error).
+    pub enum PortError;
 }
 
 /// Switch, partitions and tap, polled round by round.
@@ -92,15 +54,12 @@ struct System<'a, D: NicControl> {
 }
 
 impl<D: NicControl> System<'_, D> {
-    /// One round: the switch forwards, the uplink driver is serviced, each partition
-    /// takes its frames and sends its answers.
+    /// One round: the switch forwards (and services every port: the uplink driver is
+    /// kicked and polled), each partition takes its frames and sends its answers.
     fn round(&mut self) {
         let now = platform::now();
         self.switch
             .poll_tap(now.saturating_mul(100), BUDGET, &mut self.tap);
-        if let Some(Port::Uplink(u)) = self.switch.endpoint_mut(self.uplink) {
-            let _ = u.service();
-        }
         for part in &mut self.parts {
             part.poll();
         }
@@ -329,7 +288,7 @@ impl<D: NicControl> System<'_, D> {
             );
         }
         if let Some(Port::Uplink(u)) = self.switch.endpoint(self.uplink) {
-            let s = u.device().stats();
+            let s = u.stats();
             println!(
                 "partnet: nic rx {} frames, tx {} frames, device errors {}",
                 s.rx_frames, s.tx_frames, s.device_errors
@@ -371,7 +330,7 @@ pub fn run<D: NicControl>(mut dev: D, args: &Args) -> Result<(), u16> {
     let mut uplink_cfg = PortConfig::uplink(Some(VLAN), VlanSet::new());
     uplink_cfg.mirror = mirror;
     let uplink = b
-        .add_port(Port::Uplink(LinkPort::new(dev, 32)), uplink_cfg)
+        .add_port(Port::Uplink(dev), uplink_cfg)
         .map_err(switch_error)?;
     let mut ports = [uplink; 2];
     for (i, mac) in [MAC_A, MAC_B].into_iter().enumerate() {
@@ -379,7 +338,7 @@ pub fn run<D: NicControl>(mut dev: D, args: &Args) -> Result<(), u16> {
         cfg.mirror = mirror;
         ports[i] = b
             .add_port(
-                Port::Partition(LinkPort::new(pairs[i].end(End::A), 64)),
+                Port::Partition(pairs[i].end(End::A)),
                 cfg,
             )
             .map_err(switch_error)?;

@@ -68,7 +68,7 @@ mod daemon {
         DropReason, MacAddress, Mirror, PortConfig, PortId, RateLimit, Switch, SwitchBuilder,
     };
 
-    use super::ports::{partition, InProcess, Kind, PartArg, Partition, Port};
+    use super::ports::{partition, InProcess, Kind, PartArg, Port};
 
     /// Most ports of the switch.
     const PORTS: usize = 16;
@@ -250,11 +250,6 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             .expect("VM ports come first")
     }
 
-    fn partition_port(sw: &mut Sw, i: usize) -> Option<&mut Partition> {
-        sw.endpoint_mut(PortId::new(i as u8))
-            .and_then(Port::other_mut)
-    }
-
     pub fn main() -> ExitCode {
         let args = match parse_args() {
             Ok(Some(a)) => a,
@@ -428,18 +423,9 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                         );
                     }
                 }
-                let in_process = vms..vms + parts.len();
-                for i in in_process.clone() {
-                    if let Some(p) = partition_port(&mut sw, i) {
-                        p.before_poll();
-                    }
-                }
+                // Each port's housekeeping (a VM's calls and kicks, a partition's
+                // registers and channel) is its `service`, called by the poll.
                 let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
-                for i in in_process {
-                    if let Some(p) = partition_port(&mut sw, i) {
-                        p.after_poll();
-                    }
-                }
                 moved += n;
                 if n == 0 {
                     break;
@@ -448,7 +434,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             busy = false;
             for i in 0..vms {
                 let p = vm_port(&mut sw, i);
-                if let Err(c) = p.after_poll() {
+                if let Some(c) = p.take_cut_off() {
                     eprintln!("{}: {c}", names.names[i]);
                 }
                 busy |= p.enable_notifications();

@@ -16,7 +16,9 @@ use core::fmt;
 use nic_drivers::transport::DeviceStatus;
 use virtqueue::{DeviceQueue, Features, MemoryRegion, QueueConfig, VolatileSlice};
 use vnet_switch::adapters::virtio_net::{NetFeatures, PortState, VirtioNetError, VirtioNetPort};
-use vnet_switch::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use vnet_switch::frame_link::LinkError;
+use vnet_switch::frame_link::LinkState;
+use vnet_switch::{FrameLink, FrameMeta, LinkCaps, RxSlot, TxSlot};
 use zerocopy::little_endian::{U32, U64};
 
 use super::layout::{offset, QueueRegs, Registers, MAGIC, QUEUES, REG_LEN, VERSION};
@@ -314,8 +316,9 @@ impl<'m> ShmDevice<'m> {
     }
 
     /// Reads the register block once and acts on it: attaches the driver on `DRIVER_OK`,
-    /// tears the port down on a reset, a failure or a change of configuration. Call it
-    /// before every switch poll (never during one).
+    /// tears the port down on a reset, a failure or a change of configuration. The
+    /// switch calls it at the end of every poll (through [`FrameLink::service`]), never
+    /// during one.
     pub fn poll(&mut self) -> DeviceState {
         let Ok(mut r) = self.regs.read_obj::<Registers>(0) else {
             return self.state;
@@ -379,8 +382,8 @@ impl<'m> ShmDevice<'m> {
         self.state
     }
 
-    /// After a switch poll: raise the interrupt cause if the driver wants one (a polling
-    /// driver ignores it).
+    /// After a switch poll (done by [`FrameLink::service`]): raise the interrupt cause if
+    /// the driver wants one (a polling driver ignores it).
     pub fn after_poll(&mut self) {
         if let Some(p) = self.port.as_mut() {
             if p.interrupts().any() {
@@ -390,9 +393,37 @@ impl<'m> ShmDevice<'m> {
     }
 }
 
-impl PortEndpoint for ShmDevice<'_> {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.port.as_mut()?.rx_take()
+impl FrameLink for ShmDevice<'_> {
+    type Error = VirtioNetError;
+
+    fn caps(&self) -> LinkCaps {
+        match self.port.as_ref() {
+            Some(p) => p.caps(),
+            None => LinkCaps::new(1518),
+        }
+    }
+
+    /// After the switch's work: raises the interrupt cause if the driver wants one, then
+    /// reads the registers for the next poll ([`ShmDevice::poll`]: attach, reset,
+    /// failure).
+    fn service(&mut self, _budget: u16) -> Result<(), VirtioNetError> {
+        self.after_poll();
+        self.poll();
+        Ok(())
+    }
+
+    fn link_state(&mut self) -> LinkState {
+        match self.port.as_mut() {
+            Some(p) => p.link_state(),
+            None => LinkState::Down,
+        }
+    }
+
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, VirtioNetError> {
+        match self.port.as_mut() {
+            Some(p) => p.rx_take(),
+            None => Ok(None),
+        }
     }
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
         match self.port.as_ref() {
@@ -413,18 +444,27 @@ impl PortEndpoint for ShmDevice<'_> {
             .as_ref()
             .map_or(FrameMeta::NONE, |p| p.rx_meta(slot))
     }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        self.port.as_mut()?.tx_reserve(len)
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, VirtioNetError> {
+        match self.port.as_mut() {
+            Some(p) => p.tx_reserve(len),
+            None => Ok(None),
+        }
+    }
+    fn tx_room(&self) -> Option<usize> {
+        self.port.as_ref().and_then(|p| p.tx_room())
+    }
+    fn tx_buffer(&mut self, slot: &TxSlot) -> Option<&mut [u8]> {
+        self.port.as_mut()?.tx_buffer(slot)
     }
     fn tx_write(
         &mut self,
         slot: &TxSlot,
         offset: usize,
         bytes: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), VirtioNetError> {
         match self.port.as_mut() {
             Some(p) => p.tx_write(slot, offset, bytes),
-            None => Err(EndpointError::BadSlot(slot.index())),
+            None => Err(no_slot(slot)),
         }
     }
     fn tx_write_frame(
@@ -432,20 +472,16 @@ impl PortEndpoint for ShmDevice<'_> {
         slot: &TxSlot,
         header: &[u8],
         payload: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), VirtioNetError> {
         match self.port.as_mut() {
             Some(p) => p.tx_write_frame(slot, header, payload),
-            None => Err(EndpointError::BadSlot(slot.index())),
+            None => Err(no_slot(slot)),
         }
     }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        if let Some(p) = self.port.as_mut() {
-            p.tx_meta(slot, meta)
-        }
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        if let Some(p) = self.port.as_mut() {
-            p.tx_commit(slot)
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), VirtioNetError> {
+        match self.port.as_mut() {
+            Some(p) => p.tx_commit(slot, meta),
+            None => Err(no_slot(&slot)),
         }
     }
     fn tx_abort(&mut self, slot: TxSlot) {
@@ -453,4 +489,11 @@ impl PortEndpoint for ShmDevice<'_> {
             p.tx_abort(slot)
         }
     }
+}
+
+/// The error for a handle while no driver is attached (none was handed out).
+fn no_slot(slot: &TxSlot) -> VirtioNetError {
+    VirtioNetError::Slot(LinkError::BadSlot {
+        index: slot.index(),
+    })
 }

@@ -18,7 +18,8 @@ use queuing_port::{AtomicU32, Region};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Cidr;
 use virtqueue::{MemoryRegion, OwnedMemory};
-use vnet_switch::adapters::vhost_user::VmOr;
+use vnet_switch::adapters::vhost_user::VhostUserPort;
+use vnet_switch::frame_link::link_enum;
 
 use super::sink::{TcpSink, Transfer};
 
@@ -27,8 +28,27 @@ use super::sink::{TcpSink, Transfer};
 /// built.
 pub type Partition = ServicePort<'static, WireEnd>;
 
-/// One switch port of the daemon: a QEMU guest or an in-process partition.
-pub type Port = VmOr<Partition>;
+link_enum! {
+    /// One switch port of the daemon: a QEMU guest or an in-process partition.
+    pub enum Port {
+        /// A QEMU guest.
+        Vm(Box<VhostUserPort>),
+        /// An in-process partition.
+        Other(Partition),
+    }
+    /// Why a port of the daemon failed.
+    pub enum PortError;
+}
+
+impl Port {
+    /// The VM port, if this is one.
+    pub fn vm_mut(&mut self) -> Option<&mut VhostUserPort> {
+        match self {
+            Port::Vm(v) => Some(v),
+            Port::Other(_) => None,
+        }
+    }
+}
 
 /// Which of the demo's partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

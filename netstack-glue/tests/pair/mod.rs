@@ -1,13 +1,12 @@
 //! The two sides of an in-memory `PortPair` as the tests use them: end A is the switch's
-//! port (through vnet-switch's `LinkPort`, a `PortEndpoint` over any frame link), end B
-//! the partition's link under the stack.
+//! port (a frame link is a switch port as it is), end B the partition's link under the
+//! stack.
 #![allow(dead_code)]
 
 use netstack_glue::frame_link::{End, PairEnd, PortPair};
-use vnet_switch::adapters::link::LinkPort;
 
 /// The switch's side of a pair.
-pub type SwitchPort<'a, const N: usize, const S: usize> = LinkPort<PairEnd<'a, N, S>>;
+pub type SwitchPort<'a, const N: usize, const S: usize> = PairEnd<'a, N, S>;
 /// The partition's side of a pair.
 pub type PartitionLink<'a, const N: usize, const S: usize> = PairEnd<'a, N, S>;
 
@@ -21,7 +20,7 @@ pub trait Sides<const N: usize, const S: usize> {
 
 impl<const N: usize, const S: usize> Sides<N, S> for PortPair<N, S> {
     fn switch_port(&self) -> SwitchPort<'_, N, S> {
-        LinkPort::new(self.end(End::A), 64)
+        self.end(End::A)
     }
 
     fn partition_link(&self) -> PartitionLink<'_, N, S> {

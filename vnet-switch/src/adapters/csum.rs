@@ -5,7 +5,7 @@
 //! The sender (e.g. a virtio-net driver) left the pseudo-header sum in the checksum field;
 //! it is part of the sum, exactly as a NIC or a virtio-net device completes it.
 
-use crate::endpoint::FrameMeta;
+use frame_link::FrameMeta;
 
 /// A running ones' complement sum over a byte stream fed in pieces of any length.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,10 +46,12 @@ impl Checksum {
 }
 
 /// Where a `NEEDS_CSUM` request of a `len`-byte frame is: `(start, field)` with the
-/// two-byte field inside the summed range, or `None` when the offsets do not fit.
+/// two-byte field inside the summed range, or `None` when there is no request or the
+/// offsets do not fit.
 pub(crate) fn checksum_range(meta: &FrameMeta, len: usize) -> Option<(usize, usize)> {
-    let start = usize::from(meta.csum_start);
-    let field = start.checked_add(usize::from(meta.csum_offset))?;
+    let p = meta.partial_checksum()?;
+    let start = usize::from(p.start);
+    let field = start.checked_add(usize::from(p.offset))?;
     (field.checked_add(2)? <= len).then_some((start, field))
 }
 
@@ -93,12 +95,7 @@ mod tests {
         for (i, b) in frame.iter_mut().enumerate() {
             *b = (i as u8).wrapping_mul(37);
         }
-        let meta = FrameMeta {
-            needs_csum: true,
-            data_valid: false,
-            csum_start: 14,
-            csum_offset: 6,
-        };
+        let meta = FrameMeta::partial(14, 6);
         // The sender left a pseudo-header sum in the field: it is part of the sum.
         let pseudo = [frame[20], frame[21]];
         assert!(complete_in_place(&mut frame, &meta));
@@ -108,10 +105,7 @@ mod tests {
         c.add(&pseudo);
         c.add(&frame[14..]);
         assert_eq!(c.finish(), 0);
-        let bad = FrameMeta {
-            csum_offset: 26,
-            ..meta
-        };
+        let bad = FrameMeta::partial(14, 26);
         assert!(!complete_in_place(&mut frame, &bad));
     }
 }

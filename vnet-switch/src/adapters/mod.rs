@@ -4,7 +4,6 @@
 //!   an ordinary virtio-net driver.
 //! * [`queuing`] (feature `queuing-port`): a pair of ARINC 653 queuing-port channels, one
 //!   frame per message.
-//! * [`link`] (feature `nic-drivers`): any `nic_drivers::FrameLink` (the uplink NIC).
 //!
 //! Both copy ingress frames out of shared memory into private slots on `rx_take` (the
 //! switch never reads memory a peer can write), check every bound on egress, count and
@@ -12,8 +11,6 @@
 
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 pub(crate) mod csum;
-#[cfg(feature = "nic-drivers")]
-pub mod link;
 #[cfg(feature = "queuing-port")]
 pub mod queuing;
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]

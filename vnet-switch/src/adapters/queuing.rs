@@ -21,7 +21,7 @@ use core::fmt;
 
 use crate::adapters::csum::complete_in_place;
 use crate::adapters::slots::RxSlots;
-use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use frame_link::{ErrorKind, FrameLink, FrameMeta, LinkCaps, LinkError, LinkFault, RxSlot, TxSlot};
 use queuing_port::{Error as QpError, QueuingPortReceiver, QueuingPortSender, RegionError};
 
 /// Bad (corrupt-length) messages skipped at most per `rx_take`.
@@ -42,6 +42,20 @@ pub enum QueuingEndpointError {
         /// The channel's maximum message size.
         max: usize,
     },
+    /// A handle or a write the port refused (a caller error).
+    Slot(LinkError),
+}
+
+impl LinkFault for QueuingEndpointError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            QueuingEndpointError::Receive(QpError::Corrupt(_))
+            | QueuingEndpointError::Send(QpError::Corrupt(_)) => ErrorKind::Peer,
+            QueuingEndpointError::Receive(_) | QueuingEndpointError::Send(_) => ErrorKind::Other,
+            QueuingEndpointError::Oversized { .. } => ErrorKind::FrameLength,
+            QueuingEndpointError::Slot(e) => e.kind(),
+        }
+    }
 }
 
 impl fmt::Display for QueuingEndpointError {
@@ -52,6 +66,7 @@ impl fmt::Display for QueuingEndpointError {
             QueuingEndpointError::Oversized { len, max } => {
                 write!(f, "a {len}-byte frame exceeds the {max}-byte message size")
             }
+            QueuingEndpointError::Slot(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -96,7 +111,6 @@ pub struct QueuingPortEndpoint<
     pending: u32,
     tx_bufs: [[u8; MSG]; TX],
     tx_lens: [u16; TX],
-    tx_metas: [FrameMeta; TX],
     tx_reserved: [bool; TX],
     tx_free: heapless::Vec<u8, TX>,
 }
@@ -145,7 +159,6 @@ impl<'r, const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize>
             pending: 0,
             tx_bufs: [[0; MSG]; TX],
             tx_lens: [0; TX],
-            tx_metas: [FrameMeta::NONE; TX],
             tx_reserved: [false; TX],
             tx_free: free_stack(),
         }
@@ -157,7 +170,7 @@ impl<'r, const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize>
     }
 
     /// Publish both indices only every `batch` messages (see the queuing-port crate);
-    /// call [`flush`](Self::flush) after each poll round.
+    /// [`FrameLink::service`] (called by every `Switch::poll`) publishes the rest.
     pub fn set_publish_batch(&mut self, batch: u32) {
         self.receiver.set_publish_batch(batch);
         self.sender.set_publish_batch(batch);
@@ -169,22 +182,39 @@ impl<'r, const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize>
         self.sender.flush();
     }
 
-    fn rx_error(&mut self, e: QpError) {
+    fn rx_error(&mut self, e: QpError) -> QueuingEndpointError {
         self.stats.rx_corrupt += u64::from(matches!(e, QpError::Corrupt(_)));
-        self.stats.last_error = Some(QueuingEndpointError::Receive(e));
+        self.tx_error(QueuingEndpointError::Receive(e))
     }
 
-    fn tx_error(&mut self, e: QueuingEndpointError) {
+    fn tx_error(&mut self, e: QueuingEndpointError) -> QueuingEndpointError {
         self.stats.last_error = Some(e);
+        e
     }
 }
 
-impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> PortEndpoint
+impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> FrameLink
     for QueuingPortEndpoint<'_, MSG, N, SLOTS, TX>
 {
-    fn rx_take(&mut self) -> Option<RxSlot> {
+    type Error = QueuingEndpointError;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(MSG)
+    }
+
+    /// Publishes both indices (with [`set_publish_batch`](QueuingPortEndpoint::set_publish_batch)).
+    fn service(&mut self, _budget: u16) -> Result<(), QueuingEndpointError> {
+        self.flush();
+        Ok(())
+    }
+
+    /// The next good message: a message with a corrupt length is skipped (counted), at
+    /// most [`MAX_BAD_MESSAGES`] per call; any other receive error is returned.
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, QueuingEndpointError> {
         for _ in 0..MAX_BAD_MESSAGES {
-            let buf = self.ingress.next_free()?;
+            let Some(buf) = self.ingress.next_free() else {
+                return Ok(None);
+            };
             match self.receiver.try_receive(buf) {
                 Ok(m) => {
                     self.stats.rx_frames += 1;
@@ -198,21 +228,20 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
                             0
                         }
                     };
-                    return self.ingress.take(len, FrameMeta::NONE);
+                    return Ok(self.ingress.take(len, FrameMeta::NONE));
                 }
                 Err(QpError::NotAvailable) => {
                     self.pending = 0;
-                    return None;
+                    return Ok(None);
                 }
                 // A bad length consumed its message: the next one may be good.
-                Err(e @ QpError::Corrupt(RegionError::LengthOutOfRange { .. })) => self.rx_error(e),
-                Err(e) => {
+                Err(e @ QpError::Corrupt(RegionError::LengthOutOfRange { .. })) => {
                     self.rx_error(e);
-                    return None;
                 }
+                Err(e) => return Err(self.rx_error(e)),
             }
         }
-        None
+        Ok(None)
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
@@ -227,37 +256,33 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
         self.pending as usize
     }
 
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, QueuingEndpointError> {
         if len > MSG || len == 0 {
             self.stats.tx_oversized += u64::from(len > MSG);
-            self.tx_error(QueuingEndpointError::Oversized { len, max: MSG });
-            return None;
+            return Err(self.tx_error(QueuingEndpointError::Oversized { len, max: MSG }));
         }
-        let slot = usize::from(*self.tx_free.last()?);
+        let Some(&slot) = self.tx_free.last() else {
+            return Ok(None);
+        };
+        let slot = usize::from(slot);
         let in_flight = TX - self.tx_free.len();
         match self.sender.status() {
             Ok(s) if (s.nb_message as usize).saturating_add(in_flight) < N => {}
             Ok(_) => {
                 self.stats.tx_full += 1;
-                return None;
+                return Ok(None);
             }
             Err(e) => {
                 self.stats.tx_errors += 1;
-                self.tx_error(QueuingEndpointError::Send(e));
-                return None;
+                return Err(self.tx_error(QueuingEndpointError::Send(e)));
             }
         }
         self.tx_free.pop();
-        if let (Some(r), Some(l), Some(m)) = (
-            self.tx_reserved.get_mut(slot),
-            self.tx_lens.get_mut(slot),
-            self.tx_metas.get_mut(slot),
-        ) {
+        if let (Some(r), Some(l)) = (self.tx_reserved.get_mut(slot), self.tx_lens.get_mut(slot)) {
             *r = true;
             *l = len as u16;
-            *m = FrameMeta::NONE;
         }
-        Some(TxSlot::new(slot as u16, len as u16))
+        Ok(Some(TxSlot::new(slot as u16, len)))
     }
 
     fn tx_write(
@@ -265,17 +290,19 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
         slot: &TxSlot,
         offset: usize,
         bytes: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), QueuingEndpointError> {
         let i = usize::from(slot.index());
         let (Some(true), Some(&len)) = (self.tx_reserved.get(i), self.tx_lens.get(i)) else {
-            return Err(EndpointError::BadSlot(slot.index()));
+            return Err(QueuingEndpointError::Slot(LinkError::BadSlot {
+                index: slot.index(),
+            }));
         };
         let reserved = usize::from(len);
-        let out_of_bounds = EndpointError::OutOfBounds {
+        let out_of_bounds = QueuingEndpointError::Slot(LinkError::OutOfBounds {
             offset,
             len: bytes.len(),
             reserved,
-        };
+        });
         let end = offset
             .checked_add(bytes.len())
             .filter(|&e| e <= reserved)
@@ -289,38 +316,40 @@ impl<const MSG: usize, const N: usize, const SLOTS: usize, const TX: usize> Port
         Ok(())
     }
 
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
+    /// Sends the frame, its pending checksum completed first (the channel carries no
+    /// metadata). A frame committed shorter than reserved is sent at that length.
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), QueuingEndpointError> {
         let i = usize::from(slot.index());
-        if let (Some(true), Some(m)) = (self.tx_reserved.get(i), self.tx_metas.get_mut(i)) {
-            *m = meta;
-        }
-    }
-
-    fn tx_commit(&mut self, slot: TxSlot) {
-        let i = usize::from(slot.index());
-        let (Some(r), Some(&len), Some(&meta), Some(buf)) = (
+        let bad = QueuingEndpointError::Slot(LinkError::BadSlot {
+            index: slot.index(),
+        });
+        let (Some(r), Some(&len), Some(buf)) = (
             self.tx_reserved.get_mut(i),
             self.tx_lens.get(i),
-            self.tx_metas.get(i),
             self.tx_bufs.get_mut(i),
         ) else {
-            return;
+            return Err(bad);
         };
         if !core::mem::take(r) {
-            return;
+            return Err(bad);
         }
-        let frame = buf.get_mut(..usize::from(len)).unwrap_or(&mut []);
-        if meta.needs_csum && complete_in_place(frame, &meta) {
+        let len = usize::from(len).min(slot.len());
+        let frame = buf.get_mut(..len).unwrap_or(&mut []);
+        if meta.partial_checksum().is_some() && complete_in_place(frame, &meta) {
             self.stats.csum_completed += 1;
         }
-        match self.sender.try_send(frame) {
-            Ok(()) => self.stats.tx_frames += 1,
+        let sent = self.sender.try_send(frame);
+        let _ = self.tx_free.push(i as u8);
+        match sent {
+            Ok(()) => {
+                self.stats.tx_frames += 1;
+                Ok(())
+            }
             Err(e) => {
                 self.stats.tx_errors += 1;
-                self.tx_error(QueuingEndpointError::Send(e));
+                Err(self.tx_error(QueuingEndpointError::Send(e)))
             }
         }
-        let _ = self.tx_free.push(i as u8);
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {

@@ -1,7 +1,7 @@
 //! Private ingress slots shared by the adapters: a frame is copied out of shared memory
 //! into one of them on `rx_take`, and the switch reads it from there.
 
-use crate::endpoint::{FrameMeta, RxSlot};
+use frame_link::{FrameMeta, RxSlot};
 
 /// `K` private slots of `F` bytes, each with its length and offload metadata, and a free
 /// list. `K` is at most 255 (checked by the adapters' constructors).
@@ -48,7 +48,7 @@ impl<const F: usize, const K: usize> RxSlots<F, K> {
             *m = meta;
             *t = true;
         }
-        Some(RxSlot::new(u16::from(i), len))
+        Some(RxSlot::new(u16::from(i), usize::from(len)))
     }
 
     /// The bytes of a taken slot (empty for a handle that names none).
@@ -56,7 +56,7 @@ impl<const F: usize, const K: usize> RxSlots<F, K> {
         let i = usize::from(slot.index());
         match (self.taken.get(i), self.lens.get(i), self.bufs.get(i)) {
             (Some(true), Some(&len), Some(b)) => {
-                b.get(..usize::from(len.min(slot.len()))).unwrap_or(&[])
+                b.get(..usize::from(len).min(slot.len())).unwrap_or(&[])
             }
             _ => &[],
         }

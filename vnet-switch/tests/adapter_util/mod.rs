@@ -1,5 +1,5 @@
-//! Shared by the adapter tests: an endpoint enum (so the switch owns heterogeneous ports
-//! and the test still reaches each one), a virtio-net test driver on `AnyDriverQueue`
+//! Shared by the adapter tests: a port enum made with `link_enum!` (so the switch owns
+//! heterogeneous ports and the test still reaches each one), a virtio-net test driver on `AnyDriverQueue`
 //! writing real virtio-net headers, and queuing-port channel pairs.
 #![allow(dead_code)]
 
@@ -11,10 +11,7 @@ use virtqueue::{AnyDeviceQueue, AnyDriverQueue, Buffer, Features, OwnedMemory};
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
 use vnet_switch::adapters::virtio_net::{NetHeader, VirtioNetPort, NET_HDR_LEN};
 use vnet_switch::mem::MemEndpoint;
-use vnet_switch::{
-    EndpointError, FrameMeta, MacAddress, PortConfig, PortEndpoint, PortId, RxSlot, Switch,
-    SwitchBuilder, TxSlot, VlanSet,
-};
+use vnet_switch::{frame_link, MacAddress, PortConfig, PortId, Switch, SwitchBuilder, VlanSet};
 
 /// Queue size of the test rings.
 pub const QSIZE: u16 = 32;
@@ -25,11 +22,15 @@ pub const DEPTH: usize = 4;
 pub type Virtio<'m> = VirtioNetPort<'m, OwnedMemory, 1536, 2, 16, 64, 16>;
 pub type Queuing<'r> = QueuingPortEndpoint<'r, MSG, DEPTH>;
 
-/// Any port of the tests.
-pub enum AnyPort<'a> {
-    Mem(Box<MemEndpoint<8, 1600>>),
-    Virtio(Box<Virtio<'a>>),
-    Queuing(Box<Queuing<'a>>),
+frame_link::link_enum! {
+    /// Any port of the tests.
+    pub enum AnyPort['a] {
+        Mem(Box<MemEndpoint<8, 1600>>),
+        Virtio(Box<Virtio<'a>>),
+        Queuing(Box<Queuing<'a>>),
+    }
+    /// The error of any port of the tests.
+    pub enum AnyPortError;
 }
 
 impl<'a> AnyPort<'a> {
@@ -50,58 +51,6 @@ impl<'a> AnyPort<'a> {
             AnyPort::Queuing(q) => q,
             _ => panic!("not a queuing port"),
         }
-    }
-    fn ep(&self) -> &dyn PortEndpoint {
-        match self {
-            AnyPort::Mem(m) => &**m,
-            AnyPort::Virtio(v) => &**v,
-            AnyPort::Queuing(q) => &**q,
-        }
-    }
-    fn ep_mut(&mut self) -> &mut dyn PortEndpoint {
-        match self {
-            AnyPort::Mem(m) => &mut **m,
-            AnyPort::Virtio(v) => &mut **v,
-            AnyPort::Queuing(q) => &mut **q,
-        }
-    }
-}
-
-impl PortEndpoint for AnyPort<'_> {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.ep_mut().rx_take()
-    }
-    fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
-        self.ep().rx_frame(slot)
-    }
-    fn rx_release(&mut self, slot: RxSlot) {
-        self.ep_mut().rx_release(slot)
-    }
-    fn rx_pending(&self) -> usize {
-        self.ep().rx_pending()
-    }
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        self.ep_mut().tx_reserve(len)
-    }
-    fn tx_write(
-        &mut self,
-        slot: &TxSlot,
-        offset: usize,
-        bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        self.ep_mut().tx_write(slot, offset, bytes)
-    }
-    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        self.ep().rx_meta(slot)
-    }
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        self.ep_mut().tx_meta(slot, meta)
-    }
-    fn tx_commit(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_commit(slot)
-    }
-    fn tx_abort(&mut self, slot: TxSlot) {
-        self.ep_mut().tx_abort(slot)
     }
 }
 

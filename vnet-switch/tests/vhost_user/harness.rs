@@ -19,17 +19,25 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo, VringConfigData};
 use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory};
 use vmm_sys_util::eventfd::EventFd;
 use vnet_switch::adapters::vhost_user::{
-    CutOff, FdRole, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, VmOr, WaitList,
+    CutOff, FdRole, GuestMemory, RegionInfo, VhostUserError, VhostUserPort, WaitList,
     OFFERED_FEATURES,
 };
 use vnet_switch::adapters::virtio_net::{NetHeader, NET_HDR_LEN};
 use vnet_switch::mem::MemEndpoint;
-use vnet_switch::{PortConfig, PortId, Switch, SwitchBuilder};
+use vnet_switch::{frame_link, PortConfig, PortId, Switch, SwitchBuilder};
 
 // ---------------------------------------------------------------------------------------
 // The backend side: a switch with one in-memory partition (port 0) and two VM ports.
 
-pub(crate) type Ep = VmOr<Box<MemEndpoint<8, 1600>>>;
+frame_link::link_enum! {
+    /// A VM port or the in-memory partition.
+    pub(crate) enum Ep {
+        Vm(Box<VhostUserPort>),
+        Other(Box<MemEndpoint<8, 1600>>),
+    }
+    /// The error of either port.
+    pub(crate) enum EpError;
+}
 
 pub(crate) type Sw = Switch<Ep, 4, 64, 8>;
 
@@ -45,12 +53,18 @@ pub(crate) struct Backend {
 impl Backend {
     pub(crate) fn vm(&mut self, port: u8) -> &mut VhostUserPort {
         let ep = self.sw.endpoint_mut(PortId::new(port)).unwrap();
-        ep.vm_mut().expect("a VM port")
+        match ep {
+            Ep::Vm(v) => v,
+            Ep::Other(_) => panic!("not a VM port"),
+        }
     }
 
     pub(crate) fn part(&mut self) -> &mut MemEndpoint<8, 1600> {
         let ep = self.sw.endpoint_mut(PortId::new(PART)).unwrap();
-        ep.other_mut().expect("the partition")
+        match ep {
+            Ep::Other(m) => m,
+            Ep::Vm(_) => panic!("not the partition"),
+        }
     }
 
     /// One round of the event loop: wait (bounded), handle requests, poll, notify.
@@ -65,7 +79,8 @@ impl Backend {
         wait.wait(2).unwrap();
         let mut b = this.lock().unwrap();
         for p in [VM_A, VM_B] {
-            // Only the socket carries requests; kicks are drained by after_poll.
+            // Only the socket carries requests; kicks are drained by the ports' service,
+            // which the switch's poll calls.
             if wait.is_ready(p.into(), FdRole::Socket) {
                 if let Err(c) = b.vm(p).handle_socket() {
                     b.cutoffs.push((p, c));
@@ -74,7 +89,7 @@ impl Backend {
         }
         b.sw.poll(0, 64);
         for p in [VM_A, VM_B] {
-            if let Err(c) = b.vm(p).after_poll() {
+            if let Some(c) = b.vm(p).take_cut_off() {
                 b.cutoffs.push((p, c));
             }
             b.vm(p).enable_notifications();
@@ -91,14 +106,11 @@ pub(crate) struct Running {
 impl Running {
     pub(crate) fn start() -> Running {
         let mut sb = SwitchBuilder::<Ep, 4>::new();
-        sb.add_port(
-            VmOr::Other(Box::default()),
-            PortConfig::partition(mac(2), 1),
-        )
-        .unwrap();
+        sb.add_port(Ep::Other(Box::default()), PortConfig::partition(mac(2), 1))
+            .unwrap();
         for m in [1, 3] {
             sb.add_port(
-                VmOr::Vm(Box::new(VhostUserPort::new(1514))),
+                Ep::Vm(Box::new(VhostUserPort::new(1514))),
                 PortConfig::partition(mac(m), 1),
             )
             .unwrap();

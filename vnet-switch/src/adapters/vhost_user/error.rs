@@ -153,6 +153,20 @@ pub enum VhostUserError {
         /// Bytes of the request that had arrived.
         bytes: u32,
     },
+    /// The running data path refused a call of the switch (a bad handle, a frame
+    /// length above the port's limit, a ring error).
+    Link(VirtioNetError),
+}
+
+impl frame_link::LinkFault for VhostUserError {
+    fn kind(&self) -> frame_link::ErrorKind {
+        match self {
+            VhostUserError::Link(e) => frame_link::LinkFault::kind(e),
+            VhostUserError::Disconnected => frame_link::ErrorKind::Down,
+            VhostUserError::Socket { .. } => frame_link::ErrorKind::Other,
+            _ => frame_link::ErrorKind::Peer,
+        }
+    }
 }
 
 impl fmt::Display for VhostUserError {
@@ -254,6 +268,7 @@ impl fmt::Display for VhostUserError {
                 f,
                 "request stalled after {bytes} bytes (or its reply found no room)"
             ),
+            VhostUserError::Link(e) => write!(f, "data path: {e}"),
         }
     }
 }

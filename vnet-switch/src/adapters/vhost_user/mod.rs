@@ -1,6 +1,6 @@
 //! A **vhost-user backend** port (feature `vhost-user`, std, Linux): a QEMU guest's
 //! virtio-net device served by this process, plugged into the switch as a
-//! [`PortEndpoint`].
+//! [`FrameLink`].
 //!
 //! The frontend (QEMU) connects to a Unix socket and describes the device: features,
 //! the guest memory (`SET_MEM_TABLE`: regions with their files), the two vrings
@@ -48,8 +48,10 @@
 //! keeps which fd is whose: [`WaitList::add_port`]), and:
 //! * socket readable → [`VhostUserPort::handle_socket`] (it also returns at once when
 //!   nothing is there);
-//! * then [`Switch::poll`](crate::Switch::poll), then [`VhostUserPort::after_poll`]
-//!   (signals the call eventfds the driver asked for, detects a broken ring);
+//! * then [`Switch::poll`](crate::Switch::poll): it calls the port's
+//!   [`FrameLink::service`], which signals the call eventfds the driver asked for,
+//!   drains kicks and cuts the frontend off when its rings broke
+//!   ([`VhostUserPort::take_cut_off`] hands the reason over once);
 //! * before sleeping, [`VhostUserPort::enable_notifications`] (`true`: poll again).
 //!
 //! # Resources a frontend may hold
@@ -63,7 +65,6 @@
 
 mod active;
 mod control;
-mod either;
 mod error;
 mod memory;
 mod request;
@@ -71,7 +72,6 @@ mod sys;
 mod wait;
 
 pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
-pub use either::VmOr;
 pub use error::{CutOff, FdKind, Notifier, VhostUserError};
 pub use memory::{GuestMemory, RegionInfo, DEFAULT_MEMORY_BUDGET, MAX_REGIONS};
 pub use sys::wait_readable;
@@ -83,9 +83,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::adapters::virtio_net::{PortState, VirtioNetPort, VirtioNetStats};
-use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
+use crate::adapters::virtio_net::{PortState, VirtioNetError, VirtioNetPort, VirtioNetStats};
 use active::Active;
+use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkError, LinkState, RxSlot, TxSlot};
 use request::{request_waiting, Waiting};
 
 /// Largest queue size accepted (QEMU's default is 256).
@@ -140,6 +140,8 @@ pub struct VhostUserPort {
     stats: VhostUserStats,
     /// Since when an incomplete request (or a full socket) has been waiting.
     stalled_since: Option<std::time::Instant>,
+    /// A cut-off found by [`FrameLink::service`], not yet taken.
+    unreported: Option<CutOff>,
     /// The ring layout of the last start (`Some(true)`: packed).
     packed: Option<bool>,
 }
@@ -174,6 +176,7 @@ impl VhostUserPort {
             hugetlbfs: false,
             stats: VhostUserStats::default(),
             stalled_since: None,
+            unreported: None,
             packed: None,
         }
     }
@@ -257,7 +260,7 @@ impl VhostUserPort {
 
     /// The fds to wait on (readable = work): the socket (when a frontend is attached)
     /// first, then, while the rings run, their kick eventfds. Kick fds of rings that do
-    /// not run are not waited on ([`VhostUserPort::after_poll`] would not drain them). A
+    /// not run are not waited on (the port's `service` would not drain them). A
     /// [`WaitList`] keeps which fd is which.
     pub fn fds(&self, out: &mut Vec<RawFd>) {
         self.each_fd(|_, fd| out.push(fd));
@@ -406,9 +409,14 @@ impl VhostUserPort {
         CutOff { reason }
     }
 
-    /// After a switch poll: signal the call eventfds the driver asked for, drain kicks,
-    /// and cut the frontend off when its rings broke.
-    pub fn after_poll(&mut self) -> Result<(), CutOff> {
+    /// The cut-off [`FrameLink::service`] (called by every switch poll) found, once.
+    pub fn take_cut_off(&mut self) -> Option<CutOff> {
+        self.unreported.take()
+    }
+
+    /// After a switch poll (done by [`FrameLink::service`]): signal the call eventfds
+    /// the driver asked for, drain kicks, and cut the frontend off when its rings broke.
+    fn after_poll(&mut self) -> Result<(), CutOff> {
         let Some(a) = &mut self.active else {
             return Ok(());
         };
@@ -433,8 +441,7 @@ impl VhostUserPort {
     }
 
     /// Before sleeping: ask the guest to kick when it sends. `true`: frames raced in,
-    /// poll again first. A broken ring cuts the frontend off at the next
-    /// [`VhostUserPort::after_poll`].
+    /// poll again first. A broken ring cuts the frontend off at the next poll.
     pub fn enable_notifications(&mut self) -> bool {
         match &mut self.active {
             Some(a) => a.port.enable_notifications().unwrap_or(false),
@@ -443,9 +450,38 @@ impl VhostUserPort {
     }
 }
 
-impl PortEndpoint for VhostUserPort {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.active.as_mut()?.port.rx_take()
+impl FrameLink for VhostUserPort {
+    type Error = VhostUserError;
+
+    fn caps(&self) -> LinkCaps {
+        match &self.active {
+            Some(a) => a.port.caps(),
+            None => LinkCaps::new(usize::from(self.max_frame)),
+        }
+    }
+
+    fn link_state(&mut self) -> LinkState {
+        match &mut self.active {
+            Some(a) => a.port.link_state(),
+            None => LinkState::Down,
+        }
+    }
+
+    /// After the switch's work: signals the call eventfds the driver asked for, drains
+    /// kicks, and cuts the frontend off when its rings broke (the reason is returned and
+    /// kept for [`VhostUserPort::take_cut_off`]).
+    fn service(&mut self, _budget: u16) -> Result<(), VhostUserError> {
+        self.after_poll().map_err(|c| {
+            self.unreported = Some(c);
+            c.reason
+        })
+    }
+
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, VhostUserError> {
+        match &mut self.active {
+            Some(a) => a.port.rx_take().map_err(VhostUserError::Link),
+            None => Ok(None),
+        }
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
@@ -453,6 +489,12 @@ impl PortEndpoint for VhostUserPort {
             Some(a) => a.port.rx_frame(slot),
             None => &[],
         }
+    }
+
+    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
+        self.active
+            .as_ref()
+            .map_or(FrameMeta::NONE, |a| a.port.rx_meta(slot))
     }
 
     fn rx_release(&mut self, slot: RxSlot) {
@@ -465,14 +507,19 @@ impl PortEndpoint for VhostUserPort {
         self.active.as_ref().map_or(0, |a| a.port.rx_pending())
     }
 
-    fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
-        self.active
-            .as_ref()
-            .map_or_else(FrameMeta::default, |a| a.port.rx_meta(slot))
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, VhostUserError> {
+        match &mut self.active {
+            Some(a) => a.port.tx_reserve(len).map_err(VhostUserError::Link),
+            None => Ok(None),
+        }
     }
 
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
-        self.active.as_mut()?.port.tx_reserve(len)
+    fn tx_room(&self) -> Option<usize> {
+        self.active.as_ref().and_then(|a| a.port.tx_room())
+    }
+
+    fn tx_buffer(&mut self, slot: &TxSlot) -> Option<&mut [u8]> {
+        self.active.as_mut()?.port.tx_buffer(slot)
     }
 
     fn tx_write(
@@ -480,22 +527,35 @@ impl PortEndpoint for VhostUserPort {
         slot: &TxSlot,
         offset: usize,
         bytes: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), VhostUserError> {
         match &mut self.active {
-            Some(a) => a.port.tx_write(slot, offset, bytes),
-            None => Err(EndpointError::BadSlot(slot.index())),
+            Some(a) => a
+                .port
+                .tx_write(slot, offset, bytes)
+                .map_err(VhostUserError::Link),
+            None => Err(no_slot(slot)),
         }
     }
 
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        if let Some(a) = &mut self.active {
-            a.port.tx_meta(slot, meta)
+    fn tx_write_frame(
+        &mut self,
+        slot: &TxSlot,
+        header: &[u8],
+        payload: &[u8],
+    ) -> Result<(), VhostUserError> {
+        match &mut self.active {
+            Some(a) => a
+                .port
+                .tx_write_frame(slot, header, payload)
+                .map_err(VhostUserError::Link),
+            None => Err(no_slot(slot)),
         }
     }
 
-    fn tx_commit(&mut self, slot: TxSlot) {
-        if let Some(a) = &mut self.active {
-            a.port.tx_commit(slot)
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), VhostUserError> {
+        match &mut self.active {
+            Some(a) => a.port.tx_commit(slot, meta).map_err(VhostUserError::Link),
+            None => Err(no_slot(&slot)),
         }
     }
 
@@ -504,4 +564,11 @@ impl PortEndpoint for VhostUserPort {
             a.port.tx_abort(slot)
         }
     }
+}
+
+/// The error for a handle while no data path runs (none was handed out).
+fn no_slot(slot: &TxSlot) -> VhostUserError {
+    VhostUserError::Link(VirtioNetError::Slot(LinkError::BadSlot {
+        index: slot.index(),
+    }))
 }

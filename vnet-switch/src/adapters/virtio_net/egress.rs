@@ -8,9 +8,9 @@
 //! to the driver empty unless it was malformed.
 
 use super::header::{NetHeader, NET_HDR_LEN};
-use super::{NetQueue, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS, NIL};
+use super::{NetQueue, PortState, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS, NIL};
 use crate::adapters::csum::{checksum_range, Checksum};
-use crate::endpoint::{EndpointError, FrameMeta, TxSlot};
+use frame_link::{FrameMeta, LinkError, TxSlot};
 use virtqueue::{SharedMemory, UsedEntry, VolatileSlice};
 
 /// What an arena entry holds.
@@ -26,8 +26,6 @@ pub(super) enum ChainSlot {
         len: u16,
         /// Chains in the frame's list.
         count: u16,
-        /// Offload metadata from the switch.
-        meta: FrameMeta,
     },
     /// A further chain of a reserved frame.
     Member,
@@ -192,10 +190,18 @@ impl<
         self.spare_head = first;
     }
 
-    /// [`PortEndpoint::tx_reserve`](crate::PortEndpoint::tx_reserve).
-    pub(super) fn reserve(&mut self, len: usize) -> Option<TxSlot> {
-        if self.is_down() || len > usize::from(self.max_frame) {
-            return None;
+    /// [`FrameLink::tx_reserve`](frame_link::FrameLink::tx_reserve): `Ok(None)` when the
+    /// driver posted too few receive buffers, or the port is down.
+    pub(super) fn reserve(&mut self, len: usize) -> Result<Option<TxSlot>, VirtioNetError> {
+        if len > usize::from(self.max_frame) {
+            return Err(VirtioNetError::Slot(LinkError::FrameLength {
+                len,
+                min: 0,
+                max: usize::from(self.max_frame),
+            }));
+        }
+        if self.is_down() {
+            return Ok(None);
         }
         // len <= max_frame <= u16::MAX.
         let len16 = len as u16;
@@ -227,24 +233,25 @@ impl<
                 self.unshift_spare(list.first);
             }
             self.stats.rx_no_buffers += 1;
-            return None;
+            return Ok(None);
         }
         self.set_slot(
             list.first,
             ChainSlot::Head {
                 len: len16,
                 count: list.count,
-                meta: FrameMeta::NONE,
             },
         );
-        Some(TxSlot::new(list.first, len16))
+        Ok(Some(TxSlot::new(list.first, len)))
     }
 
-    /// The reserved frame a handle names: `(len, count, meta)`.
-    fn reserved(&self, slot: &TxSlot) -> Result<(u16, u16, FrameMeta), EndpointError> {
+    /// The reserved frame a handle names: `(len, count)`.
+    fn reserved(&self, slot: &TxSlot) -> Result<(u16, u16), VirtioNetError> {
         match self.slots.get(usize::from(slot.index())) {
-            Some(&ChainSlot::Head { len, count, meta }) => Ok((len, count, meta)),
-            _ => Err(EndpointError::BadSlot(slot.index())),
+            Some(&ChainSlot::Head { len, count }) => Ok((len, count)),
+            _ => Err(VirtioNetError::Slot(LinkError::BadSlot {
+                index: slot.index(),
+            })),
         }
     }
 
@@ -257,7 +264,11 @@ impl<
         mut pos: usize,
         len: usize,
         mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), virtqueue::Error>,
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), VirtioNetError> {
+        let ring = |error| VirtioNetError::Ring {
+            queue: NetQueue::Receive,
+            error,
+        };
         let mut done = 0;
         let mut c = first;
         for _ in 0..CHAINS {
@@ -277,7 +288,7 @@ impl<
                     continue;
                 }
                 let n = (seg_len - pos).min(len - done);
-                f(seg.slice(), pos, done, n).map_err(|_| EndpointError::Peer)?;
+                f(seg.slice(), pos, done, n).map_err(ring)?;
                 done += n;
                 pos = 0;
             }
@@ -286,12 +297,15 @@ impl<
         if done == len {
             Ok(())
         } else {
-            Err(EndpointError::Peer)
+            Err(ring(virtqueue::Error::PayloadBounds {
+                wanted: len,
+                available: done,
+            }))
         }
     }
 
     /// Copies `bytes` at stream position `pos` of the frame list.
-    fn scatter(&self, first: u16, pos: usize, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn scatter(&self, first: u16, pos: usize, bytes: &[u8]) -> Result<(), VirtioNetError> {
         self.walk(first, pos, bytes.len(), |view, off, at, n| {
             let src = bytes
                 .get(at..at + n)
@@ -303,37 +317,29 @@ impl<
         })
     }
 
-    /// [`PortEndpoint::tx_write`](crate::PortEndpoint::tx_write).
+    /// [`FrameLink::tx_write`](frame_link::FrameLink::tx_write).
     pub(super) fn write(
         &mut self,
         slot: &TxSlot,
         offset: usize,
         bytes: &[u8],
-    ) -> Result<(), EndpointError> {
-        let (len, _, _) = self.reserved(slot)?;
+    ) -> Result<(), VirtioNetError> {
+        let (len, _) = self.reserved(slot)?;
         let reserved = usize::from(len);
         if offset
             .checked_add(bytes.len())
             .is_none_or(|end| end > reserved)
         {
-            return Err(EndpointError::OutOfBounds {
+            return Err(VirtioNetError::Slot(LinkError::OutOfBounds {
                 offset,
                 len: bytes.len(),
                 reserved,
-            });
+            }));
         }
-        if self.is_down() {
-            return Err(EndpointError::Peer);
+        if let PortState::Down(e) = self.state {
+            return Err(e);
         }
         self.scatter(slot.index(), NET_HDR_LEN + offset, bytes)
-    }
-
-    /// [`PortEndpoint::tx_meta`](crate::PortEndpoint::tx_meta).
-    pub(super) fn set_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        if let Some(ChainSlot::Head { meta: m, .. }) = self.slots.get_mut(usize::from(slot.index()))
-        {
-            *m = meta;
-        }
     }
 
     /// Completes a pending checksum inside the written chains (no `GUEST_CSUM`): reads the
@@ -383,19 +389,26 @@ impl<
         }
     }
 
-    /// [`PortEndpoint::tx_commit`](crate::PortEndpoint::tx_commit): header, then the
-    /// used entries of all the frame's chains with one index update.
-    pub(super) fn commit(&mut self, slot: TxSlot) {
-        let Ok((len, count, mut meta)) = self.reserved(&slot) else {
-            return;
-        };
+    /// [`FrameLink::tx_commit`](frame_link::FrameLink::tx_commit): header, then the
+    /// used entries of all the frame's chains with one index update. A frame committed
+    /// shorter than reserved is published at that length.
+    pub(super) fn commit(
+        &mut self,
+        slot: TxSlot,
+        mut meta: FrameMeta,
+    ) -> Result<(), VirtioNetError> {
+        let (reserved, count) = self.reserved(&slot)?;
+        // Committed shorter than reserved, never longer.
+        let len = u16::try_from(slot.len()).unwrap_or(u16::MAX).min(reserved);
         let first = slot.index();
-        if self.is_down() {
+        if let PortState::Down(e) = self.state {
             self.free_list(first);
-            return;
+            return Err(e);
         }
+        // GSO is not negotiated: a super-frame's request is not passed on.
+        meta.gso = None;
         if !self.guest_csum {
-            if meta.needs_csum {
+            if meta.partial_checksum().is_some() {
                 self.complete_checksum(first, len, &meta);
             }
             // Without GUEST_CSUM the device must write flags = 0 (VirtIO 5.1.6.4.1).
@@ -403,9 +416,9 @@ impl<
         }
         let num_buffers = if self.mrg { count } else { 1 };
         let hdr = NetHeader::for_rx(&meta, num_buffers).encode();
-        if self.scatter(first, 0, &hdr).is_err() {
+        if let Err(e) = self.scatter(first, 0, &hdr) {
             self.free_list(first);
-            return;
+            return Err(e);
         }
         let mut entries: heapless::Vec<UsedEntry, CHAINS> = heapless::Vec::new();
         let mut left = NET_HDR_LEN as u32 + u32::from(len);
@@ -422,20 +435,20 @@ impl<
             });
             i = self.next_of(i);
         }
-        match self.receiveq.add_used_batch(&entries) {
+        let added = match self.receiveq.add_used_batch(&entries) {
             Ok(_) => {
                 self.used_added[0] = true;
                 self.stats.rx_frames += 1;
                 self.stats.rx_chains += u64::from(count);
+                Ok(())
             }
-            Err(error) => {
-                self.ring_error(NetQueue::Receive, error);
-            }
-        }
+            Err(error) => Err(self.ring_error(NetQueue::Receive, error)),
+        };
         self.free_list(first);
+        added
     }
 
-    /// [`PortEndpoint::tx_abort`](crate::PortEndpoint::tx_abort): the chains wait for the
+    /// [`FrameLink::tx_abort`](frame_link::FrameLink::tx_abort): the chains wait for the
     /// next reservation.
     pub(super) fn abort(&mut self, slot: TxSlot) {
         if self.reserved(&slot).is_ok() {

@@ -111,6 +111,21 @@ pub enum VirtioNetError {
         /// The slot size.
         capacity: usize,
     },
+    /// A handle, a length or a write the port refused (a caller error).
+    Slot(frame_link::LinkError),
+}
+
+impl frame_link::LinkFault for VirtioNetError {
+    fn kind(&self) -> frame_link::ErrorKind {
+        use frame_link::ErrorKind;
+        match self {
+            VirtioNetError::Features { .. } | VirtioNetError::FrameLimit { .. } => {
+                ErrorKind::Unsupported
+            }
+            VirtioNetError::Slot(e) => frame_link::LinkFault::kind(e),
+            _ => ErrorKind::Peer,
+        }
+    }
 }
 
 impl VirtioNetError {
@@ -171,6 +186,7 @@ impl fmt::Display for VirtioNetError {
                 f,
                 "frame limit {max_frame} is outside 14..={capacity} (the slot size)"
             ),
+            VirtioNetError::Slot(e) => fmt::Display::fmt(&e, f),
         }
     }
 }

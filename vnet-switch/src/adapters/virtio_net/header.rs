@@ -5,7 +5,7 @@
 //! driver's chain into a `[u8; 12]`, then [`NetHeader::parse`] validates them.
 
 use super::error::VirtioNetError;
-use crate::endpoint::FrameMeta;
+use frame_link::{Checksum, FrameMeta};
 
 /// Size of `struct virtio_net_hdr` with `VERSION_1` (`num_buffers` always present).
 pub const NET_HDR_LEN: usize = 12;
@@ -131,11 +131,10 @@ impl NetHeader {
                 gso_type: h.gso_type,
             });
         }
-        let meta = FrameMeta {
-            needs_csum: needs,
-            data_valid: false,
-            csum_start: if needs { h.csum_start } else { 0 },
-            csum_offset: if needs { h.csum_offset } else { 0 },
+        let meta = if needs {
+            FrameMeta::partial(h.csum_start, h.csum_offset)
+        } else {
+            FrameMeta::NONE
         };
         if needs && crate::adapters::csum::checksum_range(&meta, frame_len as usize).is_none() {
             return Err(VirtioNetError::BadChecksumOffsets {
@@ -150,20 +149,18 @@ impl NetHeader {
 
     /// The header this device writes in front of a received frame.
     pub fn for_rx(meta: &FrameMeta, num_buffers: u16) -> NetHeader {
-        let mut flags = 0;
-        if meta.needs_csum {
-            flags |= F_NEEDS_CSUM;
-        }
-        if meta.data_valid {
-            flags |= F_DATA_VALID;
-        }
+        let (flags, csum_start, csum_offset) = match meta.checksum {
+            Checksum::Partial(p) => (F_NEEDS_CSUM, p.start, p.offset),
+            Checksum::Verified => (F_DATA_VALID, 0, 0),
+            Checksum::None => (0, 0, 0),
+        };
         NetHeader {
             flags,
             gso_type: GSO_NONE,
             hdr_len: 0,
             gso_size: 0,
-            csum_start: if meta.needs_csum { meta.csum_start } else { 0 },
-            csum_offset: if meta.needs_csum { meta.csum_offset } else { 0 },
+            csum_start,
+            csum_offset,
             num_buffers,
         }
     }
@@ -205,7 +202,7 @@ mod tests {
             })
         ));
         let m = NetHeader::parse_tx(&b, true, 3, 60).unwrap();
-        assert_eq!((m.needs_csum, m.csum_start, m.csum_offset), (true, 34, 16));
+        assert_eq!(m, FrameMeta::partial(34, 16));
         assert_eq!(
             NetHeader::parse_tx(&b, true, 3, 51),
             Err(VirtioNetError::BadChecksumOffsets {

@@ -3,7 +3,7 @@
 
 use super::header::{NetHeader, NET_HDR_LEN};
 use super::{NetQueue, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS};
-use crate::endpoint::{FrameMeta, RxSlot};
+use frame_link::{FrameMeta, RxSlot};
 use virtqueue::{DescriptorChain, SharedMemory};
 
 /// Validates a popped transmit chain and copies its frame into `slot`; returns the frame
@@ -76,7 +76,7 @@ impl<
         }
     }
 
-    /// [`PortEndpoint::rx_take`](crate::PortEndpoint::rx_take): the next good frame of the
+    /// [`FrameLink::rx_take`](frame_link::FrameLink::rx_take): the next good frame of the
     /// transmitq, skipping at most [`MAX_BAD_CHAINS`] bad ones.
     pub(super) fn take_frame(&mut self) -> Option<RxSlot> {
         if self.is_down() {

@@ -1,15 +1,15 @@
 //! A partition port that is a **virtio-net device** (backend): the partition runs an
 //! ordinary virtio-net driver; this port serves its two queues on the device side of the
 //! `virtqueue` crate — split or packed rings (`VIRTIO_F_RING_PACKED`), through
-//! `virtqueue::AnyDeviceQueue` — and plugs into the switch as a [`PortEndpoint`].
+//! `virtqueue::AnyDeviceQueue` — and plugs into the switch as a [`FrameLink`].
 //!
 //! * `receiveq1` (queue 0, device → driver, writable chains) carries what the switch sends
-//!   to the partition: [`PortEndpoint::tx_reserve`] takes receive chains (several with
-//!   `MRG_RXBUF`), [`PortEndpoint::tx_write`] copies into them with bounds checks,
-//!   [`PortEndpoint::tx_commit`] writes the 12-byte header (`num_buffers`, checksum
+//!   to the partition: [`FrameLink::tx_reserve`] takes receive chains (several with
+//!   `MRG_RXBUF`), [`FrameLink::tx_write`] copies into them with bounds checks,
+//!   [`FrameLink::tx_commit`] writes the 12-byte header (`num_buffers`, checksum
 //!   flags) and publishes the used entries with one index update.
 //! * `transmitq1` (queue 1, driver → device, readable chains) carries what the partition
-//!   sends: [`PortEndpoint::rx_take`] pops one chain, reads the header once into private
+//!   sends: [`FrameLink::rx_take`] pops one chain, reads the header once into private
 //!   memory, validates it, copies the frame into a private slot and returns the chain
 //!   used at once. The switch only ever sees private memory.
 //!
@@ -25,7 +25,7 @@
 //! # Offloads
 //!
 //! `VIRTIO_NET_F_CSUM`: a transmit header's `NEEDS_CSUM` becomes the frame's
-//! [`FrameMeta`] (`csum_start` / `csum_offset` are already relative to the Ethernet
+//! [`FrameMeta`] (a partial checksum whose start is already relative to the Ethernet
 //! frame); a transmit `DATA_VALID` is ignored (drivers must not set it, and a partition
 //! cannot vouch for a checksum to another). `VIRTIO_NET_F_GUEST_CSUM`: the flags reach the driver in the receive
 //! header; without it the port completes a pending checksum in software and writes
@@ -50,8 +50,8 @@ pub use error::{NetQueue, PortState, VirtioNetError, VirtioNetStats};
 pub use header::{NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, NET_HDR_LEN};
 
 use crate::adapters::slots::RxSlots;
-use crate::endpoint::{EndpointError, FrameMeta, PortEndpoint, RxSlot, TxSlot};
 use egress::ChainSlot;
+use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkState, RxSlot, TxSlot};
 use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, SharedMemory};
 
 /// Bad chains skipped (counted, returned used with length 0) at most per call.
@@ -305,10 +305,30 @@ impl<
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > PortEndpoint for VirtioNetPort<'_, M, FRAME, SLOTS, CHAINS, N, S>
+    > FrameLink for VirtioNetPort<'_, M, FRAME, SLOTS, CHAINS, N, S>
 {
-    fn rx_take(&mut self) -> Option<RxSlot> {
-        self.take_frame()
+    type Error = VirtioNetError;
+
+    fn caps(&self) -> LinkCaps {
+        LinkCaps::new(usize::from(self.max_frame)).with_checksum(frame_link::ChecksumCaps {
+            tx_partial: true,
+            rx_offload: self.csum,
+        })
+    }
+
+    fn link_state(&mut self) -> LinkState {
+        if self.is_down() {
+            LinkState::Down
+        } else {
+            LinkState::Up
+        }
+    }
+
+    /// Frames and bad chains are taken one at a time; a fatal ring error was recorded
+    /// and took the port down (`Ok(None)` from then on, [`VirtioNetPort::state`] says
+    /// why).
+    fn rx_take(&mut self) -> Result<Option<RxSlot>, VirtioNetError> {
+        Ok(self.take_frame())
     }
 
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
@@ -327,7 +347,7 @@ impl<
         self.ingress.meta(slot)
     }
 
-    fn tx_reserve(&mut self, len: usize) -> Option<TxSlot> {
+    fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, VirtioNetError> {
         self.reserve(len)
     }
 
@@ -336,16 +356,12 @@ impl<
         slot: &TxSlot,
         offset: usize,
         bytes: &[u8],
-    ) -> Result<(), EndpointError> {
+    ) -> Result<(), VirtioNetError> {
         self.write(slot, offset, bytes)
     }
 
-    fn tx_meta(&mut self, slot: &TxSlot, meta: FrameMeta) {
-        self.set_meta(slot, meta)
-    }
-
-    fn tx_commit(&mut self, slot: TxSlot) {
-        self.commit(slot)
+    fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), VirtioNetError> {
+        self.commit(slot, meta)
     }
 
     fn tx_abort(&mut self, slot: TxSlot) {
