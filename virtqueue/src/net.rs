@@ -18,7 +18,8 @@
 //! assert_eq!((back.csum_start.get(), back.csum_offset.get()), (34, 16));
 //! ```
 
-use zerocopy::little_endian::U16;
+/// The little-endian 16-bit field type of [`NetHeader`] (`U16::new(v)`, `.get()`).
+pub use zerocopy::little_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Header length with `num_buffers` (`VERSION_1`, or legacy with `MRG_RXBUF`).

@@ -130,9 +130,9 @@ fn mrg_rxbuf(packed: bool) {
     sw.poll(0, 8);
     // 12 + 1014 bytes need 9 buffers of 128; the small frame fits in the 10th.
     let (h1, f1) = drv.receive().unwrap();
-    assert_eq!((h1.num_buffers, &f1), (9, &big));
+    assert_eq!((h1.num_buffers.get(), &f1), (9, &big));
     let (h2, f2) = drv.receive().unwrap();
-    assert_eq!((h2.num_buffers, f2), (1, small));
+    assert_eq!((h2.num_buffers.get(), f2), (1, small));
     assert!(drv.receive().is_none());
     let v = sw.endpoint_mut(port(1)).unwrap().virtio();
     assert_eq!((v.stats().rx_frames, v.stats().rx_chains), (2, 10));
@@ -159,7 +159,7 @@ fn mrg_rxbuf(packed: bool) {
         .unwrap();
     sw.poll(2, 8);
     let (h3, f3) = drv.receive().unwrap();
-    assert_eq!((h3.num_buffers, f3), (9, big));
+    assert_eq!((h3.num_buffers.get(), f3), (9, big));
 }
 
 #[test]
@@ -213,8 +213,8 @@ fn checksum_flags_pass_through_the_switch() {
     // Driver → uplink: NEEDS_CSUM reaches the uplink as metadata, bytes untouched.
     let hdr = NetHeader {
         flags: F_NEEDS_CSUM,
-        csum_start: 34,
-        csum_offset: 16,
+        csum_start: 34.into(),
+        csum_offset: 16.into(),
         ..NetHeader::default()
     };
     let to_up = tcp_frame(mac(77), mac(1));
@@ -253,7 +253,7 @@ fn checksum_flags_pass_through_the_switch() {
 
     let (h1, f1) = drv.receive().unwrap();
     assert_eq!(
-        (h1.flags, h1.csum_start, h1.csum_offset, f1),
+        (h1.flags, h1.csum_start.get(), h1.csum_offset.get(), f1),
         (F_NEEDS_CSUM, 34, 16, from_up)
     );
     let (h2, f2) = drv.receive().unwrap();
@@ -344,7 +344,7 @@ fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
     v.tx_commit(a, FrameMeta::NONE).unwrap();
     for _ in 0..2 {
         let (h, got) = drv.receive().unwrap();
-        assert_eq!((h.num_buffers, got), (2, f.clone()));
+        assert_eq!((h.num_buffers.get(), got), (2, f.clone()));
     }
     assert!(v.interrupts().receiveq);
 }

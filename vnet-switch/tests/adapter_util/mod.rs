@@ -165,7 +165,7 @@ impl NetDriver<'_> {
         let mut hdr_bytes = [0u8; NET_HDR_LEN];
         hdr_bytes.copy_from_slice(&bytes[..NET_HDR_LEN]);
         let hdr = NetHeader::decode(&hdr_bytes);
-        for _ in 1..hdr.num_buffers {
+        for _ in 1..hdr.num_buffers.get() {
             let more = self.rxq.pop_used().unwrap().expect("num_buffers chains");
             bytes.extend(self.read_used(more.token.0, more.len));
         }

@@ -7,7 +7,7 @@
 //! list and are used first by the next reservation: a receive buffer is never returned
 //! to the driver empty unless it was malformed.
 
-use super::header::{NetHeader, NET_HDR_LEN};
+use super::header::{self, NET_HDR_LEN};
 use super::{NetQueue, PortState, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS, NIL};
 use crate::adapters::csum::{checksum_range, Checksum};
 use frame_link::{FrameMeta, LinkError, TxSlot};
@@ -415,7 +415,7 @@ impl<
             meta = FrameMeta::NONE;
         }
         let num_buffers = if self.mrg { count } else { 1 };
-        let hdr = NetHeader::for_rx(&meta, num_buffers).encode();
+        let hdr = header::rx_header(&meta, num_buffers).encode();
         if let Err(e) = self.scatter(first, 0, &hdr) {
             self.free_list(first);
             return Err(e);

@@ -1,7 +1,7 @@
 //! transmitq → switch: one chain at a time, header read once, frame copied into a private
 //! slot, chain returned at once.
 
-use super::header::{NetHeader, NET_HDR_LEN};
+use super::header::{self, NET_HDR_LEN};
 use super::{NetQueue, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS};
 use frame_link::{FrameMeta, RxSlot};
 use virtqueue::{DescriptorChain, SharedMemory};
@@ -42,7 +42,7 @@ fn read_chain<const S: usize>(
     // The header is read once, into private memory, and only that copy is used.
     let mut hdr = [0u8; NET_HDR_LEN];
     reader.read_exact(&mut hdr).map_err(ring)?;
-    let meta = NetHeader::parse_tx(&hdr, csum, head, frame_len)?;
+    let meta = header::parse_tx(&hdr, csum, head, frame_len)?;
     let dst = slot.get_mut(..usize::from(len)).ok_or(too_long)?;
     reader.read_exact(dst).map_err(ring)?;
     Ok((len, meta))

@@ -47,7 +47,10 @@ mod header;
 mod ingress;
 
 pub use error::{NetQueue, PortState, VirtioNetError, VirtioNetStats};
-pub use header::{NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, NET_HDR_LEN};
+pub use header::{
+    parse_tx, rx_header, NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, NET_HDR_LEN,
+    U16,
+};
 
 use crate::adapters::slots::RxSlots;
 use egress::ChainSlot;
