@@ -22,6 +22,9 @@
 //!   core, with a stored waker woken by [`EmbassyDevice::on_interrupt`].
 //! * [`iface`]: [`build_interface`] from an [`InterfaceConfig`] (MAC, static IPv4/IPv6
 //!   or DHCP, routes), [`poll_budget`] within a time budget.
+//! * [`Stack`] (feature `alloc`): a partition's whole stack in one value (interface,
+//!   sockets, device over any link) with socket helpers and a poll that services the
+//!   link.
 //! * Middlewares: smoltcp's own `PcapWriter`, `Tracer` and `FaultInjector` wrap a
 //!   `GlueDevice` unchanged (see the tests). A `FaultInjector` corrupts *received* frames
 //!   after the adapter: put a [`ChecksumGuard`] above it to drop and count them (or let
@@ -38,6 +41,9 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 mod checksum;
 mod core;
 pub mod device;
@@ -46,6 +52,8 @@ mod embassy;
 mod guard;
 pub mod iface;
 mod links;
+#[cfg(feature = "alloc")]
+pub mod stack;
 mod stats;
 
 pub use device::{
@@ -65,6 +73,8 @@ pub use iface::{
 };
 #[cfg(feature = "queuing-port")]
 pub use links::queuing::{QueuingLink, QueuingLinkError, QueuingLinkStats};
+#[cfg(feature = "alloc")]
+pub use stack::Stack;
 pub use stats::{DropReason, Drops, NetStats};
 
 /// smoltcp, re-exported so integrators use the same version.

@@ -83,8 +83,7 @@ fn chain_of<'l>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
+    // 256 cases by default; the Miri step sets `PROPTEST_CASES`.
     #[test]
     fn the_reader_is_one_byte_stream(
         readable in segments(),

@@ -7,15 +7,19 @@
 //! - [`NetDeviceModel`]: a virtio-net device built on `virtqueue`'s device side
 //!   ([`virtqueue::DeviceQueue`]) over the same memory: it receives what the driver
 //!   transmits, delivers injected frames (merging buffers with `MRG_RXBUF`), answers
-//!   control commands, and can misbehave on request.
+//!   control commands, and can misbehave on request;
+//! - [`NetMachine`]: a `FakeHal` and a `FakeDeviceState` in one value, the driver up in
+//!   one call.
 //!
 //! Malicious tests combine these with `virtqueue::mock::MockDevice` for raw used-ring
 //! writes ([`FakeDeviceState::queue`] gives the ring addresses).
 
 mod hal;
+mod machine;
 mod model;
 mod transport;
 
 pub use hal::FakeHal;
+pub use machine::{NetMachine, DMA_BASE, DMA_LEN};
 pub use model::NetDeviceModel;
 pub use transport::{FakeDeviceState, FakeTransport};
