@@ -378,6 +378,14 @@ mod tests {
         (0..n).map(|i| AtomicU32::new(i as u32)).collect()
     }
 
+    /// 18 words starting on a 16-byte boundary, all bits set.
+    #[repr(C, align(16))]
+    struct Aligned([AtomicU32; 18]);
+
+    fn aligned() -> Aligned {
+        Aligned(core::array::from_fn(|_| AtomicU32::new(u32::MAX)))
+    }
+
     #[test]
     fn queue_slot_guards_every_out_of_range_input() {
         let body = words(20); // 4 length words, then 4 slots of 4 words
@@ -427,10 +435,8 @@ mod tests {
     #[cfg(target_has_atomic = "64")]
     #[test]
     fn the_wide_view_needs_eight_byte_alignment_and_halves_the_words() {
-        let mut buf = [0u64; 4];
-        let p = buf.as_mut_ptr().cast::<u8>();
-        // SAFETY: `buf` is valid for its 32 bytes and only reached through the region.
-        let r = unsafe { Region::from_raw_parts(p, 32) }.unwrap();
+        let buf = aligned();
+        let r = Region::new(&buf.0[..8]);
         assert_eq!(wide(r.words()).map(<[_]>::len), Some(4));
         assert_eq!(wide(&r.words()[..7]).map(<[_]>::len), Some(3));
         assert!(wide(&r.words()[1..]).is_none(), "4 bytes off: 32-bit words");
@@ -503,11 +509,8 @@ mod tests {
             let full = slot_words * 4;
             for n in [0, 1, full.saturating_sub(1), full] {
                 let src: std::vec::Vec<u8> = (0..n).map(|i| i as u8 ^ 0x5a).collect();
-                let mut buf = [0u64; 9];
-                let p = buf.as_mut_ptr().cast::<u8>();
-                // SAFETY: `buf` is valid for its 72 bytes, reached only through the region.
-                let r = unsafe { Region::from_raw_parts(p, 72) }.unwrap();
-                let slot = &r.words()[..slot_words];
+                let buf = aligned();
+                let slot = &buf.0[..slot_words];
                 copy_in_owned(slot, &src, full);
                 let mut out = std::vec![0u8; n];
                 copy_out_owned(slot, &mut out, full);
@@ -519,10 +522,8 @@ mod tests {
     #[test]
     fn zeroing_reaches_every_slot_word_at_either_width() {
         for n in [1usize, 2, 7, 8] {
-            let mut buf = [u64::MAX; 5];
-            let p = buf.as_mut_ptr().cast::<u8>();
-            // SAFETY: `buf` is valid for its 40 bytes, reached only through the region.
-            let r = unsafe { Region::from_raw_parts(p, 40) }.unwrap();
+            let buf = aligned();
+            let r = Region::new(&buf.0[..10]);
             // 8-byte aligned (64-bit view where the target has it) and 4 bytes off.
             for words in [&r.words()[..n], &r.words()[1..=n]] {
                 words

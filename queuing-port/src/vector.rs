@@ -34,20 +34,22 @@ const BLOCK: usize = 16;
 unsafe fn copy_blocks(dst: *mut u8, src: *const u8, n: usize) {
     debug_assert!(n >= BLOCK);
     let mut at = 0;
-    // Four blocks per `asm!` block: a 64-byte message is one block of code.
-    while n - at >= 4 * BLOCK {
-        // SAFETY: `at + 64 <= n`: both ranges are inside the `n` valid bytes.
-        unsafe { copy64(dst.add(at), src.add(at)) };
-        at += 4 * BLOCK;
-    }
-    while n - at >= BLOCK {
-        // SAFETY: `at + 16 <= n`.
-        unsafe { copy16(dst.add(at), src.add(at)) };
-        at += BLOCK;
-    }
-    if at < n {
-        // SAFETY: `n >= 16`, so `n - 16 .. n` is inside the valid bytes.
-        unsafe { copy16(dst.add(n - BLOCK), src.add(n - BLOCK)) };
+    // SAFETY: every move below covers `at..at + 64` or `at..at + 16` with that end at
+    // most `n` (the loop conditions), or `n - 16..n` with `n >= 16`: inside the `n`
+    // valid bytes of both sides (the caller's contract).
+    unsafe {
+        // Four blocks per `asm!` block: a 64-byte message is one block of code.
+        while n - at >= 4 * BLOCK {
+            copy64(dst.add(at), src.add(at));
+            at += 4 * BLOCK;
+        }
+        while n - at >= BLOCK {
+            copy16(dst.add(at), src.add(at));
+            at += BLOCK;
+        }
+        if at < n {
+            copy16(dst.add(n - BLOCK), src.add(n - BLOCK));
+        }
     }
 }
 
@@ -111,18 +113,19 @@ pub(crate) fn copy_in(dst: &[AtomicU32], src: &[u8]) -> bool {
         return false;
     }
     let to = dst.as_ptr().cast::<u8>().cast_mut();
-    if src.len() >= BLOCK {
-        // SAFETY: `src` holds `src.len()` bytes; the slot `room >= src.len()` bytes of
-        // `AtomicU32` (interior mutability: writable through a shared reference, and
-        // reached here only through `asm!`); the pointer's provenance covers the slice.
-        unsafe { copy_blocks(to, src.as_ptr(), src.len()) };
+    // A short message goes as one zero-padded block.
+    let mut padded = [0u8; BLOCK];
+    let (from, n) = if src.len() >= BLOCK {
+        (src.as_ptr(), src.len())
     } else {
-        // A short message: one block, zero padded.
-        let mut b = [0u8; BLOCK];
-        b[..src.len()].copy_from_slice(src);
-        // SAFETY: 16 bytes of `b`; `room >= 16` bytes of the slot, as above.
-        unsafe { copy16(to, b.as_ptr()) };
-    }
+        padded[..src.len()].copy_from_slice(src);
+        (padded.as_ptr(), BLOCK)
+    };
+    // SAFETY: `from` holds `n` readable bytes (`src`, or the 16 of `padded`); the slot
+    // holds `room >= n` bytes of `AtomicU32` (interior mutability: writable through a
+    // shared reference, and reached here only through `asm!`), and the pointer's
+    // provenance covers the slice.
+    unsafe { copy_blocks(to, from, n) };
     true
 }
 
@@ -135,16 +138,19 @@ pub(crate) fn copy_out(src: &[AtomicU32], dst: &mut [u8]) -> bool {
         return false;
     }
     let from = src.as_ptr().cast::<u8>();
-    if dst.len() >= BLOCK {
-        // SAFETY: `dst` is private and holds `dst.len()` bytes; the slot
-        // `room >= dst.len()` readable bytes, reached only through `asm!` here.
-        unsafe { copy_blocks(dst.as_mut_ptr(), from, dst.len()) };
+    let mut padded = [0u8; BLOCK];
+    let n = dst.len();
+    let (to, len) = if n >= BLOCK {
+        (dst.as_mut_ptr(), n)
     } else {
-        let mut b = [0u8; BLOCK];
-        // SAFETY: 16 writable bytes of `b`; `room >= 16` readable bytes of the slot.
-        unsafe { copy16(b.as_mut_ptr(), from) };
-        let n = dst.len();
-        dst.copy_from_slice(&b[..n]);
+        (padded.as_mut_ptr(), BLOCK)
+    };
+    // SAFETY: `to` is private and holds `len` writable bytes (`dst`, or the 16 of
+    // `padded`); the slot holds `room >= len` readable bytes, reached only through
+    // `asm!` here.
+    unsafe { copy_blocks(to, from, len) };
+    if n < BLOCK {
+        dst.copy_from_slice(&padded[..n]);
     }
     true
 }
