@@ -63,7 +63,11 @@ impl<L: FrameLink> Stack<L> {
     /// A stack with station address `mac` and the static IPv4 address and prefix `cidr`
     /// over `link` (default device settings); fails for a MAC smoltcp cannot use.
     pub fn new(link: L, mac: [u8; 6], cidr: Ipv4Cidr) -> Result<Self, SetupError> {
-        Self::with_config(link, &InterfaceConfig::ipv4(mac, cidr), DeviceConfig::default())
+        Self::with_config(
+            link,
+            &InterfaceConfig::ipv4(mac, cidr),
+            DeviceConfig::default(),
+        )
     }
 
     /// A stack from a full interface and device configuration.

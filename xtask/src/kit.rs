@@ -38,12 +38,53 @@ pub(crate) fn features(run: &mut Run) {
 /// each other's packages.
 pub(crate) fn package(run: &mut Run) {
     let crates = existing_lib_crates(run);
+    let names: Vec<&str> = crates.iter().map(|(p, _)| *p).collect();
+    forget_unpacked(&names);
+    // And last run's packages, temporary registry and build: cargo takes a registry
+    // crate of the same version as unchanged and would link last run's build of it.
+    let _ = fs::remove_dir_all("target/package");
     let mut c = cargo(&["package", "--allow-dirty"]);
     for (package, _) in &crates {
         c.args(["-p", package]);
     }
     c.env("CARGO_TARGET_DIR", "target/package");
     run.step("package: every library crate", c);
+}
+
+/// Removes the copies cargo unpacked from an earlier `cargo package` run's temporary
+/// registry (`$CARGO_HOME/registry/{src,cache}/-<hash>/<crate>-<version>`): cargo
+/// reuses an unpacked copy of the same name and version without looking at the new
+/// `.crate`, so the verification would build last run's sources.
+fn forget_unpacked(crates: &[&str]) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(home) = home else { return };
+    for sub in ["registry/src", "registry/cache"] {
+        let Ok(registries) = fs::read_dir(home.join(sub)) else {
+            continue;
+        };
+        // Local (temporary) registries are the ones without a host name: `-<hash>`.
+        for reg in registries
+            .flatten()
+            .filter(|r| r.file_name().to_string_lossy().starts_with('-'))
+        {
+            let Ok(entries) = fs::read_dir(reg.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let ours = crates.iter().any(|c| {
+                    name.strip_prefix(c)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|v| v.starts_with(|ch: char| ch.is_ascii_digit()))
+                });
+                if ours {
+                    let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+                }
+            }
+        }
+    }
 }
 
 /// `newest-deps`: a copy of the tracked files with its lock file updated to the newest
