@@ -102,7 +102,30 @@ impl<'r> HostilePeer<'r> {
         self.region.words().get(index..index.checked_add(2)?)
     }
 
-    /// Overwrite every word with `value`.
+    /// Overwrite every word of a queuing channel laid out by `geometry` with `value`,
+    /// each at the width the ports access it with: the control words and lengths as
+    /// 32-bit words, the data slots through [`poke_data`](Self::poke_data) (an odd last
+    /// word as a 32-bit word, as formatting writes it). Use this rather than
+    /// [`scribble`](Self::scribble) once the ports may have copied messages: racing or
+    /// not, atomics of different sizes on the same bytes are outside Rust's memory model
+    /// (Miri stops on them).
+    pub fn scribble_channel(&self, geometry: &Geometry, value: u32) {
+        let data = geometry.slot_word(0);
+        let words = self.region.words().len();
+        for i in 0..data.min(words) {
+            self.poke(i, value);
+        }
+        for i in (data..words).step_by(2) {
+            if i + 1 < words {
+                self.poke_data(i, u64::from(value) * 0x1_0000_0001);
+            } else {
+                self.poke(i, value);
+            }
+        }
+    }
+
+    /// Overwrite every word with `value` (32-bit stores: before the ports copied any
+    /// message, or for regions that are not queuing channels).
     pub fn scribble(&self, value: u32) {
         for w in self.region.words() {
             region::store(w, value, Ordering::Relaxed);

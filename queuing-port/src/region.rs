@@ -520,6 +520,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "stores 32-bit words, then zeroes them through the 64-bit view on purpose: Miri's weak-memory model cannot hold mixed-size atomics"
+    )]
     fn zeroing_reaches_every_slot_word_at_either_width() {
         for n in [1usize, 2, 7, 8] {
             let buf = aligned();

@@ -303,8 +303,8 @@ fn a_peer_forging_indices_and_lengths_gets_typed_errors() {
     ));
 
     // Everything scribbled: every call returns, typed.
-    a_to_b.scribble(u32::MAX);
-    b_to_a.scribble(0x8000_0001);
+    a_to_b.scribble_channel(&PAIR.geometry(), u32::MAX);
+    b_to_a.scribble_channel(&PAIR.geometry(), 0x8000_0001);
     for _ in 0..3 {
         let _ = a.try_send(b"x");
         let _ = a.try_receive(&mut buf);
@@ -339,7 +339,7 @@ proptest! {
     /// receivers (their index published at multiples of `batch` and on `flush`).
     #[test]
     fn a_pair_behaves_as_two_bounded_queues(
-        ops in prop::collection::vec(op(), 1..120),
+        ops in prop::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 120 }),
         two_regions in any::<bool>(),
         batch in prop_oneof![Just(1u32), Just(2u32)],
     ) {
@@ -454,7 +454,9 @@ proptest! {
     /// any time: side A never panics, and every call ends in success, `NOT_AVAILABLE` or
     /// a typed corruption error.
     #[test]
-    fn a_hostile_peer_only_causes_typed_errors(ops in prop::collection::vec(hostile(), 1..80)) {
+    fn a_hostile_peer_only_causes_typed_errors(
+        ops in prop::collection::vec(hostile(), 1..if cfg!(miri) { 16 } else { 80 }),
+    ) {
         let mem = words(PAIR.region_words());
         let mut a = PAIR.create(Region::new(&mem)).unwrap();
         let peer = HostilePeer::new(Region::new(&mem));
