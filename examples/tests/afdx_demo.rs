@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+use common::tshark;
+
 use partnet_examples::afdx_demo::{
     run, Options, MSG_LEN, UDP_AIR_DATA, UDP_COMMANDS, UDP_STATUS, VL_AIR_DATA, VL_COMMANDS,
     VL_STATUS,
@@ -57,19 +60,6 @@ fn without_failure_network_b_copies_are_all_redundant() {
     assert_eq!((r.commands.via_a, r.commands.via_b), (800, 0));
     assert_eq!(r.commands.redundant_b, 800);
     assert_eq!((r.status.via_a, r.status.redundant_b), (200, 200));
-}
-
-fn tshark() -> &'static str {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "tshark is not on PATH: install the Debian package `tshark` \
-         (apt-get install -y tshark; `cargo xtask test afdx` does it)"
-    );
-    "tshark"
 }
 
 /// The frames' fields as tshark decodes them.

@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+mod common;
+
 use partnet_examples::hosted::{run, spoofed_frame, Options, A_ECHOES, SPOOFS};
 use partnet_examples::service::{Plan, PORT_A, PORT_B};
 use vnet_switch::pcapng::Packets;
@@ -103,15 +105,7 @@ fn the_hosted_scenario_holds_and_the_pcap_shows_it() {
     }
     // tshark reads the same file: the drops with their port (interface), direction
     // and reason.
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "tshark is not on PATH: install the Debian package `tshark` (the test command does)"
-    );
-    let out = Command::new("tshark")
+    let out = Command::new(common::tshark())
         .arg("-r")
         .arg(&pcap)
         .args(["-Y", "frame.comment contains \"dropped\""])
