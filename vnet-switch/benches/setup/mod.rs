@@ -1,6 +1,6 @@
 //! The bench's switch: one uplink and `parts` partitions over recycling in-memory
 //! endpoints, and `copy_only`, its copies alone (shared by `benches/forward.rs` and
-//! `examples/forward_count.rs`).
+//! `benches/forward_count.rs`).
 use vnet_switch::mem::MemEndpoint;
 use vnet_switch::{MacAddress, PortConfig, Switch, SwitchBuilder, VlanSet};
 

@@ -6,13 +6,14 @@
 //! `setup::ports_budget`). Run it twice with different `polls` and divide the
 //! difference of the counts by the difference of the frames (the output's first number).
 //!
-//! `cargo run --release -p vnet-switch --example forward_count -- [len] [polls] [parts] [budget]`
+//! `cargo bench -p vnet-switch --bench forward_count -- [len] [polls] [parts] [budget]`
+//! (`--no-run` prints the binary's path, for `valgrind` and `time`).
 //!
 //! With `copy` instead of `parts`: the bench's `copy_only` (group `forward`), for
 //! comparisons of CPU time (`time`), which a loaded machine disturbs less than wall time.
 use std::hint::black_box;
 
-#[path = "../benches/setup/mod.rs"]
+#[path = "setup/mod.rs"]
 mod setup;
 
 fn run<const S: usize, const P: usize, const N: usize>(
@@ -30,7 +31,8 @@ fn run<const S: usize, const P: usize, const N: usize>(
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // `cargo bench` passes `--bench`; the rest are the positional arguments above.
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let len: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let polls: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let third = args.next();
