@@ -1,11 +1,14 @@
-//! Ports over the partnet channels, behind features:
+//! Ports over the partnet channels, each behind its feature (the modules listed below are
+//! those of the features enabled):
 //!
-//! * [`virtio_net`] (feature `virtqueue`): a virtio-net device backend; the partition runs
+//! * `virtio_net` (feature `virtqueue`): a virtio-net device backend; the partition runs
 //!   an ordinary virtio-net driver.
-//! * [`queuing`] (feature `queuing-port`): a pair of ARINC 653 queuing-port channels, one
+//! * `queuing` (feature `queuing-port`): a pair of ARINC 653 queuing-port channels, one
 //!   frame per message.
+//! * `vhost_user` (feature `vhost-user`, Linux): a vhost-user backend that serves a QEMU
+//!   guest's virtio-net device with the `virtio_net` port.
 //!
-//! Both copy ingress frames out of shared memory into private slots on `rx_take` (the
+//! They copy ingress frames out of shared memory into private slots on `rx_take` (the
 //! switch never reads memory a peer can write), check every bound on egress, count and
 //! type every refusal, and never panic on peer data.
 
