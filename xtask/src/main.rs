@@ -187,6 +187,20 @@ fn test_all(run: &mut Run, only: &[&str]) {
     }
     if want("nostd") {
         for (krate, dir) in existing_lib_crates(run) {
+            let build = |target: &str, features: &str| {
+                let mut c = cargo(&[
+                    "build",
+                    "--package",
+                    krate,
+                    "--lib",
+                    "--no-default-features",
+                ]);
+                c.args(["--target", target]);
+                if !features.is_empty() {
+                    c.args(["--features", features]);
+                }
+                c
+            };
             // The `defmt` feature only acts on bare-metal targets: build it there (with
             // `log` beside it), as a firmware that logs through defmt would.
             let manifest =
@@ -195,31 +209,13 @@ fn test_all(run: &mut Run, only: &[&str]) {
                 let target = EMBEDDED_TARGETS[1];
                 run.step(
                     &format!("no_std build {krate} with defmt and log ({target})"),
-                    cargo(&[
-                        "build",
-                        "--package",
-                        krate,
-                        "--lib",
-                        "--no-default-features",
-                        "--features",
-                        "defmt,log",
-                        "--target",
-                        target,
-                    ]),
+                    build(target, "defmt,log"),
                 );
             }
             for target in EMBEDDED_TARGETS {
                 run.step(
                     &format!("no_std build {krate} ({target})"),
-                    cargo(&[
-                        "build",
-                        "--package",
-                        krate,
-                        "--lib",
-                        "--no-default-features",
-                        "--target",
-                        target,
-                    ]),
+                    build(target, ""),
                 );
             }
         }
