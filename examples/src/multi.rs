@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use netstack_glue::QueuingLink;
 use nic_drivers::net::VirtioNet;
-use queuing_port::shm::SharedMemory;
+use queuing_port::shm::ShmFile;
 use queuing_port::{QueuingPortReceiver, QueuingPortSender};
 use vnet_switch::adapters::queuing::{QueuingEndpointError, QueuingPortEndpoint};
 use vnet_switch::NoTap;
@@ -153,7 +153,7 @@ fn names(prefix: &str) -> [String; 3] {
 }
 
 /// The shared-memory files, unlinked when dropped.
-struct Files(Vec<SharedMemory>);
+struct Files(Vec<ShmFile>);
 
 impl Drop for Files {
     fn drop(&mut self) {
@@ -295,9 +295,9 @@ pub fn run_service(exe: &Path, prefix: &str) -> Result<MultiReport, Failure> {
     let [nv, ntx, nrx] = names(prefix);
     let setup = |e: std::io::Error| fail("set-up", format!("shared memory: {e}"));
     let files = Files(vec![
-        SharedMemory::create(&nv, VIRTIO_REGION).map_err(setup)?,
-        SharedMemory::create(&ntx, CHANNEL.region_bytes()).map_err(setup)?,
-        SharedMemory::create(&nrx, CHANNEL.region_bytes()).map_err(setup)?,
+        ShmFile::create(&nv, VIRTIO_REGION).map_err(setup)?,
+        ShmFile::create(&ntx, CHANNEL.region_bytes()).map_err(setup)?,
+        ShmFile::create(&nrx, CHANNEL.region_bytes()).map_err(setup)?,
     ]);
     let view = volatile_view(&files.0[0]);
     let (regs, dma) = split_virtio(view).ok_or_else(|| fail("set-up", "virtio region"))?;
@@ -443,7 +443,7 @@ fn commands() -> Arc<AtomicU8> {
 pub fn run_a(prefix: &str) -> Result<(), String> {
     let plan = Plan::default();
     let [nv, _, _] = names(prefix);
-    let shm = SharedMemory::open(&nv).map_err(|e| format!("opening {nv}: {e}"))?;
+    let shm = ShmFile::open(&nv).map_err(|e| format!("opening {nv}: {e}"))?;
     let (regs, dma) = split_virtio(volatile_view(&shm)).ok_or("virtio region too small")?;
     let hal = ShmHal::new(dma);
     let transport = ShmTransport::new(regs).ok_or("register page")?;
@@ -458,8 +458,8 @@ pub fn run_a(prefix: &str) -> Result<(), String> {
 pub fn run_b(prefix: &str) -> Result<(), String> {
     let plan = Plan::default();
     let [_, ntx, nrx] = names(prefix);
-    let tx = SharedMemory::open(&ntx).map_err(|e| format!("opening {ntx}: {e}"))?;
-    let rx = SharedMemory::open(&nrx).map_err(|e| format!("opening {nrx}: {e}"))?;
+    let tx = ShmFile::open(&ntx).map_err(|e| format!("opening {ntx}: {e}"))?;
+    let rx = ShmFile::open(&nrx).map_err(|e| format!("opening {nrx}: {e}"))?;
     let (tx_region, rx_region) = (tx.region(), rx.region());
     let sender: QueuingPortSender<'_, MSG, DEPTH> =
         QueuingPortSender::attach(tx_region, &CHANNEL).map_err(|e| e.to_string())?;

@@ -2,11 +2,11 @@
 //! virtio region of the multi-process demo.
 #![allow(unsafe_code)]
 
-use queuing_port::shm::SharedMemory;
+use queuing_port::shm::ShmFile;
 use virtqueue::VolatileSlice;
 
 /// The whole mapping of `shm` as bytes.
-pub fn volatile_view(shm: &SharedMemory) -> VolatileSlice<'_> {
+pub fn volatile_view(shm: &ShmFile) -> VolatileSlice<'_> {
     let words = shm.region().words();
     let ptr = words.as_ptr().cast::<u8>().cast_mut();
     // SAFETY: `words` is the live, page-aligned shared mapping of `shm`, valid for reads

@@ -10,6 +10,7 @@ use crate::hal::HalError;
 /// documented as fatal leave the driver broken: every later data-path call returns
 /// [`Error::Broken`] until the driver is re-created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(all(feature = "defmt", target_os = "none"), derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// A virtqueue rule was broken (by the device: used id, used length, index jump —

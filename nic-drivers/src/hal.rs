@@ -31,6 +31,7 @@ pub enum BufferDirection {
 
 /// Why a [`Hal`] operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(all(feature = "defmt", target_os = "none"), derive(defmt::Format))]
 #[non_exhaustive]
 pub enum HalError {
     /// No DMA memory left for an allocation of `len` bytes.

@@ -55,6 +55,9 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+#[macro_use]
+mod event;
+
 mod dma_pool;
 pub mod e1000;
 mod error;

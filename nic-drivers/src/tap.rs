@@ -13,10 +13,15 @@
 //! private.
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::string::String;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::ioctl::{ioctl, opcode, Opcode, Updater};
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
 use crate::link::{
     FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress, NicControl,
@@ -25,51 +30,69 @@ use crate::link::{
 use crate::slots::{check_station_mac, check_tx_len, tx_len, RxPool};
 use crate::Error;
 
-/// `TUNSETIFF` = `_IOW('T', 202, int)`.
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-const IFF_TAP: libc::c_short = 0x0002;
-const IFF_NO_PI: libc::c_short = 0x1000;
+/// `TUNSETIFF` = `_IOW('T', 202, int)` (linux/if_tun.h).
+const TUNSETIFF: Opcode = opcode::write::<i32>(b'T', 202);
+/// `SIOCGIFFLAGS` (linux/sockios.h).
+const SIOCGIFFLAGS: Opcode = 0x8913;
+/// `IFF_TAP`, `IFF_NO_PI` (linux/if_tun.h).
+const IFF_TAP: i16 = 0x0002;
+const IFF_NO_PI: i16 = 0x1000;
+/// `IFF_UP`, `IFF_RUNNING` (linux/if.h).
+const IFF_UP: i16 = 0x0001;
+const IFF_RUNNING: i16 = 0x0040;
+/// `IFNAMSIZ`: an interface name with its terminating NUL.
+const IFNAMSIZ: usize = 16;
 /// Longest interface name (without the terminating NUL).
-pub const MAX_NAME_LEN: usize = libc::IFNAMSIZ - 1;
+pub const MAX_NAME_LEN: usize = IFNAMSIZ - 1;
 /// A private slot holds one byte more than the largest frame, to detect longer ones.
 const SLOT_LEN: usize = MAX_FRAME + 1;
 
 /// `struct ifreq` with the `ifr_flags` member of its union (40 bytes on 64-bit Linux).
 #[repr(C)]
 struct IfReq {
-    name: [libc::c_char; libc::IFNAMSIZ],
-    flags: libc::c_short,
+    name: [u8; IFNAMSIZ],
+    flags: i16,
     _pad: [u8; 22],
 }
 
 impl IfReq {
     fn new(name: &str) -> Self {
         let mut r = IfReq {
-            name: [0; libc::IFNAMSIZ],
+            name: [0; IFNAMSIZ],
             flags: 0,
             _pad: [0; 22],
         };
         for (d, s) in r.name.iter_mut().zip(name.bytes().take(MAX_NAME_LEN)) {
-            *d = s as libc::c_char;
+            *d = s;
         }
         r
     }
 
     fn name(&self) -> String {
-        let bytes: std::vec::Vec<u8> = self
-            .name
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
+        let len = self.name.iter().position(|&c| c == 0).unwrap_or(IFNAMSIZ);
+        String::from_utf8_lossy(&self.name[..len]).into_owned()
+    }
+
+    /// Runs the updater-style `ioctl` `OPCODE` on `fd` with this request.
+    ///
+    /// Only for the two requests of this module, whose argument is one `struct ifreq`.
+    fn ioctl<const OPCODE: Opcode>(&mut self, fd: impl AsFd) -> Result<(), Error> {
+        // SAFETY: `OPCODE` is TUNSETIFF or SIOCGIFFLAGS, both of which read and write
+        // exactly one `struct ifreq`, which `Self` is (repr(C), the kernel's size, checked
+        // by a test); `self` is borrowed mutably for the call only.
+        unsafe { ioctl(fd, Updater::<OPCODE, IfReq>::new(self)) }.map_err(os_error)
     }
 }
 
-fn last_os_error() -> Error {
+fn os_error(e: Errno) -> Error {
     Error::Os {
-        errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        errno: e.raw_os_error(),
     }
+}
+
+/// Errors after which a non-blocking call is simply tried again later.
+fn is_transient(e: Errno) -> bool {
+    e == Errno::AGAIN || e == Errno::INTR
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -107,32 +130,22 @@ impl<const R: usize, const T: usize> Tap<R, T> {
             });
         }
         check_station_mac(&mac)?;
-        // SAFETY: a NUL-terminated path literal; the result is checked.
-        let raw = unsafe {
-            libc::open(
-                c"/dev/net/tun".as_ptr(),
-                libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(last_os_error());
-        }
-        // SAFETY: `raw` is a descriptor we just opened and own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = rustix::fs::open(
+            "/dev/net/tun",
+            OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(os_error)?;
         let mut req = IfReq::new(name);
         req.flags = IFF_TAP | IFF_NO_PI;
-        // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which `req` is (repr(C),
-        // full size).
-        if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF, &mut req as *mut IfReq) } < 0 {
-            return Err(last_os_error());
-        }
-        // SAFETY: plain socket(2) call; the result is checked.
-        let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if s < 0 {
-            return Err(last_os_error());
-        }
-        // SAFETY: `s` is a descriptor we just opened and own.
-        let ctl = unsafe { OwnedFd::from_raw_fd(s) };
+        req.ioctl::<TUNSETIFF>(&fd)?;
+        let ctl = rustix::net::socket_with(
+            AddressFamily::INET,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(os_error)?;
         Ok(Tap {
             fd,
             ctl,
@@ -152,25 +165,20 @@ impl<const R: usize, const T: usize> Tap<R, T> {
     /// a helper thread enters it, creates the interface and returns; the descriptor keeps
     /// the interface in that namespace. The calling thread's namespace is not changed.
     pub fn open_in_namespace(netns: &Path, name: &str, mac: MacAddress) -> Result<Self, Error> {
-        let path =
-            CString::new(netns.as_os_str().as_encoded_bytes()).map_err(|_| Error::Unsupported {
+        if netns.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(Error::Unsupported {
                 what: "namespace path with a NUL byte",
-            })?;
+            });
+        }
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    // SAFETY: NUL-terminated path; the result is checked.
-                    let ns = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                    if ns < 0 {
-                        return Err(last_os_error());
-                    }
-                    // SAFETY: `ns` is a descriptor we just opened and own.
-                    let ns = unsafe { OwnedFd::from_raw_fd(ns) };
-                    // SAFETY: setns(2) on a namespace descriptor; it changes only this
-                    // helper thread, which ends right after.
-                    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-                        return Err(last_os_error());
-                    }
+                    let ns =
+                        rustix::fs::open(netns, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                            .map_err(os_error)?;
+                    // setns(2) changes only this helper thread, which ends right after.
+                    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))
+                        .map_err(os_error)?;
                     Self::open(name, mac).map(std::boxed::Box::new)
                 })
                 .join()
@@ -191,16 +199,11 @@ impl<const R: usize, const T: usize> Tap<R, T> {
         let Some(buf) = self.rx.buffer(slot) else {
             return Ok(None);
         };
-        // SAFETY: `buf` is a writable buffer of `SLOT_LEN` bytes we own.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), SLOT_LEN) };
-        if n < 0 {
-            let e = last_os_error();
-            return match e {
-                Error::Os { errno } if errno == libc::EAGAIN || errno == libc::EINTR => Ok(None),
-                e => Err(e),
-            };
+        match rustix::io::read(&self.fd, &mut buf[..SLOT_LEN]) {
+            Ok(n) => Ok(Some(n).filter(|&n| n > 0)),
+            Err(e) if is_transient(e) => Ok(None),
+            Err(e) => Err(os_error(e)),
         }
-        Ok(usize::try_from(n).ok().filter(|&n| n > 0))
     }
 
     /// Writes queued frames in order, at most `budget`; returns how many were written.
@@ -214,16 +217,13 @@ impl<const R: usize, const T: usize> Tap<R, T> {
                 continue;
             };
             let len = usize::from(len);
-            // SAFETY: `tx[b][..len]` is initialised memory we own (len <= MAX_FRAME).
-            let n = unsafe { libc::write(self.fd.as_raw_fd(), self.tx[b].as_ptr().cast(), len) };
-            if n < 0 {
-                match last_os_error() {
-                    Error::Os { errno } if errno == libc::EAGAIN || errno == libc::EINTR => break,
-                    e => {
-                        // The kernel refused this frame: drop it, keep the rest.
-                        self.pop_queue();
-                        return Err(e);
-                    }
+            match rustix::io::write(&self.fd, &self.tx[b][..len]) {
+                Ok(_) => {}
+                Err(e) if is_transient(e) => break,
+                Err(e) => {
+                    // The kernel refused this frame: drop it, keep the rest.
+                    self.pop_queue();
+                    return Err(os_error(e));
                 }
             }
             self.pop_queue();
@@ -266,19 +266,11 @@ impl<const R: usize, const T: usize> FrameLink for Tap<R, T> {
     /// Up when the interface is administratively up and running (`IFF_UP | IFF_RUNNING`).
     fn link_state(&mut self) -> LinkState {
         let mut req = IfReq::new(&self.name);
-        // SAFETY: SIOCGIFFLAGS reads the name and writes `ifr_flags` of one `ifreq`.
-        let r = unsafe {
-            libc::ioctl(
-                self.ctl.as_raw_fd(),
-                libc::SIOCGIFFLAGS,
-                &mut req as *mut IfReq,
-            )
-        };
-        let want = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        match r {
-            0 if req.flags & want == want => LinkState::Up,
-            0 => LinkState::Down,
-            _ => LinkState::Unknown,
+        let want = IFF_UP | IFF_RUNNING;
+        match req.ioctl::<SIOCGIFFLAGS>(&self.ctl) {
+            Ok(()) if req.flags & want == want => LinkState::Up,
+            Ok(()) => LinkState::Down,
+            Err(_) => LinkState::Unknown,
         }
     }
 
@@ -435,6 +427,7 @@ mod tests {
     #[test]
     fn ifreq_has_the_kernel_layout() {
         assert_eq!(core::mem::size_of::<IfReq>(), 40);
+        assert_eq!(TUNSETIFF, 0x4004_54ca, "_IOW('T', 202, int)");
         let r = IfReq::new("tap-partnet-long-name");
         assert_eq!(r.name(), "tap-partnet-lon", "truncated to 15 bytes");
     }

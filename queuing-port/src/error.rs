@@ -42,6 +42,7 @@ impl ReturnCode {
 /// channel. Every value read from the peer that fails validation ends up here.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(all(feature = "defmt", target_os = "none"), derive(defmt::Format))]
 pub enum RegionError {
     /// The region is shorter than the channel needs (in bytes).
     TooSmall {
@@ -167,8 +168,11 @@ impl Error {
     }
 }
 
+/// Every value the peer wrote that fails validation on a port operation becomes an error
+/// here (with the `log`/`defmt` features, also a `warn` event).
 impl From<RegionError> for Error {
     fn from(e: RegionError) -> Self {
+        event!(warn, "queuing-port: corrupt shared region: {}", e);
         Self::Corrupt(e)
     }
 }

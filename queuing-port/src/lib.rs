@@ -8,6 +8,9 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
+#[macro_use]
+mod event;
+
 pub mod blocking;
 pub mod config;
 mod error;

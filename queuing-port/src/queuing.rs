@@ -530,7 +530,7 @@ impl<'r> QueueReceiver<'r> {
     #[cold]
     fn bad_length(&mut self, len: u32, d: Dims) -> Error {
         self.consume(d);
-        Error::Corrupt(RegionError::LengthOutOfRange { len, max: d.max })
+        RegionError::LengthOutOfRange { len, max: d.max }.into()
     }
 
     /// The queue is empty: publish what we hold back (the source may be waiting).

@@ -1,29 +1,25 @@
 //! Hosted channels in a named shared-memory file (`/dev/shm`, or the temp directory),
 //! so two OS processes can be the two partitions.
 //!
-//! `std` has no memory mapping, hence the `libc` dependency for `mmap`/`munmap` only.
+//! `std` has no memory mapping: the file is mapped with `memmap2`'s raw mapping (no
+//! reference to the bytes is ever formed; the peer process writes them concurrently) and
+//! seen only through [`Region`]'s atomic words.
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::region::Region;
 
 /// A shared-memory file mapped read-write and shared.
 #[derive(Debug)]
-pub struct SharedMemory {
-    ptr: *mut u8,
-    len: usize,
+pub struct ShmFile {
+    map: MmapRaw,
     path: PathBuf,
 }
-
-// SAFETY: the mapping is plain memory that is only ever accessed through `Region`
-// (atomic words), which is safe to share and send between threads.
-unsafe impl Send for SharedMemory {}
-// SAFETY: as above; `&SharedMemory` only gives out `Region`s.
-unsafe impl Sync for SharedMemory {}
 
 fn path_of(name: &str) -> io::Result<PathBuf> {
     if name.is_empty() || name.contains('/') || name.contains('\0') {
@@ -41,7 +37,7 @@ fn path_of(name: &str) -> io::Result<PathBuf> {
     Ok(dir.join(name))
 }
 
-impl SharedMemory {
+impl ShmFile {
     /// Create (or truncate) the file `name` with `len` zeroed bytes and map it.
     pub fn create(name: &str, len: usize) -> io::Result<Self> {
         let path = path_of(name)?;
@@ -68,33 +64,17 @@ impl SharedMemory {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
         }
-        // SAFETY: a fresh shared mapping of an open file descriptor; the kernel picks
-        // the address; the result is checked against MAP_FAILED.
-        let ptr = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                f.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Self {
-            ptr: ptr.cast(),
-            len,
-            path,
-        })
+        let map = MmapOptions::new().len(len).map_raw(f)?;
+        Ok(Self { map, path })
     }
 
     /// The mapped bytes as a region (page aligned, so never misaligned).
     pub fn region(&self) -> Region<'_> {
-        // SAFETY: `ptr..ptr+len` is our live mapping for the lifetime of `&self`; it is
-        // only accessed through `Region` atomics here, and by the peer process.
-        match unsafe { Region::from_raw_parts(self.ptr, self.len) } {
+        // SAFETY: `as_mut_ptr()..+len()` is our live shared mapping, readable and writable,
+        // until `self` drops it, which the borrow of `&self` prevents while the region
+        // lives; this process accesses it only through `Region` atomics (and the peer
+        // process through its own mapping).
+        match unsafe { Region::from_raw_parts(self.map.as_mut_ptr(), self.map.len()) } {
             Ok(r) => r,
             Err(_) => Region::new(&[]),
         }
@@ -108,15 +88,5 @@ impl SharedMemory {
     /// Remove the file name (the mapping stays valid).
     pub fn unlink(&self) -> io::Result<()> {
         std::fs::remove_file(&self.path)
-    }
-}
-
-impl Drop for SharedMemory {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` is the mapping created in `map`, unmapped exactly once;
-        // no `Region` borrowed from `self` outlives it.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
     }
 }

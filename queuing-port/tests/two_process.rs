@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use queuing_port::mock::HostilePeer;
-use queuing_port::shm::SharedMemory;
+use queuing_port::shm::ShmFile;
 use queuing_port::{Error, Geometry, QueueReceiver, QueueSender, RegionError};
 
 const ROLE: &str = "QP_CHILD_ROLE";
@@ -69,7 +69,7 @@ fn child_process_entry() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
-    let shm = SharedMemory::open(&std::env::var(NAME).unwrap()).unwrap();
+    let shm = ShmFile::open(&std::env::var(NAME).unwrap()).unwrap();
     let mut rx = QueueReceiver::attach(shm.region(), &geometry()).unwrap();
     let mut buf = [0u8; 64];
     let deadline = Instant::now() + Duration::from_secs(50);
@@ -99,7 +99,7 @@ fn child_process_entry() {
 #[cfg_attr(miri, ignore = "processes and mmap")]
 fn messages_cross_processes() {
     let name = format!("partnet-qp-cross-{}", std::process::id());
-    let shm = SharedMemory::create(&name, geometry().region_bytes()).unwrap();
+    let shm = ShmFile::create(&name, geometry().region_bytes()).unwrap();
     geometry().format(&shm.region()).unwrap();
     let child = Reap(spawn_child("receiver", &name));
     let mut tx = QueueSender::attach(shm.region(), &geometry()).unwrap();
@@ -122,7 +122,7 @@ fn messages_cross_processes() {
 #[cfg_attr(miri, ignore = "processes and mmap")]
 fn scribbling_reader_cannot_crash_the_writer() {
     let name = format!("partnet-qp-scribble-{}", std::process::id());
-    let shm = SharedMemory::create(&name, geometry().region_bytes()).unwrap();
+    let shm = ShmFile::create(&name, geometry().region_bytes()).unwrap();
     geometry().format(&shm.region()).unwrap();
     let mut tx = QueueSender::attach(shm.region(), &geometry()).unwrap();
     for n in 0..8 {

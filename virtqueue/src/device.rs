@@ -117,7 +117,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        if e.is_fatal() {
+        if e.is_fatal() && !self.broken {
+            event!(
+                warn,
+                "virtqueue: split device queue broken by the driver: {}",
+                e
+            );
             self.broken = true;
         }
         e

@@ -301,6 +301,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
     }
 
     fn fail(&mut self, e: Error) -> Error {
+        if !self.broken {
+            event!(
+                warn,
+                "virtqueue: split driver queue broken by the device: {}",
+                e
+            );
+        }
         self.broken = true;
         e
     }

@@ -9,6 +9,7 @@ use core::fmt;
 /// call on that queue returns [`Error::Broken`] until it is reset (re-created). All other
 /// errors concern one chain only, and the queue goes on serving the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(all(feature = "defmt", target_os = "none"), derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     // ---- configuration (transport / integrator) ----

@@ -11,6 +11,9 @@
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
 
+#[macro_use]
+mod event;
+
 mod any;
 mod chain;
 mod device;

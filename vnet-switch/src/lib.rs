@@ -6,6 +6,9 @@
 extern crate alloc;
 
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
+#[macro_use]
+mod event;
+
 pub mod adapters;
 mod builder;
 mod error;

@@ -52,9 +52,10 @@ impl DropReason {
     }
 }
 
-impl fmt::Display for DropReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl DropReason {
+    /// The reason in a few words (also its `Display`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
             DropReason::Spoofed => "spoofed source address",
             DropReason::NoRoute => "no route",
             DropReason::Vlan => "VLAN violation",
@@ -64,7 +65,13 @@ impl fmt::Display for DropReason {
             DropReason::QueueFull => "queue full",
             DropReason::EtherType => "EtherType not allowed",
             DropReason::LinkControl => "link-control frame",
-        })
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -134,6 +141,11 @@ impl PortStats {
     #[inline(never)]
     pub(crate) fn fault<F: LinkFault>(&mut self, e: &F) {
         let kind = e.kind();
+        // The typed cause to `log`; its kind to `defmt` (which cannot print `Display`).
+        #[cfg(feature = "log")]
+        log::warn!("vnet-switch: link error: {}", e);
+        #[cfg(all(feature = "defmt", target_os = "none"))]
+        defmt::warn!("vnet-switch: link error: {}", kind.as_str());
         self.errors_by_kind[kind_index(kind)] += 1;
         self.last_error = Some(kind);
     }

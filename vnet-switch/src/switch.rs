@@ -584,6 +584,14 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
         src.stats.rx_frames += forwarded + dropped;
         src.stats.rx_bytes += bytes;
         src.stats.rx_forwarded += forwarded;
+        if dropped > 0 {
+            event!(
+                debug,
+                "vnet-switch: port {} dropped {} frames: queue full",
+                s,
+                dropped
+            );
+        }
         src.stats.rx_drops[DropReason::QueueFull.index()] += dropped;
         run
     }
@@ -647,7 +655,15 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
         port.stats.rx_bytes += len as u64;
         match verdict {
             Ok(_) => port.stats.rx_forwarded += 1,
-            Err(r) => port.stats.rx_drops[r.index()] += 1,
+            Err(r) => {
+                event!(
+                    debug,
+                    "vnet-switch: port {} dropped a frame: {}",
+                    s,
+                    r.as_str()
+                );
+                port.stats.rx_drops[r.index()] += 1;
+            }
         }
         port.ep.rx_release(slot);
         Step::Handled

@@ -186,19 +186,36 @@ fn test_all(run: &mut Run, only: &[&str]) {
         run.step("test", cargo(&["test", "--workspace", "--all-features"]));
     }
     if want("nostd") {
-        for (krate, _) in existing_lib_crates(run) {
+        for (krate, dir) in existing_lib_crates(run) {
+            let build = |target: &str, features: &str| {
+                let mut c = cargo(&[
+                    "build",
+                    "--package",
+                    krate,
+                    "--lib",
+                    "--no-default-features",
+                ]);
+                c.args(["--target", target]);
+                if !features.is_empty() {
+                    c.args(["--features", features]);
+                }
+                c
+            };
+            // The `defmt` feature only acts on bare-metal targets: build it there (with
+            // `log` beside it), as a firmware that logs through defmt would.
+            let manifest =
+                fs::read_to_string(Path::new(dir).join("Cargo.toml")).unwrap_or_default();
+            if manifest.contains("\ndefmt = [") {
+                let target = EMBEDDED_TARGETS[1];
+                run.step(
+                    &format!("no_std build {krate} with defmt and log ({target})"),
+                    build(target, "defmt,log"),
+                );
+            }
             for target in EMBEDDED_TARGETS {
                 run.step(
                     &format!("no_std build {krate} ({target})"),
-                    cargo(&[
-                        "build",
-                        "--package",
-                        krate,
-                        "--lib",
-                        "--no-default-features",
-                        "--target",
-                        target,
-                    ]),
+                    build(target, ""),
                 );
             }
         }

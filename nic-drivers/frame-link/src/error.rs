@@ -39,9 +39,10 @@ impl ErrorKind {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ErrorKind {
+    /// What the kind means, in a few words (also its `Display`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
             ErrorKind::Peer => "the peer broke the channel's rules",
             ErrorKind::Down => "the link is down",
             ErrorKind::FrameLength => "frame length not accepted",
@@ -49,7 +50,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadSlot => "not a handle of this link",
             ErrorKind::Unsupported => "not supported",
             ErrorKind::Other => "link error",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -251,8 +251,10 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
     }
 
     fn violation(&mut self, field: &'static str, value: u64) -> Error {
+        let e = Error::DeviceViolation { field, value };
+        event!(warn, "nic-drivers: e1000 device violation: {}", e);
         self.stats.device_errors = self.stats.device_errors.wrapping_add(1);
-        Error::DeviceViolation { field, value }
+        e
     }
 
     /// Takes back at most `budget` transmitted buffers; returns how many.

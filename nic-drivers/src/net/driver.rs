@@ -385,6 +385,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             }
         }
         if e.is_device_violation() {
+            event!(warn, "nic-drivers: virtio-net device violation: {}", e);
             self.stats.device_errors = self.stats.device_errors.wrapping_add(1);
         }
         e

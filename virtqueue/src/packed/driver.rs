@@ -288,6 +288,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> PackedDriverQueue<'m, M, N> {
     }
 
     fn fail(&mut self, e: Error) -> Error {
+        if !self.broken {
+            event!(
+                warn,
+                "virtqueue: packed driver queue broken by the device: {}",
+                e
+            );
+        }
         self.broken = true;
         e
     }

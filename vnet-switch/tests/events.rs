@@ -1,0 +1,47 @@
+//! Feature `log`: a dropped frame is reported at `debug` with its port and reason, and
+//! the frames after it are forwarded as before.
+#![cfg(feature = "log")]
+
+mod common;
+use common::*;
+use std::sync::Mutex;
+use vnet_switch::{DropReason, PortConfig, VlanSet};
+
+/// Every record logged in this test binary, as `LEVEL message`.
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        let line = format!("{} {}", r.level(), r.args());
+        RECORDS.lock().unwrap().push(line);
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_spoofed_frame_is_logged_with_its_port_and_reason() {
+    log::set_logger(&Capture).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let mut sw = build(&[
+        PortConfig::uplink(Some(1), VlanSet::new()),
+        PortConfig::partition(mac(1), 1),
+        PortConfig::partition(mac(2), 1),
+    ]);
+    inject(&mut sw, 1, &frame(mac(2), mac(0x63), 0x0800, b"I am someone else"));
+    let good = frame(mac(2), mac(1), 0x0800, b"honest");
+    inject(&mut sw, 1, &good);
+    sw.poll(0, 8);
+    assert_eq!(drain(&mut sw, 2), vec![good]);
+    assert_eq!(sw.stats(p(1)).unwrap().drops(DropReason::Spoofed), 1);
+
+    assert_eq!(
+        *RECORDS.lock().unwrap(),
+        ["DEBUG vnet-switch: port 1 dropped a frame: spoofed source address"]
+    );
+}
