@@ -33,7 +33,11 @@ fn a_spoofed_frame_is_logged_with_its_port_and_reason() {
         PortConfig::partition(mac(1), 1),
         PortConfig::partition(mac(2), 1),
     ]);
-    inject(&mut sw, 1, &frame(mac(2), mac(0x63), 0x0800, b"I am someone else"));
+    inject(
+        &mut sw,
+        1,
+        &frame(mac(2), mac(0x63), 0x0800, b"I am someone else"),
+    );
     let good = frame(mac(2), mac(1), 0x0800, b"honest");
     inject(&mut sw, 1, &good);
     sw.poll(0, 8);

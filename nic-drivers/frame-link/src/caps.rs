@@ -112,4 +112,13 @@ impl LinkState {
     pub const fn is_up(self) -> bool {
         !matches!(self, LinkState::Down)
     }
+
+    /// `"up"`, `"down"` or `"unknown"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Up => "up",
+            LinkState::Down => "down",
+            LinkState::Unknown => "unknown",
+        }
+    }
 }

@@ -97,6 +97,7 @@ pub struct E1000<'h, H: Hal, const RX: usize, const TX: usize> {
     tx_kick: bool,
     rctl: u32,
     stats: LinkStats,
+    link: crate::event::LinkWatch,
 }
 
 impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
@@ -150,6 +151,7 @@ impl<'h, H: Hal, const RX: usize, const TX: usize> E1000<'h, H, RX, TX> {
             tx_kick: false,
             rctl: RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_BSIZE_2048,
             stats: LinkStats::default(),
+            link: crate::event::LinkWatch::new(),
         };
         dev.start()?;
         Ok(dev)
@@ -406,11 +408,12 @@ impl<H: Hal, const RX: usize, const TX: usize> FrameLink for E1000<'_, H, RX, TX
     }
 
     fn link_state(&mut self) -> LinkState {
-        if self.regs.read32(STATUS as usize) & STATUS_LU != 0 {
+        let now = if self.regs.read32(STATUS as usize) & STATUS_LU != 0 {
             LinkState::Up
         } else {
             LinkState::Down
-        }
+        };
+        self.link.observe("e1000", now)
     }
 
     /// Writes the tail register once for the frames committed since the last call, then

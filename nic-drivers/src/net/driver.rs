@@ -106,6 +106,7 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) slot_free: [u16; R],
     pub(super) slot_free_len: u16,
     pub(super) stats: LinkStats,
+    pub(super) link: crate::event::LinkWatch,
     pub(super) broken: bool,
     /// Receive buffers reposted but not yet published.
     pub(super) rx_unpublished: u16,
@@ -292,6 +293,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             slot_free: core::array::from_fn(|i| i as u16),
             slot_free_len: u16::try_from(R).unwrap_or(u16::MAX),
             stats: LinkStats::default(),
+            link: crate::event::LinkWatch::new(),
             broken: false,
             rx_unpublished: 0,
             tx_unpublished: 0,
@@ -370,11 +372,12 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             return Ok(LinkState::Unknown);
         }
         let s = read_config_consistent(&mut self.transport, |t| t.read_config16(config::STATUS))?;
-        Ok(if s & config::STATUS_LINK_UP != 0 {
+        let now = if s & config::STATUS_LINK_UP != 0 {
             LinkState::Up
         } else {
             LinkState::Down
-        })
+        };
+        Ok(self.link.observe("virtio-net", now))
     }
 
     /// Count a device violation; fatal queue errors break the driver.
