@@ -1,12 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(unsafe_code)]
-// Some docs link to items of optional features; with such a feature off the link has
-// no target. The `doc` step checks every link with all features on.
-#![cfg_attr(
-    not(all(feature = "std", feature = "test-utils")),
-    allow(rustdoc::broken_intra_doc_links)
-)]
 
 #[cfg(any(test, feature = "alloc"))]
 extern crate alloc;
