@@ -29,7 +29,7 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let log = File::create(dir.join("stderr")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vswitchd"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_partnet-vswitchd"));
         for i in 0..vms {
             let sock = dir.join(format!("vm{i}.sock"));
             cmd.arg("--vm")

@@ -50,7 +50,6 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod daemon {
-    use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
     use std::process::ExitCode;
@@ -67,6 +66,8 @@ mod daemon {
     use vnet_switch::{
         DropReason, MacAddress, Mirror, PortConfig, PortId, RateLimit, Switch, SwitchBuilder,
     };
+
+    use partnet_examples::cli;
 
     use super::ports::{partition, InProcess, Kind, PartArg, Port};
 
@@ -108,14 +109,14 @@ mod daemon {
     }
 
     struct VmArg {
-        socket: String,
+        socket: std::path::PathBuf,
         mac: MacAddress,
     }
 
     struct Args {
         vms: Vec<VmArg>,
         parts: Vec<PartArg>,
-        pcap: Option<String>,
+        pcap: Option<std::path::PathBuf>,
         exit_after: Option<usize>,
         guest_memory: u64,
         hugetlbfs: bool,
@@ -139,7 +140,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                          faults on when the huge page pool is empty)
   --exit-after-transfers N
                          print the statistics and exit after N TCP transfers
-  --help                 this text";
+  -h, --help             this text";
 
     fn parse_mac(s: &str) -> Result<MacAddress, String> {
         let bytes: Vec<u8> = s
@@ -158,9 +159,46 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
         Ok(Ipv4Cidr::new(ip, len))
     }
 
-    /// The arguments; `None` for `--help`.
-    fn parse_args() -> Result<Option<Args>, String> {
-        let mut a = Args {
+    fn parse_vm(s: &str) -> Result<VmArg, String> {
+        let (socket, mac) = s.split_once(',').ok_or("expected SOCKET,MAC")?;
+        if socket.is_empty() {
+            return Err("no socket path".into());
+        }
+        Ok(VmArg {
+            socket: socket.into(),
+            mac: parse_mac(mac)?,
+        })
+    }
+
+    fn parse_part(kind: Kind, s: &str) -> Result<PartArg, String> {
+        let mut f = s.split(',');
+        let mac = parse_mac(f.next().unwrap_or(""))?;
+        let cidr = parse_cidr(f.next().ok_or("expected MAC,IP/PREFIX[,TCP_PORT]")?)?;
+        let tcp_port = match f.next() {
+            Some(p) => p.parse().map_err(|_| format!("bad TCP port {p}"))?,
+            None => 5000,
+        };
+        if f.next().is_some() {
+            return Err("expected MAC,IP/PREFIX[,TCP_PORT]".into());
+        }
+        Ok(PartArg {
+            kind,
+            mac: mac.0,
+            cidr,
+            tcp_port,
+        })
+    }
+
+    fn parse_mib(s: &str) -> Result<u64, String> {
+        let mib: u64 = s.parse().map_err(|_| "not a number of MiB")?;
+        mib.checked_mul(1 << 20)
+            .filter(|&b| b > 0)
+            .ok_or_else(|| "from 1 MiB to 2^44 MiB".into())
+    }
+
+    /// The arguments; `Err`: exit with that code (help shown, or a usage error told).
+    fn parse_args() -> Result<Args, ExitCode> {
+        let args = Args {
             vms: Vec::new(),
             parts: Vec::new(),
             pcap: None,
@@ -168,62 +206,42 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             guest_memory: DEFAULT_MEMORY_BUDGET,
             hugetlbfs: false,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--vm" => {
-                    let v = value()?;
-                    let (socket, mac) = v.split_once(',').ok_or("--vm SOCKET,MAC")?;
-                    a.vms.push(VmArg {
-                        socket: socket.to_string(),
-                        mac: parse_mac(mac)?,
-                    });
-                }
-                "--partition-a" | "--partition-b" => {
-                    let kind = if flag == "--partition-a" {
-                        Kind::Virtio
-                    } else {
-                        Kind::Queuing
-                    };
-                    if a.parts.iter().any(|p| p.kind == kind) {
-                        return Err(format!("{flag} given twice"));
+        cli::parse(
+            "partnet-vswitchd",
+            USAGE,
+            args,
+            |a, flag, p| {
+                match flag {
+                    "vm" => a.vms.push(cli::value(p, "--vm", parse_vm)?),
+                    flag @ ("partition-a" | "partition-b") => {
+                        let (flag, kind) = if flag == "partition-a" {
+                            ("--partition-a", Kind::Virtio)
+                        } else {
+                            ("--partition-b", Kind::Queuing)
+                        };
+                        if a.parts.iter().any(|p| p.kind == kind) {
+                            return Err(format!("{flag} given twice").into());
+                        }
+                        a.parts.push(cli::value(p, flag, |s| parse_part(kind, s))?);
                     }
-                    let v = value()?;
-                    let mut f = v.split(',');
-                    let mac = parse_mac(f.next().unwrap_or(""))?;
-                    let cidr = parse_cidr(f.next().ok_or(format!("{flag} MAC,IP/PREFIX"))?)?;
-                    let tcp_port = match f.next() {
-                        Some(p) => p.parse().map_err(|_| format!("bad port {p}"))?,
-                        None => 5000,
-                    };
-                    a.parts.push(PartArg {
-                        kind,
-                        mac: mac.0,
-                        cidr,
-                        tcp_port,
-                    });
+                    "pcap" => a.pcap = Some(cli::path(p)?),
+                    "guest-memory" => a.guest_memory = cli::value(p, "--guest-memory", parse_mib)?,
+                    "hugetlbfs" => a.hugetlbfs = true,
+                    "exit-after-transfers" => {
+                        a.exit_after = Some(cli::parsed(p, "--exit-after-transfers")?)
+                    }
+                    f => return Err(cli::unknown(f)),
                 }
-                "--pcap" => a.pcap = Some(value()?),
-                "--guest-memory" => {
-                    let mib: u64 = value()?.parse().map_err(|_| "bad --guest-memory MIB")?;
-                    a.guest_memory = mib
-                        .checked_mul(1 << 20)
-                        .filter(|&b| b > 0)
-                        .ok_or("bad --guest-memory MIB")?;
+                Ok(())
+            },
+            |a| {
+                if a.vms.len() + a.parts.len() > PORTS {
+                    Err(format!("at most {PORTS} ports (--vm and --partition-*)"))
+                } else {
+                    Ok(())
                 }
-                "--hugetlbfs" => a.hugetlbfs = true,
-                "--help" | "-h" => return Ok(None),
-                "--exit-after-transfers" => {
-                    a.exit_after = Some(value()?.parse().map_err(|_| "bad count")?)
-                }
-                _ => return Err(format!("unknown argument {flag}")),
-            }
-        }
-        if a.vms.len() + a.parts.len() > PORTS {
-            return Err(format!("at most {PORTS} ports"));
-        }
-        Ok(Some(a))
+            },
+        )
     }
 
     /// The monitor: every mirrored frame into a pcap file.
@@ -252,22 +270,15 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
 
     pub fn main() -> ExitCode {
         let args = match parse_args() {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                // A closed stdout (`| head`) is not an error worth a panic.
-                let _ = writeln!(std::io::stdout(), "{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            Err(e) => {
-                eprintln!("partnet-vswitchd: {e}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+            Ok(a) => a,
+            Err(code) => return code,
         };
         // The capture file first: a path that cannot be written is a usage error, told
         // before any socket is bound.
         let writer = match args.pcap.as_deref().map(|p| {
-            let sink = FileSink::create(p).map_err(|e| format!("cannot write {p}: {e}"))?;
-            PcapWriter::new(sink, 1600).map_err(|e| format!("cannot write {p}: {e:?}"))
+            let sink =
+                FileSink::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            PcapWriter::new(sink, 1600).map_err(|e| format!("cannot write {}: {e:?}", p.display()))
         }) {
             None => None,
             Some(Ok(w)) => Some(w),
@@ -276,6 +287,13 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 return ExitCode::FAILURE;
             }
         };
+        match &args.pcap {
+            Some(p) => eprintln!(
+                "monitor: every frame entering the switch into {}",
+                p.display()
+            ),
+            None => eprintln!("monitor: no capture (--pcap FILE to write one)"),
+        }
         install_signals();
         let start = StdInstant::now();
         let now_ns = || start.elapsed().as_nanos() as u64;
@@ -295,7 +313,10 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             let l = match UnixListener::bind(&vm.socket) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("partnet-vswitchd: cannot listen on {}: {e}", vm.socket);
+                    eprintln!(
+                        "partnet-vswitchd: cannot listen on {}: {e}",
+                        vm.socket.display()
+                    );
                     return ExitCode::FAILURE;
                 }
             };
@@ -312,7 +333,11 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 .expect("a valid VM port");
             names.names.push(format!("vm{i}"));
             names.macs.push(vm.mac);
-            eprintln!("vm{i}: listening on {} for MAC {}", vm.socket, vm.mac);
+            eprintln!(
+                "vm{i}: listening on {} for MAC {}",
+                vm.socket.display(),
+                vm.mac
+            );
         }
         let mut parts: Vec<Box<dyn InProcess>> = Vec::new();
         for p in &args.parts {
