@@ -4,7 +4,6 @@
 #![cfg(target_os = "linux")]
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
+use vnet_switch::adapters::vhost_user::mock::{get_features, header};
 use vnet_switch::adapters::vhost_user::OFFERED_FEATURES;
 
 /// The daemon with `vms` VM sockets in a directory of its own; killed on drop.
@@ -85,26 +85,6 @@ impl Drop for Daemon {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A vhost-user header: request, flags (version 1), body size.
-fn header(req: u32, size: u32) -> Vec<u8> {
-    let mut h = req.to_le_bytes().to_vec();
-    h.extend_from_slice(&1u32.to_le_bytes());
-    h.extend_from_slice(&size.to_le_bytes());
-    h
-}
-
-/// `GET_FEATURES` and its reply within `within`, or `None`.
-fn get_features(s: &mut UnixStream, within: Duration) -> Option<u64> {
-    s.set_read_timeout(Some(within)).unwrap();
-    s.write_all(&header(1, 0)).ok()?;
-    let mut reply = [0u8; 20];
-    s.read_exact(&mut reply).ok()?;
-    let code = u32::from_le_bytes(reply[..4].try_into().unwrap());
-    let flags = u32::from_le_bytes(reply[4..8].try_into().unwrap());
-    assert_eq!((code, flags & 0x4), (1, 0x4), "a GET_FEATURES reply");
-    Some(u64::from_le_bytes(reply[12..].try_into().unwrap()))
 }
 
 #[test]

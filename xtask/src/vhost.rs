@@ -66,7 +66,13 @@ pub fn vhost(run: &mut Run) {
     );
     if !run.step(
         "vhost: build partnet-vswitchd",
-        cargo(&["build", "-p", "partnet-examples", "--bin", "partnet-vswitchd"]),
+        cargo(&[
+            "build",
+            "-p",
+            "partnet-examples",
+            "--bin",
+            "partnet-vswitchd",
+        ]),
     ) {
         return;
     }

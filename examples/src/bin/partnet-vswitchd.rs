@@ -1,6 +1,7 @@
 //! `partnet-vswitchd`: the service partition of a Linux host whose partitions are QEMU
 //! virtual machines. One switch; each VM's virtio-net device is a vhost-user port (one
-//! Unix socket per VM, served by `vnet_switch::adapters::vhost_user`), next to the
+//! Unix socket per VM; the event loop is `vnet_switch::adapters::vhost_user::Server`,
+//! this program is its arguments and composition), next to the
 //! hosted demo's two smoltcp partitions in this process and a monitor pcap:
 //!
 //! * A (`--partition-a`): smoltcp on the nic-drivers virtio-net driver over the
@@ -50,8 +51,6 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod daemon {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixListener;
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant as StdInstant;
@@ -59,7 +58,7 @@ mod daemon {
     use netstack_glue::smoltcp;
     use smoltcp::wire::Ipv4Cidr;
     use vnet_switch::adapters::vhost_user::{
-        FdRole, VhostUserPort, WaitList, DEFAULT_MEMORY_BUDGET,
+        AsVhostUser, Server, ServerEvent, VhostUserPort, DEFAULT_MEMORY_BUDGET,
     };
     use vnet_switch::monitor::{Tap, TapEvent};
     use vnet_switch::pcap::{FileSink, PcapWriter};
@@ -70,6 +69,7 @@ mod daemon {
     use partnet_examples::cli;
 
     use super::ports::{partition, InProcess, Kind, PartArg, Port};
+    use super::sink::Transfer;
 
     /// Most ports of the switch.
     const PORTS: usize = 16;
@@ -264,8 +264,21 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
 
     fn vm_port(sw: &mut Sw, i: usize) -> &mut VhostUserPort {
         sw.endpoint_mut(PortId::new(i as u8))
-            .and_then(Port::vm_mut)
+            .and_then(Port::as_vhost_user)
             .expect("VM ports come first")
+    }
+
+    fn report_transfer(name: &str, x: &Transfer) {
+        let secs = x.seconds.max(1e-9);
+        eprintln!(
+            "{name}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
+            x.bytes,
+            x.fnv,
+            x.seconds,
+            x.bytes as f64 * 8.0 / secs / 1e6,
+            x.frames,
+            x.frames as f64 / secs
+        );
     }
 
     pub fn main() -> ExitCode {
@@ -307,21 +320,8 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             names: Vec::new(),
             macs: Vec::new(),
         };
-        let mut listeners = Vec::new();
+        let mut server = Server::new();
         for (i, vm) in args.vms.iter().enumerate() {
-            let _ = std::fs::remove_file(&vm.socket);
-            let l = match UnixListener::bind(&vm.socket) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!(
-                        "partnet-vswitchd: cannot listen on {}: {e}",
-                        vm.socket.display()
-                    );
-                    return ExitCode::FAILURE;
-                }
-            };
-            l.set_nonblocking(true).expect("a listening socket");
-            listeners.push(l);
             let mut cfg = PortConfig::partition(vm.mac, 1);
             cfg.max_frame = 1518;
             cfg.mirror = mirror;
@@ -329,8 +329,16 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             let vm_port = VhostUserPort::new(1514)
                 .with_memory_budget(args.guest_memory)
                 .with_hugetlbfs(args.hugetlbfs);
-            b.add_port(Port::Vm(Box::new(vm_port)), cfg)
+            let id = b
+                .add_port(Port::Vm(Box::new(vm_port)), cfg)
                 .expect("a valid VM port");
+            if let Err(e) = server.listen(id, &vm.socket) {
+                eprintln!(
+                    "partnet-vswitchd: cannot listen on {}: {e}",
+                    vm.socket.display()
+                );
+                return ExitCode::FAILURE;
+            }
             names.names.push(format!("vm{i}"));
             names.macs.push(vm.mac);
             eprintln!(
@@ -376,18 +384,10 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             }
         };
         let mut tap = PcapTap(writer, 0);
-        let vms = listeners.len();
+        let vms = args.vms.len();
         let mut transfers = 0usize;
-        let mut wait = WaitList::new();
-        let mut busy = false;
         while !STOP.load(Ordering::Relaxed) {
-            // Wait for a connection, a request, a kick or a stack timer. Each fd is
-            // tagged with its VM and role: a readiness is read as the fd that had it.
-            wait.clear();
-            for (i, l) in listeners.iter().enumerate() {
-                wait.add(i, FdRole::Listener, l.as_raw_fd());
-                wait.add_port(i, vm_port(&mut sw, i));
-            }
+            // Sleep no longer than the partitions' stacks may wait.
             let delay = parts
                 .iter_mut()
                 .filter_map(|s| s.poll_delay(now_ns()))
@@ -395,76 +395,35 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 .min()
                 .unwrap_or(10)
                 .min(10);
-            let timeout = if busy { 0 } else { delay };
-            if wait.wait(timeout).is_err() {
-                continue;
-            }
-            for (i, l) in listeners.iter().enumerate() {
-                if wait.is_ready(i, FdRole::Listener) {
-                    if let Ok((s, _)) = l.accept() {
-                        match vm_port(&mut sw, i).attach(s) {
-                            Ok(()) => eprintln!("{}: frontend connected", names.names[i]),
-                            Err(_) => eprintln!("{}: second frontend refused", names.names[i]),
+            // Forward until quiet (bounded: ROUNDS rounds of ROUND_BUDGET frames per
+            // wake-up). Each round: the partitions' stacks, then the switch (whose poll
+            // calls each port's housekeeping: a VM's calls and kicks, A's registers,
+            // B's channel).
+            let forward = |sw: &mut Sw| {
+                let mut moved = 0;
+                for _ in 0..ROUNDS {
+                    let t = now_ns();
+                    for s in &mut parts {
+                        if let Some(x) = s.poll(t) {
+                            transfers += 1;
+                            report_transfer(s.name(), &x);
                         }
                     }
-                }
-                // The socket that was waited on (a frontend accepted just now has not
-                // been: its requests are handled at the next wake-up).
-                let p = vm_port(&mut sw, i);
-                if wait.is_ready(i, FdRole::Socket) && p.is_connected() {
-                    // Drain the requests that are there (QEMU sends them in bursts).
-                    let was_running = p.is_running();
-                    if let Err(c) = p.handle_socket() {
-                        eprintln!("{}: {c}", names.names[i]);
-                    } else if !was_running && p.is_running() {
-                        let layout = match p.packed_rings() {
-                            Some(true) => "packed",
-                            _ => "split",
-                        };
-                        eprintln!("{}: rings running ({layout})", names.names[i]);
+                    let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
+                    moved += n;
+                    if n == 0 {
+                        break;
                     }
                 }
+                moved
+            };
+            let said = |port: PortId, event: ServerEvent| {
+                eprintln!("{}: {event}", names.names[port.index()]);
+            };
+            if let Err(e) = server.poll(&mut sw, delay, forward, said) {
+                eprintln!("partnet-vswitchd: wait failed: {e}");
+                return ExitCode::FAILURE;
             }
-            // Forward until quiet (bounded: ROUNDS rounds of ROUND_BUDGET frames per
-            // wake-up). Each
-            // round: the partitions' stacks, A's device reads its registers, the switch,
-            // then the partition ports' housekeeping (A publishes, B flushes).
-            let mut moved = 0;
-            for _ in 0..ROUNDS {
-                let t = now_ns();
-                for s in &mut parts {
-                    if let Some(x) = s.poll(t) {
-                        transfers += 1;
-                        let secs = x.seconds.max(1e-9);
-                        eprintln!(
-                            "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
-                            s.name(),
-                            x.bytes,
-                            x.fnv,
-                            x.seconds,
-                            x.bytes as f64 * 8.0 / secs / 1e6,
-                            x.frames,
-                            x.frames as f64 / secs
-                        );
-                    }
-                }
-                // Each port's housekeeping (a VM's calls and kicks, a partition's
-                // registers and channel) is its `service`, called by the poll.
-                let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
-                moved += n;
-                if n == 0 {
-                    break;
-                }
-            }
-            busy = false;
-            for i in 0..vms {
-                let p = vm_port(&mut sw, i);
-                if let Some(c) = p.take_cut_off() {
-                    eprintln!("{}: {c}", names.names[i]);
-                }
-                busy |= p.enable_notifications();
-            }
-            busy |= moved > 0;
             if args.exit_after.is_some_and(|n| transfers >= n) {
                 break;
             }

@@ -44,7 +44,12 @@
 //!
 //! # Driving it
 //!
-//! The integrator's event loop (one thread) waits on each port's fds (a [`WaitList`]
+//! [`Server`] is the event loop: it owns one listening socket per VM port, accepts a
+//! frontend on each, and runs the switch ([`Server::run_until`], or
+//! [`Server::poll`] one wake-up at a time with the integrator's own forwarding), telling
+//! each connection, start and cut-off ([`ServerEvent`]).
+//!
+//! An integrator's own event loop (one thread) waits on each port's fds (a [`WaitList`]
 //! keeps which fd is whose: [`WaitList::add_port`]), and:
 //! * socket readable → [`VhostUserPort::handle_socket`] (it also returns at once when
 //!   nothing is there);
@@ -67,13 +72,17 @@ mod active;
 mod control;
 mod error;
 mod memory;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
 mod request;
+mod server;
 mod sys;
 mod wait;
 
 pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
 pub use error::{CutOff, FdKind, Notifier, VhostUserError};
 pub use memory::{GuestMemory, RegionInfo, DEFAULT_MEMORY_BUDGET, MAX_REGIONS};
+pub use server::{AsVhostUser, Server, ServerEvent, IDLE_WAIT_MS, ROUNDS};
 pub use sys::wait_readable;
 pub use vhost::vhost_user::BackendReqHandler;
 pub use wait::{FdRole, WaitList};
