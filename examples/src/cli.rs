@@ -115,10 +115,13 @@ mod tests {
             "usage: t",
             Parser::from_args(args),
             &mut opts,
-            &mut |o: &mut (u64, Option<PathBuf>), flag: &str, p: &mut Parser| match flag {
-                "n" => Ok(o.0 = parsed(p, "--n")?),
-                "pcap" => Ok(o.1 = Some(path(p)?)),
-                f => Err(unknown(f)),
+            &mut |o: &mut (u64, Option<PathBuf>), flag: &str, p: &mut Parser| {
+                match flag {
+                    "n" => o.0 = parsed(p, "--n")?,
+                    "pcap" => o.1 = Some(path(p)?),
+                    f => return Err(unknown(f)),
+                }
+                Ok(())
             },
             |o| (o.0 < 100).then_some(()).ok_or("--n: at most 99".into()),
         );

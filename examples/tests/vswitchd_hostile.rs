@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process, Pid, Signal};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
 use vnet_switch::adapters::vhost_user::mock::{get_features, header};
@@ -57,11 +58,9 @@ impl Daemon {
         UnixStream::connect(self.sock(vm)).unwrap()
     }
 
-    fn signal(&self, sig: libc::c_int) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own child's pid; no memory is passed.
-        let r = unsafe { libc::kill(pid, sig) };
-        assert_eq!(r, 0);
+    fn signal(&self, sig: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32).expect("a child's pid is not 0");
+        kill_process(pid, sig).unwrap();
     }
 
     /// CPU time the daemon used so far (user + system), in clock ticks.
@@ -93,10 +92,10 @@ fn a_silent_frontend_does_not_freeze_the_daemon_for_the_other_vms() {
     for attempt in 0..3 {
         // Two frontends connect while the daemon is not looking (stopped), so both are
         // waiting at its next wake-up: VM 1's, then VM 0's, and neither says anything.
-        d.signal(libc::SIGSTOP);
+        d.signal(Signal::STOP);
         let vm1 = d.connect(1);
         let vm0 = d.connect(0);
-        d.signal(libc::SIGCONT);
+        d.signal(Signal::CONT);
         // A third VM is still accepted and served.
         let mut vm2 = d.connect(2);
         let features = get_features(&mut vm2, Duration::from_secs(5));
@@ -138,8 +137,7 @@ fn a_kicked_eventfd_of_rings_not_running_does_not_keep_the_daemon_busy() {
     // Over a second of otherwise idle time the daemon sleeps in its wait: its CPU time
     // is a small fraction of the wall time (a loop woken by the kick at every wait
     // would use all of one core).
-    // SAFETY: sysconf reads a constant; no memory is passed.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
     let (t0, c0) = (Instant::now(), d.cpu_ticks());
     thread::sleep(Duration::from_secs(1));
     let (t1, c1) = (Instant::now(), d.cpu_ticks());

@@ -57,6 +57,7 @@ mod daemon {
 
     use netstack_glue::smoltcp;
     use smoltcp::wire::Ipv4Cidr;
+    use vmm_sys_util::signal::register_signal_handler;
     use vnet_switch::adapters::vhost_user::{
         AsVhostUser, Server, ServerEvent, VhostUserPort, DEFAULT_MEMORY_BUDGET,
     };
@@ -94,18 +95,18 @@ mod daemon {
 
     static STOP: AtomicBool = AtomicBool::new(false);
 
-    extern "C" fn on_signal(_: libc::c_int) {
+    /// SIGINT and SIGTERM: stop at the next wake-up. Only stores to an atomic
+    /// (async-signal-safe).
+    extern "C" fn on_signal(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
         STOP.store(true, Ordering::Relaxed);
     }
 
-    fn install_signals() {
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            // SAFETY: the handler only stores to an atomic (async-signal-safe); the
-            // function pointer has the C ABI `signal` expects.
-            unsafe {
-                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
-            }
+    fn install_signals() -> Result<(), String> {
+        for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+            register_signal_handler(sig, on_signal)
+                .map_err(|e| format!("cannot handle {name}: {e}"))?;
         }
+        Ok(())
     }
 
     struct VmArg {
@@ -307,7 +308,10 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             ),
             None => eprintln!("monitor: no capture (--pcap FILE to write one)"),
         }
-        install_signals();
+        if let Err(e) = install_signals() {
+            eprintln!("partnet-vswitchd: {e}");
+            return ExitCode::FAILURE;
+        }
         let start = StdInstant::now();
         let now_ns = || start.elapsed().as_nanos() as u64;
 

@@ -15,8 +15,8 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
 use vnet_switch::adapters::vhost_user::{
-    wait_readable, CutOff, FdKind, GuestMemory, Notifier, RegionInfo, VhostUserError,
-    VhostUserPort, DEFAULT_MEMORY_BUDGET,
+    CutOff, FdKind, FdRole, GuestMemory, Notifier, RegionInfo, VhostUserError, VhostUserPort,
+    WaitList, DEFAULT_MEMORY_BUDGET,
 };
 
 use super::harness::*;
@@ -185,9 +185,10 @@ fn the_memory_budget_is_the_ports() {
 }
 
 fn readable(fd: RawFd) -> bool {
-    let mut ready = Vec::new();
-    wait_readable(&[fd], &mut ready, 0).unwrap();
-    ready[0]
+    let mut wait = WaitList::new();
+    wait.add(0, FdRole::Other, fd);
+    wait.wait(0).unwrap();
+    wait.is_ready(0, FdRole::Other)
 }
 
 #[test]
