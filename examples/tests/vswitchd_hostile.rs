@@ -120,7 +120,7 @@ fn a_silent_frontend_does_not_freeze_the_daemon_for_the_other_vms() {
 fn a_kicked_eventfd_of_rings_not_running_does_not_keep_the_daemon_busy() {
     let d = Daemon::start("kick", 1);
     let mut s = d.connect(0);
-    let kick = EventFd::new(libc::EFD_CLOEXEC).unwrap();
+    let kick = EventFd::new(vmm_sys_util::eventfd::EFD_CLOEXEC).unwrap();
     // SET_VRING_KICK (12) for queue 0 with the eventfd attached; nothing else set up.
     let mut m = header(12, 8);
     m.extend_from_slice(&0u64.to_le_bytes());
