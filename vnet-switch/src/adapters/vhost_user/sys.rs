@@ -1,8 +1,8 @@
 //! The few system calls of the backend, through `rustix`: mapping a guest memory region
 //! from its file, telling what kind of file a received fd is, waiting on fds, and
 //! signalling / draining eventfds. Every `unsafe` of the adapter's system side is here:
-//! the mapping (its lifetime is ours to keep: `mmap`, `munmap`, the views into it) and
-//! the wait on the raw fds of a [`WaitList`](super::WaitList).
+//! the views into a guest memory mapping (whose lifetime is ours to keep; the mapping
+//! itself is memmap2's) and the wait on the raw fds of a [`WaitList`](super::WaitList).
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -12,23 +12,16 @@ use std::os::unix::ffi::OsStrExt;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{OFlags, SealFlags};
-use rustix::mm::{MapFlags, ProtFlags};
 use rustix::net::RecvFlags;
 
 use super::error::FdKind;
 
-/// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
+/// A shared, read-write mapping of `len` bytes of a file (memmap2's raw mapping: it
+/// hands out a pointer, never a reference), unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    ptr: *mut u8,
-    len: usize,
+    map: memmap2::MmapRaw,
 }
-
-// SAFETY: the mapping is plain shared memory; every access goes through volatile copies
-// (`virtqueue::VolatileSlice`), so moving or sharing the owner between threads is sound.
-unsafe impl Send for Mapping {}
-// SAFETY: as above: no `&[u8]` to the bytes is ever created.
-unsafe impl Sync for Mapping {}
 
 impl Mapping {
     /// Map `len` bytes of `file` from `offset` (`MAP_SHARED`, read-write); `offset` must
@@ -37,28 +30,16 @@ impl Mapping {
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
-        // SAFETY: a fresh mapping at an address the kernel chooses (null hint, no
-        // MAP_FIXED): no existing memory is affected. The fd is borrowed from `file` for
-        // the call; an error is returned as one, never as a pointer.
-        let ptr = unsafe {
-            rustix::mm::mmap(
-                core::ptr::null_mut(),
-                len,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::SHARED,
-                file,
-                offset,
-            )
-        }?;
-        Ok(Mapping {
-            ptr: ptr.cast(),
-            len,
-        })
+        let map = memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .map_raw(file)?;
+        Ok(Mapping { map })
     }
 
     /// The bytes mapped.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     /// A volatile view of `len` bytes at `offset`, or `None` when outside the mapping.
@@ -70,22 +51,17 @@ impl Mapping {
         len: usize,
     ) -> Option<virtqueue::VolatileSlice<'static>> {
         let end = offset.checked_add(len)?;
-        if end > self.len || len == 0 {
+        if end > self.map.len() || len == 0 {
             return None;
         }
         // SAFETY: `offset..offset + len` lies inside the live mapping (checked above); the
-        // mapping is read-write; the slice is only used through volatile accesses, and its
-        // owner (`GuestMemory`) drops it before this mapping (field order there).
-        Some(unsafe { virtqueue::VolatileSlice::from_raw_parts(self.ptr.add(offset), len) })
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly what mmap returned; no view outlives the
-        // mapping (the owner drops views first). A failure leaves the mapping in place
-        // (a leak, never a dangling view).
-        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+        // mapping is read-write and shared memory only ever accessed through volatile
+        // copies (no `&[u8]` to it exists); the view's owner (`GuestMemory`) drops it
+        // before this mapping (field order there). The region's memfd is sealed against
+        // shrinking (checked before mapping), so no page of it can vanish (`SIGBUS`).
+        Some(unsafe {
+            virtqueue::VolatileSlice::from_raw_parts(self.map.as_mut_ptr().add(offset), len)
+        })
     }
 }
 
