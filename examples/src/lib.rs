@@ -11,6 +11,7 @@
 
 pub mod afdx_demo;
 pub mod checks;
+pub mod cli;
 pub mod hosted;
 pub mod multi;
 pub mod node;

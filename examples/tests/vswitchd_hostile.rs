@@ -4,7 +4,6 @@
 #![cfg(target_os = "linux")]
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -12,8 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process, Pid, Signal};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
+use vnet_switch::adapters::vhost_user::mock::{get_features, header};
 use vnet_switch::adapters::vhost_user::OFFERED_FEATURES;
 
 /// The daemon with `vms` VM sockets in a directory of its own; killed on drop.
@@ -29,7 +30,7 @@ impl Daemon {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let log = File::create(dir.join("stderr")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vswitchd"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_partnet-vswitchd"));
         for i in 0..vms {
             let sock = dir.join(format!("vm{i}.sock"));
             cmd.arg("--vm")
@@ -57,11 +58,9 @@ impl Daemon {
         UnixStream::connect(self.sock(vm)).unwrap()
     }
 
-    fn signal(&self, sig: libc::c_int) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own child's pid; no memory is passed.
-        let r = unsafe { libc::kill(pid, sig) };
-        assert_eq!(r, 0);
+    fn signal(&self, sig: Signal) {
+        let pid = Pid::from_raw(self.child.id() as i32).expect("a child's pid is not 0");
+        kill_process(pid, sig).unwrap();
     }
 
     /// CPU time the daemon used so far (user + system), in clock ticks.
@@ -87,36 +86,16 @@ impl Drop for Daemon {
     }
 }
 
-/// A vhost-user header: request, flags (version 1), body size.
-fn header(req: u32, size: u32) -> Vec<u8> {
-    let mut h = req.to_le_bytes().to_vec();
-    h.extend_from_slice(&1u32.to_le_bytes());
-    h.extend_from_slice(&size.to_le_bytes());
-    h
-}
-
-/// `GET_FEATURES` and its reply within `within`, or `None`.
-fn get_features(s: &mut UnixStream, within: Duration) -> Option<u64> {
-    s.set_read_timeout(Some(within)).unwrap();
-    s.write_all(&header(1, 0)).ok()?;
-    let mut reply = [0u8; 20];
-    s.read_exact(&mut reply).ok()?;
-    let code = u32::from_le_bytes(reply[..4].try_into().unwrap());
-    let flags = u32::from_le_bytes(reply[4..8].try_into().unwrap());
-    assert_eq!((code, flags & 0x4), (1, 0x4), "a GET_FEATURES reply");
-    Some(u64::from_le_bytes(reply[12..].try_into().unwrap()))
-}
-
 #[test]
 fn a_silent_frontend_does_not_freeze_the_daemon_for_the_other_vms() {
     let d = Daemon::start("silent", 3);
     for attempt in 0..3 {
         // Two frontends connect while the daemon is not looking (stopped), so both are
         // waiting at its next wake-up: VM 1's, then VM 0's, and neither says anything.
-        d.signal(libc::SIGSTOP);
+        d.signal(Signal::STOP);
         let vm1 = d.connect(1);
         let vm0 = d.connect(0);
-        d.signal(libc::SIGCONT);
+        d.signal(Signal::CONT);
         // A third VM is still accepted and served.
         let mut vm2 = d.connect(2);
         let features = get_features(&mut vm2, Duration::from_secs(5));
@@ -141,7 +120,7 @@ fn a_silent_frontend_does_not_freeze_the_daemon_for_the_other_vms() {
 fn a_kicked_eventfd_of_rings_not_running_does_not_keep_the_daemon_busy() {
     let d = Daemon::start("kick", 1);
     let mut s = d.connect(0);
-    let kick = EventFd::new(libc::EFD_CLOEXEC).unwrap();
+    let kick = EventFd::new(vmm_sys_util::eventfd::EFD_CLOEXEC).unwrap();
     // SET_VRING_KICK (12) for queue 0 with the eventfd attached; nothing else set up.
     let mut m = header(12, 8);
     m.extend_from_slice(&0u64.to_le_bytes());
@@ -158,8 +137,7 @@ fn a_kicked_eventfd_of_rings_not_running_does_not_keep_the_daemon_busy() {
     // Over a second of otherwise idle time the daemon sleeps in its wait: its CPU time
     // is a small fraction of the wall time (a loop woken by the kick at every wait
     // would use all of one core).
-    // SAFETY: sysconf reads a constant; no memory is passed.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
     let (t0, c0) = (Instant::now(), d.cpu_ticks());
     thread::sleep(Duration::from_secs(1));
     let (t1, c1) = (Instant::now(), d.cpu_ticks());

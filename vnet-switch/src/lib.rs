@@ -5,10 +5,10 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 #[macro_use]
 mod event;
 
+#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 pub mod adapters;
 mod builder;
 mod error;

@@ -11,7 +11,9 @@
 //! outside memory, a state the ring size makes wrong). Resources: a silent, closed or
 //! oversized frontend never blocks the port; memory tables map only their pages, within
 //! the port's budget; kick fds are waited on only while the rings run and drained whole;
-//! fds of the wrong kind (pipes, sockets, files, semaphore eventfds) are refused.
+//! fds of the wrong kind (pipes, sockets, files, semaphore eventfds) are refused. The
+//! `Server` event loop over real sockets: a hostile frontend is cut off while the other
+//! VM goes on, and its socket accepts a new one.
 #![cfg(all(feature = "vhost-user", target_os = "linux"))]
 #![cfg_attr(miri, allow(unused))]
 
@@ -22,6 +24,8 @@ mod harness;
 mod packed;
 #[path = "vhost_user/resources.rs"]
 mod resources;
+#[path = "vhost_user/server.rs"]
+mod server;
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -1,5 +1,5 @@
 //! Step `vhost`: real Linux guests under QEMU (TCG) on the vhost-user backend of
-//! `partnet-vswitchd` (examples/src/bin/vswitchd.rs).
+//! `partnet-vswitchd` (examples/src/bin/partnet-vswitchd.rs).
 //!
 //! 1. QEMU (`qemu-system-x86_64`) is installed when missing (`apt-get update`, then
 //!    `apt-get install -y --no-install-recommends qemu-system-x86`, as root).
@@ -66,7 +66,13 @@ pub fn vhost(run: &mut Run) {
     );
     if !run.step(
         "vhost: build partnet-vswitchd",
-        cargo(&["build", "-p", "partnet-examples", "--bin", "vswitchd"]),
+        cargo(&[
+            "build",
+            "-p",
+            "partnet-examples",
+            "--bin",
+            "partnet-vswitchd",
+        ]),
     ) {
         return;
     }
@@ -364,7 +370,7 @@ fn scenario(guest: &Guest) -> Result<String, String> {
     let mut procs = Procs::default();
 
     // The backend first: QEMU is the socket client.
-    let mut cmd = Command::new("target/debug/vswitchd");
+    let mut cmd = Command::new("target/debug/partnet-vswitchd");
     for vm in &VMS {
         cmd.arg("--vm")
             .arg(format!("{}/{}.sock,{}", rundir.display(), vm.name, vm.mac));

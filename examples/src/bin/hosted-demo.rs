@@ -1,52 +1,40 @@
 //! The hosted four-partition demo: `cargo run --release -p partnet-examples --bin hosted-demo
 //! [-- --pcap PATH]`. See the crate README.
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use partnet_examples::cli;
 use partnet_examples::hosted::{render, run, Options};
 
-const USAGE: &str = "usage: hosted-demo [--pcap PATH] [--tap NAME [--peer IPV4] [--serve SECONDS]]";
-
-/// The options; `None` for `--help`.
-fn parse() -> Result<Option<Options>, String> {
-    let mut opts = Options::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--pcap" => {
-                opts.pcap = PathBuf::from(args.next().ok_or("--pcap needs a path")?);
-            }
-            "--tap" => opts.tap = Some(args.next().ok_or("--tap needs a device name")?),
-            "--peer" => {
-                let v = args.next().ok_or("--peer needs an IPv4 address")?;
-                opts.peer = v
-                    .parse()
-                    .map_err(|_| format!("--peer: `{v}` is not an IPv4 address"))?;
-            }
-            "--serve" => {
-                let v = args.next().ok_or("--serve needs seconds")?;
-                opts.serve_secs = v
-                    .parse()
-                    .map_err(|_| format!("--serve: `{v}` is not a number"))?;
-            }
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
-    }
-    Ok(Some(opts))
-}
+const USAGE: &str = "\
+usage: hosted-demo [--pcap PATH] [--tap NAME [--peer IPV4] [--serve SECONDS]]
+  --pcap PATH        write the monitor port's capture to PATH (pcapng, default
+                     monitor.pcapng)
+  --tap NAME         the uplink is the Linux TAP device NAME (the kernel is the outside
+                     host; needs CAP_NET_ADMIN or a device set up for this user)
+  --peer IPV4        the Linux side's address on the TAP device (default 10.0.0.1)
+  --serve SECONDS    with --tap: keep serving for SECONDS after the checks (default 30)
+  -h, --help         this text";
 
 fn main() -> ExitCode {
-    let opts = match parse() {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+    let parsed = cli::parse(
+        "hosted-demo",
+        USAGE,
+        Options::default(),
+        |o, flag, p| {
+            match flag {
+                "pcap" => o.pcap = cli::path(p)?,
+                "tap" => o.tap = Some(cli::parsed(p, "--tap")?),
+                "peer" => o.peer = cli::parsed(p, "--peer")?,
+                "serve" => o.serve_secs = cli::parsed(p, "--serve")?,
+                f => return Err(cli::unknown(f)),
+            }
+            Ok(())
+        },
+        |_| Ok(()),
+    );
+    let opts = match parsed {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     println!(
         "partnet hosted demo: service partition (vnet-switch), A (virtio-net over shared memory), B (queuing-port pair), {}",

@@ -3,41 +3,53 @@
 //! (`--role a|b --shm PREFIX`). See the crate README.
 use std::process::ExitCode;
 
+use partnet_examples::cli;
 use partnet_examples::multi::{current_exe, default_prefix, run_a, run_b, run_service};
 
-const USAGE: &str = "usage: multi-process [--role a|b --shm PREFIX]  (without arguments: the service partition, which starts A and B itself)";
+const USAGE: &str = "\
+usage: multi-process [--role a|b --shm PREFIX]
+  without arguments: the service partition, which starts A and B itself as child
+  processes of this program and checks them
+  --role a|b      run as partition A or B (what the service partition starts)
+  --shm PREFIX    the /dev/shm name prefix of the channels (default: one per process id)
+  -h, --help      this text";
+
+/// Which partition a child process is.
+#[derive(Clone, Copy)]
+enum Role {
+    A,
+    B,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--role" | "--shm" if it.next().is_some() => {}
-            "--role" | "--shm" => {
-                eprintln!("{a} needs a value\n{USAGE}");
-                return ExitCode::from(2);
+    let parsed = cli::parse(
+        "multi-process",
+        USAGE,
+        (None, None),
+        |(role, shm): &mut (Option<Role>, Option<String>), flag, p| {
+            match flag {
+                "role" => {
+                    *role = Some(cli::value(p, "--role", |s| match s {
+                        "a" => Ok(Role::A),
+                        "b" => Ok(Role::B),
+                        _ => Err("a role is `a` or `b`"),
+                    })?)
+                }
+                "shm" => *shm = Some(cli::parsed(p, "--shm")?),
+                f => return Err(cli::unknown(f)),
             }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("unknown argument `{other}`\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
+            Ok(())
+        },
+        |_| Ok(()),
+    );
+    let (role, shm) = match parsed {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let prefix = arg("--shm").unwrap_or_else(default_prefix);
-    let r = match arg("--role").as_deref() {
-        Some("a") => run_a(&prefix),
-        Some("b") => run_b(&prefix),
-        Some(other) => Err(format!("unknown role `{other}` (a or b)")),
+    let prefix = shm.unwrap_or_else(default_prefix);
+    let r = match role {
+        Some(Role::A) => run_a(&prefix),
+        Some(Role::B) => run_b(&prefix),
         None => {
             println!("partnet multi-process demo: service partition (this process), A and B as child processes over /dev/shm");
             match current_exe().and_then(|exe| run_service(&exe, &prefix)) {

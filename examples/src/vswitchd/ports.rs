@@ -18,7 +18,7 @@ use queuing_port::{AtomicU32, Region};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Cidr;
 use virtqueue::{MemoryRegion, OwnedMemory};
-use vnet_switch::adapters::vhost_user::VhostUserPort;
+use vnet_switch::adapters::vhost_user::{AsVhostUser, VhostUserPort};
 use vnet_switch::frame_link::link_enum;
 
 use super::sink::{TcpSink, Transfer};
@@ -40,9 +40,8 @@ link_enum! {
     pub enum PortError;
 }
 
-impl Port {
-    /// The VM port, if this is one.
-    pub fn vm_mut(&mut self) -> Option<&mut VhostUserPort> {
+impl AsVhostUser for Port {
+    fn as_vhost_user(&mut self) -> Option<&mut VhostUserPort> {
         match self {
             Port::Vm(v) => Some(v),
             Port::Other(_) => None,

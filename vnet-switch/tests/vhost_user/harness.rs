@@ -5,12 +5,14 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rustix::fs::{MemfdFlags, SealFlags};
 
 use super::common::{frame, mac};
 use vhost::vhost_user::message::VhostUserProtocolFeatures;
@@ -204,20 +206,19 @@ pub(crate) struct Guest {
 /// Guest RAM as QEMU's memory-backend-memfd makes it: sized, then sealed against
 /// growing and shrinking (unless `seal` is false: a hostile frontend's file).
 pub(crate) fn memfd(len: u64, seal: bool) -> File {
-    let name = c"partnet-guest";
-    // SAFETY: a valid NUL-terminated name; the returned fd (checked) is owned by `File`.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_ALLOW_SEALING) };
-    assert!(fd >= 0, "memfd_create failed");
-    // SAFETY: `fd` is a fresh fd owned by nobody else.
-    let file = unsafe { File::from_raw_fd(fd) };
-    file.set_len(len).unwrap();
+    memfd_on(MemfdFlags::empty(), len, seal).expect("memfd_create failed")
+}
+
+/// A memfd of `len` bytes with `flags` (e.g. `HUGETLB`), sealed against shrinking and
+/// growing if `seal`.
+pub(crate) fn memfd_on(flags: MemfdFlags, len: u64, seal: bool) -> std::io::Result<File> {
+    let fd = rustix::fs::memfd_create(c"partnet-guest", flags | MemfdFlags::ALLOW_SEALING)?;
+    let file = File::from(fd);
+    file.set_len(len)?;
     if seal {
-        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
-        // SAFETY: fcntl on the valid fd owned by `file`; no memory is passed.
-        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) };
-        assert_eq!(r, 0);
+        rustix::fs::fcntl_add_seals(&file, SealFlags::SHRINK | SealFlags::GROW)?;
     }
-    file
+    Ok(file)
 }
 
 impl Guest {

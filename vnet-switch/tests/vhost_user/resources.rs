@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread;
@@ -15,8 +15,8 @@ use vhost::{VhostBackend, VhostUserMemoryRegionInfo};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::sock_ctrl_msg::ScmSocket;
 use vnet_switch::adapters::vhost_user::{
-    wait_readable, CutOff, FdKind, GuestMemory, Notifier, RegionInfo, VhostUserError,
-    VhostUserPort, DEFAULT_MEMORY_BUDGET,
+    CutOff, FdKind, FdRole, GuestMemory, Notifier, RegionInfo, VhostUserError, VhostUserPort,
+    WaitList, DEFAULT_MEMORY_BUDGET,
 };
 
 use super::harness::*;
@@ -185,9 +185,10 @@ fn the_memory_budget_is_the_ports() {
 }
 
 fn readable(fd: RawFd) -> bool {
-    let mut ready = Vec::new();
-    wait_readable(&[fd], &mut ready, 0).unwrap();
-    ready[0]
+    let mut wait = WaitList::new();
+    wait.add(0, FdRole::Other, fd);
+    wait.wait(0).unwrap();
+    wait.is_ready(0, FdRole::Other)
 }
 
 #[test]
@@ -234,11 +235,8 @@ fn raw_with_fds(s: &UnixStream, req: u32, body: &[u8], fds: &[RawFd]) {
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two fds pipe(2) writes.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: two fresh fds owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    let (r, w) = std::io::pipe().unwrap();
+    (r.into(), w.into())
 }
 
 #[test]
@@ -251,7 +249,7 @@ fn fds_of_the_wrong_kind_are_refused_before_use() {
     let (pipe_r, _pipe_w) = pipe();
     let (sock, _sock_peer) = UnixStream::pair().unwrap();
     let eventfd = EventFd::new(0).unwrap();
-    let semaphore = EventFd::new(libc::EFD_SEMAPHORE).unwrap();
+    let semaphore = EventFd::new(vmm_sys_util::eventfd::EFD_SEMAPHORE).unwrap();
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("vhost-user-region");
     let disk = File::options()
         .read(true)
@@ -330,22 +328,8 @@ fn fds_of_the_wrong_kind_are_refused_before_use() {
 /// A memfd on hugetlbfs of `len` bytes (no huge page is taken until it is touched),
 /// sealed against shrinking and growing as QEMU seals its guest memory.
 fn hugetlb_memfd(len: u64) -> File {
-    let name = c"partnet-hugetlb";
-    let flags = libc::MFD_ALLOW_SEALING | libc::MFD_HUGETLB;
-    // SAFETY: a valid NUL-terminated name; the returned fd (checked) is owned by `File`.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
-    assert!(
-        fd >= 0,
-        "memfd_create(MFD_HUGETLB) failed: this test needs a kernel with hugetlbfs"
-    );
-    // SAFETY: `fd` is a fresh fd owned by nobody else.
-    let file = unsafe { File::from_raw_fd(fd) };
-    file.set_len(len).unwrap();
-    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
-    // SAFETY: fcntl on the valid fd owned by `file`; no memory is passed.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) };
-    assert_eq!(r, 0);
-    file
+    memfd_on(rustix::fs::MemfdFlags::HUGETLB, len, true)
+        .expect("memfd_create(MFD_HUGETLB) failed: this test needs a kernel with hugetlbfs")
 }
 
 #[test]

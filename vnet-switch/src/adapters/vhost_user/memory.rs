@@ -149,7 +149,7 @@ impl GuestMemory {
         // A mapped page beyond the end of the file, or a file the frontend can still
         // shrink, would fault (SIGBUS) on access: the file must be long enough and
         // sealed against shrinking (QEMU's memory-backend-memfd seals by default).
-        let sealed = seals & libc::F_SEAL_SHRINK != 0;
+        let sealed = seals.contains(rustix::fs::SealFlags::SHRINK);
         if meta.len() < end || !sealed {
             return Err(VhostUserError::RegionFile {
                 guest_phys_addr: r.guest_phys_addr,

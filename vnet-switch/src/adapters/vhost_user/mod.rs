@@ -44,7 +44,12 @@
 //!
 //! # Driving it
 //!
-//! The integrator's event loop (one thread) waits on each port's fds (a [`WaitList`]
+//! [`Server`] is the event loop: it owns one listening socket per VM port, accepts a
+//! frontend on each, and runs the switch ([`Server::run_until`], or
+//! [`Server::poll`] one wake-up at a time with the integrator's own forwarding), telling
+//! each connection, start and cut-off ([`ServerEvent`]).
+//!
+//! An integrator's own event loop (one thread) waits on each port's fds (a [`WaitList`]
 //! keeps which fd is whose: [`WaitList::add_port`]), and:
 //! * socket readable → [`VhostUserPort::handle_socket`] (it also returns at once when
 //!   nothing is there);
@@ -67,19 +72,22 @@ mod active;
 mod control;
 mod error;
 mod memory;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
 mod request;
+mod server;
 mod sys;
 mod wait;
 
 pub use control::{Control, OFFERED_FEATURES, OFFERED_PROTOCOL, PROTOCOL_FEATURES};
 pub use error::{CutOff, FdKind, Notifier, VhostUserError};
 pub use memory::{GuestMemory, RegionInfo, DEFAULT_MEMORY_BUDGET, MAX_REGIONS};
-pub use sys::wait_readable;
+pub use server::{AsVhostUser, Server, ServerEvent, IDLE_WAIT_MS, ROUNDS};
 pub use vhost::vhost_user::BackendReqHandler;
 pub use wait::{FdRole, WaitList};
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -131,7 +139,7 @@ pub struct VhostUserStats {
 /// delivers nothing (the switch drops frames for it as it does for a full port).
 pub struct VhostUserPort {
     control: Arc<Mutex<Control>>,
-    conn: Option<BackendReqHandler<Mutex<Control>>>,
+    conn: Option<Conn>,
     active: Option<Box<Active>>,
     generation: u64,
     max_frame: u16,
@@ -144,6 +152,13 @@ pub struct VhostUserPort {
     unreported: Option<CutOff>,
     /// The ring layout of the last start (`Some(true)`: packed).
     packed: Option<bool>,
+}
+
+/// A frontend's connection: the request dispatcher over the socket, and a second fd of
+/// the same socket to peek at requests and wait for room for replies.
+struct Conn {
+    handler: BackendReqHandler<Mutex<Control>>,
+    socket: UnixStream,
 }
 
 impl core::fmt::Debug for VhostUserPort {
@@ -245,15 +260,21 @@ impl VhostUserPort {
     }
 
     /// Attach a frontend's connection. Refused (the stream is given back) when one is
-    /// attached already.
+    /// attached already, or when the process has no fd left to spare for it.
     pub fn attach(&mut self, stream: UnixStream) -> Result<(), UnixStream> {
         if self.conn.is_some() {
             return Err(stream);
         }
+        let Ok(socket) = stream.try_clone() else {
+            return Err(stream);
+        };
         self.stalled_since = None;
         self.control = self.fresh_control();
         self.generation = 0;
-        self.conn = Some(BackendReqHandler::from_stream(stream, self.control.clone()));
+        self.conn = Some(Conn {
+            handler: BackendReqHandler::from_stream(stream, self.control.clone()),
+            socket,
+        });
         self.stats.connections += 1;
         Ok(())
     }
@@ -268,7 +289,7 @@ impl VhostUserPort {
 
     pub(crate) fn each_fd(&self, mut f: impl FnMut(FdRole, RawFd)) {
         let Some(conn) = &self.conn else { return };
-        f(FdRole::Socket, conn.as_raw_fd());
+        f(FdRole::Socket, conn.socket.as_raw_fd());
         if self.active.is_none() {
             return;
         }
@@ -292,8 +313,7 @@ impl VhostUserPort {
         let Some(conn) = &mut self.conn else {
             return Ok(());
         };
-        let fd = conn.as_raw_fd();
-        match request_waiting(fd) {
+        match request_waiting(conn.socket.as_fd()) {
             Waiting::Whole => self.stalled_since = None,
             Waiting::Nothing => {
                 self.stalled_since = None;
@@ -321,7 +341,7 @@ impl VhostUserPort {
             // the current ones, for a GET_VRING_BASE in this request.
             lock(&self.control).packed_state = a.packed_state();
         }
-        if let Err(e) = conn.handle_request() {
+        if let Err(e) = conn.handler.handle_request() {
             let reason = match e {
                 // A request for a feature not negotiated yet: the message was read whole
                 // and refused without a reply; the connection stays in step. QEMU sends

@@ -5,7 +5,7 @@
 //! here, never by a read that could wait.
 
 use std::io::ErrorKind;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 
 use vhost::vhost_user::message::MAX_MSG_SIZE;
 
@@ -41,7 +41,7 @@ pub(crate) fn request_len(header: &[u8; HEADER]) -> Option<usize> {
     size.checked_add(HEADER)
 }
 
-fn peek(fd: RawFd, buf: &mut [u8]) -> Result<usize, Waiting> {
+fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Waiting> {
     match sys::peek(fd, buf) {
         Ok(0) => Err(Waiting::Closed),
         Ok(n) => Ok(n),
@@ -54,7 +54,7 @@ fn peek(fd: RawFd, buf: &mut [u8]) -> Result<usize, Waiting> {
 }
 
 /// What the socket `fd` holds now (never blocks).
-pub(crate) fn request_waiting(fd: RawFd) -> Waiting {
+pub(crate) fn request_waiting(fd: BorrowedFd<'_>) -> Waiting {
     let mut buf = [0u8; HEADER + MAX_MSG_SIZE];
     let n = match peek(fd, &mut buf[..HEADER]) {
         Ok(n) => n,
@@ -114,11 +114,11 @@ mod tests {
     #[cfg_attr(miri, ignore = "sockets")]
     fn an_empty_or_closed_socket_is_told_apart_from_a_request() {
         use std::io::Write;
-        use std::os::fd::AsRawFd;
+        use std::os::fd::AsFd;
         use std::os::unix::net::UnixStream;
 
         let (mut front, back) = UnixStream::pair().unwrap();
-        let fd = back.as_raw_fd();
+        let fd = back.as_fd();
         assert_eq!(request_waiting(fd), Waiting::Nothing);
         front.write_all(&header(8)[..5]).unwrap();
         assert_eq!(request_waiting(fd), Waiting::Partial(5));
@@ -129,18 +129,15 @@ mod tests {
 
         let (mut front, back) = UnixStream::pair().unwrap();
         front.write_all(&header(u32::MAX)).unwrap();
-        assert_eq!(
-            request_waiting(back.as_raw_fd()),
-            Waiting::Oversized(u32::MAX)
-        );
+        assert_eq!(request_waiting(back.as_fd()), Waiting::Oversized(u32::MAX));
         drop(front);
         assert_eq!(
-            request_waiting(back.as_raw_fd()),
+            request_waiting(back.as_fd()),
             Waiting::Oversized(u32::MAX),
             "bytes still queued"
         );
         let (front, back) = UnixStream::pair().unwrap();
         drop(front);
-        assert_eq!(request_waiting(back.as_raw_fd()), Waiting::Closed);
+        assert_eq!(request_waiting(back.as_fd()), Waiting::Closed);
     }
 }

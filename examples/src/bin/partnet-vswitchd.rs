@@ -1,6 +1,7 @@
 //! `partnet-vswitchd`: the service partition of a Linux host whose partitions are QEMU
 //! virtual machines. One switch; each VM's virtio-net device is a vhost-user port (one
-//! Unix socket per VM, served by `vnet_switch::adapters::vhost_user`), next to the
+//! Unix socket per VM; the event loop is `vnet_switch::adapters::vhost_user::Server`,
+//! this program is its arguments and composition), next to the
 //! hosted demo's two smoltcp partitions in this process and a monitor pcap:
 //!
 //! * A (`--partition-a`): smoltcp on the nic-drivers virtio-net driver over the
@@ -50,17 +51,15 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod daemon {
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixListener;
     use std::process::ExitCode;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant as StdInstant;
 
     use netstack_glue::smoltcp;
     use smoltcp::wire::Ipv4Cidr;
+    use vmm_sys_util::signal::register_signal_handler;
     use vnet_switch::adapters::vhost_user::{
-        FdRole, VhostUserPort, WaitList, DEFAULT_MEMORY_BUDGET,
+        AsVhostUser, Server, ServerEvent, VhostUserPort, DEFAULT_MEMORY_BUDGET,
     };
     use vnet_switch::monitor::{Tap, TapEvent};
     use vnet_switch::pcap::{FileSink, PcapWriter};
@@ -68,7 +67,10 @@ mod daemon {
         DropReason, MacAddress, Mirror, PortConfig, PortId, RateLimit, Switch, SwitchBuilder,
     };
 
+    use partnet_examples::cli;
+
     use super::ports::{partition, InProcess, Kind, PartArg, Port};
+    use super::sink::Transfer;
 
     /// Most ports of the switch.
     const PORTS: usize = 16;
@@ -93,29 +95,29 @@ mod daemon {
 
     static STOP: AtomicBool = AtomicBool::new(false);
 
-    extern "C" fn on_signal(_: libc::c_int) {
+    /// SIGINT and SIGTERM: stop at the next wake-up. Only stores to an atomic
+    /// (async-signal-safe).
+    extern "C" fn on_signal(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
         STOP.store(true, Ordering::Relaxed);
     }
 
-    fn install_signals() {
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            // SAFETY: the handler only stores to an atomic (async-signal-safe); the
-            // function pointer has the C ABI `signal` expects.
-            unsafe {
-                libc::signal(sig, on_signal as *const () as libc::sighandler_t);
-            }
+    fn install_signals() -> Result<(), String> {
+        for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+            register_signal_handler(sig, on_signal)
+                .map_err(|e| format!("cannot handle {name}: {e}"))?;
         }
+        Ok(())
     }
 
     struct VmArg {
-        socket: String,
+        socket: std::path::PathBuf,
         mac: MacAddress,
     }
 
     struct Args {
         vms: Vec<VmArg>,
         parts: Vec<PartArg>,
-        pcap: Option<String>,
+        pcap: Option<std::path::PathBuf>,
         exit_after: Option<usize>,
         guest_memory: u64,
         hugetlbfs: bool,
@@ -139,7 +141,7 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                          faults on when the huge page pool is empty)
   --exit-after-transfers N
                          print the statistics and exit after N TCP transfers
-  --help                 this text";
+  -h, --help             this text";
 
     fn parse_mac(s: &str) -> Result<MacAddress, String> {
         let bytes: Vec<u8> = s
@@ -158,9 +160,46 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
         Ok(Ipv4Cidr::new(ip, len))
     }
 
-    /// The arguments; `None` for `--help`.
-    fn parse_args() -> Result<Option<Args>, String> {
-        let mut a = Args {
+    fn parse_vm(s: &str) -> Result<VmArg, String> {
+        let (socket, mac) = s.split_once(',').ok_or("expected SOCKET,MAC")?;
+        if socket.is_empty() {
+            return Err("no socket path".into());
+        }
+        Ok(VmArg {
+            socket: socket.into(),
+            mac: parse_mac(mac)?,
+        })
+    }
+
+    fn parse_part(kind: Kind, s: &str) -> Result<PartArg, String> {
+        let mut f = s.split(',');
+        let mac = parse_mac(f.next().unwrap_or(""))?;
+        let cidr = parse_cidr(f.next().ok_or("expected MAC,IP/PREFIX[,TCP_PORT]")?)?;
+        let tcp_port = match f.next() {
+            Some(p) => p.parse().map_err(|_| format!("bad TCP port {p}"))?,
+            None => 5000,
+        };
+        if f.next().is_some() {
+            return Err("expected MAC,IP/PREFIX[,TCP_PORT]".into());
+        }
+        Ok(PartArg {
+            kind,
+            mac: mac.0,
+            cidr,
+            tcp_port,
+        })
+    }
+
+    fn parse_mib(s: &str) -> Result<u64, String> {
+        let mib: u64 = s.parse().map_err(|_| "not a number of MiB")?;
+        mib.checked_mul(1 << 20)
+            .filter(|&b| b > 0)
+            .ok_or_else(|| "from 1 MiB to 2^44 MiB".into())
+    }
+
+    /// The arguments; `Err`: exit with that code (help shown, or a usage error told).
+    fn parse_args() -> Result<Args, ExitCode> {
+        let args = Args {
             vms: Vec::new(),
             parts: Vec::new(),
             pcap: None,
@@ -168,62 +207,42 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             guest_memory: DEFAULT_MEMORY_BUDGET,
             hugetlbfs: false,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--vm" => {
-                    let v = value()?;
-                    let (socket, mac) = v.split_once(',').ok_or("--vm SOCKET,MAC")?;
-                    a.vms.push(VmArg {
-                        socket: socket.to_string(),
-                        mac: parse_mac(mac)?,
-                    });
-                }
-                "--partition-a" | "--partition-b" => {
-                    let kind = if flag == "--partition-a" {
-                        Kind::Virtio
-                    } else {
-                        Kind::Queuing
-                    };
-                    if a.parts.iter().any(|p| p.kind == kind) {
-                        return Err(format!("{flag} given twice"));
+        cli::parse(
+            "partnet-vswitchd",
+            USAGE,
+            args,
+            |a, flag, p| {
+                match flag {
+                    "vm" => a.vms.push(cli::value(p, "--vm", parse_vm)?),
+                    flag @ ("partition-a" | "partition-b") => {
+                        let (flag, kind) = if flag == "partition-a" {
+                            ("--partition-a", Kind::Virtio)
+                        } else {
+                            ("--partition-b", Kind::Queuing)
+                        };
+                        if a.parts.iter().any(|p| p.kind == kind) {
+                            return Err(format!("{flag} given twice").into());
+                        }
+                        a.parts.push(cli::value(p, flag, |s| parse_part(kind, s))?);
                     }
-                    let v = value()?;
-                    let mut f = v.split(',');
-                    let mac = parse_mac(f.next().unwrap_or(""))?;
-                    let cidr = parse_cidr(f.next().ok_or(format!("{flag} MAC,IP/PREFIX"))?)?;
-                    let tcp_port = match f.next() {
-                        Some(p) => p.parse().map_err(|_| format!("bad port {p}"))?,
-                        None => 5000,
-                    };
-                    a.parts.push(PartArg {
-                        kind,
-                        mac: mac.0,
-                        cidr,
-                        tcp_port,
-                    });
+                    "pcap" => a.pcap = Some(cli::path(p)?),
+                    "guest-memory" => a.guest_memory = cli::value(p, "--guest-memory", parse_mib)?,
+                    "hugetlbfs" => a.hugetlbfs = true,
+                    "exit-after-transfers" => {
+                        a.exit_after = Some(cli::parsed(p, "--exit-after-transfers")?)
+                    }
+                    f => return Err(cli::unknown(f)),
                 }
-                "--pcap" => a.pcap = Some(value()?),
-                "--guest-memory" => {
-                    let mib: u64 = value()?.parse().map_err(|_| "bad --guest-memory MIB")?;
-                    a.guest_memory = mib
-                        .checked_mul(1 << 20)
-                        .filter(|&b| b > 0)
-                        .ok_or("bad --guest-memory MIB")?;
+                Ok(())
+            },
+            |a| {
+                if a.vms.len() + a.parts.len() > PORTS {
+                    Err(format!("at most {PORTS} ports (--vm and --partition-*)"))
+                } else {
+                    Ok(())
                 }
-                "--hugetlbfs" => a.hugetlbfs = true,
-                "--help" | "-h" => return Ok(None),
-                "--exit-after-transfers" => {
-                    a.exit_after = Some(value()?.parse().map_err(|_| "bad count")?)
-                }
-                _ => return Err(format!("unknown argument {flag}")),
-            }
-        }
-        if a.vms.len() + a.parts.len() > PORTS {
-            return Err(format!("at most {PORTS} ports"));
-        }
-        Ok(Some(a))
+            },
+        )
     }
 
     /// The monitor: every mirrored frame into a pcap file.
@@ -246,28 +265,34 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
 
     fn vm_port(sw: &mut Sw, i: usize) -> &mut VhostUserPort {
         sw.endpoint_mut(PortId::new(i as u8))
-            .and_then(Port::vm_mut)
+            .and_then(Port::as_vhost_user)
             .expect("VM ports come first")
+    }
+
+    fn report_transfer(name: &str, x: &Transfer) {
+        let secs = x.seconds.max(1e-9);
+        eprintln!(
+            "{name}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
+            x.bytes,
+            x.fnv,
+            x.seconds,
+            x.bytes as f64 * 8.0 / secs / 1e6,
+            x.frames,
+            x.frames as f64 / secs
+        );
     }
 
     pub fn main() -> ExitCode {
         let args = match parse_args() {
-            Ok(Some(a)) => a,
-            Ok(None) => {
-                // A closed stdout (`| head`) is not an error worth a panic.
-                let _ = writeln!(std::io::stdout(), "{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            Err(e) => {
-                eprintln!("partnet-vswitchd: {e}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+            Ok(a) => a,
+            Err(code) => return code,
         };
         // The capture file first: a path that cannot be written is a usage error, told
         // before any socket is bound.
         let writer = match args.pcap.as_deref().map(|p| {
-            let sink = FileSink::create(p).map_err(|e| format!("cannot write {p}: {e}"))?;
-            PcapWriter::new(sink, 1600).map_err(|e| format!("cannot write {p}: {e:?}"))
+            let sink =
+                FileSink::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            PcapWriter::new(sink, 1600).map_err(|e| format!("cannot write {}: {e:?}", p.display()))
         }) {
             None => None,
             Some(Ok(w)) => Some(w),
@@ -276,7 +301,17 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 return ExitCode::FAILURE;
             }
         };
-        install_signals();
+        match &args.pcap {
+            Some(p) => eprintln!(
+                "monitor: every frame entering the switch into {}",
+                p.display()
+            ),
+            None => eprintln!("monitor: no capture (--pcap FILE to write one)"),
+        }
+        if let Err(e) = install_signals() {
+            eprintln!("partnet-vswitchd: {e}");
+            return ExitCode::FAILURE;
+        }
         let start = StdInstant::now();
         let now_ns = || start.elapsed().as_nanos() as u64;
 
@@ -289,18 +324,8 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             names: Vec::new(),
             macs: Vec::new(),
         };
-        let mut listeners = Vec::new();
+        let mut server = Server::new();
         for (i, vm) in args.vms.iter().enumerate() {
-            let _ = std::fs::remove_file(&vm.socket);
-            let l = match UnixListener::bind(&vm.socket) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("partnet-vswitchd: cannot listen on {}: {e}", vm.socket);
-                    return ExitCode::FAILURE;
-                }
-            };
-            l.set_nonblocking(true).expect("a listening socket");
-            listeners.push(l);
             let mut cfg = PortConfig::partition(vm.mac, 1);
             cfg.max_frame = 1518;
             cfg.mirror = mirror;
@@ -308,11 +333,23 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             let vm_port = VhostUserPort::new(1514)
                 .with_memory_budget(args.guest_memory)
                 .with_hugetlbfs(args.hugetlbfs);
-            b.add_port(Port::Vm(Box::new(vm_port)), cfg)
+            let id = b
+                .add_port(Port::Vm(Box::new(vm_port)), cfg)
                 .expect("a valid VM port");
+            if let Err(e) = server.listen(id, &vm.socket) {
+                eprintln!(
+                    "partnet-vswitchd: cannot listen on {}: {e}",
+                    vm.socket.display()
+                );
+                return ExitCode::FAILURE;
+            }
             names.names.push(format!("vm{i}"));
             names.macs.push(vm.mac);
-            eprintln!("vm{i}: listening on {} for MAC {}", vm.socket, vm.mac);
+            eprintln!(
+                "vm{i}: listening on {} for MAC {}",
+                vm.socket.display(),
+                vm.mac
+            );
         }
         let mut parts: Vec<Box<dyn InProcess>> = Vec::new();
         for p in &args.parts {
@@ -351,18 +388,10 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
             }
         };
         let mut tap = PcapTap(writer, 0);
-        let vms = listeners.len();
+        let vms = args.vms.len();
         let mut transfers = 0usize;
-        let mut wait = WaitList::new();
-        let mut busy = false;
         while !STOP.load(Ordering::Relaxed) {
-            // Wait for a connection, a request, a kick or a stack timer. Each fd is
-            // tagged with its VM and role: a readiness is read as the fd that had it.
-            wait.clear();
-            for (i, l) in listeners.iter().enumerate() {
-                wait.add(i, FdRole::Listener, l.as_raw_fd());
-                wait.add_port(i, vm_port(&mut sw, i));
-            }
+            // Sleep no longer than the partitions' stacks may wait.
             let delay = parts
                 .iter_mut()
                 .filter_map(|s| s.poll_delay(now_ns()))
@@ -370,76 +399,35 @@ usage: partnet-vswitchd --vm SOCKET,MAC [--vm ...] [options]
                 .min()
                 .unwrap_or(10)
                 .min(10);
-            let timeout = if busy { 0 } else { delay };
-            if wait.wait(timeout).is_err() {
-                continue;
-            }
-            for (i, l) in listeners.iter().enumerate() {
-                if wait.is_ready(i, FdRole::Listener) {
-                    if let Ok((s, _)) = l.accept() {
-                        match vm_port(&mut sw, i).attach(s) {
-                            Ok(()) => eprintln!("{}: frontend connected", names.names[i]),
-                            Err(_) => eprintln!("{}: second frontend refused", names.names[i]),
+            // Forward until quiet (bounded: ROUNDS rounds of ROUND_BUDGET frames per
+            // wake-up). Each round: the partitions' stacks, then the switch (whose poll
+            // calls each port's housekeeping: a VM's calls and kicks, A's registers,
+            // B's channel).
+            let forward = |sw: &mut Sw| {
+                let mut moved = 0;
+                for _ in 0..ROUNDS {
+                    let t = now_ns();
+                    for s in &mut parts {
+                        if let Some(x) = s.poll(t) {
+                            transfers += 1;
+                            report_transfer(s.name(), &x);
                         }
                     }
-                }
-                // The socket that was waited on (a frontend accepted just now has not
-                // been: its requests are handled at the next wake-up).
-                let p = vm_port(&mut sw, i);
-                if wait.is_ready(i, FdRole::Socket) && p.is_connected() {
-                    // Drain the requests that are there (QEMU sends them in bursts).
-                    let was_running = p.is_running();
-                    if let Err(c) = p.handle_socket() {
-                        eprintln!("{}: {c}", names.names[i]);
-                    } else if !was_running && p.is_running() {
-                        let layout = match p.packed_rings() {
-                            Some(true) => "packed",
-                            _ => "split",
-                        };
-                        eprintln!("{}: rings running ({layout})", names.names[i]);
+                    let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
+                    moved += n;
+                    if n == 0 {
+                        break;
                     }
                 }
+                moved
+            };
+            let said = |port: PortId, event: ServerEvent| {
+                eprintln!("{}: {event}", names.names[port.index()]);
+            };
+            if let Err(e) = server.poll(&mut sw, delay, forward, said) {
+                eprintln!("partnet-vswitchd: wait failed: {e}");
+                return ExitCode::FAILURE;
             }
-            // Forward until quiet (bounded: ROUNDS rounds of ROUND_BUDGET frames per
-            // wake-up). Each
-            // round: the partitions' stacks, A's device reads its registers, the switch,
-            // then the partition ports' housekeeping (A publishes, B flushes).
-            let mut moved = 0;
-            for _ in 0..ROUNDS {
-                let t = now_ns();
-                for s in &mut parts {
-                    if let Some(x) = s.poll(t) {
-                        transfers += 1;
-                        let secs = x.seconds.max(1e-9);
-                        eprintln!(
-                            "{}: tcp transfer: {} bytes fnv1a64 {:#018x} in {:.3} s ({:.1} Mbit/s, {} frames, {:.0} frames/s)",
-                            s.name(),
-                            x.bytes,
-                            x.fnv,
-                            x.seconds,
-                            x.bytes as f64 * 8.0 / secs / 1e6,
-                            x.frames,
-                            x.frames as f64 / secs
-                        );
-                    }
-                }
-                // Each port's housekeeping (a VM's calls and kicks, a partition's
-                // registers and channel) is its `service`, called by the poll.
-                let n = sw.poll_tap(now_ns(), ROUND_BUDGET, &mut tap);
-                moved += n;
-                if n == 0 {
-                    break;
-                }
-            }
-            busy = false;
-            for i in 0..vms {
-                let p = vm_port(&mut sw, i);
-                if let Some(c) = p.take_cut_off() {
-                    eprintln!("{}: {c}", names.names[i]);
-                }
-                busy |= p.enable_notifications();
-            }
-            busy |= moved > 0;
             if args.exit_after.is_some_and(|n| transfers >= n) {
                 break;
             }
