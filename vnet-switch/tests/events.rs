@@ -1,5 +1,6 @@
 //! Feature `log`: a dropped frame is reported at `debug` with its port and reason, and
-//! the frames after it are forwarded as before.
+//! the frames after it are forwarded as before; a vhost-user frontend cut off at `warn`
+//! with its reason, a hang-up at `info`. (One test: the logger is global to the binary.)
 #![cfg(feature = "log")]
 
 mod common;
@@ -24,7 +25,7 @@ impl log::Log for Capture {
 }
 
 #[test]
-fn a_spoofed_frame_is_logged_with_its_port_and_reason() {
+fn drops_and_cut_offs_are_logged_with_their_reasons() {
     log::set_logger(&Capture).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
 
@@ -45,7 +46,28 @@ fn a_spoofed_frame_is_logged_with_its_port_and_reason() {
     assert_eq!(sw.stats(p(1)).unwrap().drops(DropReason::Spoofed), 1);
 
     assert_eq!(
-        *RECORDS.lock().unwrap(),
+        take(),
         ["DEBUG vnet-switch: port 1 dropped a frame: spoofed source address"]
     );
+
+    #[cfg(all(feature = "vhost-user", target_os = "linux"))]
+    {
+        use vnet_switch::adapters::vhost_user::{VhostUserError, VhostUserPort};
+        let mut vm = VhostUserPort::new(1514);
+        let bad = VhostUserError::Oversized { size: 1 << 20 };
+        vm.cut_off(bad);
+        vm.cut_off(VhostUserError::Disconnected);
+        assert_eq!(
+            take(),
+            [
+                format!("WARN vnet-switch: vhost-user frontend cut off: {bad}"),
+                "INFO vnet-switch: vhost-user frontend disconnected".to_string(),
+            ]
+        );
+    }
+}
+
+/// The records so far, emptied.
+fn take() -> Vec<String> {
+    std::mem::take(&mut *RECORDS.lock().unwrap())
 }

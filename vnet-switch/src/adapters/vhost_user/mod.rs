@@ -426,6 +426,11 @@ impl VhostUserPort {
         self.generation = 0;
         self.stats.cutoffs += 1;
         self.stats.last_cutoff = Some(reason);
+        if reason == VhostUserError::Disconnected {
+            event!(info, "vnet-switch: vhost-user frontend disconnected");
+        } else {
+            event!(warn, "vnet-switch: vhost-user frontend cut off: {}", reason);
+        }
         CutOff { reason }
     }
 
