@@ -2,6 +2,9 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod event;
+
 pub mod apex;
 pub mod config;
 mod end_system;

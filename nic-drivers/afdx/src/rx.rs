@@ -106,6 +106,9 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
     ) -> Result<Option<Delivery<'f>>, RxError> {
         let n = net.index();
         let counted = |s: &mut crate::stats::NetStats, r: RxDrop| {
+            if r != RxDrop::Redundant {
+                event!(debug, "afdx: network {} dropped a received frame: {}", n, r);
+            }
             if let Some(c) = s.rx_drops.get_mut(r.index()) {
                 *c += 1;
             }

@@ -46,6 +46,7 @@ impl fmt::Display for TxDrop {
 /// Why a received frame was not delivered. Every frame taken from a network is
 /// delivered or counted under exactly one reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(all(feature = "defmt", target_os = "none"), derive(defmt::Format))]
 #[non_exhaustive]
 pub enum RxDrop {
     /// Not well-formed AFDX Ethernet/IPv4/UDP (or it names the other network).

@@ -227,8 +227,18 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                         s.tx_frames += 1;
                         s.tx_bytes += len as u64;
                     }
-                    Emit::NoRoom => s.tx_drops[TxDrop::NoRoom.index()] += 1,
-                    Emit::Error => s.tx_drops[TxDrop::LinkError.index()] += 1,
+                    Emit::NoRoom => {
+                        event!(
+                            debug,
+                            "afdx: network {} had no room for a frame",
+                            net.index()
+                        );
+                        s.tx_drops[TxDrop::NoRoom.index()] += 1;
+                    }
+                    Emit::Error => {
+                        event!(debug, "afdx: network {} refused a frame", net.index());
+                        s.tx_drops[TxDrop::LinkError.index()] += 1;
+                    }
                 }
             }
             released += 1;

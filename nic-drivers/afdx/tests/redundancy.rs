@@ -222,6 +222,8 @@ proptest! {
 
 #[test]
 fn first_valid_copy_wins_and_skew_expires() {
+    #[cfg(feature = "log")]
+    events::capture();
     let mut es = receiver(500);
     let a0 = frame(0, Network::A);
     let b0 = frame(0, Network::B);
@@ -244,6 +246,52 @@ fn first_valid_copy_wins_and_skew_expires() {
     assert_eq!(st.net[0].rx_dropped(RxDrop::Redundant), 1);
     assert_eq!(st.net[1].rx_dropped(RxDrop::Redundant), 1);
     assert_eq!(es.net_stats(Network::A).rx_dropped(RxDrop::Malformed), 1);
+    // With `log`: the malformed frame is an event, the redundant copies are not.
+    #[cfg(feature = "log")]
+    assert_eq!(
+        events::take(),
+        [format!(
+            "DEBUG afdx: network 0 dropped a received frame: {}",
+            RxDrop::Malformed
+        )]
+    );
+}
+
+/// Feature `log`: the records this thread logged (each test runs on its own thread).
+#[cfg(feature = "log")]
+mod events {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            let line = format!("{} {}", r.level(), r.args());
+            RECORDS.with(|v| v.borrow_mut().push(line));
+        }
+        fn flush(&self) {}
+    }
+
+    /// Installs the capturing logger (once per test binary).
+    pub fn capture() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            log::set_logger(&Capture).unwrap();
+            log::set_max_level(log::LevelFilter::Trace);
+        });
+    }
+
+    /// This thread's records so far, emptied.
+    pub fn take() -> Vec<String> {
+        RECORDS.with(|v| v.take())
+    }
 }
 
 #[test]
