@@ -68,7 +68,6 @@ pub mod link;
 pub mod mock;
 pub mod net;
 pub mod pci;
-pub mod probe;
 mod slots;
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub mod tap;
