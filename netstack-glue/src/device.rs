@@ -62,7 +62,7 @@ pub struct DeviceConfig {
 }
 
 /// A smoltcp device (and, with feature `embassy`, an embassy-net driver through
-/// [`EmbassyDevice`](crate::EmbassyDevice)) over the link `L`.
+/// `EmbassyDevice`) over the link `L`.
 pub struct GlueDevice<L: FrameLink> {
     pub(crate) shared: Shared<L>,
 }

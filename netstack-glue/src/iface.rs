@@ -89,6 +89,8 @@ impl fmt::Display for SetupError {
     }
 }
 
+impl core::error::Error for SetupError {}
+
 /// Builds the interface for `config` over `device`.
 pub fn build_interface<D: Device + ?Sized>(
     config: &InterfaceConfig<'_>,

@@ -1,69 +1,22 @@
-//! BAR probing and assignment against a small configuration-space model with the BAR
+//! BAR probing and assignment against `mock::FakeConfigSpace` with the BAR
 //! layout of QEMU's e1000 (BAR0 128 KiB memory, BAR1 I/O, BARs 2–5 unimplemented) and of
 //! virtio-net-pci (BAR1 4 KiB, BAR4/5 one 64-bit 16 KiB prefetchable BAR).
 
-use std::cell::RefCell;
+use nic_drivers::mock::FakeConfigSpace;
+use nic_drivers::pci::{BarAllocator, MemoryBar, PciAddress, PciRoot};
 
-use nic_drivers::pci::{BarAllocator, ConfigAccess, MemoryBar, PciAddress, PciRoot};
-
-/// One function: BAR size masks (0 = unimplemented) and their flag bits.
-struct Function {
-    regs: RefCell<[u32; 64]>,
-    masks: [u32; 6],
-}
-
-impl Function {
-    fn new(bars: [(u32, u32); 6]) -> Self {
-        let mut regs = [0u32; 64];
-        regs[0] = 0x100e_8086;
-        for (i, (_, flags)) in bars.iter().enumerate() {
-            regs[4 + i] = *flags;
-        }
-        Function {
-            regs: RefCell::new(regs),
-            masks: bars.map(|(m, _)| m),
-        }
-    }
-}
-
-impl ConfigAccess for Function {
-    fn read32(&self, addr: PciAddress, offset: u16) -> u32 {
-        if addr != PciAddress::new(0, 1, 0) {
-            return u32::MAX;
-        }
-        self.regs
-            .borrow()
-            .get(usize::from(offset / 4))
-            .copied()
-            .unwrap_or(0)
-    }
-    fn write32(&self, addr: PciAddress, offset: u16, value: u32) {
-        if addr != PciAddress::new(0, 1, 0) {
-            return;
-        }
-        let i = usize::from(offset / 4);
-        let mut regs = self.regs.borrow_mut();
-        if (4..10).contains(&i) {
-            let flags = regs[i] & 0xf;
-            let mask = self.masks[i - 4];
-            regs[i] = if mask == u32::MAX {
-                value // high half of a 64-bit BAR: no flag bits
-            } else if flags & 1 == 1 {
-                (value & mask) | flags
-            } else {
-                (value & mask & !0xf) | flags
-            };
-        } else if let Some(r) = regs.get_mut(i) {
-            *r = value;
-        }
-    }
+/// An Intel function at 00:01.0 with BARs `(size mask, flag bits)`.
+fn function(bars: [(u32, u32); 6]) -> FakeConfigSpace {
+    let space = FakeConfigSpace::new();
+    space.add(1, 0x100e_8086, 0x0200_0000, bars);
+    space
 }
 
 const DEV: PciAddress = PciAddress::new(0, 1, 0);
 
 #[test]
 fn unimplemented_32bit_bars_are_none_and_assignment_succeeds() {
-    let f = Function::new([
+    let f = function([
         (0xfffe_0000, 0),
         (0xffff_ffc0, 1),
         (0, 0),
@@ -92,7 +45,7 @@ fn unimplemented_32bit_bars_are_none_and_assignment_succeeds() {
 
 #[test]
 fn a_64bit_bar_gets_both_halves() {
-    let f = Function::new([
+    let f = function([
         (0, 0),
         (0xffff_f000, 0),
         (0, 0),

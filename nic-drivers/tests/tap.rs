@@ -8,9 +8,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nic_drivers::probe::{self, EchoMismatch, Probe};
 use nic_drivers::tap::Tap;
 use nic_drivers::{FrameLink, LinkState, MacAddress, NicControl};
+
+/// The selftest image's probes (ARP and ICMP echo with `smoltcp::wire`), shared here.
+#[path = "../selftest/src/probe.rs"]
+mod probe;
+use probe::{EchoMismatch, Probe};
 
 const TAP: &str = "ptap0";
 const OUR_MAC: MacAddress = MacAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x02]);

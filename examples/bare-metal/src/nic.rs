@@ -1,9 +1,9 @@
 //! NIC bring-up on QEMU `virt`: virtio-net on a virtio-mmio slot (modern), or e1000 on
 //! PCI (ECAM enumeration of bus 0, BARs assigned by us: nothing did before).
 
-use nic_drivers::e1000::{self, E1000};
+use nic_drivers::e1000::E1000;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
-use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
+use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciRoot};
 use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
 use nic_drivers::{Hal, IdentityHal, MmioWindow};
 
@@ -66,22 +66,23 @@ pub fn e1000<'h>(hal: &'h IdentityHal<'static>) -> Result<E1000Dev<'h>, u16> {
         .mmio_map(ECAM.0, ECAM.1)
         .map_err(|e| driver_error("map ECAM", nic_drivers::Error::Hal(e)))?;
     let root = PciRoot::new(Ecam::new(window));
-    let Some(f) = root.enumerate(0, 0).find(|f| {
-        f.vendor == e1000::regs::PCI_VENDOR_INTEL && f.device == e1000::regs::PCI_DEVICE_82540EM
-    }) else {
-        println!("partnet: FAIL no e1000 on PCI bus 0");
-        return Err(code::NO_DEVICE);
-    };
     let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
-    root.assign_bars(f.address, &mut bars)
-        .map_err(|e| driver_error("assign BARs", e))?;
-    let Ok(Some(bar0)) = root.bar(f.address, 0) else {
-        println!("partnet: FAIL e1000 has no BAR0");
+    let f = match root.discover(0, 0, DeviceMatch::E1000, Some(&mut bars)) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            println!("partnet: FAIL no e1000 on PCI bus 0");
+            return Err(code::NO_DEVICE);
+        }
+        Err(e) => return Err(driver_error("PCI discovery", e)),
+    };
+    let Some(bar0) = f.bar(0) else {
+        println!("partnet: FAIL e1000 has no memory BAR0");
         return Err(code::NO_DEVICE);
     };
     println!(
         "partnet: nic e1000 at {}, BAR0 {:#x}",
-        f.address, bar0.address
+        f.address(),
+        bar0.address
     );
     E1000::new(hal, bar0.address).map_err(|e| driver_error("e1000 init", e))
 }

@@ -1,4 +1,4 @@
-//! The `tcp_bulk` set-up, shared by `benches/tcp.rs` and `examples/tcp_bulk_min.rs`: 32
+//! The `tcp_bulk` set-up, shared by `benches/tcp.rs` and `benches/tcp_bulk_min.rs`: 32
 //! MiB over one TCP connection between two smoltcp interfaces per run (1500 MTU, 256 KiB socket buffers), over
 //!
 //! * `smoltcp_memory_link`: the anchor, the simplest honest `phy::Device` — two

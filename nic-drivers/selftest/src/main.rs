@@ -19,17 +19,18 @@
 
 mod fdt;
 mod platform;
+mod probe;
 mod rt;
 
 use core::panic::PanicInfo;
 
-use nic_drivers::e1000::{self, E1000};
+use nic_drivers::e1000::E1000;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
-use nic_drivers::pci::{BarAllocator, Ecam, PciRoot};
-use nic_drivers::probe::{self, EchoMismatch, Probe};
-use nic_drivers::transport::pci::{virtio_device_type, PciTransport};
+use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciDevice, PciRoot};
+use nic_drivers::transport::pci::PciTransport;
 use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
 use nic_drivers::{Hal, IdentityHal, LinkState, MacAddress, MmioWindow, NicControl};
+use probe::{EchoMismatch, Probe};
 
 /// Failure codes (QEMU exit status).
 mod code {
@@ -96,12 +97,27 @@ const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
 /// virtio device type of a network card.
 const VIRTIO_NET: u32 = 1;
 
-fn pci_root(hal: &IdentityHal<'static>) -> Result<PciRoot<Ecam<MmioWindow>>, u16> {
+/// The first function on PCI bus 0 matching `what`, its BARs assigned from the 32-bit
+/// window, enabled: the root it is on and the device.
+fn pci_device(
+    hal: &IdentityHal<'static>,
+    what: DeviceMatch,
+    name: &str,
+) -> Result<(PciRoot<Ecam<MmioWindow>>, PciDevice), u16> {
     let window = hal.mmio_map(ECAM.0, ECAM.1).map_err(|e| {
         println!("selftest: FAIL map ECAM: {e}");
         code::NO_DEVICE
     })?;
-    Ok(PciRoot::new(Ecam::new(window)))
+    let root = PciRoot::new(Ecam::new(window));
+    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
+    match root.discover(0, 0, what, Some(&mut bars)) {
+        Ok(Some(dev)) => Ok((root, dev)),
+        Ok(None) => {
+            println!("selftest: FAIL no {name} on PCI bus 0");
+            Err(code::NO_DEVICE)
+        }
+        Err(e) => Err(driver_error("PCI discovery", e)),
+    }
 }
 
 fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
@@ -110,26 +126,18 @@ fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
 }
 
 fn run_e1000(hal: &IdentityHal<'static>, mac: [u8; 6]) -> Result<(), u16> {
-    let root = pci_root(hal)?;
-    let Some(f) = root.enumerate(0, 0).find(|f| {
-        f.vendor == e1000::regs::PCI_VENDOR_INTEL && f.device == e1000::regs::PCI_DEVICE_82540EM
-    }) else {
-        println!("selftest: FAIL no e1000 on PCI bus 0");
+    let (_, f) = pci_device(hal, DeviceMatch::E1000, "e1000")?;
+    let Some(bar0) = f.bar(0) else {
+        println!("selftest: FAIL e1000 has no memory BAR0");
         return Err(code::NO_DEVICE);
     };
-    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
-    root.assign_bars(f.address, &mut bars)
-        .map_err(|e| driver_error("assign BARs", e))?;
-    let bar0 = match root.bar(f.address, 0) {
-        Ok(Some(b)) => b.address,
-        other => {
-            println!("selftest: FAIL e1000 BAR0: {other:?}");
-            return Err(code::NO_DEVICE);
-        }
-    };
-    println!("selftest: e1000 at {}, BAR0 {bar0:#x}", f.address);
+    println!(
+        "selftest: e1000 at {}, BAR0 {:#x}",
+        f.address(),
+        bar0.address
+    );
     let dev: E1000<'_, IdentityHal<'static>, 16, 16> =
-        E1000::new(hal, bar0).map_err(|e| driver_error("e1000 init", e))?;
+        E1000::new(hal, bar0.address).map_err(|e| driver_error("e1000 init", e))?;
     exercise(dev, mac)
 }
 
@@ -189,22 +197,14 @@ fn run_virtio_mmio(
 }
 
 fn run_virtio_pci(hal: &IdentityHal<'static>, mac: [u8; 6]) -> Result<(), u16> {
-    let root = pci_root(hal)?;
-    let Some(f) = root
-        .enumerate(0, 0)
-        .find(|f| virtio_device_type(&root, f.address) == Some(VIRTIO_NET))
-    else {
-        println!("selftest: FAIL no virtio-net on PCI bus 0");
-        return Err(code::NO_DEVICE);
-    };
-    let mut bars = BarAllocator::new(PCI_MMIO.0, PCI_MMIO.1);
-    root.assign_bars(f.address, &mut bars)
-        .map_err(|e| driver_error("assign BARs", e))?;
+    let (root, f) = pci_device(hal, DeviceMatch::VIRTIO_NET, "virtio-net")?;
     println!(
         "selftest: virtio-pci net {:04x}:{:04x} at {}",
-        f.vendor, f.device, f.address
+        f.function.vendor,
+        f.function.device,
+        f.address()
     );
-    let transport = PciTransport::probe(hal, &root, f.address)
+    let transport = PciTransport::probe(hal, &root, f.address())
         .map_err(|e| driver_error("virtio-pci probe", e))?;
     let dev: VirtioNet<'_, IdentityHal<'static>, _> =
         VirtioNet::new(hal, transport, NetConfig::default())

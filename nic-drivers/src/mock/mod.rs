@@ -9,7 +9,9 @@
 //!   transmits, delivers injected frames (merging buffers with `MRG_RXBUF`), answers
 //!   control commands, and can misbehave on request;
 //! - [`NetMachine`]: a `FakeHal` and a `FakeDeviceState` in one value, the driver up in
-//!   one call.
+//!   one call;
+//! - [`FakeConfigSpace`]: PCI configuration space with BARs that decode, for
+//!   [`PciRoot::discover`](crate::pci::PciRoot::discover).
 //!
 //! Malicious tests combine these with `virtqueue::mock::MockDevice` for raw used-ring
 //! writes ([`FakeDeviceState::queue`] gives the ring addresses).
@@ -17,9 +19,11 @@
 mod hal;
 mod machine;
 mod model;
+mod pci;
 mod transport;
 
 pub use hal::FakeHal;
 pub use machine::{NetMachine, DMA_BASE, DMA_LEN};
 pub use model::NetDeviceModel;
+pub use pci::FakeConfigSpace;
 pub use transport::{FakeDeviceState, FakeTransport};

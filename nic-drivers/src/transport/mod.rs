@@ -4,7 +4,7 @@
 //! - [`mmio::MmioTransport`]: virtio-mmio, modern (version 2) and legacy (version 1);
 //! - [`pci::PciTransport`]: virtio-pci modern (common, notify, ISR and device-config
 //!   capabilities), found with [`crate::pci`];
-//! - [`crate::mock::FakeTransport`] (feature `test-utils`): an in-process device for tests.
+//! - `mock::FakeTransport` (feature `test-utils`): an in-process device for tests.
 //!
 //! [`init_device`] runs the status state machine of VirtIO 1.x 3.1.1 (reset,
 //! `ACKNOWLEDGE`, `DRIVER`, feature negotiation, `FEATURES_OK`); the driver then sets up

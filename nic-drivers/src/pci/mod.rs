@@ -1,11 +1,17 @@
 //! PCI configuration space: access ([`ConfigAccess`] over ECAM or x86 port I/O), bus
 //! enumeration, capabilities and memory BARs (probing and assignment, for platforms such
-//! as QEMU's riscv64 `virt` where no firmware assigns them).
+//! as QEMU's riscv64 `virt` where no firmware assigns them), and device discovery
+//! ([`PciRoot::discover`]: find a function by id, class or virtio type, give it its BARs,
+//! enable it, decode its BARs).
 //!
 //! Every value read from configuration space is treated as device-controlled: capability
-//! walks are bounded, BAR sizes checked.
+//! walks are bounded, BAR sizes and addresses checked.
 
 use crate::{Error, RegisterIo};
+
+mod discovery;
+
+pub use discovery::{DeviceMatch, PciDevice};
 
 /// Bus, device and function of a PCI function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -348,8 +354,15 @@ impl<C: ConfigAccess> PciRoot<C> {
                 value: mask,
             });
         }
+        let address = u64::from(orig_hi) << 32 | u64::from(orig & !0xf);
+        if address & (size - 1) != 0 || address.checked_add(size).is_none() {
+            return Err(Error::ConfigInvalid {
+                field: "BAR address (unaligned or past the end of the address space)",
+                value: address,
+            });
+        }
         Ok(Some(MemoryBar {
-            address: u64::from(orig_hi) << 32 | u64::from(orig & !0xf),
+            address,
             size,
             is_64bit,
             prefetchable: orig & 8 != 0,

@@ -1,11 +1,12 @@
 //! The fastest of `ROUNDS` runs of each `tcp_bulk` function, interleaved (a load-robust
 //! companion of the criterion bench on a shared machine):
-//! `cargo run --release -p netstack-glue --example tcp_bulk_min -- 30`.
+//! `cargo bench -p netstack-glue --bench tcp_bulk_min -- 30`.
 //!
 //! A second argument runs only the functions whose name contains it (for instruction
-//! counts: `valgrind --tool=callgrind target/release/examples/tcp_bulk_min 1 switch`).
+//! counts, run the binary `cargo bench -p netstack-glue --bench tcp_bulk_min --no-run`
+//! prints under `valgrind --tool=callgrind <binary> 1 switch`). The `--bench` flag cargo
+//! adds is ignored.
 
-#[path = "../benches/setup/mod.rs"]
 mod setup;
 
 use std::time::{Duration, Instant};
@@ -17,10 +18,12 @@ fn time(f: &dyn Fn()) -> Duration {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20);
+    // `cargo bench` appends `--bench`; only the positional arguments count.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
     let q = setup::QueuingSetup::new();
     let s = setup::SwitchSetup::new();
     let runs: [(&str, &dyn Fn()); 3] = [
@@ -28,7 +31,7 @@ fn main() {
         ("partnet_queuing", &|| q.run()),
         ("partnet_switch", &|| s.run()),
     ];
-    let only = std::env::args().nth(2).unwrap_or_default();
+    let only = args.get(1).cloned().unwrap_or_default();
     let picked = |name: &str| name.contains(only.as_str());
     let mut best = [Duration::MAX; 3];
     for _ in 0..rounds {

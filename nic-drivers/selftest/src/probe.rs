@@ -1,18 +1,18 @@
-//! Hand-built link probes for self-tests of a driver on a real or emulated network: an
-//! ARP request / reply check and an ICMP echo request / reply check over any
-//! [`FrameLink`]. No network stack: just enough IPv4 to ask a peer "are you there".
+//! Link probes for self-tests of a driver on a real or emulated network: an ARP request /
+//! reply check and an ICMP echo request / reply check over any [`FrameLink`], built and
+//! parsed with `smoltcp::wire` (no network stack: just enough IPv4 to ask a peer "are
+//! you there").
 //!
-//! Used by the bare-metal QEMU selftest image (peer: QEMU user networking's gateway
-//! 10.0.2.2) and the TAP driver's test (peer: the kernel inside a private network
-//! namespace). Every parser checks lengths before reading a field; a short or foreign
-//! frame is "not ours", never a panic.
+//! Used by this bare-metal image (peer: QEMU user networking's gateway 10.0.2.2) and by
+//! nic-drivers' TAP test (peer: the kernel inside a private network namespace), which
+//! includes this file. A short or foreign frame is "not ours", never a panic.
 
-use crate::link::{FrameLink, FrameMeta, MacAddress};
-
-const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
-/// htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4; then the operation.
-const ARP_ETH_IPV4: [u8; 6] = [0, 1, 8, 0, 6, 4];
+use nic_drivers::{FrameLink, FrameMeta, MacAddress};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr,
+};
 
 /// Length of an ARP request frame (padded to the Ethernet minimum without FCS).
 pub const ARP_LEN: usize = 60;
@@ -41,22 +41,6 @@ pub enum EchoMismatch {
     Wrong(&'static str),
 }
 
-/// Internet checksum (RFC 1071) of `data`; 0 over data that includes a correct checksum.
-pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// The echo payload for sequence number `seq`.
 pub fn payload(seq: u16) -> [u8; PAYLOAD_LEN] {
     let mut p = [0u8; PAYLOAD_LEN];
@@ -66,100 +50,151 @@ pub fn payload(seq: u16) -> [u8; PAYLOAD_LEN] {
     p
 }
 
+fn eth(mac: MacAddress) -> EthernetAddress {
+    EthernetAddress(mac.0)
+}
+
 impl Probe {
+    fn our_ip(&self) -> Ipv4Address {
+        Ipv4Address::from(self.ip)
+    }
+
+    fn peer(&self) -> Ipv4Address {
+        Ipv4Address::from(self.peer_ip)
+    }
+
     /// Broadcast "who has `peer_ip`? tell `ip`".
     pub fn arp_request(&self) -> [u8; ARP_LEN] {
         let mut f = [0u8; ARP_LEN];
-        f[0..6].copy_from_slice(&MacAddress::BROADCAST.0);
-        f[6..12].copy_from_slice(&self.mac.0);
-        f[12..14].copy_from_slice(&ETHERTYPE_ARP);
-        f[14..20].copy_from_slice(&ARP_ETH_IPV4);
-        f[21] = 1; // request
-        f[22..28].copy_from_slice(&self.mac.0);
-        f[28..32].copy_from_slice(&self.ip);
-        f[38..42].copy_from_slice(&self.peer_ip);
+        let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
+        EthernetRepr {
+            src_addr: eth(self.mac),
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        }
+        .emit(&mut frame);
+        ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: eth(self.mac),
+            source_protocol_addr: self.our_ip(),
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: self.peer(),
+        }
+        .emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
         f
     }
 
     /// The peer's MAC if `frame` is its ARP reply to us (sender MAC = frame source).
     pub fn parse_arp_reply(&self, frame: &[u8]) -> Option<MacAddress> {
-        let f = frame.get(..42)?;
-        if f[12..14] != ETHERTYPE_ARP || f[0..6] != self.mac.0 || f[14..20] != ARP_ETH_IPV4 {
+        let frame = EthernetFrame::new_checked(frame).ok()?;
+        let eth_repr = EthernetRepr::parse(&frame).ok()?;
+        if eth_repr.dst_addr != eth(self.mac) || eth_repr.ethertype != EthernetProtocol::Arp {
             return None;
         }
-        if f[20..22] != [0, 2] || f[28..32] != self.peer_ip {
+        let arp = ArpPacket::new_checked(frame.payload()).ok()?;
+        let ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Reply,
+            source_hardware_addr,
+            source_protocol_addr,
+            target_hardware_addr,
+            target_protocol_addr,
+        } = ArpRepr::parse(&arp).ok()?
+        else {
             return None;
-        }
-        if f[32..38] != self.mac.0 || f[38..42] != self.ip || f[6..12] != f[22..28] {
-            return None;
-        }
-        let mut m = [0u8; 6];
-        m.copy_from_slice(&f[22..28]);
-        Some(MacAddress(m))
+        };
+        let ours = source_protocol_addr == self.peer()
+            && target_hardware_addr == eth(self.mac)
+            && target_protocol_addr == self.our_ip()
+            && source_hardware_addr == eth_repr.src_addr;
+        ours.then_some(MacAddress(source_hardware_addr.0))
     }
 
     /// ICMP echo request to the peer at `peer_mac`.
     pub fn echo_request(&self, peer_mac: MacAddress, id: u16, seq: u16) -> [u8; ECHO_LEN] {
         let mut f = [0u8; ECHO_LEN];
-        f[0..6].copy_from_slice(&peer_mac.0);
-        f[6..12].copy_from_slice(&self.mac.0);
-        f[12..14].copy_from_slice(&ETHERTYPE_IPV4);
-        let ip = &mut f[14..34];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((20 + 8 + PAYLOAD_LEN) as u16).to_be_bytes());
-        ip[4..6].copy_from_slice(&id.to_be_bytes());
-        ip[8] = 64; // TTL
-        ip[9] = 1; // ICMP
-        ip[12..16].copy_from_slice(&self.ip);
-        ip[16..20].copy_from_slice(&self.peer_ip);
-        let c = checksum(ip);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let icmp = &mut f[34..];
-        icmp[0] = 8; // echo request
-        icmp[4..6].copy_from_slice(&id.to_be_bytes());
-        icmp[6..8].copy_from_slice(&seq.to_be_bytes());
-        icmp[8..].copy_from_slice(&payload(seq));
-        let c = checksum(icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let data = payload(seq);
+        let icmp = Icmpv4Repr::EchoRequest {
+            ident: id,
+            seq_no: seq,
+            data: &data,
+        };
+        let ip = Ipv4Repr {
+            src_addr: self.our_ip(),
+            dst_addr: self.peer(),
+            next_header: IpProtocol::Icmp,
+            payload_len: icmp.buffer_len(),
+            hop_limit: 64,
+        };
+        let caps = ChecksumCapabilities::default();
+        let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
+        EthernetRepr {
+            src_addr: eth(self.mac),
+            dst_addr: eth(peer_mac),
+            ethertype: EthernetProtocol::Ipv4,
+        }
+        .emit(&mut frame);
+        let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
+        ip.emit(&mut packet, &caps);
+        packet.set_ident(id);
+        packet.fill_checksum();
+        icmp.emit(
+            &mut Icmpv4Packet::new_unchecked(packet.payload_mut()),
+            &caps,
+        );
         f
     }
 
     /// Checks that `frame` is the peer's reply to [`Probe::echo_request`]`(_, id, seq)`:
     /// checksums, id, sequence and payload.
     pub fn check_echo_reply(&self, frame: &[u8], id: u16, seq: u16) -> Result<(), EchoMismatch> {
-        let f = frame.get(..34).ok_or(EchoMismatch::NotOurs)?;
-        if f[0..6] != self.mac.0 || f[12..14] != ETHERTYPE_IPV4 {
-            return Err(EchoMismatch::NotOurs);
+        use EchoMismatch::{NotOurs, Wrong};
+        let frame = EthernetFrame::new_checked(frame).map_err(|_| NotOurs)?;
+        if frame.dst_addr() != eth(self.mac) || frame.ethertype() != EthernetProtocol::Ipv4 {
+            return Err(NotOurs);
         }
-        let ip = &f[14..34];
-        if ip[0] != 0x45 || ip[9] != 1 || ip[12..16] != self.peer_ip || ip[16..20] != self.ip {
-            return Err(EchoMismatch::NotOurs);
+        // The addresses and protocol say whether it is ours; a bad length after that is a
+        // wrong reply, not a foreign frame.
+        let bytes = frame.payload();
+        if bytes.len() < 20 {
+            return Err(NotOurs);
         }
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let icmp = total
-            .checked_add(14)
-            .and_then(|end| frame.get(34..end))
-            .ok_or(EchoMismatch::Wrong("IPv4 total length"))?;
-        if icmp.first() != Some(&0) {
-            return Err(EchoMismatch::NotOurs);
+        let ip = Ipv4Packet::new_unchecked(bytes);
+        if ip.version() != 4
+            || ip.header_len() != 20
+            || ip.next_header() != IpProtocol::Icmp
+            || ip.src_addr() != self.peer()
+            || ip.dst_addr() != self.our_ip()
+        {
+            return Err(NotOurs);
         }
-        if checksum(ip) != 0 {
-            return Err(EchoMismatch::Wrong("IPv4 header checksum"));
+        ip.check_len().map_err(|_| Wrong("IPv4 total length"))?;
+        let icmp = Icmpv4Packet::new_checked(ip.payload()).map_err(|_| Wrong("ICMP length"))?;
+        let no_check = ChecksumCapabilities::ignored();
+        let Ok(Icmpv4Repr::EchoReply {
+            ident,
+            seq_no,
+            data,
+        }) = Icmpv4Repr::parse(&icmp, &no_check)
+        else {
+            return Err(NotOurs);
+        };
+        if !ip.verify_checksum() {
+            return Err(Wrong("IPv4 header checksum"));
         }
-        if icmp.len() != 8 + PAYLOAD_LEN {
-            return Err(EchoMismatch::Wrong("ICMP length"));
+        if data.len() != PAYLOAD_LEN {
+            return Err(Wrong("ICMP length"));
         }
-        if checksum(icmp) != 0 {
-            return Err(EchoMismatch::Wrong("ICMP checksum"));
+        if !icmp.verify_checksum() {
+            return Err(Wrong("ICMP checksum"));
         }
-        if icmp[4..6] != id.to_be_bytes() {
-            return Err(EchoMismatch::Wrong("echo id"));
+        if ident != id {
+            return Err(Wrong("echo id"));
         }
-        if icmp[6..8] != seq.to_be_bytes() {
-            return Err(EchoMismatch::Wrong("echo sequence"));
+        if seq_no != seq {
+            return Err(Wrong("echo sequence"));
         }
-        if icmp[8..] != payload(seq) {
-            return Err(EchoMismatch::Wrong("echo payload"));
+        if data != payload(seq) {
+            return Err(Wrong("echo payload"));
         }
         Ok(())
     }
@@ -236,27 +271,17 @@ mod tests {
         r[6..12].copy_from_slice(&req[0..6]);
         r[26..30].copy_from_slice(&req[30..34]);
         r[30..34].copy_from_slice(&req[26..30]);
-        r[34] = 0;
-        r[36..38].copy_from_slice(&[0, 0]);
-        let c = checksum(&r[34..]);
-        r[36..38].copy_from_slice(&c.to_be_bytes());
+        let mut icmp = Icmpv4Packet::new_unchecked(&mut r[34..]);
+        icmp.set_msg_type(smoltcp::wire::Icmpv4Message::EchoReply);
+        icmp.fill_checksum();
         r
-    }
-
-    #[test]
-    fn checksum_matches_rfc1071_example() {
-        // RFC 1071 section 3: the sum of these words is 0xddf2 (one's complement 0x220d).
-        assert_eq!(
-            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0x220d
-        );
-        assert_eq!(checksum(&[0xff]), 0x00ff, "odd byte padded with zero");
     }
 
     #[test]
     fn arp_reply_of_a_correct_peer_is_accepted_and_others_are_not() {
         let req = US.arp_request();
         assert_eq!(&req[0..6], &[0xff; 6]);
+        assert_eq!(&req[12..14], &[0x08, 0x06]);
         let reply = arp_reply_to(&req);
         assert_eq!(US.parse_arp_reply(&reply), Some(PEER));
         assert_eq!(
@@ -276,8 +301,11 @@ mod tests {
     #[test]
     fn echo_request_has_valid_checksums_and_its_reply_is_accepted() {
         let req = US.echo_request(PEER, 0x7e57, 3);
-        assert_eq!(checksum(&req[14..34]), 0);
-        assert_eq!(checksum(&req[34..]), 0);
+        let ip = Ipv4Packet::new_checked(&req[14..]).unwrap();
+        assert!(ip.verify_checksum());
+        assert!(Icmpv4Packet::new_checked(ip.payload())
+            .unwrap()
+            .verify_checksum());
         let reply = echo_reply_to(&req);
         assert_eq!(US.check_echo_reply(&reply, 0x7e57, 3), Ok(()));
         assert_eq!(
@@ -299,10 +327,9 @@ mod tests {
             Err(EchoMismatch::Wrong("ICMP checksum"))
         );
         let mut long = reply;
-        long[16..18].copy_from_slice(&200u16.to_be_bytes());
-        long[24..26].copy_from_slice(&[0, 0]);
-        let c = checksum(&long[14..34]);
-        long[24..26].copy_from_slice(&c.to_be_bytes());
+        let mut ip = Ipv4Packet::new_unchecked(&mut long[14..]);
+        ip.set_total_len(200);
+        ip.fill_checksum();
         assert_eq!(
             US.check_echo_reply(&long, 0x7e57, 3),
             Err(EchoMismatch::Wrong("IPv4 total length"))
