@@ -136,18 +136,22 @@ fn test_all(run: &mut Run, only: &[&str]) {
     toolchain::ensure_pinned(run);
     if want("fmt") {
         run.step("fmt", cargo(&["fmt", "--all", "--", "--check"]));
-        if Path::new("fuzz/Cargo.toml").exists() {
-            run.step(
-                "fmt (fuzz)",
-                cargo(&[
-                    "fmt",
-                    "--manifest-path",
-                    "fuzz/Cargo.toml",
-                    "--all",
-                    "--",
-                    "--check",
-                ]),
-            );
+        // The workspaces of their own: fuzz targets, the bare-metal image and selftest.
+        for dir in ["fuzz", "examples/bare-metal", "nic-drivers/selftest"] {
+            let manifest = format!("{dir}/Cargo.toml");
+            if Path::new(&manifest).exists() {
+                run.step(
+                    &format!("fmt ({dir})"),
+                    cargo(&[
+                        "fmt",
+                        "--manifest-path",
+                        &manifest,
+                        "--all",
+                        "--",
+                        "--check",
+                    ]),
+                );
+            }
         }
     }
     if want("clippy") {

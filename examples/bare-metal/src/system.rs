@@ -337,10 +337,7 @@ pub fn run<D: NicControl>(mut dev: D, args: &Args) -> Result<(), u16> {
         let mut cfg = PortConfig::partition(MacAddress(mac), VLAN);
         cfg.mirror = mirror;
         ports[i] = b
-            .add_port(
-                Port::Partition(pairs[i].end(End::A)),
-                cfg,
-            )
+            .add_port(Port::Partition(pairs[i].end(End::A)), cfg)
             .map_err(switch_error)?;
     }
     let monitor = b
