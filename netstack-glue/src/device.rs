@@ -17,7 +17,7 @@
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-use frame_link::{FrameLink, LinkFault, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
+use frame_link::{FrameLink, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
 
 use crate::core::Shared;
 use crate::stats::NetStats;
@@ -124,7 +124,7 @@ impl<L: FrameLink> GlueDevice<L> {
         let core = self.shared.core.get_mut();
         let r = core.link.service(budget);
         if let Err(e) = &r {
-            core.stats.last_error = Some(e.kind());
+            core.stats.fault(e);
         }
         r
     }

@@ -149,6 +149,18 @@ impl NetStats {
 
     pub(crate) fn link_error(&mut self, reason: DropReason, e: &impl frame_link::LinkFault) {
         self.drop(reason);
-        self.last_error = Some(e.kind());
+        self.fault(e);
+    }
+
+    /// Notes a link error (with `log`/`defmt`, a `warn` event: the typed cause to `log`,
+    /// its kind to `defmt`, which cannot print `Display`).
+    #[cold]
+    pub(crate) fn fault(&mut self, e: &impl frame_link::LinkFault) {
+        let kind = e.kind();
+        #[cfg(feature = "log")]
+        log::warn!("netstack-glue: link error: {}", e);
+        #[cfg(all(feature = "defmt", target_os = "none"))]
+        defmt::warn!("netstack-glue: link error: {}", kind.as_str());
+        self.last_error = Some(kind);
     }
 }

@@ -24,6 +24,8 @@ fn geometry() -> Geometry {
 
 #[test]
 fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
+    #[cfg(feature = "log")]
+    events::capture();
     let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
     let (ab, ba) = (&ab, &ba);
     let g = geometry();
@@ -48,6 +50,20 @@ fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
         st.last_error
     );
     assert_eq!(a.dev.link().link_stats().rx_corrupt, 1);
+    // With `log`: the link error is an event with its typed cause (after queuing-port's
+    // own event for the value it refused).
+    #[cfg(feature = "log")]
+    {
+        let cause =
+            "corrupt shared region: peer message length 4294967280 is above the maximum 1536";
+        assert_eq!(
+            events::take(),
+            [
+                format!("WARN queuing-port: {cause}"),
+                format!("WARN netstack-glue: link error: queuing-port channel: {cause}"),
+            ]
+        );
+    }
 
     // The channel goes on: a well-formed frame after it is received.
     let mut f = vec![0u8; 60];
@@ -189,4 +205,41 @@ fn a_frame_the_switch_holds_cannot_be_rewritten_by_the_partition() {
         port.rx_release(s);
     }
     assert!(port.rx_take().unwrap().is_none());
+}
+
+/// Feature `log`: the records this thread logged (each test runs on its own thread).
+#[cfg(feature = "log")]
+mod events {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record<'_>) {
+            let line = format!("{} {}", r.level(), r.args());
+            RECORDS.with(|v| v.borrow_mut().push(line));
+        }
+        fn flush(&self) {}
+    }
+
+    /// Installs the capturing logger (once per test binary).
+    pub fn capture() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            log::set_logger(&Capture).unwrap();
+            log::set_max_level(log::LevelFilter::Trace);
+        });
+    }
+
+    /// This thread's records so far, emptied.
+    pub fn take() -> Vec<String> {
+        RECORDS.with(|v| v.take())
+    }
 }
