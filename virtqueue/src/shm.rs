@@ -316,11 +316,16 @@ mod tests {
                 self.0.set(self.0.get() + 1);
             }
         }
+        fn ring_twice<D: Doorbell>(d: D) {
+            d.ring();
+            d.ring();
+        }
         let c = Count(Cell::new(0));
         let by_ref: &dyn Doorbell = &c;
         by_ref.ring();
-        (&c).ring();
-        NoDoorbell.ring();
-        assert_eq!(c.0.get(), 2);
+        ring_twice(&c);
+        ring_twice(by_ref);
+        ring_twice(NoDoorbell);
+        assert_eq!(c.0.get(), 5);
     }
 }

@@ -166,7 +166,7 @@ fn every_bad_configuration_is_refused_typed_and_a_reset_recovers() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 64 }))]
     /// Any register page, any number of polls: no panic, and the device either waits,
     /// runs a configuration it validated, or says why not.
     #[test]
