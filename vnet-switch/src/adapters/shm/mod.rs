@@ -59,7 +59,7 @@ pub use error::{DeviceState, ShmDeviceError, ShmDeviceStats};
 pub use virtqueue::shm::{Doorbell, NoDoorbell};
 
 use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkError, LinkState, RxSlot, TxSlot};
-use virtqueue::net::DEVICE_TYPE_NET;
+use virtqueue::net::{config as net_config, DEVICE_TYPE_NET};
 use virtqueue::shm::{
     offset, QueueRegs, Registers, CONFIG_LEN, MAGIC, QUEUES, REG_LEN, U32, U64, VERSION,
 };
@@ -123,10 +123,18 @@ impl<'m, D: Doorbell> ShmDevice<'m, D> {
     ) -> Option<Self> {
         let regs = region.subslice(0, REG_LEN).ok()?;
         let mut config = [0u8; CONFIG_LEN];
-        config[..6].copy_from_slice(&mac);
-        config[6..8].copy_from_slice(&1u16.to_le_bytes()); // link up
-        config[8..10].copy_from_slice(&1u16.to_le_bytes()); // one queue pair
-        config[10..12].copy_from_slice(&mtu.to_le_bytes());
+        let fields: [(usize, &[u8]); 4] = [
+            (net_config::MAC, &mac),
+            (
+                net_config::STATUS,
+                &net_config::STATUS_LINK_UP.to_le_bytes(),
+            ),
+            (net_config::MAX_VIRTQUEUE_PAIRS, &1u16.to_le_bytes()),
+            (net_config::MTU, &mtu.to_le_bytes()),
+        ];
+        for (at, bytes) in fields {
+            config[at..at + bytes.len()].copy_from_slice(bytes);
+        }
         let mut dev = ShmDevice {
             regs,
             mem: dma,
