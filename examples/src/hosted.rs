@@ -22,9 +22,10 @@ use std::path::PathBuf;
 use netstack_glue::smoltcp::wire::Ipv4Address;
 use netstack_glue::QueuingLink;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use nic_drivers::{MacAddress, NicControl};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
-use virtqueue::{OwnedMemory, VolatileSlice};
+use virtqueue::{shm, OwnedMemory, VolatileSlice};
 use vnet_switch::pcap::FileSink;
 use vnet_switch::pcapng::{Packets, PcapngWriter};
 use vnet_switch::{DropReason, PortStats};
@@ -32,10 +33,8 @@ use vnet_switch::{DropReason, PortStats};
 use crate::checks::{fail, ping, tcp_echo, udp_echo, Failure, Net, Who};
 use crate::node::{Node, Station, DISCARD_PORT};
 use crate::service::{
-    split_virtio, Plan, Service, CHANNEL, DEPTH, MSG, PORT_A, PORT_B, PORT_NAMES, UPLINK,
-    VIRTIO_REGION,
+    Plan, Service, CHANNEL, DEPTH, MSG, PORT_A, PORT_B, PORT_NAMES, UPLINK, VIRTIO_REGION,
 };
-use crate::shm_virtio::{ShmHal, ShmTransport};
 use crate::wire::{cable, WireEnd};
 
 /// Partition A's address.
@@ -261,8 +260,7 @@ fn run_with<U: NicControl>(
         .region()
         .get(0, VIRTIO_REGION)
         .map_err(|e| fail("set-up", format!("virtio region: {e}")))?;
-    let (regs, dma) =
-        split_virtio(view).ok_or_else(|| fail("set-up", "virtio region too small"))?;
+    let (regs, dma) = shm::split(view).ok_or_else(|| fail("set-up", "virtio region too small"))?;
     let (w_tx, w_rx) = (words(), words());
     let (b_tx, b_rx) = (Region::new(&w_tx), Region::new(&w_rx));
     for r in [&b_tx, &b_rx] {

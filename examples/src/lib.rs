@@ -1,7 +1,6 @@
 //! The four-partition system built from partnet crates: the hosted demo, the
 //! multi-process variant, and the pieces they share (see the crate README).
 //!
-//! * [`shm_virtio`]: virtio over shared memory (driver transport, HAL, device side).
 //! * [`service`]: the service partition (switch, ports, poll loop, statistics table);
 //!   the uplink is a NIC driver as it is (drivers are `FrameLink`s).
 //! * [`node`] and [`checks`]: a partition's smoltcp stack and the checks run on it.
@@ -17,5 +16,4 @@ pub mod multi;
 pub mod node;
 pub mod service;
 pub mod shm_file;
-pub mod shm_virtio;
 pub mod wire;

@@ -19,19 +19,19 @@ use std::time::{Duration, Instant};
 
 use netstack_glue::QueuingLink;
 use nic_drivers::net::VirtioNet;
+use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use queuing_port::shm::ShmFile;
 use queuing_port::{QueuingPortReceiver, QueuingPortSender};
+use virtqueue::shm;
 use vnet_switch::adapters::queuing::{QueuingEndpointError, QueuingPortEndpoint};
+use vnet_switch::adapters::shm::{DeviceState, ShmDeviceError};
 use vnet_switch::NoTap;
 
 use crate::checks::{fail, ping, tcp_echo, udp_echo, Failure, Net, Who};
 use crate::hosted::{driver_config, IP_A, IP_B, IP_HOST, MAC_HOST, MAC_UPLINK};
 use crate::node::{Node, Station};
-use crate::service::{
-    split_virtio, Plan, Service, ServicePort, CHANNEL, DEPTH, MSG, PORT_B, VIRTIO_REGION,
-};
+use crate::service::{Plan, Service, ServicePort, CHANNEL, DEPTH, MSG, PORT_B, VIRTIO_REGION};
 use crate::shm_file::volatile_view;
-use crate::shm_virtio::{DeviceState, ShmDeviceError, ShmHal, ShmTransport};
 use crate::wire::{cable, WireEnd};
 
 /// Deadline of each check (real time).
@@ -300,7 +300,7 @@ pub fn run_service(exe: &Path, prefix: &str) -> Result<MultiReport, Failure> {
         ShmFile::create(&nrx, CHANNEL.region_bytes()).map_err(setup)?,
     ]);
     let view = volatile_view(&files.0[0]);
-    let (regs, dma) = split_virtio(view).ok_or_else(|| fail("set-up", "virtio region"))?;
+    let (regs, dma) = shm::split(view).ok_or_else(|| fail("set-up", "virtio region"))?;
     let (b_tx, b_rx) = (files.0[1].region(), files.0[2].region());
     for r in [&b_tx, &b_rx] {
         CHANNEL
@@ -444,7 +444,7 @@ pub fn run_a(prefix: &str) -> Result<(), String> {
     let plan = Plan::default();
     let [nv, _, _] = names(prefix);
     let shm = ShmFile::open(&nv).map_err(|e| format!("opening {nv}: {e}"))?;
-    let (regs, dma) = split_virtio(volatile_view(&shm)).ok_or("virtio region too small")?;
+    let (regs, dma) = shm::split(volatile_view(&shm)).ok_or("virtio region too small")?;
     let hal = ShmHal::new(dma);
     let transport = ShmTransport::new(regs).ok_or("register page")?;
     let drv: VirtioNet<'_, _, _, 64, 16> = VirtioNet::new(&hal, transport, driver_config())

@@ -3,16 +3,15 @@
 
 use nic_drivers::NicControl;
 use queuing_port::{Geometry, QueuingPortReceiver, QueuingPortSender, Region};
+use virtqueue::shm::REG_LEN;
 use virtqueue::{MemoryRegion, VolatileSlice};
 use vnet_switch::adapters::queuing::QueuingPortEndpoint;
+use vnet_switch::adapters::shm::ShmDevice;
 use vnet_switch::frame_link::link_enum;
 use vnet_switch::{
     MacAddress, Mirror, PortConfig, PortId, PortStats, RateLimit, Switch, SwitchBuilder, Tap,
     VlanSet,
 };
-
-use crate::shm_virtio::layout::{DMA_BASE, REG_LEN};
-use crate::shm_virtio::ShmDevice;
 
 /// Largest message of B's channels (one Ethernet frame).
 pub const MSG: usize = 1536;
@@ -68,14 +67,6 @@ pub fn port_b<'a>(b_tx: Region<'a>, b_rx: Region<'a>) -> Result<QueuingPort<'a>,
     let receiver = QueuingPortReceiver::attach(b_tx, &CHANNEL).map_err(SetupError::Channel)?;
     let sender = QueuingPortSender::attach(b_rx, &CHANNEL).map_err(SetupError::Channel)?;
     Ok(QueuingPortEndpoint::new(receiver, sender))
-}
-
-/// The shared virtio region split into the register view and the DMA area.
-pub fn split_virtio(region: VolatileSlice<'_>) -> Option<(VolatileSlice<'_>, MemoryRegion<'_>)> {
-    let dma = region
-        .subslice(REG_LEN, region.len().checked_sub(REG_LEN)?)
-        .ok()?;
-    Some((region, MemoryRegion::new(DMA_BASE, dma)))
 }
 
 /// The partitions' addresses and B's budget.

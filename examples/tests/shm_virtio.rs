@@ -4,13 +4,14 @@
 
 use nic_drivers::frame_link::FrameLinkExt;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use nic_drivers::{FrameLink, MacAddress, NicControl};
-use partnet_examples::service::{split_virtio, Plan, Service, CHANNEL, PORT_A, VIRTIO_REGION};
-use partnet_examples::shm_virtio::layout::offset;
-use partnet_examples::shm_virtio::{DeviceState, ShmDeviceError, ShmHal, ShmTransport};
+use partnet_examples::service::{Plan, Service, CHANNEL, PORT_A, VIRTIO_REGION};
 use partnet_examples::wire::{cable, WireEnd};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
+use virtqueue::shm::{self, offset};
 use virtqueue::OwnedMemory;
+use vnet_switch::adapters::shm::{DeviceState, ShmDeviceError};
 use vnet_switch::NoTap;
 
 const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x77];
@@ -46,7 +47,7 @@ fn a_virtio_driver_reaches_the_uplink_and_a_hostile_one_is_refused() {
     let plan = Plan::default();
     let owned = OwnedMemory::new(0, VIRTIO_REGION);
     let view = owned.region().get(0, VIRTIO_REGION).unwrap();
-    let (regs, dma) = split_virtio(view).unwrap();
+    let (regs, dma) = shm::split(view).unwrap();
     let (b_tx, b_rx) = (words(), words());
     let (b_tx, b_rx) = (Region::new(&b_tx), Region::new(&b_rx));
     CHANNEL.format(&b_tx).unwrap();

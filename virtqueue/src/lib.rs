@@ -22,6 +22,8 @@ pub mod ordering;
 mod owned;
 mod packed;
 mod ring;
+pub mod shm;
+mod status;
 mod sync;
 
 #[cfg(any(test, feature = "test-utils"))]
@@ -38,3 +40,4 @@ pub use memory::{MemoryRegion, MultiRegion, OffsetMemory, SharedMemory, Volatile
 #[cfg(any(test, feature = "alloc"))]
 pub use owned::OwnedMemory;
 pub use packed::{PackedDeviceQueue, PackedDriverQueue};
+pub use status::{DeviceStatus, InterruptStatus};

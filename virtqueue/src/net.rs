@@ -22,6 +22,9 @@
 pub use zerocopy::little_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+/// Device type of a network card (VirtIO 1.x 5).
+pub const DEVICE_TYPE_NET: u32 = 1;
+
 /// Header length with `num_buffers` (`VERSION_1`, or legacy with `MRG_RXBUF`).
 pub const HEADER_LEN: usize = 12;
 /// Header length of a legacy device without `MRG_RXBUF`.

@@ -7,16 +7,17 @@
 use netstack_glue::smoltcp;
 use netstack_glue::{FrameLink, NetStats, QueuingLink};
 use nic_drivers::net::{NetConfig, NetFeatures};
+use nic_drivers::transport::shm::ShmHal;
 use partnet_examples::hosted::{driver_a, driver_config, link_b, words, DriverA};
 use partnet_examples::node::{Node, Station};
 use partnet_examples::service::{
-    device_a, port_b, split_virtio, ServicePort, CHANNEL, DEPTH, MSG, VIRTIO_REGION,
+    device_a, port_b, ServicePort, CHANNEL, DEPTH, MSG, VIRTIO_REGION,
 };
-use partnet_examples::shm_virtio::ShmHal;
 use partnet_examples::wire::WireEnd;
 use queuing_port::{AtomicU32, Region};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Cidr;
+use virtqueue::shm::split as split_virtio;
 use virtqueue::{MemoryRegion, OwnedMemory};
 use vnet_switch::adapters::vhost_user::{AsVhostUser, VhostUserPort};
 use vnet_switch::frame_link::link_enum;

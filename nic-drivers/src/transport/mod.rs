@@ -4,6 +4,8 @@
 //! - [`mmio::MmioTransport`]: virtio-mmio, modern (version 2) and legacy (version 1);
 //! - [`pci::PciTransport`]: virtio-pci modern (common, notify, ISR and device-config
 //!   capabilities), found with [`crate::pci`];
+//! - [`shm::ShmTransport`]: virtio over a memory region shared with the device's
+//!   partition (with [`shm::ShmHal`] allocating in it);
 //! - `mock::FakeTransport` (feature `test-utils`): an in-process device for tests.
 //!
 //! [`init_device`] runs the status state machine of VirtIO 1.x 3.1.1 (reset,
@@ -14,43 +16,17 @@
 
 pub mod mmio;
 pub mod pci;
+pub mod shm;
 
 use virtqueue::QueueConfig;
 
 use crate::Error;
 
-bitflags::bitflags! {
-    /// The device status field (VirtIO 1.x 2.1).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct DeviceStatus: u32 {
-        /// The guest found the device.
-        const ACKNOWLEDGE = 1;
-        /// The guest knows how to drive it.
-        const DRIVER = 2;
-        /// The driver is ready.
-        const DRIVER_OK = 4;
-        /// Feature negotiation is complete.
-        const FEATURES_OK = 8;
-        /// The device hit an error it cannot recover from without reset.
-        const DEVICE_NEEDS_RESET = 0x40;
-        /// The driver gave up on the device.
-        const FAILED = 0x80;
-    }
-}
+/// The status and interrupt words, defined once in `virtqueue` for both sides.
+pub use virtqueue::{DeviceStatus, InterruptStatus};
 
-bitflags::bitflags! {
-    /// Why the device interrupted (ISR status / `InterruptStatus`).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-    pub struct InterruptStatus: u32 {
-        /// A queue has used buffers.
-        const QUEUE = 1;
-        /// The configuration changed.
-        const CONFIG = 2;
-    }
-}
-
-/// Device type of a network card (VirtIO 1.x 5).
-pub const DEVICE_TYPE_NET: u32 = 1;
+/// Device type of a network card (VirtIO 1.x 5), defined once in `virtqueue::net`.
+pub use virtqueue::net::DEVICE_TYPE_NET;
 
 /// Page size and used-ring alignment the legacy interface uses (VirtIO 0.9.5 / 1.x 2.7.2).
 pub const LEGACY_ALIGN: u64 = 4096;

@@ -3,6 +3,9 @@
 //!
 //! * `virtio_net` (feature `virtqueue`): a virtio-net device backend; the partition runs
 //!   an ordinary virtio-net driver.
+//! * `shm` (feature `virtqueue`): the device side of the shared-memory virtio
+//!   transport — a register block and the driver's rings in one region shared with the
+//!   partition, served by the `virtio_net` port.
 //! * `queuing` (feature `queuing-port`): a pair of ARINC 653 queuing-port channels, one
 //!   frame per message.
 //! * `vhost_user` (feature `vhost-user`, Linux): a vhost-user backend that serves a QEMU
@@ -16,6 +19,8 @@
 pub(crate) mod csum;
 #[cfg(feature = "queuing-port")]
 pub mod queuing;
+#[cfg(feature = "virtqueue")]
+pub mod shm;
 #[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
 mod slots;
 #[cfg(all(feature = "vhost-user", target_os = "linux"))]

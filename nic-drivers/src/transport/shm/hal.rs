@@ -1,19 +1,22 @@
-//! The partition's [`Hal`] over the DMA area of the shared region: a bump allocator whose
-//! addresses are region addresses ([`DMA_BASE`](super::layout::DMA_BASE) + offset), the
-//! same numbers the service partition translates. No IOMMU, nothing to share or unshare.
+//! [`ShmHal`]: the driver partition's [`Hal`] over the DMA area of the shared region.
 #![allow(unsafe_code)]
 
-use nic_drivers::virtqueue::MemoryRegion;
-use nic_drivers::{DmaPool, Hal, HalError, MmioWindow};
+use virtqueue::MemoryRegion;
 
-/// DMA from the shared region's DMA area.
+use crate::{DmaPool, Hal, HalError, MmioWindow};
+
+/// DMA from the shared region's DMA area: a bump allocator ([`DmaPool`]) whose
+/// addresses are region addresses ([`DMA_BASE`](virtqueue::shm::DMA_BASE) + offset), the
+/// same numbers the device side translates. Nothing to share or unshare, no register
+/// windows to map (the transport's registers are in the region).
 #[derive(Debug)]
 pub struct ShmHal<'a> {
     pool: DmaPool<'a>,
 }
 
 impl<'a> ShmHal<'a> {
-    /// A HAL handing out the bytes of `dma` (seen by both sides at `dma.base()`).
+    /// A HAL handing out the bytes of `dma` (seen by both sides at `dma.base()`; the
+    /// DMA area of [`virtqueue::shm::split`]).
     pub fn new(dma: MemoryRegion<'a>) -> Self {
         ShmHal {
             pool: DmaPool::new(dma),
@@ -27,11 +30,11 @@ impl<'a> ShmHal<'a> {
 }
 
 // SAFETY: `dma_alloc` hands out disjoint ranges of `memory` (bump allocation, reused
-// only once every range was freed) and zeroes them through the view first; `memory` is a `MemoryRegion` whose
-// view is valid for `'a` and accessed only through volatile/atomic operations (the
-// `VolatileSlice` contract its creator signed); the device (the service partition) sees
-// the same bytes at the same region addresses, so the default identity `share` is right;
-// `mmio_map` maps nothing.
+// only once every range was freed) and zeroes them through the view first; `memory` is
+// a `MemoryRegion` whose view is valid for `'a` and accessed only through
+// volatile/atomic operations (the `VolatileSlice` contract its creator signed); the
+// device (the service partition) sees the same bytes at the same region addresses, so
+// the default identity `share` is right; `mmio_map` maps nothing.
 unsafe impl<'a> Hal for ShmHal<'a> {
     type Memory = MemoryRegion<'a>;
     type Mmio = MmioWindow;
@@ -56,7 +59,7 @@ unsafe impl<'a> Hal for ShmHal<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nic_drivers::virtqueue::{OwnedMemory, SharedMemory};
+    use virtqueue::{OwnedMemory, SharedMemory};
 
     #[test]
     fn allocations_are_disjoint_aligned_zeroed_and_bounded() {

@@ -1,27 +1,73 @@
-//! The device side, in the service partition: reads the register block once per
-//! [`ShmDevice::poll`] into private memory, validates it, attaches the driver's rings and
-//! hands them to a [`VirtioNetPort`], which the switch serves like any other port.
+//! A partition port that is the **device side of the shared-memory virtio transport**:
+//! the partition runs an ordinary virtio-net driver (`nic_drivers::net::VirtioNet` over
+//! `nic_drivers::transport::shm::ShmTransport`) on a memory region it shares with the
+//! service partition; [`ShmDevice`] is that driver's device and the switch's port.
 //!
-//! The driver is hostile: a register block it scribbled over, features the device did not
-//! offer, a queue that is not ready, a size that is not a power of two, rings outside the
-//! DMA area, or a change of any of these while running is a typed [`ShmDeviceError`]; the
-//! device sets `DEVICE_NEEDS_RESET`, serves nothing, and waits for the driver to reset
-//! (status 0). The switch and its other ports are not affected.
+//! The region (a 4 KiB register block, then the DMA area with the driver's rings and
+//! buffers), who writes which register and the reset protocol are defined once in
+//! [`virtqueue::shm`]. Set-up, in the service partition:
+//!
+//! ```
+//! use vnet_switch::adapters::shm::{DeviceState, ShmDevice};
+//! use virtqueue::{shm, OwnedMemory, SharedMemory};
+//!
+//! // In a real system: the region both partitions map (a `/dev/shm` file, an ivshmem BAR).
+//! let owned = OwnedMemory::new(0, shm::REG_LEN + 128 * 1024);
+//! let view = owned.region().get(0, shm::REG_LEN + 128 * 1024).unwrap();
+//! let (regs, dma) = shm::split(view).unwrap();
+//! // Formats the register block: magic, features, MAC and MTU in config space.
+//! let mut dev = ShmDevice::new(regs, &dma, [2, 0, 0, 0, 0, 1], 1500).unwrap();
+//! assert_eq!(regs.read_u32(shm::offset::MAGIC).unwrap(), shm::MAGIC);
+//! // No driver yet: the port waits, and serves nothing.
+//! assert_eq!(dev.poll(), DeviceState::Waiting);
+//! ```
+//!
+//! `dev` is then a switch port like any other ([`FrameLink`]): the switch calls
+//! [`FrameLink::service`] at the end of its poll, which raises the driver's interrupt if
+//! it wants one, then reads the register block for the next poll ([`ShmDevice::poll`]:
+//! attach on `DRIVER_OK`, start over on a reset, refuse a bad configuration). While no
+//! driver is attached the port receives nothing and takes nothing.
+//!
+//! # What the device checks (the driver is hostile)
+//!
+//! Each poll reads the whole register block once into private memory and acts only on
+//! that snapshot. A device-owned register overwritten (magic, version, type, queue
+//! maximum, offered features, config space), features the device did not offer or no
+//! `VERSION_1`, a queue that is not ready, a size that is not a power of two up to
+//! [`QUEUE_MAX`], rings outside the DMA area or misaligned, a change of features or
+//! queue registers while running, the driver's `FAILED` status, or the virtio-net port
+//! going down: each is a typed [`ShmDeviceError`]. The device then sets
+//! `DEVICE_NEEDS_RESET` (and the configuration-change interrupt bit), drops the port,
+//! serves nothing, and waits for the driver to reset (status 0, or a new `resets`
+//! count). The switch and its other ports are not affected; the rings themselves are
+//! served by [`VirtioNetPort`], with its own checks on every chain.
+//!
+//! # Notifications
+//!
+//! The device polls the driver's kick counters (counted in [`ShmDeviceStats::kicks`]).
+//! When the driver wants a used-buffer interrupt the device sets the queue bit of
+//! `interrupt` and rings its [`Doorbell`] (given to [`ShmDevice::with_doorbell`]; an
+//! ivshmem doorbell or a hypervisor's inter-partition interrupt). The default
+//! [`NoDoorbell`] leaves the driver to poll.
 //!
 //! [`ShmDevice::poll`] may tear the port down: call it between switch polls only (the
-//! switch holds no slot handle then).
+//! switch holds no slot handle then), as [`FrameLink::service`] does.
 
-use core::fmt;
+mod error;
 
-use nic_drivers::transport::DeviceStatus;
-use virtqueue::{DeviceQueue, Features, MemoryRegion, QueueConfig, VolatileSlice};
-use vnet_switch::adapters::virtio_net::{NetFeatures, PortState, VirtioNetError, VirtioNetPort};
-use vnet_switch::frame_link::LinkError;
-use vnet_switch::frame_link::LinkState;
-use vnet_switch::{FrameLink, FrameMeta, LinkCaps, RxSlot, TxSlot};
-use zerocopy::little_endian::{U32, U64};
+pub use error::{DeviceState, ShmDeviceError, ShmDeviceStats};
+pub use virtqueue::shm::{Doorbell, NoDoorbell};
 
-use super::layout::{offset, QueueRegs, Registers, MAGIC, QUEUES, REG_LEN, VERSION};
+use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkError, LinkState, RxSlot, TxSlot};
+use virtqueue::net::{config as net_config, DEVICE_TYPE_NET};
+use virtqueue::shm::{
+    offset, QueueRegs, Registers, CONFIG_LEN, MAGIC, QUEUES, REG_LEN, U32, U64, VERSION,
+};
+use virtqueue::{
+    DeviceQueue, DeviceStatus, Features, InterruptStatus, MemoryRegion, QueueConfig, VolatileSlice,
+};
+
+use crate::adapters::virtio_net::{NetFeatures, PortState, VirtioNetError, VirtioNetPort};
 
 /// Largest queue size the device accepts.
 pub const QUEUE_MAX: u16 = 64;
@@ -35,115 +81,16 @@ pub type ShmNetPort<'m> = VirtioNetPort<'m, MemoryRegion<'m>, 1536, 2, CHAINS, 6
 pub const OFFERED: u64 =
     Features::VERSION_1.bits() | NetFeatures::MAC | NetFeatures::STATUS | NetFeatures::MTU;
 
-/// Why the device refused or dropped its driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ShmDeviceError {
-    /// A device-owned register was overwritten: which, and the value found.
-    Layout {
-        /// The register.
-        field: &'static str,
-        /// What it held.
-        value: u64,
-    },
-    /// The driver accepted features the device did not offer, or not `VERSION_1`.
-    Features {
-        /// What the driver wrote.
-        driver: u64,
-        /// What the device offered.
-        offered: u64,
-    },
-    /// `DRIVER_OK` with a queue not set up.
-    QueueNotReady {
-        /// The queue.
-        queue: u16,
-    },
-    /// A queue size that is zero, not a power of two or above [`QUEUE_MAX`].
-    QueueSize {
-        /// The queue.
-        queue: u16,
-        /// The size written.
-        size: u32,
-    },
-    /// The virtqueue crate refused a ring (misaligned, outside the DMA area).
-    Ring {
-        /// The queue.
-        queue: u16,
-        /// Its error.
-        error: virtqueue::Error,
-    },
-    /// The virtio-net port refused the configuration or went down.
-    Port(VirtioNetError),
-    /// Features or queue registers changed while the device was running: which.
-    Reconfigured {
-        /// The register.
-        field: &'static str,
-    },
-    /// The driver set `FAILED`.
-    DriverFailed,
-}
-
-impl fmt::Display for ShmDeviceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShmDeviceError::Layout { field, value } => {
-                write!(f, "register `{field}` overwritten with {value:#x}")
-            }
-            ShmDeviceError::Features { driver, offered } => write!(
-                f,
-                "driver features {driver:#x} are not a subset of the offered {offered:#x} with VERSION_1"
-            ),
-            ShmDeviceError::QueueNotReady { queue } => {
-                write!(f, "DRIVER_OK but queue {queue} is not set up")
-            }
-            ShmDeviceError::QueueSize { queue, size } => write!(
-                f,
-                "queue {queue}: size {size} is not a power of two in 1..={QUEUE_MAX}"
-            ),
-            ShmDeviceError::Ring { queue, error } => write!(f, "queue {queue}: {error}"),
-            ShmDeviceError::Port(e) => write!(f, "virtio-net port: {e}"),
-            ShmDeviceError::Reconfigured { field } => {
-                write!(f, "`{field}` changed while the device was running")
-            }
-            ShmDeviceError::DriverFailed => write!(f, "the driver set FAILED"),
-        }
-    }
-}
-
-/// Where the device is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceState {
-    /// Waiting for the driver's `DRIVER_OK`.
-    Waiting,
-    /// Serving the driver's rings.
-    Running,
-    /// Refused the driver (`DEVICE_NEEDS_RESET` set) until it resets.
-    Failed(ShmDeviceError),
-}
-
-/// Counters of the device.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ShmDeviceStats {
-    /// Kicks seen per queue (differences of the driver's counters).
-    pub kicks: [u64; QUEUES],
-    /// Times the driver was attached.
-    pub attaches: u64,
-    /// Times the driver was refused or dropped.
-    pub failures: u64,
-    /// Driver resets seen.
-    pub resets: u64,
-    /// The last failure.
-    pub last_error: Option<ShmDeviceError>,
-}
-
-/// The service partition's side of one shared-memory virtio-net device.
-pub struct ShmDevice<'m> {
+/// The service partition's side of one shared-memory virtio-net device, ringing `D`
+/// when it raises an interrupt.
+pub struct ShmDevice<'m, D: Doorbell = NoDoorbell> {
     regs: VolatileSlice<'m>,
     mem: &'m MemoryRegion<'m>,
+    doorbell: D,
     mac: [u8; 6],
-    config: [u8; 64],
+    config: [u8; CONFIG_LEN],
     state: DeviceState,
-    port: Option<Box<ShmNetPort<'m>>>,
+    port: Option<ShmNetPort<'m>>,
     attached: (u64, [QueueRegs; QUEUES]),
     last_notify: [u32; QUEUES],
     last_resets: u32,
@@ -153,22 +100,45 @@ pub struct ShmDevice<'m> {
 impl<'m> ShmDevice<'m> {
     /// Formats the register block (the first [`REG_LEN`] bytes of `region`) for a
     /// virtio-net device with `mac` and `mtu`; `dma` is the DMA area as the rings address
-    /// it. `None` if `region` is shorter than the register block.
+    /// it (both from [`virtqueue::shm::split`]). The driver polls for interrupts. `None`
+    /// if `region` is shorter than the register block.
     pub fn new(
         region: VolatileSlice<'m>,
         dma: &'m MemoryRegion<'m>,
         mac: [u8; 6],
         mtu: u16,
     ) -> Option<Self> {
+        Self::with_doorbell(region, dma, mac, mtu, NoDoorbell)
+    }
+}
+
+impl<'m, D: Doorbell> ShmDevice<'m, D> {
+    /// [`ShmDevice::new`] with a doorbell rung after every interrupt the device raises.
+    pub fn with_doorbell(
+        region: VolatileSlice<'m>,
+        dma: &'m MemoryRegion<'m>,
+        mac: [u8; 6],
+        mtu: u16,
+        doorbell: D,
+    ) -> Option<Self> {
         let regs = region.subslice(0, REG_LEN).ok()?;
-        let mut config = [0u8; 64];
-        config[..6].copy_from_slice(&mac);
-        config[6..8].copy_from_slice(&1u16.to_le_bytes()); // link up
-        config[8..10].copy_from_slice(&1u16.to_le_bytes()); // one queue pair
-        config[10..12].copy_from_slice(&mtu.to_le_bytes());
+        let mut config = [0u8; CONFIG_LEN];
+        let fields: [(usize, &[u8]); 4] = [
+            (net_config::MAC, &mac),
+            (
+                net_config::STATUS,
+                &net_config::STATUS_LINK_UP.to_le_bytes(),
+            ),
+            (net_config::MAX_VIRTQUEUE_PAIRS, &1u16.to_le_bytes()),
+            (net_config::MTU, &mtu.to_le_bytes()),
+        ];
+        for (at, bytes) in fields {
+            config[at..at + bytes.len()].copy_from_slice(bytes);
+        }
         let mut dev = ShmDevice {
             regs,
             mem: dma,
+            doorbell,
             mac,
             config,
             state: DeviceState::Waiting,
@@ -200,33 +170,41 @@ impl<'m> ShmDevice<'m> {
 
     /// The virtio-net port, while running.
     pub fn port(&self) -> Option<&ShmNetPort<'m>> {
-        self.port.as_deref()
+        self.port.as_ref()
+    }
+
+    /// The doorbell.
+    pub fn doorbell(&self) -> &D {
+        &self.doorbell
     }
 
     /// Writes every device-owned register (a fresh device, or after a reset); the
     /// driver's registers are left alone.
     fn format(&mut self) {
         let words = [
-            MAGIC,
-            VERSION,
-            nic_drivers::transport::DEVICE_TYPE_NET,
-            u32::from(QUEUE_MAX),
+            (offset::MAGIC, MAGIC),
+            (offset::VERSION, VERSION),
+            (offset::DEVICE_TYPE, DEVICE_TYPE_NET),
+            (offset::QUEUE_MAX, u32::from(QUEUE_MAX)),
         ];
-        for (i, w) in words.iter().enumerate() {
-            let _ = self.regs.write_obj(4 * i, &U32::new(*w));
+        for (at, w) in words {
+            let _ = self.regs.write_obj(at, &U32::new(w));
         }
-        let _ = self.regs.write_obj(0x10, &U64::new(OFFERED));
+        let _ = self
+            .regs
+            .write_obj(offset::DEVICE_FEATURES, &U64::new(OFFERED));
         let _ = self.regs.write_obj(offset::CONFIG, &self.config);
     }
 
-    /// Back to waiting for the driver: port dropped, registers re-formatted.
+    /// Back to waiting for the driver: port dropped, device-owned registers re-formatted
+    /// (whatever the driver wrote over them before its reset).
     fn reset(&mut self) {
         if self.state != DeviceState::Waiting {
             self.stats.resets += 1;
             self.port = None;
             self.state = DeviceState::Waiting;
-            self.format();
         }
+        self.format();
     }
 
     fn set_device_status(&self, s: DeviceStatus) {
@@ -241,6 +219,21 @@ impl<'m> ShmDevice<'m> {
         self.stats.failures += 1;
         self.stats.last_error = Some(e);
         self.set_device_status(DeviceStatus::DEVICE_NEEDS_RESET);
+        // VirtIO 1.x 2.1.2: a configuration-change notification with NEEDS_RESET.
+        self.raise(InterruptStatus::CONFIG);
+    }
+
+    /// Adds `cause` to the pending interrupt bits and rings the doorbell. The driver's
+    /// value is read once and only its known bits are kept.
+    fn raise(&self, cause: InterruptStatus) {
+        let pending = self.regs.read_u32(offset::INTERRUPT).map_or(
+            InterruptStatus::empty(),
+            InterruptStatus::from_bits_truncate,
+        );
+        let _ = self
+            .regs
+            .write_obj(offset::INTERRUPT, &U32::new((pending | cause).bits()));
+        self.doorbell.ring();
     }
 
     /// Checks the device-owned registers of a snapshot.
@@ -251,7 +244,7 @@ impl<'m> ShmDevice<'m> {
             (
                 "device_type",
                 r.device_type.get().into(),
-                nic_drivers::transport::DEVICE_TYPE_NET.into(),
+                DEVICE_TYPE_NET.into(),
             ),
             ("queue_max", r.queue_max.get().into(), QUEUE_MAX.into()),
             ("device_features", r.device_features.get(), OFFERED),
@@ -271,7 +264,7 @@ impl<'m> ShmDevice<'m> {
     }
 
     /// Validates the driver's configuration and builds the port.
-    fn attach(&mut self, r: &Registers) -> Result<Box<ShmNetPort<'m>>, ShmDeviceError> {
+    fn attach(&self, r: &Registers) -> Result<ShmNetPort<'m>, ShmDeviceError> {
         let driver = r.driver_features.get();
         if driver & !OFFERED != 0 || driver & Features::VERSION_1.bits() == 0 {
             return Err(ShmDeviceError::Features {
@@ -310,9 +303,7 @@ impl<'m> ShmDevice<'m> {
         };
         let receiveq = ring(0, cfgs[0])?;
         let transmitq = ring(1, cfgs[1])?;
-        let port =
-            ShmNetPort::new(receiveq, transmitq, driver, 1518).map_err(ShmDeviceError::Port)?;
-        Ok(Box::new(port))
+        ShmNetPort::new(receiveq, transmitq, driver, 1518).map_err(ShmDeviceError::Port)
     }
 
     /// Reads the register block once and acts on it: attaches the driver on `DRIVER_OK`,
@@ -340,7 +331,9 @@ impl<'m> ShmDevice<'m> {
         }
         let status = DeviceStatus::from_bits_retain(r.status.get());
         if status.is_empty() {
-            self.reset();
+            if self.state != DeviceState::Waiting {
+                self.reset();
+            }
             return self.state;
         }
         if let DeviceState::Failed(_) = self.state {
@@ -382,18 +375,19 @@ impl<'m> ShmDevice<'m> {
         self.state
     }
 
-    /// After a switch poll (done by [`FrameLink::service`]): raise the interrupt cause if
-    /// the driver wants one (a polling driver ignores it).
+    /// After a switch poll (done by [`FrameLink::service`]): raise the queue interrupt
+    /// and ring the doorbell if the driver wants an interrupt (a polling driver ignores
+    /// it).
     pub fn after_poll(&mut self) {
         if let Some(p) = self.port.as_mut() {
             if p.interrupts().any() {
-                let _ = self.regs.write_obj(offset::INTERRUPT, &U32::new(1));
+                self.raise(InterruptStatus::QUEUE);
             }
         }
     }
 }
 
-impl FrameLink for ShmDevice<'_> {
+impl<D: Doorbell> FrameLink for ShmDevice<'_, D> {
     type Error = VirtioNetError;
 
     fn caps(&self) -> LinkCaps {
