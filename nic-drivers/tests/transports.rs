@@ -8,7 +8,7 @@ use std::cell::Cell;
 use harness::*;
 use nic_drivers::net::header::config;
 use nic_drivers::pci::{BarAllocator, Ecam, PciAddress, PciRoot};
-use nic_drivers::transport::mmio::{MmioTransport, MAGIC};
+use nic_drivers::transport::mmio::{MmioSlots, MmioTransport, MAGIC};
 use nic_drivers::transport::pci::PciTransport;
 use nic_drivers::transport::{queue_layout, DeviceStatus, Transport, LEGACY_ALIGN};
 use nic_drivers::virtqueue::QueueConfig;
@@ -213,27 +213,99 @@ fn virtio_net_over_mmio_modern_and_legacy() {
     }
 }
 
+/// A window whose first three registers read as given (magic, version, device id).
+#[derive(Debug)]
+struct Fixed([u32; 3]);
+impl RegisterIo for Fixed {
+    fn read8(&self, _: usize) -> u8 {
+        0
+    }
+    fn read16(&self, _: usize) -> u16 {
+        0
+    }
+    fn read32(&self, off: usize) -> u32 {
+        self.0.get(off / 4).copied().unwrap_or(0)
+    }
+    fn write8(&self, _: usize, _: u8) {}
+    fn write16(&self, _: usize, _: u16) {}
+    fn write32(&self, _: usize, _: u32) {}
+    fn len(&self) -> usize {
+        0x200
+    }
+}
+
+#[test]
+fn mmio_slots_find_the_first_device_of_the_type_and_skip_the_rest() {
+    let st = |t: u32| {
+        let mut s = FakeDeviceState::net(modern_features(), [2, 0, 0, 0, 0, 1], 1500);
+        s.device_type = t;
+        RefCell::new(s)
+    };
+    // Slot 0 empty (device id 0), 1 not virtio-mmio (garbage magic), 2 a block device,
+    // 3 and 4 network cards: the first network card is slot 3.
+    let (empty, block, net, net2) = (st(0), st(2), st(1), st(1));
+    let slots = MmioSlots {
+        base: 0x1000,
+        stride: 0x1000,
+        count: 8,
+    };
+    let (empty, block, net, net2) = (
+        MmioRegs::new(&empty, None),
+        MmioRegs::new(&block, None),
+        MmioRegs::new(&net, None),
+        MmioRegs::new(&net2, None),
+    );
+    let garbage = Fixed([0xdead_beef, 2, 1]);
+    let map = |addr: u64| -> Result<&dyn RegisterIo, Error> {
+        Ok(match addr {
+            0x1000 => &empty,
+            0x2000 => &garbage,
+            0x3000 => &block,
+            0x4000 => &net,
+            _ => &net2,
+        })
+    };
+    let mut mapped = Vec::new();
+    let (addr, t) = slots
+        .find(1, |a| {
+            mapped.push(a);
+            map(a)
+        })
+        .unwrap()
+        .expect("a network card");
+    assert_eq!((addr, t.device_type()), (0x4000, 1));
+    assert_eq!(
+        mapped,
+        [0x1000, 0x2000, 0x3000, 0x4000],
+        "stops at the first match"
+    );
+    // No such device: every slot probed once, then `None`.
+    let mut probes = 0;
+    let none = slots.find(9, |a| {
+        probes += 1;
+        map(a)
+    });
+    assert!(matches!(none, Ok(None)));
+    assert_eq!(probes, 8);
+    // A mapping error ends the search with that error.
+    let e = Error::Unsupported { what: "no MMIO" };
+    assert!(matches!(slots.find(1, |_| Err::<&dyn RegisterIo, _>(e)), Err(x) if x == e));
+    // Slots past the end of the address space are not probed.
+    let high = MmioSlots {
+        base: u64::MAX - 0x1000,
+        stride: 0x1000,
+        count: 4,
+    };
+    let mut probes = 0;
+    let _ = high.find(9, |a| {
+        probes += 1;
+        map(a)
+    });
+    assert_eq!(probes, 2);
+}
+
 #[test]
 fn mmio_probe_rejects_empty_and_foreign_windows() {
-    #[derive(Debug)]
-    struct Fixed([u32; 3]);
-    impl RegisterIo for Fixed {
-        fn read8(&self, _: usize) -> u8 {
-            0
-        }
-        fn read16(&self, _: usize) -> u16 {
-            0
-        }
-        fn read32(&self, off: usize) -> u32 {
-            self.0.get(off / 4).copied().unwrap_or(0)
-        }
-        fn write8(&self, _: usize, _: u8) {}
-        fn write16(&self, _: usize, _: u16) {}
-        fn write32(&self, _: usize, _: u32) {}
-        fn len(&self) -> usize {
-            0x200
-        }
-    }
     assert_eq!(
         MmioTransport::new(Fixed([0xdead_beef, 2, 1])).unwrap_err(),
         Error::NoDevice { found: 0xdead_beef }

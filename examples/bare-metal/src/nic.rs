@@ -4,7 +4,8 @@
 use nic_drivers::e1000::E1000;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciRoot};
-use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
+use nic_drivers::transport::mmio::{self, MmioSlots, MmioTransport};
+use nic_drivers::transport::Transport;
 use nic_drivers::{Hal, IdentityHal, MmioWindow};
 
 use crate::{code, println};
@@ -12,8 +13,6 @@ use crate::{code, println};
 /// PCIe of QEMU `virt` (`/soc/pci@30000000`): ECAM window, 32-bit memory window.
 const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
 const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
-/// virtio-mmio slots of `virt`: 8 from 0x1000_1000, 0x1000 apart.
-const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
 /// virtio device type of a network card.
 const VIRTIO_NET: u32 = 1;
 
@@ -29,17 +28,13 @@ fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
 
 /// The first virtio-net device in the virtio-mmio slots, which must be modern.
 pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u16> {
-    let (base, stride, count) = VIRTIO_MMIO;
-    for addr in (0..count).map(|slot| base + slot * stride) {
-        let window = hal
-            .mmio_map(addr, mmio::WINDOW_LEN)
-            .map_err(|e| driver_error("map virtio-mmio", nic_drivers::Error::Hal(e)))?;
-        let Ok(t) = MmioTransport::new(window) else {
-            continue;
-        };
-        if t.device_type() != VIRTIO_NET {
-            continue;
-        }
+    let found = MmioSlots::QEMU_VIRT_RISCV64
+        .find(VIRTIO_NET, |addr| {
+            hal.mmio_map(addr, mmio::WINDOW_LEN)
+                .map_err(nic_drivers::Error::Hal)
+        })
+        .map_err(|e| driver_error("map virtio-mmio", e))?;
+    if let Some((addr, t)) = found {
         if t.is_legacy() {
             println!("partnet: FAIL virtio-mmio net at {addr:#x} is legacy; run QEMU with -global virtio-mmio.force-legacy=false");
             return Err(code::NO_DEVICE);

@@ -27,8 +27,9 @@ use core::panic::PanicInfo;
 use nic_drivers::e1000::E1000;
 use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciDevice, PciRoot};
+use nic_drivers::transport::mmio::{self, MmioSlots};
 use nic_drivers::transport::pci::PciTransport;
-use nic_drivers::transport::{mmio, mmio::MmioTransport, Transport};
+use nic_drivers::transport::Transport;
 use nic_drivers::{Hal, IdentityHal, LinkState, MacAddress, MmioWindow, NicControl};
 use probe::{EchoMismatch, Probe};
 
@@ -92,8 +93,6 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
 /// (`/soc/pci@30000000` in the device tree; nothing assigns BARs before us).
 const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
 const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
-/// virtio-mmio slots of `virt`: 8 from 0x1000_1000, 0x1000 apart.
-const VIRTIO_MMIO: (u64, u64, u64) = (0x1000_1000, 0x1000, 8);
 /// virtio device type of a network card.
 const VIRTIO_NET: u32 = 1;
 
@@ -149,20 +148,12 @@ fn run_virtio_mmio(
     legacy: bool,
     packed: bool,
 ) -> Result<(), u16> {
-    let (base, stride, count) = VIRTIO_MMIO;
-    let mut found = None;
-    for slot in 0..count {
-        let addr = base + slot * stride;
-        let window = hal
-            .mmio_map(addr, mmio::WINDOW_LEN)
-            .map_err(|e| driver_error("map virtio-mmio", nic_drivers::Error::Hal(e)))?;
-        if let Ok(t) = MmioTransport::new(window) {
-            if t.device_type() == VIRTIO_NET {
-                found = Some((addr, t));
-                break;
-            }
-        }
-    }
+    let found = MmioSlots::QEMU_VIRT_RISCV64
+        .find(VIRTIO_NET, |addr| {
+            hal.mmio_map(addr, mmio::WINDOW_LEN)
+                .map_err(nic_drivers::Error::Hal)
+        })
+        .map_err(|e| driver_error("map virtio-mmio", e))?;
     let Some((addr, transport)) = found else {
         println!("selftest: FAIL no virtio-net in the virtio-mmio slots");
         return Err(code::NO_DEVICE);

@@ -38,6 +38,53 @@ pub const MAGIC: u32 = 0x7472_6976;
 /// Bytes of register window a virtio-mmio device occupies (registers + config).
 pub const WINDOW_LEN: usize = 0x200;
 
+/// Where a platform puts its virtio-mmio slots: `count` windows, `stride` bytes apart,
+/// from `base` (physical addresses; a device tree's `virtio,mmio` nodes say the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmioSlots {
+    /// Address of the first slot.
+    pub base: u64,
+    /// Distance between slots in bytes.
+    pub stride: u64,
+    /// Number of slots.
+    pub count: u64,
+}
+
+impl MmioSlots {
+    /// QEMU's riscv64 `virt` machine: 8 slots from `0x1000_1000`, `0x1000` apart.
+    pub const QEMU_VIRT_RISCV64: MmioSlots = MmioSlots {
+        base: 0x1000_1000,
+        stride: 0x1000,
+        count: 8,
+    };
+
+    /// The first slot holding a virtio device of type `device_type` (1: network card),
+    /// as its address and probed transport; `Ok(None)` when no slot has one. `map` maps
+    /// one slot's [`WINDOW_LEN`] bytes (e.g. through [`crate::Hal::mmio_map`]); its errors
+    /// end the search. Empty slots and windows that are not virtio-mmio are skipped.
+    /// Bounded: at most `count` probes.
+    pub fn find<R: RegisterIo>(
+        &self,
+        device_type: u32,
+        mut map: impl FnMut(u64) -> Result<R, Error>,
+    ) -> Result<Option<(u64, MmioTransport<R>)>, Error> {
+        for slot in 0..self.count {
+            let Some(addr) = slot
+                .checked_mul(self.stride)
+                .and_then(|off| self.base.checked_add(off))
+            else {
+                break;
+            };
+            if let Ok(t) = MmioTransport::new(map(addr)?) {
+                if t.device_type() == device_type {
+                    return Ok(Some((addr, t)));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// A virtio-mmio device over a register window `R` (e.g. [`crate::MmioWindow`] from
 /// [`crate::Hal::mmio_map`]).
 #[derive(Debug)]
