@@ -6,6 +6,7 @@ use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
 use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciRoot};
 use nic_drivers::transport::mmio::{self, MmioSlots, MmioTransport};
 use nic_drivers::transport::Transport;
+use nic_drivers::transport::DEVICE_TYPE_NET;
 use nic_drivers::{Hal, IdentityHal, MmioWindow};
 
 use crate::{code, println};
@@ -13,8 +14,6 @@ use crate::{code, println};
 /// PCIe of QEMU `virt` (`/soc/pci@30000000`): ECAM window, 32-bit memory window.
 const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
 const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
-/// virtio device type of a network card.
-const VIRTIO_NET: u32 = 1;
 
 /// The virtio-net driver the image runs.
 pub type VirtioDev<'h> = VirtioNet<'h, IdentityHal<'static>, MmioTransport<MmioWindow>>;
@@ -29,7 +28,7 @@ fn driver_error(what: &str, e: nic_drivers::Error) -> u16 {
 /// The first virtio-net device in the virtio-mmio slots, which must be modern.
 pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u16> {
     let found = MmioSlots::QEMU_VIRT_RISCV64
-        .find(VIRTIO_NET, |addr| {
+        .find(DEVICE_TYPE_NET, |addr| {
             hal.mmio_map(addr, mmio::WINDOW_LEN)
                 .map_err(nic_drivers::Error::Hal)
         })

@@ -30,6 +30,7 @@ use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciDevice, PciRoot};
 use nic_drivers::transport::mmio::{self, MmioSlots};
 use nic_drivers::transport::pci::PciTransport;
 use nic_drivers::transport::Transport;
+use nic_drivers::transport::DEVICE_TYPE_NET;
 use nic_drivers::{Hal, IdentityHal, LinkState, MacAddress, MmioWindow, NicControl};
 use probe::{EchoMismatch, Probe};
 
@@ -93,8 +94,6 @@ extern "C" fn rust_main(_hart: usize, dtb: usize) -> ! {
 /// (`/soc/pci@30000000` in the device tree; nothing assigns BARs before us).
 const ECAM: (u64, usize) = (0x3000_0000, 0x1000_0000);
 const PCI_MMIO: (u64, u64) = (0x4000_0000, 0x4000_0000);
-/// virtio device type of a network card.
-const VIRTIO_NET: u32 = 1;
 
 /// The first function on PCI bus 0 matching `what`, its BARs assigned from the 32-bit
 /// window, enabled: the root it is on and the device.
@@ -149,7 +148,7 @@ fn run_virtio_mmio(
     packed: bool,
 ) -> Result<(), u16> {
     let found = MmioSlots::QEMU_VIRT_RISCV64
-        .find(VIRTIO_NET, |addr| {
+        .find(DEVICE_TYPE_NET, |addr| {
             hal.mmio_map(addr, mmio::WINDOW_LEN)
                 .map_err(nic_drivers::Error::Hal)
         })
