@@ -5,7 +5,7 @@
 //! hosted demo's two smoltcp partitions in this process and a monitor pcap:
 //!
 //! * A (`--partition-a`): smoltcp on the nic-drivers virtio-net driver over the
-//!   shared-memory virtio transport; its switch port is the demo's `ShmDevice`.
+//!   shared-memory virtio transport; its switch port is vnet-switch's `ShmDevice`.
 //! * B (`--partition-b`): smoltcp on a queuing-port channel pair; its switch port is a
 //!   `QueuingPortEndpoint`.
 //!
