@@ -50,6 +50,29 @@ fn drops_and_cut_offs_are_logged_with_their_reasons() {
         ["DEBUG vnet-switch: port 1 dropped a frame: spoofed source address"]
     );
 
+    // A shared-memory virtio driver that accepts a feature nobody offered: refused.
+    {
+        use virtqueue::shm::{self, offset, REG_LEN, U32, U64};
+        use vnet_switch::adapters::shm::{DeviceState, ShmDevice};
+        let len = REG_LEN + 16 * 1024;
+        let owned = virtqueue::OwnedMemory::new(0, len);
+        let (regs, dma) = shm::split(owned.region().get(0, len).unwrap()).unwrap();
+        let mut dev = ShmDevice::new(regs, &dma, [2, 0, 0, 0, 0, 1], 1500).unwrap();
+        regs.write_obj(offset::DRIVER_FEATURES, &U64::new(u64::MAX))
+            .unwrap();
+        regs.write_obj(offset::STATUS, &U32::new(1 | 2 | 4 | 8))
+            .unwrap();
+        let DeviceState::Failed(e) = dev.poll() else {
+            panic!("the driver is refused");
+        };
+        assert_eq!(
+            take(),
+            [format!(
+                "WARN vnet-switch: shared-memory virtio driver refused: {e}"
+            )]
+        );
+    }
+
     #[cfg(all(feature = "vhost-user", target_os = "linux"))]
     {
         use vnet_switch::adapters::vhost_user::{VhostUserError, VhostUserPort};

@@ -214,6 +214,12 @@ impl<'m, D: Doorbell> ShmDevice<'m, D> {
     }
 
     fn fail(&mut self, e: ShmDeviceError) {
+        // The typed cause to `log`; `defmt` gets the event alone (the cause nests link
+        // errors that have no `defmt` form; the device's statistics keep it).
+        #[cfg(feature = "log")]
+        log::warn!("vnet-switch: shared-memory virtio driver refused: {}", e);
+        #[cfg(all(feature = "defmt", target_os = "none"))]
+        defmt::warn!("vnet-switch: shared-memory virtio driver refused");
         self.port = None;
         self.state = DeviceState::Failed(e);
         self.stats.failures += 1;
