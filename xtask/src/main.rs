@@ -188,6 +188,34 @@ fn test_all(run: &mut Run, only: &[&str]) {
         // The AFDX demo's test reads its capture with tshark (and fails without it).
         qemu::ensure_tool(run, "tshark", "--version", "tshark");
         run.step("test", cargo(&["test", "--workspace", "--all-features"]));
+        // Each library crate's example programs run (they check what they print).
+        for (krate, dir) in existing_lib_crates(run) {
+            let Ok(entries) = fs::read_dir(Path::new(dir).join("examples")) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_suffix(".rs").map(str::to_string)
+                })
+                .collect();
+            names.sort();
+            for name in names {
+                run.step(
+                    &format!("example {krate} {name}"),
+                    cargo(&[
+                        "run",
+                        "-q",
+                        "-p",
+                        krate,
+                        "--all-features",
+                        "--example",
+                        &name,
+                    ]),
+                );
+            }
+        }
     }
     if want("nostd") {
         for (krate, dir) in existing_lib_crates(run) {
