@@ -1,9 +1,16 @@
-//! `Switch::poll`'s work on its worst input, in the units of its documented bound (the
-//! rows of the worst-case harness, `benches/worst_case/rows.rs`).
+//! The switch's and the virtio-net port's work on their worst inputs, in the units of
+//! their documented bounds (the rows of the worst-case harness, `benches/worst_case/`).
 #[path = "../benches/worst_case/rows.rs"]
 mod rows;
+#[path = "../benches/worst_case/virtio_net.rs"]
+mod virtio_net;
 
 #[test]
 fn poll_stays_within_its_documented_bound() {
     virtqueue_bench::kit::check_bounds(rows::ROWS);
+}
+
+#[test]
+fn virtio_net_port_calls_stay_within_their_documented_bound() {
+    virtqueue_bench::kit::check_bounds(virtio_net::ROWS);
 }

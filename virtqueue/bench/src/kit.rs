@@ -2,6 +2,7 @@
 //! call and input, the measured region, and the harness binaries' command line. Shared
 //! by the harnesses of `virtqueue`, `queuing-port` and `vnet-switch`.
 
+use std::borrow::Borrow;
 use std::hint::black_box;
 
 /// One bounded call on one input.
@@ -29,7 +30,7 @@ pub fn measured<R>(f: impl FnOnce() -> R) -> R {
 
 /// The harness's command line: `list` prints the rows (`index|call|input|bound|unit`),
 /// `run INDEX REPS` makes the row's call `REPS` times and prints the units of one call.
-pub fn cli(rows: &[Row]) {
+pub fn cli<R: Borrow<Row>>(rows: &[R]) {
     // `cargo bench` passes `--bench`.
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -37,11 +38,12 @@ pub fn cli(rows: &[Row]) {
         .collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["run", i, reps] => {
-            let row = &rows[i.parse::<usize>().expect("row index")];
+            let row: &Row = rows[i.parse::<usize>().expect("row index")].borrow();
             println!("{}", (row.run)(reps.parse().expect("repetitions")));
         }
         _ => {
-            for (i, r) in rows.iter().enumerate() {
+            for (i, r) in rows.iter().map(Borrow::borrow).enumerate() {
+                let r: &Row = r;
                 println!("{i}|{}|{}|{}|{}", r.call, r.input, r.bound, r.unit);
             }
         }

@@ -39,7 +39,8 @@ pub struct Counting<'a> {
 }
 
 impl<'a> Counting<'a> {
-    fn new(lb: &'a Loopback) -> Self {
+    /// Counts the translations of `lb`'s memory.
+    pub fn new(lb: &'a Loopback) -> Self {
         Counting {
             mem: lb.memory(),
             slices: Cell::new(0),
@@ -47,7 +48,7 @@ impl<'a> Counting<'a> {
     }
 
     /// Translations since the last call.
-    fn take(&self) -> u32 {
+    pub fn take(&self) -> u32 {
         self.slices.replace(0)
     }
 }
