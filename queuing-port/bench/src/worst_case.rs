@@ -158,14 +158,7 @@ const fn row(
     bound: &'static str,
     run: fn(u32) -> u32,
 ) -> Row {
-    Row {
-        call,
-        input,
-        bound,
-        limit: MAX as u32,
-        unit: "bytes",
-        run,
-    }
+    Row::new(call, input, bound, MAX as u32, "bytes", run)
 }
 
 /// Every measured call and input.

@@ -21,6 +21,27 @@ pub struct Row {
     pub run: fn(u32) -> u32,
 }
 
+impl Row {
+    /// A row (the fields in their order).
+    pub const fn new(
+        call: &'static str,
+        input: &'static str,
+        bound: &'static str,
+        limit: u32,
+        unit: &'static str,
+        run: fn(u32) -> u32,
+    ) -> Row {
+        Row {
+            call,
+            input,
+            bound,
+            limit,
+            unit,
+            run,
+        }
+    }
+}
+
 /// The measured region: callgrind collects the instructions of this function and of all
 /// it calls.
 #[inline(never)]

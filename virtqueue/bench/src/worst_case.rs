@@ -182,6 +182,16 @@ fn packed_pop(reps: u32, post: fn(&Loopback)) -> u32 {
     units
 }
 
+/// A packed one-descriptor chain.
+fn packed_one(lb: &Loopback) {
+    lb.mock_packed().add_chain(0, true, 0, &bufs(lb, 1));
+}
+
+/// A packed chain of `SIZE` descriptors.
+fn packed_longest(lb: &Loopback) {
+    lb.mock_packed().add_chain(0, true, 0, &bufs(lb, N));
+}
+
 /// A packed indirect table of `SIZE` readable entries.
 fn packed_indirect(lb: &Loopback) {
     let entries = bufs(lb, N).into_iter().map(|(addr, len, _)| {
@@ -261,13 +271,13 @@ const INDIRECT_BOUND: &str = "≤ 1 table + queue size (256) entries";
 
 /// Every measured call and input.
 pub const ROWS: &[Row] = &[
-    Row {
-        call: "split DeviceQueue::pop_into",
-        input: "typical",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
+    Row::new(
+        "split DeviceQueue::pop_into",
+        "typical",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| {
             split_pop(
                 r,
                 Features::VERSION_1,
@@ -275,14 +285,14 @@ pub const ROWS: &[Row] = &[
                 is_ok,
             )
         },
-    },
-    Row {
-        call: "split DeviceQueue::pop_into",
-        input: "longest valid chain (256)",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into",
+        "longest valid chain (256)",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| {
             split_pop(
                 r,
                 Features::VERSION_1,
@@ -290,14 +300,14 @@ pub const ROWS: &[Row] = &[
                 is_ok,
             )
         },
-    },
-    Row {
-        call: "split DeviceQueue::pop_into",
-        input: "256 descriptors, last loops to head",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into",
+        "256 descriptors, last loops to head",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| {
             split_pop(
                 r,
                 Features::VERSION_1,
@@ -305,14 +315,14 @@ pub const ROWS: &[Row] = &[
                 is_loop,
             )
         },
-    },
-    Row {
-        call: "split DeviceQueue::pop_into",
-        input: "256 descriptors, last next out of range",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into",
+        "256 descriptors, last next out of range",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| {
             split_pop(
                 r,
                 Features::VERSION_1,
@@ -320,30 +330,30 @@ pub const ROWS: &[Row] = &[
                 is_out_of_range,
             )
         },
-    },
-    Row {
-        call: "split DeviceQueue::pop_into (indirect)",
-        input: "typical",
-        bound: INDIRECT_BOUND,
-        limit: N as u32 + 1,
-        unit: "translations",
-        run: |r| split_pop(r, indirect(), |lb, d| split_long_n(lb, d, 1), is_ok),
-    },
-    Row {
-        call: "split DeviceQueue::pop_into (indirect)",
-        input: "table of 256 entries",
-        bound: INDIRECT_BOUND,
-        limit: N as u32 + 1,
-        unit: "translations",
-        run: |r| split_pop(r, indirect(), |lb, d| split_indirect(lb, d, None), is_ok),
-    },
-    Row {
-        call: "split DeviceQueue::pop_into (indirect)",
-        input: "table of 256, last loops to 0",
-        bound: INDIRECT_BOUND,
-        limit: N as u32 + 1,
-        unit: "translations",
-        run: |r| {
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into (indirect)",
+        "typical",
+        INDIRECT_BOUND,
+        N as u32 + 1,
+        "translations",
+        |r| split_pop(r, indirect(), |lb, d| split_long_n(lb, d, 1), is_ok),
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into (indirect)",
+        "table of 256 entries",
+        INDIRECT_BOUND,
+        N as u32 + 1,
+        "translations",
+        |r| split_pop(r, indirect(), |lb, d| split_indirect(lb, d, None), is_ok),
+    ),
+    Row::new(
+        "split DeviceQueue::pop_into (indirect)",
+        "table of 256, last loops to 0",
+        INDIRECT_BOUND,
+        N as u32 + 1,
+        "translations",
+        |r| {
             split_pop(
                 r,
                 indirect(),
@@ -351,99 +361,87 @@ pub const ROWS: &[Row] = &[
                 is_loop,
             )
         },
-    },
-    Row {
-        call: "packed PackedDeviceQueue::pop_into",
-        input: "typical",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
-            packed_pop(r, |lb| {
-                lb.mock_packed().add_chain(0, true, 0, &bufs(lb, 1));
-            })
-        },
-    },
-    Row {
-        call: "packed PackedDeviceQueue::pop_into",
-        input: "longest valid chain (256)",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors",
-        run: |r| {
-            packed_pop(r, |lb| {
-                lb.mock_packed().add_chain(0, true, 0, &bufs(lb, N));
-            })
-        },
-    },
-    Row {
-        call: "packed PackedDeviceQueue::pop_into (indirect)",
-        input: "typical",
-        bound: INDIRECT_BOUND,
-        limit: N as u32 + 1,
-        unit: "translations",
-        run: |r| {
-            packed_pop(r, |lb| {
-                lb.mock_packed().add_chain(0, true, 0, &bufs(lb, 1));
-            })
-        },
-    },
-    Row {
-        call: "packed PackedDeviceQueue::pop_into (indirect)",
-        input: "table of 256 entries",
-        bound: INDIRECT_BOUND,
-        limit: N as u32 + 1,
-        unit: "translations",
-        run: |r| packed_pop(r, packed_indirect),
-    },
-    Row {
-        call: "split DeviceQueue::add_used",
-        input: "typical",
-        bound: "O(1): 1 used entry",
-        limit: 1,
-        unit: "entries",
-        run: |r| split_add_used(r, 1),
-    },
-    Row {
-        call: "split DeviceQueue::add_used",
-        input: "after a 256-descriptor chain",
-        bound: "O(1): 1 used entry",
-        limit: 1,
-        unit: "entries",
-        run: |r| split_add_used(r, N),
-    },
-    Row {
-        call: "packed PackedDeviceQueue::add_used_batch",
-        input: "typical",
-        bound: "≤ entries given (1)",
-        limit: 1,
-        unit: "entries",
-        run: |r| packed_add_used(r, 1),
-    },
-    Row {
-        call: "packed PackedDeviceQueue::add_used_batch",
-        input: "id of a 256-descriptor chain",
-        bound: "≤ entries given (1)",
-        limit: 1,
-        unit: "entries",
-        run: |r| packed_add_used(r, N),
-    },
-    Row {
-        call: "split DriverQueue::pop_used",
-        input: "typical",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors freed",
-        run: |r| split_pop_used(r, 1),
-    },
-    Row {
-        call: "split DriverQueue::pop_used",
-        input: "used ring full, 256-descriptor chain first",
-        bound: POP_BOUND,
-        limit: N as u32,
-        unit: "descriptors freed",
-        run: |r| split_pop_used(r, N),
-    },
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::pop_into",
+        "typical",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| packed_pop(r, packed_one),
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::pop_into",
+        "longest valid chain (256)",
+        POP_BOUND,
+        N as u32,
+        "descriptors",
+        |r| packed_pop(r, packed_longest),
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::pop_into (indirect)",
+        "typical",
+        INDIRECT_BOUND,
+        N as u32 + 1,
+        "translations",
+        |r| packed_pop(r, packed_one),
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::pop_into (indirect)",
+        "table of 256 entries",
+        INDIRECT_BOUND,
+        N as u32 + 1,
+        "translations",
+        |r| packed_pop(r, packed_indirect),
+    ),
+    Row::new(
+        "split DeviceQueue::add_used",
+        "typical",
+        "O(1): 1 used entry",
+        1,
+        "entries",
+        |r| split_add_used(r, 1),
+    ),
+    Row::new(
+        "split DeviceQueue::add_used",
+        "after a 256-descriptor chain",
+        "O(1): 1 used entry",
+        1,
+        "entries",
+        |r| split_add_used(r, N),
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::add_used_batch",
+        "typical",
+        "≤ entries given (1)",
+        1,
+        "entries",
+        |r| packed_add_used(r, 1),
+    ),
+    Row::new(
+        "packed PackedDeviceQueue::add_used_batch",
+        "id of a 256-descriptor chain",
+        "≤ entries given (1)",
+        1,
+        "entries",
+        |r| packed_add_used(r, N),
+    ),
+    Row::new(
+        "split DriverQueue::pop_used",
+        "typical",
+        POP_BOUND,
+        N as u32,
+        "descriptors freed",
+        |r| split_pop_used(r, 1),
+    ),
+    Row::new(
+        "split DriverQueue::pop_used",
+        "used ring full, 256-descriptor chain first",
+        POP_BOUND,
+        N as u32,
+        "descriptors freed",
+        |r| split_pop_used(r, N),
+    ),
 ];
 
 /// A valid chain of `n` descriptors at 0.

@@ -133,14 +133,7 @@ const POLL: &str = "Switch::poll(now, 64), 5 ports";
 const BOUND: &str = "≤ budget (64) frames, ≤ ports-1 copies each";
 
 const fn row(input: &'static str, run: fn(u32) -> u32) -> Row {
-    Row {
-        call: POLL,
-        input,
-        bound: BOUND,
-        limit: BUDGET as u32,
-        unit: "frames",
-        run,
-    }
+    Row::new(POLL, input, BOUND, BUDGET as u32, "frames", run)
 }
 
 /// Every measured input.

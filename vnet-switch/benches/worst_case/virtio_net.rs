@@ -111,6 +111,14 @@ fn bad_rx(net: &Net, rxd: &MockDriver<'_>) {
     chain(&net.rx, rxd, BAD, &[200; S], false);
 }
 
+/// `bad` avail entries naming the bad chain, then one naming the good chain.
+fn bad_then_good(d: &mut MockDriver<'_>, bad: usize) {
+    for _ in 0..bad {
+        d.push_avail(BAD);
+    }
+    d.push_avail(GOOD);
+}
+
 fn rx_take(port: &mut Port<'_>) -> bool {
     matches!(port.rx_take(), Ok(Some(_)))
 }
@@ -141,14 +149,7 @@ const fn row(
     limit: u32,
     run: fn(u32) -> u32,
 ) -> Row {
-    Row {
-        call,
-        input,
-        bound,
-        limit,
-        unit: "descriptors",
-        run,
-    }
+    Row::new(call, input, bound, limit, "descriptors", run)
 }
 
 const TAKE_BOUND: &str = "≤ 8 chains of ≤ S (16) descriptors";
@@ -162,7 +163,7 @@ pub const ROWS: &[Row] = &[
             V1,
             |n, _, t| {
                 good_tx(n, t, 1);
-                t.push_avail(GOOD);
+                bad_then_good(t, 0);
             },
             rx_take,
         )
@@ -179,10 +180,7 @@ pub const ROWS: &[Row] = &[
                 |n, _, t| {
                     bad_tx(n, t);
                     good_tx(n, t, S);
-                    for _ in 1..MAX_BAD_CHAINS {
-                        t.push_avail(BAD);
-                    }
-                    t.push_avail(GOOD);
+                    bad_then_good(t, MAX_BAD_CHAINS - 1);
                 },
                 rx_take,
             )
@@ -213,7 +211,7 @@ pub const ROWS: &[Row] = &[
             V1,
             |n, d, _| {
                 chain(&n.rx, d, GOOD, &[HDR + u32::from(MAX_FRAME)], true);
-                d.push_avail(GOOD);
+                bad_then_good(d, 0);
             },
             reserve,
         )
@@ -230,10 +228,7 @@ pub const ROWS: &[Row] = &[
                 |n, d, _| {
                     bad_rx(n, d);
                     chain(&n.rx, d, GOOD, &[HDR + u32::from(MAX_FRAME)], true);
-                    for _ in 1..MAX_BAD_CHAINS {
-                        d.push_avail(BAD);
-                    }
-                    d.push_avail(GOOD);
+                    bad_then_good(d, MAX_BAD_CHAINS - 1);
                 },
                 reserve,
             )
@@ -252,10 +247,7 @@ pub const ROWS: &[Row] = &[
                     bad_rx(n, d);
                     chain(&n.rx, d, GOOD, &[HDR], true);
                     for _ in 0..CHAINS {
-                        for _ in 1..MAX_BAD_CHAINS {
-                            d.push_avail(BAD);
-                        }
-                        d.push_avail(GOOD);
+                        bad_then_good(d, MAX_BAD_CHAINS - 1);
                     }
                     for _ in CHAINS * MAX_BAD_CHAINS..usize::from(QSIZE) {
                         d.push_avail(BAD);
