@@ -3,7 +3,7 @@
 //! most (a chain walk is bounded by loop detection and the size)".
 //!
 //! Every [`ROWS`] entry builds a fresh ring per repetition (not measured), then makes
-//! the one call inside [`measured`](crate::kit::measured), whose instructions callgrind collects
+//! the one call inside [`measured`], whose instructions callgrind collects
 //! (`--toggle-collect='*kit::measured*'`; `cargo xtask worst-case` runs it). The
 //! work units are counted directly: the device side translates every buffer it walks
 //! (and an indirect table) through [`SharedMemory::slice`], which [`Counting`] counts;
