@@ -49,6 +49,13 @@ pub(crate) fn worst_case(run: &mut Run, only: &[String]) {
         );
         return;
     }
+    if let Some(unknown) = only.iter().find(|o| !HARNESSES.iter().any(|(k, _)| k == o)) {
+        run.fail(
+            "worst-case",
+            &format!("no harness for {unknown:?} (virtqueue, queuing-port, vnet-switch)"),
+        );
+        return;
+    }
     for &(krate, package) in HARNESSES {
         if !only.is_empty() && !only.iter().any(|o| o == krate) {
             continue;
