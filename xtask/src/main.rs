@@ -48,6 +48,7 @@ mod netns;
 mod qemu;
 mod toolchain;
 mod vhost;
+mod worst_case;
 
 use toolchain::{ensure_nightly, NIGHTLY};
 
@@ -83,6 +84,10 @@ usage: cargo xtask test [STEP ...]   every check (what .ci/run calls), or only t
        cargo xtask mutants [--timeout S] [CRATE | FILE ...]
                                      mutation testing of the validation modules
                                      (cargo-mutants); fails when a mutant is missed
+       cargo xtask worst-case [CRATE ...]
+                                     instructions per bounded call on its worst input
+                                     and a typical one (callgrind; virtqueue,
+                                     queuing-port, vnet-switch), with the work units
        cargo xtask miri | loom       one step alone";
 
 fn main() -> ExitCode {
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Some("worst-case") => worst_case::worst_case(&mut run, &args[1..]),
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
         // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their

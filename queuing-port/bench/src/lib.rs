@@ -1,1 +1,4 @@
-//! Benchmarks of `queuing-port`: see `benches/` and the crate's `BENCHMARKS.md`.
+//! Benchmarks of `queuing-port`: see `benches/` and the crate's `BENCHMARKS.md`; the
+//! worst-case work of each port call: [`worst_case`].
+
+pub mod worst_case;

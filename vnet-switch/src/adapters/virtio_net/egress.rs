@@ -101,8 +101,9 @@ impl<
         }
     }
 
-    /// Pops and validates the next receive chain into a free arena entry.
-    fn pop_receive(&mut self) -> Option<u16> {
+    /// Pops and validates the next receive chain into a free arena entry, refusing at
+    /// most `bad_left` bad chains (the budget of the whole call, taken from).
+    fn pop_receive(&mut self, bad_left: &mut usize) -> Option<u16> {
         let i = self.alloc_entry()?;
         let needed = NET_HDR_LEN as u32
             + if self.mrg {
@@ -110,7 +111,7 @@ impl<
             } else {
                 u32::from(self.max_frame)
             };
-        for _ in 0..MAX_BAD_CHAINS {
+        while *bad_left > 0 {
             let Some(chain) = self.chains.get_mut(usize::from(i)) else {
                 break;
             };
@@ -148,6 +149,8 @@ impl<
                     self.refuse_rx(e, error.chain_head());
                 }
             }
+            // Only a refused chain gets here.
+            *bad_left -= 1;
             if self.is_down() {
                 break;
             }
@@ -212,9 +215,12 @@ impl<
             count: 0,
             bytes: 0,
         };
+        // At most MAX_BAD_CHAINS refused for the whole call, however many chains the
+        // frame takes.
+        let mut bad_left = MAX_BAD_CHAINS;
         // Without MRG_RXBUF every accepted chain holds a whole frame: one suffices.
         while list.bytes < need && usize::from(list.count) < CHAINS {
-            let Some(i) = self.pop_spare().or_else(|| self.pop_receive()) else {
+            let Some(i) = self.pop_spare().or_else(|| self.pop_receive(&mut bad_left)) else {
                 break;
             };
             self.set_link(i, NIL);
