@@ -426,10 +426,12 @@ impl VhostUserPort {
         self.generation = 0;
         self.stats.cutoffs += 1;
         self.stats.last_cutoff = Some(reason);
+        // (std only: `log`; `defmt` is for bare-metal targets.)
+        #[cfg(feature = "log")]
         if reason == VhostUserError::Disconnected {
-            event!(info, "vnet-switch: vhost-user frontend disconnected");
+            log::info!("vnet-switch: vhost-user frontend disconnected");
         } else {
-            event!(warn, "vnet-switch: vhost-user frontend cut off: {}", reason);
+            log::warn!("vnet-switch: vhost-user frontend cut off: {}", reason);
         }
         CutOff { reason }
     }
