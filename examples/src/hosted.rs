@@ -240,7 +240,7 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
         }
         #[cfg(target_os = "linux")]
         Some(name) => {
-            let tap: nic_drivers::tap::Tap = nic_drivers::tap::Tap::open(name, MacAddress(MAC_UPLINK))
+            let tap: nic_drivers::tap::TapDevice = nic_drivers::tap::TapDevice::open(name, MacAddress(MAC_UPLINK))
                 .map_err(|e| fail("set-up", format!("opening TAP device `{name}`: {e} (create it first: see examples/README.md)")))?;
             run_with(opts, tap, None)
         }

@@ -11,11 +11,11 @@ use smoltcp::wire::{
     Ipv6Packet, TcpPacket, UdpPacket,
 };
 
-use crate::stats::DropReason;
+use crate::stats::AdapterDrop;
 
 /// `Err` with the reason when `frame` is provably corrupt. `transport_verified`: the link
 /// already verified the TCP/UDP checksum (only the IPv4 header is checked then).
-pub(crate) fn verify(frame: &[u8], transport_verified: bool) -> Result<(), DropReason> {
+pub(crate) fn verify(frame: &[u8], transport_verified: bool) -> Result<(), AdapterDrop> {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Ok(());
     };
@@ -26,19 +26,19 @@ pub(crate) fn verify(frame: &[u8], transport_verified: bool) -> Result<(), DropR
     }
 }
 
-fn ipv4(packet: &[u8], transport_verified: bool) -> Result<(), DropReason> {
+fn ipv4(packet: &[u8], transport_verified: bool) -> Result<(), AdapterDrop> {
     // The header checksum first, from the raw header length: a flipped length field is a
     // checksum failure, not a parse failure.
     let ihl = packet.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
     let header = packet
         .get(..ihl)
         .filter(|_| ihl >= 20)
-        .ok_or(DropReason::RxMalformed)?;
+        .ok_or(AdapterDrop::RxMalformed)?;
     // `header` holds the whole `ihl` bytes the unchecked view sums.
     if !Ipv4Packet::new_unchecked(header).verify_checksum() {
-        return Err(DropReason::RxBadChecksum);
+        return Err(AdapterDrop::RxBadChecksum);
     }
-    let ip = Ipv4Packet::new_checked(packet).map_err(|_| DropReason::RxMalformed)?;
+    let ip = Ipv4Packet::new_checked(packet).map_err(|_| AdapterDrop::RxMalformed)?;
     // A fragment's transport checksum covers the reassembled datagram.
     if transport_verified || ip.more_frags() || ip.frag_offset() != 0 {
         return Ok(());
@@ -49,22 +49,24 @@ fn ipv4(packet: &[u8], transport_verified: bool) -> Result<(), DropReason> {
     );
     match ip.next_header() {
         IpProtocol::Icmp => {
-            let p = Icmpv4Packet::new_checked(ip.payload()).map_err(|_| DropReason::RxMalformed)?;
+            let p =
+                Icmpv4Packet::new_checked(ip.payload()).map_err(|_| AdapterDrop::RxMalformed)?;
             checked(p.verify_checksum())
         }
         proto => transport(proto, ip.payload(), &src, &dst),
     }
 }
 
-fn ipv6(packet: &[u8], transport_verified: bool) -> Result<(), DropReason> {
-    let ip = Ipv6Packet::new_checked(packet).map_err(|_| DropReason::RxMalformed)?;
+fn ipv6(packet: &[u8], transport_verified: bool) -> Result<(), AdapterDrop> {
+    let ip = Ipv6Packet::new_checked(packet).map_err(|_| AdapterDrop::RxMalformed)?;
     if transport_verified {
         return Ok(());
     }
     let (s, d) = (ip.src_addr(), ip.dst_addr());
     match ip.next_header() {
         IpProtocol::Icmpv6 => {
-            let p = Icmpv6Packet::new_checked(ip.payload()).map_err(|_| DropReason::RxMalformed)?;
+            let p =
+                Icmpv6Packet::new_checked(ip.payload()).map_err(|_| AdapterDrop::RxMalformed)?;
             checked(p.verify_checksum(&s, &d))
         }
         proto => transport(
@@ -81,24 +83,24 @@ fn transport(
     payload: &[u8],
     src: &IpAddress,
     dst: &IpAddress,
-) -> Result<(), DropReason> {
+) -> Result<(), AdapterDrop> {
     match proto {
         IpProtocol::Tcp => {
-            let p = TcpPacket::new_checked(payload).map_err(|_| DropReason::RxMalformed)?;
+            let p = TcpPacket::new_checked(payload).map_err(|_| AdapterDrop::RxMalformed)?;
             checked(p.verify_checksum(src, dst))
         }
         IpProtocol::Udp => {
-            let p = UdpPacket::new_checked(payload).map_err(|_| DropReason::RxMalformed)?;
+            let p = UdpPacket::new_checked(payload).map_err(|_| AdapterDrop::RxMalformed)?;
             checked(p.verify_checksum(src, dst))
         }
         _ => Ok(()),
     }
 }
 
-fn checked(ok: bool) -> Result<(), DropReason> {
+fn checked(ok: bool) -> Result<(), AdapterDrop> {
     if ok {
         Ok(())
     } else {
-        Err(DropReason::RxBadChecksum)
+        Err(AdapterDrop::RxBadChecksum)
     }
 }

@@ -26,7 +26,7 @@ use core::cell::RefCell;
 use frame_link::{Checksum, FrameLink, FrameMeta, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
 
 use crate::checksum::verify;
-use crate::stats::{DropReason, NetStats};
+use crate::stats::{AdapterDrop, NetStats};
 use crate::RxChecksum;
 
 /// Frames skipped (dropped and counted) at most per receive call: bounded work.
@@ -89,7 +89,7 @@ impl<L: FrameLink> Shared<L> {
                 None
             }
             Err(e) => {
-                core.stats.link_error(DropReason::TxLinkError, &e);
+                core.stats.link_error(AdapterDrop::TxLinkError, &e);
                 None
             }
         }
@@ -103,7 +103,7 @@ impl<L: FrameLink> Shared<L> {
                 Ok(Some(rx)) => rx,
                 Ok(None) => return None,
                 Err(e) => {
-                    core.stats.link_error(DropReason::RxLinkError, &e);
+                    core.stats.link_error(AdapterDrop::RxLinkError, &e);
                     return None;
                 }
             };
@@ -118,14 +118,14 @@ impl<L: FrameLink> Shared<L> {
         None
     }
 
-    fn check_rx(&self, core: &Core<L>, rx: &RxSlot) -> Result<usize, DropReason> {
+    fn check_rx(&self, core: &Core<L>, rx: &RxSlot) -> Result<usize, AdapterDrop> {
         let checksum = core.link.rx_meta(rx).checksum;
         if let Checksum::Partial(_) = checksum {
-            return Err(DropReason::RxPartialChecksum);
+            return Err(AdapterDrop::RxPartialChecksum);
         }
         let frame = core.link.rx_frame(rx);
         if frame.len() > self.mtu {
-            return Err(DropReason::RxTooLong);
+            return Err(AdapterDrop::RxTooLong);
         }
         if self.rx_checksum.glue_verifies() {
             verify(frame, checksum == Checksum::Verified)?;
@@ -138,7 +138,7 @@ impl<L: FrameLink> Shared<L> {
         let len = tx.len();
         match core.link.tx_commit(tx, FrameMeta::NONE) {
             Ok(()) => core.stats.tx(len),
-            Err(e) => core.stats.link_error(DropReason::TxLinkError, &e),
+            Err(e) => core.stats.link_error(AdapterDrop::TxLinkError, &e),
         }
     }
 
@@ -149,7 +149,7 @@ impl<L: FrameLink> Shared<L> {
             Ok(()) => Self::commit(core, tx),
             Err(e) => {
                 core.link.tx_abort(tx);
-                core.stats.link_error(DropReason::TxLinkError, &e);
+                core.stats.link_error(AdapterDrop::TxLinkError, &e);
             }
         }
     }
@@ -187,7 +187,7 @@ impl<L: FrameLink> Shared<L> {
         match self.core.try_borrow_mut() {
             Ok(mut core) if bad => {
                 let r = f(&mut s.buf[..n]);
-                core.stats.drop(DropReason::TxBadLength);
+                core.stats.drop(AdapterDrop::TxBadLength);
                 core.link.tx_abort(tx);
                 r
             }
@@ -238,7 +238,7 @@ impl<L: FrameLink> Shared<L> {
     pub(crate) fn finish_rx(&self, rx: RxSlot, consumed: bool) {
         if let Ok(mut core) = self.core.try_borrow_mut() {
             if !consumed {
-                core.stats.drop(DropReason::RxUnconsumed);
+                core.stats.drop(AdapterDrop::RxUnconsumed);
             }
             core.link.rx_release(rx);
             self.settle(&mut core);

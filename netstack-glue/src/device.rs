@@ -5,7 +5,7 @@
 //!   slot on the link first and returns `None` when none is free. A token dropped without
 //!   being consumed gives its slot back on `Drop` (smoltcp issue 1147: a leaked slot
 //!   silences the stack for good). A receive token dropped unread gives its frame back
-//!   and counts it ([`DropReason::RxUnconsumed`](crate::DropReason::RxUnconsumed)).
+//!   and counts it ([`AdapterDrop::RxUnconsumed`](crate::AdapterDrop::RxUnconsumed)).
 //! * The MTU is always set (from the link's largest frame, at most 1514 bytes: IP MTU
 //!   1500); `max_burst_size` is the link's free transmit slots when it can tell (at
 //!   least 1), `None` otherwise.

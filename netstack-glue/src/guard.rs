@@ -11,7 +11,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use crate::checksum::verify;
-use crate::stats::DropReason;
+use crate::stats::AdapterDrop;
 use frame_link::MAX_FRAME;
 
 /// What a [`ChecksumGuard`] saw.
@@ -105,7 +105,7 @@ impl<D: Device> Device for ChecksumGuard<D> {
                 self.stats.passed += 1;
                 Some((GuardRxToken { frame, meta }, tx))
             }
-            Err(DropReason::RxMalformed) => {
+            Err(AdapterDrop::RxMalformed) => {
                 self.stats.malformed += 1;
                 None
             }

@@ -6,7 +6,7 @@ use core::fmt;
 /// Why the adapter dropped or refused a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum DropReason {
+pub enum AdapterDrop {
     /// Received: the IPv4 header or TCP/UDP/ICMP checksum was wrong.
     RxBadChecksum,
     /// Received: an IPv4/IPv6 frame whose IP, TCP, UDP or ICMP part does not parse.
@@ -25,17 +25,17 @@ pub enum DropReason {
     TxLinkError,
 }
 
-impl fmt::Display for DropReason {
+impl fmt::Display for AdapterDrop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            DropReason::RxBadChecksum => "received frame with a bad checksum",
-            DropReason::RxMalformed => "received malformed IP frame",
-            DropReason::RxPartialChecksum => "received frame with a partial checksum",
-            DropReason::RxTooLong => "received frame longer than the MTU",
-            DropReason::RxUnconsumed => "receive token dropped unread",
-            DropReason::RxLinkError => "link error on receive",
-            DropReason::TxBadLength => "transmit frame length out of range",
-            DropReason::TxLinkError => "link error on transmit",
+            AdapterDrop::RxBadChecksum => "received frame with a bad checksum",
+            AdapterDrop::RxMalformed => "received malformed IP frame",
+            AdapterDrop::RxPartialChecksum => "received frame with a partial checksum",
+            AdapterDrop::RxTooLong => "received frame longer than the MTU",
+            AdapterDrop::RxUnconsumed => "receive token dropped unread",
+            AdapterDrop::RxLinkError => "link error on receive",
+            AdapterDrop::TxBadLength => "transmit frame length out of range",
+            AdapterDrop::TxLinkError => "link error on transmit",
         })
     }
 }
@@ -43,49 +43,49 @@ impl fmt::Display for DropReason {
 /// Drop counters by reason (wrapping 64-bit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Drops {
-    /// [`DropReason::RxBadChecksum`].
+    /// [`AdapterDrop::RxBadChecksum`].
     pub rx_bad_checksum: u64,
-    /// [`DropReason::RxMalformed`].
+    /// [`AdapterDrop::RxMalformed`].
     pub rx_malformed: u64,
-    /// [`DropReason::RxPartialChecksum`].
+    /// [`AdapterDrop::RxPartialChecksum`].
     pub rx_partial_checksum: u64,
-    /// [`DropReason::RxTooLong`].
+    /// [`AdapterDrop::RxTooLong`].
     pub rx_too_long: u64,
-    /// [`DropReason::RxUnconsumed`].
+    /// [`AdapterDrop::RxUnconsumed`].
     pub rx_unconsumed: u64,
-    /// [`DropReason::RxLinkError`].
+    /// [`AdapterDrop::RxLinkError`].
     pub rx_link_error: u64,
-    /// [`DropReason::TxBadLength`].
+    /// [`AdapterDrop::TxBadLength`].
     pub tx_bad_length: u64,
-    /// [`DropReason::TxLinkError`].
+    /// [`AdapterDrop::TxLinkError`].
     pub tx_link_error: u64,
 }
 
 impl Drops {
     /// The counter of `reason`.
-    pub fn get(&self, reason: DropReason) -> u64 {
+    pub fn get(&self, reason: AdapterDrop) -> u64 {
         match reason {
-            DropReason::RxBadChecksum => self.rx_bad_checksum,
-            DropReason::RxMalformed => self.rx_malformed,
-            DropReason::RxPartialChecksum => self.rx_partial_checksum,
-            DropReason::RxTooLong => self.rx_too_long,
-            DropReason::RxUnconsumed => self.rx_unconsumed,
-            DropReason::RxLinkError => self.rx_link_error,
-            DropReason::TxBadLength => self.tx_bad_length,
-            DropReason::TxLinkError => self.tx_link_error,
+            AdapterDrop::RxBadChecksum => self.rx_bad_checksum,
+            AdapterDrop::RxMalformed => self.rx_malformed,
+            AdapterDrop::RxPartialChecksum => self.rx_partial_checksum,
+            AdapterDrop::RxTooLong => self.rx_too_long,
+            AdapterDrop::RxUnconsumed => self.rx_unconsumed,
+            AdapterDrop::RxLinkError => self.rx_link_error,
+            AdapterDrop::TxBadLength => self.tx_bad_length,
+            AdapterDrop::TxLinkError => self.tx_link_error,
         }
     }
 
-    fn slot(&mut self, reason: DropReason) -> &mut u64 {
+    fn slot(&mut self, reason: AdapterDrop) -> &mut u64 {
         match reason {
-            DropReason::RxBadChecksum => &mut self.rx_bad_checksum,
-            DropReason::RxMalformed => &mut self.rx_malformed,
-            DropReason::RxPartialChecksum => &mut self.rx_partial_checksum,
-            DropReason::RxTooLong => &mut self.rx_too_long,
-            DropReason::RxUnconsumed => &mut self.rx_unconsumed,
-            DropReason::RxLinkError => &mut self.rx_link_error,
-            DropReason::TxBadLength => &mut self.tx_bad_length,
-            DropReason::TxLinkError => &mut self.tx_link_error,
+            AdapterDrop::RxBadChecksum => &mut self.rx_bad_checksum,
+            AdapterDrop::RxMalformed => &mut self.rx_malformed,
+            AdapterDrop::RxPartialChecksum => &mut self.rx_partial_checksum,
+            AdapterDrop::RxTooLong => &mut self.rx_too_long,
+            AdapterDrop::RxUnconsumed => &mut self.rx_unconsumed,
+            AdapterDrop::RxLinkError => &mut self.rx_link_error,
+            AdapterDrop::TxBadLength => &mut self.tx_bad_length,
+            AdapterDrop::TxLinkError => &mut self.tx_link_error,
         }
     }
 
@@ -124,7 +124,7 @@ pub struct NetStats {
 }
 
 impl NetStats {
-    pub(crate) fn drop(&mut self, reason: DropReason) {
+    pub(crate) fn drop(&mut self, reason: AdapterDrop) {
         let c = self.drops.slot(reason);
         *c = c.wrapping_add(1);
     }
@@ -147,7 +147,7 @@ impl NetStats {
         self.tx_bytes = self.tx_bytes.wrapping_add(len as u64);
     }
 
-    pub(crate) fn link_error(&mut self, reason: DropReason, e: &impl frame_link::LinkFault) {
+    pub(crate) fn link_error(&mut self, reason: AdapterDrop, e: &impl frame_link::LinkFault) {
         self.drop(reason);
         self.fault(e);
     }

@@ -8,7 +8,7 @@
 //! in commit order (a full kernel queue, `EAGAIN`, keeps them queued). Every call does
 //! bounded work and never blocks.
 //!
-//! [`Tap::open_in_namespace`] creates the interface inside a network namespace (the
+//! [`TapDevice::open_in_namespace`] creates the interface inside a network namespace (the
 //! descriptor then works from any thread), which is how the tests keep all traffic
 //! private.
 #![allow(unsafe_code)]
@@ -103,7 +103,7 @@ enum TxState {
 }
 
 /// A TAP interface with `R` private receive slots and `T` transmit buffers.
-pub struct Tap<const R: usize = 16, const T: usize = 16> {
+pub struct TapDevice<const R: usize = 16, const T: usize = 16> {
     fd: OwnedFd,
     /// An `AF_INET` datagram socket in the namespace of the interface, for its flags.
     ctl: OwnedFd,
@@ -119,7 +119,7 @@ pub struct Tap<const R: usize = 16, const T: usize = 16> {
     stats: LinkStats,
 }
 
-impl<const R: usize, const T: usize> Tap<R, T> {
+impl<const R: usize, const T: usize> TapDevice<R, T> {
     /// Creates (or attaches to) the TAP interface `name` in the calling thread's network
     /// namespace; our station address is `mac` (the interface has its own).
     pub fn open(name: &str, mac: MacAddress) -> Result<Self, Error> {
@@ -146,7 +146,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
             None,
         )
         .map_err(os_error)?;
-        Ok(Tap {
+        Ok(TapDevice {
             fd,
             ctl,
             name: req.name(),
@@ -161,7 +161,7 @@ impl<const R: usize, const T: usize> Tap<R, T> {
         })
     }
 
-    /// [`Tap::open`] inside the network namespace `netns` (e.g. `/var/run/netns/NAME`):
+    /// [`TapDevice::open`] inside the network namespace `netns` (e.g. `/var/run/netns/NAME`):
     /// a helper thread enters it, creates the interface and returns; the descriptor keeps
     /// the interface in that namespace. The calling thread's namespace is not changed.
     pub fn open_in_namespace(netns: &Path, name: &str, mac: MacAddress) -> Result<Self, Error> {
@@ -249,14 +249,14 @@ impl<const R: usize, const T: usize> Tap<R, T> {
     }
 }
 
-impl<const R: usize, const T: usize> AsRawFd for Tap<R, T> {
+impl<const R: usize, const T: usize> AsRawFd for TapDevice<R, T> {
     /// The TAP descriptor (readable when a frame waits), for an event loop.
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
 
-impl<const R: usize, const T: usize> FrameLink for Tap<R, T> {
+impl<const R: usize, const T: usize> FrameLink for TapDevice<R, T> {
     type Error = Error;
 
     fn caps(&self) -> LinkCaps {
@@ -384,7 +384,7 @@ impl<const R: usize, const T: usize> FrameLink for Tap<R, T> {
     }
 }
 
-impl<const R: usize, const T: usize> NicControl for Tap<R, T> {
+impl<const R: usize, const T: usize> NicControl for TapDevice<R, T> {
     fn stats(&self) -> LinkStats {
         self.stats
     }
@@ -414,12 +414,15 @@ mod tests {
         let mac = MacAddress([2, 0, 0, 0, 0, 1]);
         for name in ["", "0123456789abcdef", "a/b", "a\0b"] {
             assert!(
-                matches!(Tap::<4, 4>::open(name, mac), Err(Error::Unsupported { .. })),
+                matches!(
+                    TapDevice::<4, 4>::open(name, mac),
+                    Err(Error::Unsupported { .. })
+                ),
                 "{name:?}"
             );
         }
         assert!(matches!(
-            Tap::<4, 4>::open("tap0", MacAddress([1, 0, 0, 0, 0, 1])),
+            TapDevice::<4, 4>::open("tap0", MacAddress([1, 0, 0, 0, 0, 1])),
             Err(Error::Unsupported { .. })
         ));
     }

@@ -1,5 +1,5 @@
 //! x86 port I/O (`in` / `out`) for PCI configuration mechanism #1
-//! ([`crate::pci::PortConfig`]).
+//! ([`crate::pci::ConfigPorts`]).
 #![allow(unsafe_code)]
 
 use crate::pci::PortIo;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nic_drivers::tap::Tap;
+use nic_drivers::tap::TapDevice;
 use nic_drivers::{FrameLink, LinkState, MacAddress, NicControl};
 
 /// The selftest image's probes (ARP and ICMP echo with `smoltcp::wire`), shared here.
@@ -82,8 +82,8 @@ fn the_kernel_answers_arp_and_ping_over_a_tap_in_a_private_namespace() {
     );
     let ns = Netns::create();
     let path = Path::new("/var/run/netns").join(&ns.0);
-    let mut tap: Tap =
-        Tap::open_in_namespace(&path, TAP, OUR_MAC).expect("TAP inside the namespace");
+    let mut tap: TapDevice =
+        TapDevice::open_in_namespace(&path, TAP, OUR_MAC).expect("TAP inside the namespace");
     assert_eq!(tap.name(), TAP);
     assert_eq!(tap.mac_address(), OUR_MAC);
     assert_eq!(tap.link_state(), LinkState::Down, "not up yet");

@@ -22,7 +22,7 @@ use a653rs::bindings::{
 use crate::blocking::Timeout;
 use crate::config::{PortDirection, QueuingDiscipline};
 use crate::error::{Error, ReturnCode};
-use crate::partition::{DynPort, Partition, PortId};
+use crate::partition::{ApexPortId, DynPort, Partition};
 use crate::queuing::check_len;
 use crate::sampling::Validity;
 
@@ -43,13 +43,13 @@ pub trait ApexPorts {
         size: u32,
         dir: PortDirection,
         refresh: u64,
-    ) -> Result<PortId, Error>;
+    ) -> Result<ApexPortId, Error>;
     /// See [`Partition::write_sampling_message`].
-    fn write_sampling(&mut self, id: PortId, msg: &[u8], now: u64) -> Result<(), Error>;
+    fn write_sampling(&mut self, id: ApexPortId, msg: &[u8], now: u64) -> Result<(), Error>;
     /// See [`Partition::read_sampling_message`]: `(validity, len)`.
     fn read_sampling(
         &mut self,
-        id: PortId,
+        id: ApexPortId,
         buf: &mut [u8],
         now: u64,
     ) -> Result<(Validity, usize), Error>;
@@ -61,16 +61,16 @@ pub trait ApexPorts {
         nb: u32,
         dir: PortDirection,
         d: QueuingDiscipline,
-    ) -> Result<PortId, Error>;
+    ) -> Result<ApexPortId, Error>;
     /// See [`Partition::send_queuing_message`]; `time_out` is checked after the
     /// length and direction, as APEX orders it.
-    fn send_queuing(&mut self, id: PortId, msg: &[u8], time_out: i64) -> Result<(), Error>;
+    fn send_queuing(&mut self, id: ApexPortId, msg: &[u8], time_out: i64) -> Result<(), Error>;
     /// See [`Partition::receive_queuing_message`]: `(len, overflowed)`.
-    fn receive_queuing(&mut self, id: PortId, buf: &mut [u8]) -> Result<(usize, bool), Error>;
+    fn receive_queuing(&mut self, id: ApexPortId, buf: &mut [u8]) -> Result<(usize, bool), Error>;
     /// See [`Partition::queuing_port_status`].
-    fn queuing_status(&mut self, id: PortId) -> Result<crate::QueuingPortStatus, Error>;
+    fn queuing_status(&mut self, id: ApexPortId) -> Result<crate::QueuingPortStatus, Error>;
     /// See [`Partition::clear_queuing_port`].
-    fn clear_queuing(&mut self, id: PortId) -> Result<(), Error>;
+    fn clear_queuing(&mut self, id: ApexPortId) -> Result<(), Error>;
 }
 
 impl<const P: usize> ApexPorts for Partition<'_, '_, P> {
@@ -80,15 +80,15 @@ impl<const P: usize> ApexPorts for Partition<'_, '_, P> {
         size: u32,
         dir: PortDirection,
         refresh: u64,
-    ) -> Result<PortId, Error> {
+    ) -> Result<ApexPortId, Error> {
         self.create_sampling_port(name, size, dir, refresh)
     }
-    fn write_sampling(&mut self, id: PortId, msg: &[u8], now: u64) -> Result<(), Error> {
+    fn write_sampling(&mut self, id: ApexPortId, msg: &[u8], now: u64) -> Result<(), Error> {
         self.write_sampling_message(id, msg, now)
     }
     fn read_sampling(
         &mut self,
-        id: PortId,
+        id: ApexPortId,
         buf: &mut [u8],
         now: u64,
     ) -> Result<(Validity, usize), Error> {
@@ -102,10 +102,10 @@ impl<const P: usize> ApexPorts for Partition<'_, '_, P> {
         nb: u32,
         dir: PortDirection,
         d: QueuingDiscipline,
-    ) -> Result<PortId, Error> {
+    ) -> Result<ApexPortId, Error> {
         self.create_queuing_port(name, size, nb, dir, d)
     }
-    fn send_queuing(&mut self, id: PortId, msg: &[u8], time_out: i64) -> Result<(), Error> {
+    fn send_queuing(&mut self, id: ApexPortId, msg: &[u8], time_out: i64) -> Result<(), Error> {
         match self.dyn_port(id)? {
             DynPort::QueuingSource(p) => {
                 check_len(msg.len(), p.max_message_size())?;
@@ -115,14 +115,14 @@ impl<const P: usize> ApexPorts for Partition<'_, '_, P> {
             _ => self.send_queuing_message(id, msg),
         }
     }
-    fn receive_queuing(&mut self, id: PortId, buf: &mut [u8]) -> Result<(usize, bool), Error> {
+    fn receive_queuing(&mut self, id: ApexPortId, buf: &mut [u8]) -> Result<(usize, bool), Error> {
         self.receive_queuing_message(id, buf)
             .map(|r| (r.len, r.overflowed))
     }
-    fn queuing_status(&mut self, id: PortId) -> Result<crate::QueuingPortStatus, Error> {
+    fn queuing_status(&mut self, id: ApexPortId) -> Result<crate::QueuingPortStatus, Error> {
         self.queuing_port_status(id)
     }
-    fn clear_queuing(&mut self, id: PortId) -> Result<(), Error> {
+    fn clear_queuing(&mut self, id: ApexPortId) -> Result<(), Error> {
         self.clear_queuing_port(id)
     }
 }
@@ -149,9 +149,9 @@ fn name_str(name: &[u8]) -> Result<&str, ErrorReturnCode> {
     core::str::from_utf8(bytes).map_err(|_| ErrorReturnCode::InvalidConfig)
 }
 
-fn port_id(id: i64) -> Result<PortId, ErrorReturnCode> {
+fn port_id(id: i64) -> Result<ApexPortId, ErrorReturnCode> {
     u32::try_from(id)
-        .map(PortId)
+        .map(ApexPortId)
         .map_err(|_| ErrorReturnCode::InvalidParam)
 }
 

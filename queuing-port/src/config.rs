@@ -48,7 +48,7 @@ pub enum ChannelKind {
 
 /// One end of a channel: a named port of a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortConfig {
+pub struct ApexPortConfig {
     /// Owning partition.
     pub partition: PartitionId,
     /// Port name (unique within the partition).
@@ -65,9 +65,9 @@ pub struct ChannelConfig {
     /// Maximum message size in bytes.
     pub max_message_size: u32,
     /// The source port.
-    pub source: PortConfig,
+    pub source: ApexPortConfig,
     /// The destination ports (exactly one for queuing channels).
-    pub destinations: &'static [PortConfig],
+    pub destinations: &'static [ApexPortConfig],
 }
 
 impl ChannelConfig {
@@ -106,7 +106,7 @@ pub struct PortEntry {
     /// Direction of the port.
     pub direction: PortDirection,
     /// The port's configuration.
-    pub port: PortConfig,
+    pub port: ApexPortConfig,
 }
 
 /// Find the port `name` of `partition` in `table` (bounded by the table length).

@@ -27,12 +27,12 @@ pub mod mock;
 pub mod shm;
 
 pub use config::{
-    ChannelConfig, ChannelKind, PartitionId, PortConfig, PortDirection, QueuingDiscipline,
+    ApexPortConfig, ChannelConfig, ChannelKind, PartitionId, PortDirection, QueuingDiscipline,
 };
 pub use error::{Error, RegionError, ReturnCode};
 pub use layout::Geometry;
 pub use pair::{ChannelEnd, ChannelPair, PairRegion, Side};
-pub use partition::{DynPort, OperatingMode, Partition, PortId, StartContext};
+pub use partition::{ApexPortId, DynPort, OperatingMode, Partition, StartContext};
 pub use ports::{
     QueuingPortReceiver, QueuingPortSender, SamplingPortDestination, SamplingPortSource,
 };

@@ -25,7 +25,7 @@ pub enum OperatingMode {
 
 /// Identifier of a created port, scoped to its partition (1-based; 0 is never used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PortId(pub u32);
+pub struct ApexPortId(pub u32);
 
 /// A created port with runtime sizes.
 #[derive(Debug)]
@@ -179,7 +179,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
         &mut self,
         r: &Request<'_>,
         port: impl FnOnce(Region<'r>, &crate::layout::Geometry) -> Result<Option<DynPort<'r>>, Error>,
-    ) -> Result<PortId, Error> {
+    ) -> Result<ApexPortId, Error> {
         let channel = self.check_create(r)?;
         let (region, g) = self.region(channel)?;
         let port = port(region, &g)?;
@@ -190,7 +190,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
                 port,
             })
             .map_err(|_| mismatch("ports per partition", P as u64))?;
-        Ok(PortId(self.entries.len() as u32))
+        Ok(ApexPortId(self.entries.len() as u32))
     }
 
     /// APEX `CREATE_QUEUING_PORT` (dynamic): checks in the standard's order, then
@@ -202,7 +202,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
         max_nb_message: u32,
         direction: PortDirection,
         discipline: QueuingDiscipline,
-    ) -> Result<PortId, Error> {
+    ) -> Result<ApexPortId, Error> {
         let r = Request {
             name,
             max_message_size: max_message_size.into(),
@@ -228,7 +228,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
         max_message_size: u32,
         direction: PortDirection,
         refresh_period: u64,
-    ) -> Result<PortId, Error> {
+    ) -> Result<ApexPortId, Error> {
         let r = Request {
             name,
             max_message_size: max_message_size.into(),
@@ -248,17 +248,17 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// The id of the created port `name` (APEX `GET_*_PORT_ID`), `INVALID_CONFIG` if none.
-    pub fn port_id(&self, name: &str) -> Result<PortId, Error> {
+    pub fn port_id(&self, name: &str) -> Result<ApexPortId, Error> {
         let e = find_port(self.table, self.id, name)
             .ok_or(mismatch("port name (length)", name.len() as u64))?;
         self.entries
             .iter()
             .position(|x| x.channel == e.channel && x.direction == e.direction)
-            .map(|i| PortId(i as u32 + 1))
+            .map(|i| ApexPortId(i as u32 + 1))
             .ok_or(mismatch("port name (length)", name.len() as u64))
     }
 
-    fn port(&mut self, id: PortId) -> Result<&mut DynPort<'r>, Error> {
+    fn port(&mut self, id: ApexPortId) -> Result<&mut DynPort<'r>, Error> {
         let bad = Error::InvalidParam {
             what: "port id",
             value: id.0.into(),
@@ -271,7 +271,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// APEX `SEND_QUEUING_MESSAGE` with a zero time-out (blocking: [`crate::blocking`]).
-    pub fn send_queuing_message(&mut self, id: PortId, msg: &[u8]) -> Result<(), Error> {
+    pub fn send_queuing_message(&mut self, id: ApexPortId, msg: &[u8]) -> Result<(), Error> {
         match self.port(id)? {
             DynPort::QueuingSource(p) => p.try_send(msg),
             DynPort::QueuingDestination(p) => {
@@ -290,7 +290,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     /// APEX `RECEIVE_QUEUING_MESSAGE` with a zero time-out.
     pub fn receive_queuing_message(
         &mut self,
-        id: PortId,
+        id: ApexPortId,
         buf: &mut [u8],
     ) -> Result<Received, Error> {
         match self.port(id)? {
@@ -306,7 +306,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// APEX `CLEAR_QUEUING_PORT`.
-    pub fn clear_queuing_port(&mut self, id: PortId) -> Result<(), Error> {
+    pub fn clear_queuing_port(&mut self, id: ApexPortId) -> Result<(), Error> {
         match self.port(id)? {
             DynPort::QueuingDestination(p) => p.clear(),
             DynPort::QueuingSource(_) => Err(Error::InvalidMode {
@@ -320,7 +320,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// APEX `GET_QUEUING_PORT_STATUS`.
-    pub fn queuing_port_status(&mut self, id: PortId) -> Result<QueuingPortStatus, Error> {
+    pub fn queuing_port_status(&mut self, id: ApexPortId) -> Result<QueuingPortStatus, Error> {
         match self.port(id)? {
             DynPort::QueuingDestination(p) => p.status(),
             DynPort::QueuingSource(p) => p.status(),
@@ -334,7 +334,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     /// APEX `WRITE_SAMPLING_MESSAGE`, stamped `now` (ns).
     pub fn write_sampling_message(
         &mut self,
-        id: PortId,
+        id: ApexPortId,
         msg: &[u8],
         now: u64,
     ) -> Result<(), Error> {
@@ -356,7 +356,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     /// APEX `READ_SAMPLING_MESSAGE` at `now` (ns).
     pub fn read_sampling_message(
         &mut self,
-        id: PortId,
+        id: ApexPortId,
         buf: &mut [u8],
         now: u64,
     ) -> Result<SampledMessage, Error> {
@@ -373,7 +373,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// APEX `GET_SAMPLING_PORT_STATUS`.
-    pub fn sampling_port_status(&mut self, id: PortId) -> Result<SamplingPortStatus, Error> {
+    pub fn sampling_port_status(&mut self, id: ApexPortId) -> Result<SamplingPortStatus, Error> {
         match self.port(id)? {
             DynPort::SamplingDestination(p) => Ok(p.status()),
             DynPort::SamplingSource(p) => Ok(p.status()),
@@ -385,7 +385,7 @@ impl<'t, 'r, const P: usize> Partition<'t, 'r, P> {
     }
 
     /// Direct access to a created dynamic port.
-    pub fn dyn_port(&mut self, id: PortId) -> Result<&mut DynPort<'r>, Error> {
+    pub fn dyn_port(&mut self, id: ApexPortId) -> Result<&mut DynPort<'r>, Error> {
         self.port(id)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use common::*;
 use proptest::prelude::*;
 use queuing_port::{
-    ChannelKind, Partition, PartitionId, PortDirection, PortId, QueuingDiscipline, Region,
+    ApexPortId, ChannelKind, Partition, PartitionId, PortDirection, QueuingDiscipline, Region,
     ReturnCode, Validity,
 };
 
@@ -274,12 +274,12 @@ proptest! {
                         }
                         _ => Err(InvalidParam),
                     };
-                    let got = code(parts[part].send_queuing_message(PortId(id), &msg));
+                    let got = code(parts[part].send_queuing_message(ApexPortId(id), &msg));
                     prop_assert_eq!(got, want, "{:?}", op);
                 }
                 Op::Receive { part, id, buf } => {
                     let mut b = vec![0u8; buf];
-                    let got = parts[part].receive_queuing_message(PortId(id), &mut b);
+                    let got = parts[part].receive_queuing_message(ApexPortId(id), &mut b);
                     match m.port(part, id) {
                         Some((ch, d)) if ch < 2 => {
                             if d == PortDirection::Source {
@@ -309,10 +309,10 @@ proptest! {
                         }
                         _ => Err(InvalidParam),
                     };
-                    prop_assert_eq!(code(parts[part].clear_queuing_port(PortId(id))), want);
+                    prop_assert_eq!(code(parts[part].clear_queuing_port(ApexPortId(id))), want);
                 }
                 Op::Status { part, id } => {
-                    let got = parts[part].queuing_port_status(PortId(id));
+                    let got = parts[part].queuing_port_status(ApexPortId(id));
                     match m.port(part, id) {
                         Some((ch, d)) if ch < 2 => {
                             let s = got.unwrap();
@@ -335,12 +335,12 @@ proptest! {
                         }
                         _ => Err(InvalidParam),
                     };
-                    let got = code(parts[part].write_sampling_message(PortId(id), &msg, now));
+                    let got = code(parts[part].write_sampling_message(ApexPortId(id), &msg, now));
                     prop_assert_eq!(got, want, "{:?}", op);
                 }
                 Op::Read { part, id } => {
                     let mut b = [0u8; 12];
-                    let got = parts[part].read_sampling_message(PortId(id), &mut b, now);
+                    let got = parts[part].read_sampling_message(ApexPortId(id), &mut b, now);
                     match m.port(part, id) {
                         Some((2, PortDirection::Source)) => prop_assert_eq!(code(got), Err(InvalidMode)),
                         Some((2, _)) => match &m.latest {

@@ -97,11 +97,11 @@ pub trait PortIo {
 
 /// Configuration mechanism #1: address at port 0xcf8, data at 0xcfc (first 256 bytes).
 #[derive(Debug)]
-pub struct PortConfig<P: PortIo> {
+pub struct ConfigPorts<P: PortIo> {
     ports: P,
 }
 
-impl<P: PortIo> PortConfig<P> {
+impl<P: PortIo> ConfigPorts<P> {
     /// Address port.
     pub const ADDRESS: u16 = 0xcf8;
     /// Data port.
@@ -109,7 +109,7 @@ impl<P: PortIo> PortConfig<P> {
 
     /// Mechanism #1 over `ports`.
     pub fn new(ports: P) -> Self {
-        PortConfig { ports }
+        ConfigPorts { ports }
     }
 
     fn select(&self, addr: PciAddress, offset: u16) -> bool {
@@ -126,7 +126,7 @@ impl<P: PortIo> PortConfig<P> {
     }
 }
 
-impl<P: PortIo> ConfigAccess for PortConfig<P> {
+impl<P: PortIo> ConfigAccess for ConfigPorts<P> {
     fn read32(&self, addr: PciAddress, offset: u16) -> u32 {
         if self.select(addr, offset) {
             self.ports.in32(Self::DATA)

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use queuing_port::mock::OwnedRegion;
-use queuing_port::{ChannelConfig, ChannelKind, PartitionId, PortConfig, QueuingDiscipline};
+use queuing_port::{ApexPortConfig, ChannelConfig, ChannelKind, PartitionId, QueuingDiscipline};
 
 pub const P1: PartitionId = PartitionId(1);
 pub const P2: PartitionId = PartitionId(2);
@@ -12,17 +12,17 @@ const fn port(
     partition: PartitionId,
     name: &'static str,
     discipline: QueuingDiscipline,
-) -> PortConfig {
-    PortConfig {
+) -> ApexPortConfig {
+    ApexPortConfig {
         partition,
         name,
         discipline,
     }
 }
 
-static Q_DEST: [PortConfig; 1] = [port(P2, "q_in", QueuingDiscipline::Fifo)];
-static D_DEST: [PortConfig; 1] = [port(P2, "d_in", QueuingDiscipline::Priority)];
-static S_DEST: [PortConfig; 2] = [
+static Q_DEST: [ApexPortConfig; 1] = [port(P2, "q_in", QueuingDiscipline::Fifo)];
+static D_DEST: [ApexPortConfig; 1] = [port(P2, "d_in", QueuingDiscipline::Priority)];
+static S_DEST: [ApexPortConfig; 2] = [
     port(P2, "s_in", QueuingDiscipline::Fifo),
     port(P3, "s_in", QueuingDiscipline::Fifo),
 ];
