@@ -366,3 +366,109 @@ fn flush_rewrites_our_index_after_a_peer_overwrote_it() {
         "tail rewritten on flush"
     );
 }
+
+#[test]
+fn the_dropped_count_lives_at_its_documented_word() {
+    // Drop-on-full, 2 slots: the sender drops the third and fourth message and publishes
+    // the count in the word the layout gives (`HostilePeer::DROPPED`), where a receiver
+    // in another partition reads it.
+    let g = Geometry::queuing(16, 2, true);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let mut tx = QueuingPortSender::<16, 2>::attach(r.region(), &g).unwrap();
+    let mut rx = QueuingPortReceiver::<16, 2>::attach(r.region(), &g).unwrap();
+    for i in 0..4u8 {
+        tx.try_send(&[i]).unwrap();
+    }
+    let words = r.region().words();
+    assert_eq!(
+        words[HostilePeer::DROPPED].load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    let mut buf = [0u8; 16];
+    assert!(rx.try_receive(&mut buf).unwrap().overflowed);
+    assert!(!rx.try_receive(&mut buf).unwrap().overflowed);
+    // A count the peer writes there is what the receiver reports.
+    tx.try_send(&[9]).unwrap();
+    HostilePeer::new(r.region()).poke(HostilePeer::DROPPED, 7);
+    let m = rx.try_receive(&mut buf).unwrap();
+    assert_eq!((m.len, buf[0], m.overflowed), (1, 9, true));
+}
+
+#[test]
+fn ports_attached_mid_stream_find_the_right_slot_with_any_capacity() {
+    // Capacity 3 (not a power of two: the slot is index % capacity, kept by a counter).
+    // After 5 messages through the first pair of handles, new handles attach where the
+    // indices are and carry on in order.
+    let g = Geometry::queuing(16, 3, false);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let mut buf = [0u8; 16];
+    {
+        let mut tx = QueuingPortSender::<16, 3>::attach(r.region(), &g).unwrap();
+        let mut rx = QueuingPortReceiver::<16, 3>::attach(r.region(), &g).unwrap();
+        // Full queues (3 in flight), then one at a time: 5 messages in all.
+        for burst in [0..3u8, 3..5] {
+            for i in burst.clone() {
+                tx.try_send(&[i; 4]).unwrap();
+            }
+            for i in burst {
+                assert_eq!(rx.try_receive(&mut buf).unwrap().len, 4);
+                assert_eq!(buf[..4], [i; 4]);
+            }
+        }
+        tx.try_send(&[5; 4]).unwrap();
+    }
+    let mut tx = QueuingPortSender::<16, 3>::attach(r.region(), &g).unwrap();
+    let mut rx = QueuingPortReceiver::<16, 3>::attach(r.region(), &g).unwrap();
+    assert_eq!(rx.try_receive(&mut buf).unwrap().len, 4);
+    assert_eq!(buf[..4], [5; 4], "the message sent before the re-attach");
+    for burst in [6..9u8, 9..12] {
+        for i in burst.clone() {
+            tx.try_send(&[i; 4]).unwrap();
+        }
+        assert_eq!(
+            tx.try_send(&[0; 4]),
+            Err(Error::NotAvailable),
+            "3 in flight: full"
+        );
+        for i in burst {
+            assert_eq!(rx.try_receive(&mut buf).unwrap().len, 4);
+            assert_eq!(buf[..4], [i; 4]);
+        }
+    }
+}
+
+#[test]
+fn runtime_handles_report_their_geometry_and_clear_with_any_capacity() {
+    use queuing_port::{QueueReceiver, QueueSender};
+    let g = Geometry::queuing(16, 3, true);
+    let r = OwnedRegion::<WORDS>::formatted(&g);
+    let mut tx = QueueSender::attach(r.region(), &g).unwrap();
+    let mut rx = QueueReceiver::attach(r.region(), &g).unwrap();
+    assert_eq!((tx.max_message_size(), tx.max_nb_message()), (16, 3));
+    assert_eq!((rx.max_message_size(), rx.max_nb_message()), (16, 3));
+    assert!(tx.drops_on_full());
+    let plain = Geometry::queuing(16, 3, false);
+    let r2 = OwnedRegion::<WORDS>::formatted(&plain);
+    assert!(!QueueSender::attach(r2.region(), &plain)
+        .unwrap()
+        .drops_on_full());
+    let debug = format!("{tx:?} {rx:?}");
+    assert!(
+        debug.contains("QueueSender") && debug.contains("QueueReceiver"),
+        "{debug}"
+    );
+    assert!(debug.contains("max_nb_message: 3"), "{debug}");
+
+    // The receiver one slot in (index 1), two messages waiting: `clear` discards them
+    // and the next message is read from the slot after them (slot 0 of 3).
+    let mut buf = [0u8; 16];
+    tx.try_send(&[1]).unwrap();
+    rx.try_receive(&mut buf).unwrap();
+    tx.try_send(&[2]).unwrap();
+    tx.try_send(&[3]).unwrap();
+    rx.clear().unwrap();
+    assert_eq!(rx.nb_message(), Ok(0));
+    tx.try_send(&[4]).unwrap();
+    let m = rx.try_receive(&mut buf).unwrap();
+    assert_eq!((m.len, buf[0], m.overflowed), (1, 4, false));
+}
