@@ -25,7 +25,7 @@ fn geometry() -> Geometry {
 #[test]
 fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
     #[cfg(feature = "log")]
-    events::capture();
+    testing_logger::setup();
     let (ab, ba) = (Channel::new(&geometry()), Channel::new(&geometry()));
     let (ab, ba) = (&ab, &ba);
     let g = geometry();
@@ -57,7 +57,7 @@ fn a_corrupt_length_is_a_typed_error_and_the_channel_goes_on() {
         let cause =
             "corrupt shared region: peer message length 4294967280 is above the maximum 1536";
         assert_eq!(
-            events::take(),
+            take(),
             [
                 format!("WARN queuing-port: {cause}"),
                 format!("WARN netstack-glue: link error: queuing-port channel: {cause}"),
@@ -207,39 +207,15 @@ fn a_frame_the_switch_holds_cannot_be_rewritten_by_the_partition() {
     assert!(port.rx_take().unwrap().is_none());
 }
 
-/// Feature `log`: the records this thread logged (each test runs on its own thread).
 #[cfg(feature = "log")]
-mod events {
-    use std::cell::RefCell;
-
-    thread_local! {
-        static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    }
-
-    struct Capture;
-
-    impl log::Log for Capture {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, r: &log::Record<'_>) {
-            let line = format!("{} {}", r.level(), r.args());
-            RECORDS.with(|v| v.borrow_mut().push(line));
-        }
-        fn flush(&self) {}
-    }
-
-    /// Installs the capturing logger (once per test binary).
-    pub fn capture() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            log::set_logger(&Capture).unwrap();
-            log::set_max_level(log::LevelFilter::Trace);
-        });
-    }
-
-    /// This thread's records so far, emptied.
-    pub fn take() -> Vec<String> {
-        RECORDS.with(|v| v.take())
-    }
+/// This test thread's log records so far, as `LEVEL message`, emptied.
+fn take() -> Vec<String> {
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }

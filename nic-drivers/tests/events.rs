@@ -1,6 +1,6 @@
 //! Feature `log`: a device violation is reported through the `log` facade with the typed
 //! error, once per violation (the virtqueue below adds its broken-queue event); a link
-//! state change once per change. (One test: the logger is global to the binary.)
+//! state change once per change.
 #![cfg(feature = "log")]
 
 mod harness;
@@ -8,33 +8,22 @@ use harness::*;
 use nic_drivers::virtqueue;
 use nic_drivers::virtqueue::mock::MockDevice;
 use nic_drivers::LinkState;
-use std::sync::Mutex;
 
-/// Every record logged in this test binary, as `LEVEL message`.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        let line = format!("{} {}", r.level(), r.args());
-        RECORDS.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
-}
-
-/// The records so far, emptied.
+/// This test thread's log records so far, as `LEVEL message`, emptied.
 fn take() -> Vec<String> {
-    std::mem::take(&mut *RECORDS.lock().unwrap())
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }
 
 #[test]
 fn violations_and_link_changes_are_logged() {
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    testing_logger::setup();
 
     setup!(hal, st, net; FakeDeviceState::net(modern_features(), MAC, 1500), NetConfig::default());
     let mem = hal.device_memory();

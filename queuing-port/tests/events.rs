@@ -2,31 +2,24 @@
 //! `log` facade with the typed error, and the port goes on.
 #![cfg(feature = "log")]
 
-use std::sync::Mutex;
-
 use queuing_port::mock::{HostilePeer, OwnedRegion};
 use queuing_port::{Error, Geometry, QueuingPortReceiver, RegionError};
 
-/// Every record logged in this test binary, as `LEVEL message`.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        let line = format!("{} {}", r.level(), r.args());
-        RECORDS.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
+/// This test thread's log records so far, as `LEVEL message`, emptied.
+fn take() -> Vec<String> {
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }
 
 #[test]
 fn a_tail_out_of_range_is_logged_with_its_error() {
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    testing_logger::setup();
 
     let g = Geometry::queuing(16, 4, false);
     let r = OwnedRegion::<128>::formatted(&g);
@@ -44,7 +37,7 @@ fn a_tail_out_of_range_is_logged_with_its_error() {
     assert_eq!(rx.try_receive(&mut buf), Err(Error::NotAvailable));
 
     assert_eq!(
-        *RECORDS.lock().unwrap(),
+        take(),
         [format!("WARN queuing-port: corrupt shared region: {want}")]
     );
 }

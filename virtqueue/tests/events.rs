@@ -2,33 +2,24 @@
 //! through the `log` facade.
 #![cfg(feature = "log")]
 
-use std::sync::Mutex;
-
 use virtqueue::mock::Loopback;
 use virtqueue::{Buffer, DriverQueue, Error, Features, OwnedMemory};
 
-/// Every record logged in this test binary, as `LEVEL message`.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        RECORDS
-            .lock()
-            .unwrap()
-            .push(format!("{} {}", r.level(), r.args()));
-    }
-    fn flush(&self) {}
+/// This test thread's log records so far, as `LEVEL message`, emptied.
+fn take() -> Vec<String> {
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }
 
 #[test]
 fn a_broken_driver_queue_is_logged_once_with_its_error() {
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    testing_logger::setup();
 
     let lb = Loopback::new(16, 16384);
     let mut drv: DriverQueue<'_, OwnedMemory, 16> = lb.driver(Features::VERSION_1).unwrap();
@@ -41,9 +32,8 @@ fn a_broken_driver_queue_is_logged_once_with_its_error() {
     assert_eq!(drv.pop_used(), Err(want));
     assert_eq!(drv.pop_used(), Err(Error::Broken));
 
-    let records = RECORDS.lock().unwrap();
     assert_eq!(
-        *records,
+        take(),
         [format!(
             "WARN virtqueue: split driver queue broken by the device: {want}"
         )]

@@ -1,33 +1,27 @@
 //! Feature `log`: a dropped frame is reported at `debug` with its port and reason, and
 //! the frames after it are forwarded as before; a vhost-user frontend cut off at `warn`
-//! with its reason, a hang-up at `info`. (One test: the logger is global to the binary.)
+//! with its reason, a hang-up at `info`.
 #![cfg(feature = "log")]
 
 mod common;
 use common::*;
-use std::sync::Mutex;
 use vnet_switch::{DropReason, PortConfig, VlanSet};
 
-/// Every record logged in this test binary, as `LEVEL message`.
-static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        let line = format!("{} {}", r.level(), r.args());
-        RECORDS.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
+/// This test thread's log records so far, as `LEVEL message`, emptied.
+fn take() -> Vec<String> {
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }
 
 #[test]
 fn drops_and_cut_offs_are_logged_with_their_reasons() {
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    testing_logger::setup();
 
     let mut sw = build(&[
         PortConfig::uplink(Some(1), VlanSet::new()),
@@ -88,9 +82,4 @@ fn drops_and_cut_offs_are_logged_with_their_reasons() {
             ]
         );
     }
-}
-
-/// The records so far, emptied.
-fn take() -> Vec<String> {
-    std::mem::take(&mut *RECORDS.lock().unwrap())
 }

@@ -223,7 +223,7 @@ proptest! {
 #[test]
 fn first_valid_copy_wins_and_skew_expires() {
     #[cfg(feature = "log")]
-    events::capture();
+    testing_logger::setup();
     let mut es = receiver(500);
     let a0 = frame(0, Network::A);
     let b0 = frame(0, Network::B);
@@ -249,7 +249,7 @@ fn first_valid_copy_wins_and_skew_expires() {
     // With `log`: the malformed frame is an event, the redundant copies are not.
     #[cfg(feature = "log")]
     assert_eq!(
-        events::take(),
+        take(),
         [format!(
             "DEBUG afdx: network 0 dropped a received frame: {}",
             RxDrop::Malformed
@@ -257,41 +257,17 @@ fn first_valid_copy_wins_and_skew_expires() {
     );
 }
 
-/// Feature `log`: the records this thread logged (each test runs on its own thread).
 #[cfg(feature = "log")]
-mod events {
-    use std::cell::RefCell;
-
-    thread_local! {
-        static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    }
-
-    struct Capture;
-
-    impl log::Log for Capture {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, r: &log::Record<'_>) {
-            let line = format!("{} {}", r.level(), r.args());
-            RECORDS.with(|v| v.borrow_mut().push(line));
-        }
-        fn flush(&self) {}
-    }
-
-    /// Installs the capturing logger (once per test binary).
-    pub fn capture() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            log::set_logger(&Capture).unwrap();
-            log::set_max_level(log::LevelFilter::Trace);
-        });
-    }
-
-    /// This thread's records so far, emptied.
-    pub fn take() -> Vec<String> {
-        RECORDS.with(|v| v.take())
-    }
+/// This test thread's log records so far, as `LEVEL message`, emptied.
+fn take() -> Vec<String> {
+    let out = std::cell::RefCell::new(Vec::new());
+    testing_logger::validate(|l| {
+        *out.borrow_mut() = l
+            .iter()
+            .map(|r| format!("{} {}", r.level, r.body))
+            .collect()
+    });
+    out.into_inner()
 }
 
 #[test]
