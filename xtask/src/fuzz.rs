@@ -870,7 +870,10 @@ mod tests {
                 let variants = enum_variants(def, name);
                 assert!(variants.len() >= 2, "{t}: no variants of {name} in {def}");
                 let sites = construction_sites(dir, name, &variants);
-                assert!(!sites.is_empty(), "{t}: no construction of {name} under {dir}");
+                assert!(
+                    !sites.is_empty(),
+                    "{t}: no construction of {name} under {dir}"
+                );
             }
         }
     }
