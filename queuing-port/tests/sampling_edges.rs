@@ -105,3 +105,26 @@ fn the_handles_say_their_geometry() {
         "{dr}"
     );
 }
+
+#[test]
+fn current_status_reads_the_latest_stamp_and_time_once() {
+    use queuing_port::{MessageAge, UpdateState};
+    let g = Geometry::sampling(MAX, 1_000);
+    let r = OwnedRegion::<128>::formatted(&g);
+    let (mut w, mut rd) = ports(&r, &g);
+    let empty = rd.current_status(0);
+    assert_eq!((empty.age, empty.update), (None, UpdateState::EmptyPort));
+    let t = (5u64 << 32) | 7;
+    w.write(b"m", t).unwrap();
+    let s = rd.current_status(t + 999);
+    assert_eq!(
+        (s.age, s.update),
+        (Some(MessageAge::Fresh), UpdateState::NewMessage)
+    );
+    assert_eq!(rd.current_status(t + 1_001).age, Some(MessageAge::Stale));
+    let mut buf = [0u8; MAX as usize];
+    rd.read(&mut buf, t).unwrap();
+    assert_eq!(rd.current_status(t).update, UpdateState::ConsumedMessage);
+    w.write(b"n", t + 1).unwrap();
+    assert_eq!(rd.current_status(t).update, UpdateState::NewMessage);
+}
