@@ -72,7 +72,12 @@ impl<const N: usize> Indices<N> {
         if self.head == self.tail {
             return None;
         }
-        let i = self.items.get(self.head & Self::MASK).copied();
+        // Entries are slot indices (below `N`): the mask changes none, and tells the
+        // compiler so (no bounds check where the index is used).
+        let i = self
+            .items
+            .get(self.head & Self::MASK)
+            .map(|i| i & Self::MASK as u16);
         self.head = self.head.wrapping_add(1);
         i
     }
@@ -94,6 +99,57 @@ impl<const N: usize> Indices<N> {
 struct Slot<const S: usize> {
     bytes: [u8; S],
     _pad: [u8; 64],
+}
+
+/// Writes `header` then `payload` from the start of `buf`; the caller checked that
+/// they fit (a longer frame writes nothing). Fixed-size copies for the two header
+/// lengths the switch writes (no call into memcpy for 14 bytes); none for a frame copied
+/// whole.
+#[inline(always)]
+fn write_frame<const S: usize>(buf: &mut [u8; S], header: &[u8], payload: &[u8]) {
+    let h = header.len();
+    let Some(rest) = buf.get_mut(h..h + payload.len()) else {
+        return;
+    };
+    copy(rest, payload);
+    if header.is_empty() {
+    } else if let (Some(d), Ok(src)) = (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
+    {
+        *d = *src;
+    } else if let (Some(d), Ok(src)) = (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
+    {
+        *d = *src;
+    } else if let Some(d) = buf.get_mut(..h) {
+        d.copy_from_slice(header);
+    }
+}
+
+/// `dst.copy_from_slice(src)` (same lengths), inline for up to 64 bytes (two
+/// overlapping fixed-size copies: no call into memcpy for a small frame).
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    fn ends<const K: usize>(dst: &mut [u8], src: &[u8]) -> bool {
+        match (
+            dst.first_chunk_mut::<K>(),
+            src.first_chunk::<K>(),
+            src.last_chunk::<K>(),
+        ) {
+            (Some(d), Some(a), Some(_)) => *d = *a,
+            _ => return false,
+        }
+        if let (Some(d), Some(b)) = (dst.last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+            *d = *b;
+        }
+        true
+    }
+    let n = src.len();
+    if n != dst.len() || n > 64 || n < 16 {
+        dst.copy_from_slice(src);
+    } else if n >= 32 {
+        ends::<32>(dst, src);
+    } else {
+        ends::<16>(dst, src);
+    }
 }
 
 /// A ring of `N` slots of `S` bytes: a free list and a FIFO of filled slots.
@@ -199,6 +255,37 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
     /// Benchmark mode: committed egress slots are freed at once (the peer reads nothing).
     pub fn set_discard(&mut self, on: bool) {
         self.discard = on;
+    }
+
+    /// A free egress slot for a frame of `len` bytes (`None`: no room); a frame longer
+    /// than a slot is refused.
+    #[inline(always)]
+    fn tx_slot(&mut self, len: usize) -> Result<Option<u16>, LinkError> {
+        if len > S {
+            return Err(LinkError::FrameLength {
+                len,
+                min: 0,
+                max: S,
+            });
+        }
+        Ok(self.tx.free.pop())
+    }
+
+    /// Hands written slot `i` (`len <= S` bytes) to the peer, or frees it at once in
+    /// discard mode.
+    #[inline(always)]
+    fn tx_publish(&mut self, i: u16, len: usize, meta: FrameMeta) {
+        let at = usize::from(i);
+        if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
+            // `S` fits a `u16` (checked on `new`).
+            *l = len.min(S) as u16;
+            *m = meta;
+        }
+        let _ = if self.discard {
+            self.tx.free.push(i)
+        } else {
+            self.tx.fifo.push(i)
+        };
     }
 
     /// The peer sends a frame (subject to the fault hooks).
@@ -318,14 +405,7 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
 
     #[inline]
     fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, LinkError> {
-        if len > S {
-            return Err(LinkError::FrameLength {
-                len,
-                min: 0,
-                max: S,
-            });
-        }
-        let Some(i) = self.tx.free.pop() else {
+        let Some(i) = self.tx_slot(len)? else {
             return Ok(None);
         };
         self.tx.hand_out(i);
@@ -369,27 +449,13 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     ) -> Result<(), LinkError> {
         let i = usize::from(slot.index());
         let reserved = slot.len();
-        let (h, total) = (header.len(), header.len() + payload.len());
+        let total = header.len() + payload.len();
         match (
             self.tx.out.get(i),
             self.tx.bufs.get_mut(i).map(|b| &mut b.bytes),
         ) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
-                // Fixed-size copies for the two header lengths the switch writes (no
-                // call into memcpy for 14 bytes); none for a frame copied whole.
-                if header.is_empty() {
-                } else if let (Some(d), Ok(src)) =
-                    (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
-                {
-                    *d = *src;
-                } else if let (Some(d), Ok(src)) =
-                    (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
-                {
-                    *d = *src;
-                } else {
-                    buf[..h].copy_from_slice(header);
-                }
-                buf[h..total].copy_from_slice(payload);
+                write_frame(buf, header, payload);
                 Ok(())
             }
             (Some(true), Some(_)) => Err(LinkError::OutOfBounds {
@@ -418,18 +484,9 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
         if !self.tx.take_back(i) {
             return Err(LinkError::BadSlot { index: i });
         }
-        let at = usize::from(i);
-        if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
-            // At most a slot (`S` fits a `u16`, checked on `new`): a handle claiming
-            // more than its slot cannot make the peer read past it.
-            *l = slot.len().min(S) as u16;
-            *m = meta;
-        }
-        let _ = if self.discard {
-            self.tx.free.push(i)
-        } else {
-            self.tx.fifo.push(i)
-        };
+        // At most a slot: a handle claiming more than its slot cannot make the peer
+        // read past it.
+        self.tx_publish(i, slot.len().min(S), meta);
         Ok(())
     }
 
@@ -439,6 +496,25 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
         if self.tx.take_back(i) {
             let _ = self.tx.free.push(i);
         }
+    }
+
+    /// Reserve, write and commit in one: no handle is handed out, so none is checked.
+    #[inline]
+    fn tx_send(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        meta: FrameMeta,
+    ) -> Result<bool, LinkError> {
+        let len = header.len() + payload.len();
+        let Some(i) = self.tx_slot(len)? else {
+            return Ok(false);
+        };
+        if let Some(b) = self.tx.bufs.get_mut(usize::from(i)) {
+            write_frame(&mut b.bytes, header, payload);
+        }
+        self.tx_publish(i, len, meta);
+        Ok(true)
     }
 }
 
@@ -487,6 +563,35 @@ mod tests {
             e.tx_commit(t, FrameMeta::NONE).is_err(),
             "committed once already"
         );
+    }
+
+    #[test]
+    fn tx_send_writes_commits_and_refuses_like_the_slot_calls() {
+        let mut e = MemEndpoint::<2, 64>::new();
+        let head = [7u8; 14];
+        let meta = FrameMeta::partial(14, 6);
+        assert_eq!(e.tx_send(&head, &[1, 2, 3], meta), Ok(true));
+        let long = [5u8; 40];
+        assert_eq!(e.tx_send(&head[..4], &long, FrameMeta::NONE), Ok(true));
+        assert_eq!(e.tx_send(&[], &[1], FrameMeta::NONE), Ok(false), "full");
+        assert!(matches!(
+            e.tx_send(&head, &[0; 51], FrameMeta::NONE),
+            Err(LinkError::FrameLength { len: 65, .. })
+        ));
+        let mut out = [0u8; 64];
+        assert_eq!(e.receive_with_meta(&mut out), Some((17, meta)));
+        assert_eq!((&out[..14], &out[14..17]), (&head[..], &[1, 2, 3][..]));
+        assert_eq!(e.receive(&mut out), Some(44));
+        assert_eq!((&out[..4], &out[4..44]), (&head[..4], &long[..]));
+        // Every length of the inline small copies, and the copy past them.
+        let mut e = MemEndpoint::<2, 128>::new();
+        let mut out = [0u8; 128];
+        for n in 0..=128 {
+            let f: Vec<u8> = (0..n as u8).collect();
+            assert_eq!(e.tx_send(&[], &f, FrameMeta::NONE), Ok(true));
+            assert_eq!(e.receive(&mut out), Some(n));
+            assert_eq!(&out[..n], &f[..]);
+        }
     }
 
     #[test]
