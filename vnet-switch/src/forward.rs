@@ -143,14 +143,26 @@ impl<const M: usize> FastCtx<'_, M> {
         if frame.len() + TAG_LEN > self.fits_everywhere {
             return None;
         }
-        let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
-        if !header.is_fast_ok() || header.dst_is_multicast() {
+        let h = frame.first_chunk::<HEADER_LEN>()?;
+        // A group destination: the I/G bit of the first octet (`dst_is_multicast`).
+        if h[0] & 1 != 0 {
+            return None;
+        }
+        let header = RawHeader::untagged(h);
+        if !header.is_fast_type() {
             return None;
         }
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
         let vid_key = hot.home_key;
         match hot.role {
-            Role::Partition if hot.mac != header.src => return None,
+            // A partition's own address is unicast and non-zero (checked when the switch
+            // is built): a source equal to it passes the source half of `is_fast_ok`.
+            Role::Partition => {
+                if hot.mac != header.src {
+                    return None;
+                }
+            }
+            _ if !header.src_is_ok() => return None,
             Role::Uplink => {
                 if let Some(hit) = self.table.lookup_key(vid_key | header.src, now_ns) {
                     if !hit.learned && usize::from(hit.port) != s {

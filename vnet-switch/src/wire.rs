@@ -278,13 +278,24 @@ impl RawHeader {
     /// `0x8100` or IPv6 (`0x86dd`). Every tag TPID and every link-control EtherType
     /// (MAC control `0x8808`, slow protocols `0x8809`) is above `0x8100`, so two
     /// comparisons decide; anything else takes the full path, which decides as always.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn is_fast_ok(&self) -> bool {
-        self.src & GROUP_BIT == 0
-            && self.src != 0
-            // 0x0600..0x8100 is a high byte of 0x06..=0x80.
-            && (((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
-                || self.ethertype == ETHERTYPE_IPV6)
+        self.src_is_ok() && self.is_fast_type()
+    }
+
+    /// The source half of [`is_fast_ok`](Self::is_fast_ok): a unicast, non-zero source.
+    #[inline(always)]
+    pub(crate) fn src_is_ok(&self) -> bool {
+        self.src & GROUP_BIT == 0 && self.src != 0
+    }
+
+    /// The EtherType half of [`is_fast_ok`](Self::is_fast_ok): below `0x8100` and not a
+    /// length, or IPv6.
+    #[inline(always)]
+    pub(crate) fn is_fast_type(&self) -> bool {
+        // 0x0600..0x8100 is a high byte of 0x06..=0x80.
+        ((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
+            || self.ethertype == ETHERTYPE_IPV6
     }
 
     /// `true` for MAC control (`0x8808`: PAUSE, PFC) and slow protocols (`0x8809`: LACP,
