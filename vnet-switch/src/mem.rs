@@ -510,10 +510,12 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
         let Some(i) = self.tx_slot(len)? else {
             return Ok(false);
         };
+        // Published before the copy (nothing reads the slot in between: the peer reads
+        // through `&mut self`), so the caller's `meta` is not kept across the copy.
+        self.tx_publish(i, len, meta);
         if let Some(b) = self.tx.bufs.get_mut(usize::from(i)) {
             write_frame(&mut b.bytes, header, payload);
         }
-        self.tx_publish(i, len, meta);
         Ok(true)
     }
 }
