@@ -534,7 +534,6 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
         let dropped_before = src.stats.rx_drops[DropReason::QueueFull.index()];
         while run.handled < max {
             let Some(slot) = src.take() else {
-                run.empty = true;
                 break;
             };
             let frame = src.ep.rx_frame(&slot);
@@ -577,6 +576,9 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
                 break;
             }
         }
+        // The port had no more frames if the run ended for no other reason (set here, not
+        // on every frame).
+        run.empty = run.handled < max && run.declined.is_none() && run.learn.is_none();
         let dropped =
             src.stats.rx_drops[DropReason::QueueFull.index()].wrapping_sub(dropped_before);
         src.stats.rx_frames += run.handled as u64;
