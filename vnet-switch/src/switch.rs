@@ -553,10 +553,9 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
             let len = frame.len();
             let tci = egress_tci(&dst.hot, src.hot.home_vid, src.hot.default_pcp);
             let ok = if let Some(tci) = tci {
-                let mut head = [0u8; MAX_HEADER_LEN];
-                let hl = RawHeader::untagged(h).emit(Some(tci), &mut head);
+                let head = RawHeader::tag_untagged(h, tci);
                 let payload = frame.get(HEADER_LEN..).unwrap_or(&[]);
-                deliver_fast(src, &slot, dst, head.get(..hl).unwrap_or(&[]), payload)
+                deliver_fast(src, &slot, dst, &head, payload)
             } else {
                 // Untagged on egress too: the header the full path would build from the
                 // private copy is the frame's own first 14 bytes (private memory, just

@@ -298,6 +298,20 @@ impl RawHeader {
             || self.ethertype == ETHERTYPE_IPV6
     }
 
+    /// The tagged egress header of an untagged header `h` (validated): what
+    /// `untagged(h).emit(Some(tci), _)` writes, built from the bytes (so nothing decoded
+    /// from `h` needs to be kept for it).
+    #[inline(always)]
+    pub(crate) fn tag_untagged(h: &[u8; HEADER_LEN], tci: u16) -> [u8; HEADER_LEN + TAG_LEN] {
+        let mut out = [0u8; HEADER_LEN + TAG_LEN];
+        let (addrs, ethertype) = h.split_at(12);
+        out[..12].copy_from_slice(addrs);
+        out[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+        out[14..16].copy_from_slice(&tci.to_be_bytes());
+        out[16..].copy_from_slice(ethertype);
+        out
+    }
+
     /// `true` for MAC control (`0x8808`: PAUSE, PFC) and slow protocols (`0x8809`: LACP,
     /// marker, OAM), which act on the physical link they arrive on.
     #[inline(always)]
@@ -427,6 +441,10 @@ mod tests {
                 let h = RawHeader::untagged(f.first_chunk().unwrap());
                 if h.is_fast_ok() {
                     assert_eq!(Some(h), full, "fast path took type {t:#06x}");
+                    let mut out = [0u8; MAX_HEADER_LEN];
+                    assert_eq!(h.emit(Some(0xa005), &mut out), MAX_HEADER_LEN);
+                    let head = f.first_chunk().unwrap();
+                    assert_eq!(RawHeader::tag_untagged(head, 0xa005), out);
                     assert!((t < 0x8100 || t == 0x86dd) && !h.is_mac_control());
                 }
             }
