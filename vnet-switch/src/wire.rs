@@ -177,6 +177,17 @@ pub(crate) struct RawHeader {
     pub(crate) payload_offset: u16,
 }
 
+/// `true` for an EtherType (big-endian bytes) the fast path takes: below `0x8100` and not
+/// a length (a high byte of `0x06..=0x80`), or IPv6. The common case decides on the
+/// high byte alone.
+#[inline(always)]
+pub(crate) fn is_fast_ethertype(t: [u8; 2]) -> bool {
+    if t[0].wrapping_sub(0x06) <= 0x80 - 0x06 {
+        return true;
+    }
+    u16::from_be_bytes(t) == ETHERTYPE_IPV6
+}
+
 /// `true` for a service tag TPID: 802.1ad or a pre-standard S-tag.
 #[inline]
 const fn is_service_tag(t: u16) -> bool {
@@ -280,22 +291,13 @@ impl RawHeader {
     /// comparisons decide; anything else takes the full path, which decides as always.
     #[cfg(test)]
     pub(crate) fn is_fast_ok(&self) -> bool {
-        self.src_is_ok() && self.is_fast_type()
+        self.src_is_ok() && is_fast_ethertype(self.ethertype.to_be_bytes())
     }
 
-    /// The source half of [`is_fast_ok`](Self::is_fast_ok): a unicast, non-zero source.
+    /// A unicast, non-zero source (with [`is_fast_ethertype`], what the fast path takes).
     #[inline(always)]
     pub(crate) fn src_is_ok(&self) -> bool {
         self.src & GROUP_BIT == 0 && self.src != 0
-    }
-
-    /// The EtherType half of [`is_fast_ok`](Self::is_fast_ok): below `0x8100` and not a
-    /// length, or IPv6.
-    #[inline(always)]
-    pub(crate) fn is_fast_type(&self) -> bool {
-        // 0x0600..0x8100 is a high byte of 0x06..=0x80.
-        ((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
-            || self.ethertype == ETHERTYPE_IPV6
     }
 
     /// The tagged egress header of an untagged header `h` (validated): what
