@@ -265,12 +265,16 @@ fn deliver_fast<E: FrameLink, const Q: usize>(
     payload: &[u8],
 ) -> bool {
     let meta = src.ep.rx_meta(slot);
-    let meta = if head.is_empty() {
-        meta
+    let sent = if meta.is_none() {
+        // No offload state (most frames): the constant, not the value just read.
+        dst.ep.tx_send(head, payload, FrameMeta::NONE)
+    } else if head.is_empty() {
+        dst.ep.tx_send(head, payload, meta)
     } else {
-        meta.moved(HEADER_LEN, head.len())
+        dst.ep
+            .tx_send(head, payload, meta.moved(HEADER_LEN, head.len()))
     };
-    match dst.ep.tx_send(head, payload, meta) {
+    match sent {
         Ok(true) => {
             dst.stats.tx_frames += 1;
             dst.stats.tx_bytes += (head.len() + payload.len()) as u64;
