@@ -41,6 +41,10 @@ impl core::fmt::Display for InjectError {
 
 /// A FIFO of up to `N` slot indices (`N` a power of two): free-running positions masked
 /// with `N - 1`, so no index is out of bounds and no wrap test is needed.
+///
+/// A ring's free list and FIFO share its `N` indices: each index is in one of them or
+/// handed out (and goes back only through `take_back`, once), so a push never finds a
+/// full FIFO and needs no test for it.
 struct Indices<const N: usize> {
     items: [u16; N],
     head: usize,
@@ -57,15 +61,12 @@ impl<const N: usize> Indices<N> {
         }
     }
     #[inline]
-    fn push(&mut self, i: u16) -> bool {
-        if self.len() >= N {
-            return false;
-        }
+    fn push(&mut self, i: u16) {
+        debug_assert!(self.len() < N, "more than N indices in a ring");
         if let Some(item) = self.items.get_mut(self.tail & Self::MASK) {
             *item = i;
         }
         self.tail = self.tail.wrapping_add(1);
-        true
     }
     #[inline]
     fn pop(&mut self) -> Option<u16> {
@@ -281,11 +282,11 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
             *l = len.min(S) as u16;
             *m = meta;
         }
-        let _ = if self.discard {
-            self.tx.free.push(i)
+        if self.discard {
+            self.tx.free.push(i);
         } else {
-            self.tx.fifo.push(i)
-        };
+            self.tx.fifo.push(i);
+        }
     }
 
     /// The peer sends a frame (subject to the fault hooks).
@@ -306,7 +307,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let hit = |every: u32| every != 0 && n.is_multiple_of(u64::from(every));
         if hit(self.faults.drop_every) {
             self.fault_dropped += 1;
-            let _ = self.rx.free.push(i);
+            self.rx.free.push(i);
             return Ok(());
         }
         let slot = usize::from(i);
@@ -319,8 +320,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         }
         self.rx.lens[slot] = frame.len() as u16;
         self.rx.metas[slot] = meta;
-        // The free list and the FIFO share the N indices: this push cannot fail.
-        let _ = self.rx.fifo.push(i);
+        self.rx.fifo.push(i);
         Ok(())
     }
 
@@ -336,7 +336,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let slot = usize::from(i);
         let len = usize::from(self.tx.lens[slot]).min(out.len());
         out[..len].copy_from_slice(&self.tx.bufs[slot].bytes[..len]);
-        let _ = self.tx.free.push(i);
+        self.tx.free.push(i);
         Some((usize::from(self.tx.lens[slot]), self.tx.metas[slot]))
     }
 
@@ -353,7 +353,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
     /// Drops all frames waiting for the peer (O(1) per frame, no copy).
     pub fn clear_tx(&mut self) {
         while let Some(i) = self.tx.fifo.pop() {
-            let _ = self.tx.free.push(i);
+            self.tx.free.push(i);
         }
     }
 }
@@ -390,11 +390,11 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     fn rx_release(&mut self, slot: RxSlot) {
         let i = slot.index();
         if self.rx.take_back(i) {
-            let _ = if self.recycle {
-                self.rx.fifo.push(i)
+            if self.recycle {
+                self.rx.fifo.push(i);
             } else {
-                self.rx.free.push(i)
-            };
+                self.rx.free.push(i);
+            }
         }
     }
 
@@ -494,7 +494,7 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     fn tx_abort(&mut self, slot: TxSlot) {
         let i = slot.index();
         if self.tx.take_back(i) {
-            let _ = self.tx.free.push(i);
+            self.tx.free.push(i);
         }
     }
 
