@@ -157,13 +157,10 @@ impl<const M: usize> FastCtx<'_, M> {
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
         let vid_key = hot.home_key;
         match hot.role {
+            Role::Partition if hot.mac != header.src => return None,
             // A partition's own address is unicast and non-zero (checked when the switch
             // is built): a source equal to it is a valid source (`RawHeader::src_is_ok`).
-            Role::Partition => {
-                if hot.mac != header.src {
-                    return None;
-                }
-            }
+            Role::Partition => {}
             _ if !header.src_is_ok() => return None,
             Role::Uplink => {
                 if let Some(hit) = self.table.lookup_key(vid_key | header.src, now_ns) {

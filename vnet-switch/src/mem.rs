@@ -144,7 +144,7 @@ fn copy(dst: &mut [u8], src: &[u8]) {
         true
     }
     let n = src.len();
-    if n != dst.len() || n > 64 || n < 16 {
+    if n != dst.len() || !(16..=64).contains(&n) {
         dst.copy_from_slice(src);
     } else if n >= 32 {
         ends::<32>(dst, src);
