@@ -363,10 +363,120 @@ unsafe fn write_block(src: *const u8, dst: *mut u8) {
     }
 }
 
+/// 256-bit volatile copies for CPUs with AVX, chosen at run time (the crate is built
+/// for baseline x86-64; the CPU and the OS are asked once, with `cpuid` and `xgetbv`).
+/// Not under Miri, which runs the baseline path.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+mod wide {
+    use core::arch::x86_64::{__m128i, __m256i};
+    use core::ptr;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0: not asked yet, 1: no AVX, 2: AVX usable.
+    static AVX: AtomicU8 = AtomicU8::new(0);
+
+    /// Whether 256-bit loads and stores may be used.
+    #[inline(always)]
+    pub(super) fn avx() -> bool {
+        if cfg!(target_feature = "avx") {
+            return true;
+        }
+        match AVX.load(Ordering::Relaxed) {
+            0 => detect(),
+            v => v == 2,
+        }
+    }
+
+    #[cold]
+    fn detect() -> bool {
+        // CPUID.1:ECX bit 28 = AVX, bit 27 = OSXSAVE (the OS uses XSAVE, so XGETBV exists);
+        // XCR0 bits 1 and 2: the OS saves the SSE and AVX register state.
+        let ecx = core::arch::x86_64::__cpuid(1).ecx;
+        let ok = ecx & (1 << 27) != 0 && ecx & (1 << 28) != 0 && {
+            // SAFETY: OSXSAVE is set, so XGETBV is enabled and register 0 exists.
+            let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+            xcr0 & 0b110 == 0b110
+        };
+        AVX.store(if ok { 2 } else { 1 }, Ordering::Relaxed);
+        ok
+    }
+
+    /// Copy 32-byte blocks from shared `src + i` (16-aligned) to private `dst + i` while a
+    /// whole block is left (128 bytes per round); returns the new `i`.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `src + i..src + n` valid for volatile reads, `dst + i..dst + n`
+    /// valid for writes; `src + i` 16-aligned.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn read(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
+        // SAFETY: every access is inside `i..n` (checked against `n` before it), each
+        // shared one naturally aligned for its type (one 16-byte step reaches 32-byte
+        // alignment), by the caller's contract.
+        unsafe {
+            if !src.add(i).addr().is_multiple_of(32) {
+                let w = ptr::read_volatile(src.add(i).cast::<__m128i>());
+                ptr::write_unaligned(dst.add(i).cast::<__m128i>(), w);
+                i += 16;
+            }
+            while i + 128 <= n {
+                let s = src.add(i).cast::<__m256i>();
+                let d = dst.add(i).cast::<__m256i>();
+                let w = [
+                    ptr::read_volatile(s),
+                    ptr::read_volatile(s.add(1)),
+                    ptr::read_volatile(s.add(2)),
+                    ptr::read_volatile(s.add(3)),
+                ];
+                ptr::write_unaligned(d.cast::<[__m256i; 4]>(), w);
+                i += 128;
+            }
+            while i + 32 <= n {
+                let w = ptr::read_volatile(src.add(i).cast::<__m256i>());
+                ptr::write_unaligned(dst.add(i).cast::<__m256i>(), w);
+                i += 32;
+            }
+        }
+        i
+    }
+
+    /// [`read`] the other way: private `src + i` to shared `dst + i` (16-aligned).
+    ///
+    /// # Safety
+    /// As for [`read`], with the roles of the two sides swapped.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn write(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
+        // SAFETY: as in `read`.
+        unsafe {
+            if !dst.add(i).addr().is_multiple_of(32) {
+                let w = ptr::read_unaligned(src.add(i).cast::<__m128i>());
+                ptr::write_volatile(dst.add(i).cast::<__m128i>(), w);
+                i += 16;
+            }
+            while i + 128 <= n {
+                let s = src.add(i).cast::<[__m256i; 4]>();
+                let d = dst.add(i).cast::<__m256i>();
+                let w = ptr::read_unaligned(s);
+                ptr::write_volatile(d, w[0]);
+                ptr::write_volatile(d.add(1), w[1]);
+                ptr::write_volatile(d.add(2), w[2]);
+                ptr::write_volatile(d.add(3), w[3]);
+                i += 128;
+            }
+            while i + 32 <= n {
+                let w = ptr::read_unaligned(src.add(i).cast::<__m256i>());
+                ptr::write_volatile(dst.add(i).cast::<__m256i>(), w);
+                i += 32;
+            }
+        }
+        i
+    }
+}
+
 /// Volatile copy from shared memory to private memory: each shared byte is loaded once,
 /// by naturally aligned volatile loads (1, 2 and 4 bytes up to an 8-byte boundary, one
-/// 8-byte word up to [`BLOCK_ALIGN`], 32-byte blocks, 8-byte words, and a 4/2/1-byte
-/// tail); `dst` is written with unaligned stores.
+/// 8-byte word up to [`BLOCK_ALIGN`], 32-byte blocks — single 256-bit loads when the CPU
+/// has AVX and at least 128 bytes are left —, 8-byte words, and a 4/2/1-byte tail);
+/// `dst` is written with unaligned stores.
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
@@ -399,6 +509,11 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
             ptr::write_unaligned(d.add(i).cast::<u64>(), w);
             i += 8;
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+        if n - i >= 128 && wide::avx() {
+            // AVX usable (checked); src + i is 16-aligned (n - i >= 8 above).
+            i = wide::read(src, d, i, n);
         }
         // 32 bytes per round (src + i is BLOCK_ALIGN-aligned whenever a block is left).
         while i + 32 <= n {
@@ -459,6 +574,11 @@ pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
             let w = ptr::read_unaligned(s.add(i).cast::<u64>());
             ptr::write_volatile(dst.add(i).cast::<u64>(), w);
             i += 8;
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+        if n - i >= 128 && wide::avx() {
+            // As in `volatile_read`.
+            i = wide::write(s, dst, i, n);
         }
         // 32 bytes per round, as in `volatile_read`.
         while i + 32 <= n {
