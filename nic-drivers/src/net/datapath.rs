@@ -1,10 +1,10 @@
 //! The data path of [`VirtioNet`]: receive buffers and private slots, transmit buffers,
 //! and the [`FrameLink`] and [`NicControl`] implementations.
 
-use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer, VolatileSlice};
+use virtqueue::{Buffer, Token, UsedBuffer};
 
 use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
-use super::header::{checksum_fits, ctrl, tx_header, NetHeader, HEADER_LEN};
+use super::header::{checksum_fits, ctrl, tx_header, NetHeader, RxHeader, HEADER_LEN};
 use super::NetFeatures;
 use crate::slots::tx_len;
 use crate::transport::Transport;
@@ -81,84 +81,88 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         Ok(b)
     }
 
-    /// The whole of receive buffer `b`, as one bounds-checked view (translated once per
-    /// buffer: the header loads and the frame copy need no further translation).
+    /// Copy the first `n` bytes of receive buffer `b` into `slot` at `at` (one volatile
+    /// copy from the start of the buffer, whose host address is 64-aligned). `n` is at most
+    /// the buffer's length: the queue checked the used length against the posted bytes,
+    /// and the view checks the range once more (an error, never a panic).
     #[inline]
-    fn rx_view(&self, b: u16) -> Result<VolatileSlice<'h>, Error> {
-        Ok(self.hal.memory().slice(self.rx_addr(b), BUFFER_LEN)?)
-    }
-
-    /// Copy `n` bytes at `off` of receive buffer `view` into `slot` at `*total`; a frame
-    /// above `MAX_FRAME` is an error (the copy is skipped). `off + n` is inside the
-    /// buffer: the queue checked the used length against the posted bytes (and the view's
-    /// copy checks it once more, without a panic path).
-    #[inline]
-    fn copy_rx(
-        &mut self,
-        slot: u16,
-        total: &mut usize,
-        view: VolatileSlice<'_>,
-        off: usize,
-        n: usize,
-    ) -> Result<(), Error> {
-        let end = *total + n;
-        if end > MAX_FRAME {
-            *total = end;
-            return Err(Error::DeviceViolation {
-                field: "received frame length",
-                value: end as u64,
-            });
-        }
-        if let Some(dst) = self
+    fn copy_rx(&mut self, slot: u16, at: usize, b: u16, n: usize) -> Result<(), Error> {
+        let Some(dst) = self
             .slots
             .get_mut(usize::from(slot))
-            .and_then(|s| s.get_mut(*total..end))
-        {
-            view.read_into(off, dst)?;
-        }
-        *total = end;
-        Ok(())
+            .and_then(|s| s.get_mut(at..at + n))
+        else {
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: (at + n) as u64,
+            });
+        };
+        self.rx_mem
+            .read_into(usize::from(b) * BUFFER_LEN, dst)
+            .map_err(Error::from)
     }
 
-    /// Assemble the frame starting with used buffer `first` into `slot`. Every consumed
-    /// buffer is reposted, whatever happens.
+    /// The header of the frame in `slot` (copied there with the frame), validated.
+    fn rx_header(&self, slot: u16) -> Result<RxHeader, Error> {
+        let h = self.slots.get(usize::from(slot)).map_or([0; 12], |s| {
+            let mut h = [0u8; 12];
+            h.copy_from_slice(&s[..12]);
+            h
+        });
+        let lo = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+        let hi = if self.rules.len() == HEADER_LEN {
+            u32::from_le_bytes([h[8], h[9], h[10], h[11]])
+        } else {
+            u32::from(u16::from_le_bytes([h[8], h[9]]))
+        };
+        self.rules.parse(&NetHeader::from_words(lo, hi))
+    }
+
+    /// Assemble the frame starting with used buffer `first` into `slot`: the header and
+    /// the frame are copied into private memory together, then the private header is
+    /// validated. Every consumed buffer is reposted, whatever happens.
     fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, FrameMeta), Error> {
         let b = self.take_rx(first.token)?;
-        let view = self.rx_view(b)?;
         let hdr_len = self.rules.len();
         let len = first.len as usize;
+        let too_long = len > hdr_len + MAX_FRAME;
         let parsed = if len < hdr_len {
             Err(Error::DeviceViolation {
                 field: "used length below the header",
                 value: len as u64,
             })
         } else {
-            // One read of each header word (buffers are 64-byte aligned), into private
-            // memory, then validation.
-            let lo = view.read_u64(0)?;
-            let hi = if hdr_len == HEADER_LEN {
-                view.read_u32(8)?
-            } else {
-                u32::from(view.read_u16(8)?)
-            };
-            self.rules.parse(&NetHeader::from_words(lo, hi))
+            // Only the header of a frame that is too long (its partners are still
+            // consumed below).
+            self.copy_rx(slot, 0, b, if too_long { hdr_len } else { len })
+                .and_then(|()| self.rx_header(slot))
         };
+        self.post_rx(b)?;
         // The buffers a valid header promises are consumed even when the frame is then
         // dropped, so the next frame starts at a header.
         let extra = parsed.as_ref().map_or(0, |p| p.num_buffers - 1);
-        let mut total = 0;
-        let mut result = parsed.and_then(|p| {
-            self.copy_rx(slot, &mut total, view, hdr_len, len - hdr_len)
-                .map(|()| p)
-        });
-        self.post_rx(b)?;
+        let mut end = len;
+        let mut result = match parsed {
+            Ok(_) if too_long => Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: (len - hdr_len) as u64,
+            }),
+            p => p,
+        };
         for _ in 0..extra {
             match self.rx.pop_used() {
                 Ok(Some(u)) => {
                     let b = self.take_rx(u.token)?;
-                    let r = self
-                        .rx_view(b)
-                        .and_then(|v| self.copy_rx(slot, &mut total, v, 0, u.len as usize));
+                    let n = u.len as usize;
+                    let r = if end + n - hdr_len > MAX_FRAME {
+                        Err(Error::DeviceViolation {
+                            field: "received frame length",
+                            value: (end + n - hdr_len) as u64,
+                        })
+                    } else {
+                        self.copy_rx(slot, end, b, n)
+                    };
+                    end += n;
                     self.post_rx(b)?;
                     if let (Err(e), true) = (r, result.is_ok()) {
                         result = Err(e);
@@ -175,6 +179,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             }
         }
         let p = result?;
+        let total = end - hdr_len;
         if total < MIN_FRAME {
             return Err(Error::DeviceViolation {
                 field: "received frame length",
@@ -340,12 +345,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
             Ok((len, meta)) => {
                 self.slot_free_len -= 1;
                 let i = usize::from(slot);
-                if let (Some(u), Some(l), Some(m)) = (
-                    self.slot_used.get_mut(i),
-                    self.slot_len.get_mut(i),
-                    self.slot_meta.get_mut(i),
-                ) {
-                    *u = true;
+                if let (Some(l), Some(m)) = (self.slot_len.get_mut(i), self.slot_meta.get_mut(i)) {
                     *l = len as u16;
                     *m = meta;
                 }
@@ -360,15 +360,13 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         }
     }
 
+    #[inline]
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
         let i = usize::from(slot.index());
-        match (
-            self.slot_used.get(i),
-            self.slot_len.get(i),
-            self.slots.get(i),
-        ) {
-            (Some(true), Some(&len), Some(buf)) if usize::from(len) == slot.len() => {
-                buf.get(..slot.len()).unwrap_or(&[])
+        match (self.slot_len.get(i), self.slots.get(i)) {
+            (Some(&len), Some(buf)) if len != 0 && usize::from(len) == slot.len() => {
+                let hdr_len = self.rules.len();
+                buf.get(hdr_len..hdr_len + slot.len()).unwrap_or(&[])
             }
             _ => &[],
         }
@@ -376,17 +374,18 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
 
     fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
         let i = usize::from(slot.index());
-        match self.slot_used.get(i) {
-            Some(true) => self.slot_meta.get(i).copied().unwrap_or_default(),
+        match self.slot_len.get(i) {
+            Some(&len) if len != 0 => self.slot_meta.get(i).copied().unwrap_or_default(),
             _ => FrameMeta::NONE,
         }
     }
 
+    #[inline]
     fn rx_release(&mut self, slot: RxSlot) {
         let i = usize::from(slot.index());
-        if let Some(u) = self.slot_used.get_mut(i) {
-            if *u {
-                *u = false;
+        if let Some(l) = self.slot_len.get_mut(i) {
+            if *l != 0 {
+                *l = 0;
                 if let Some(f) = self.slot_free.get_mut(usize::from(self.slot_free_len)) {
                     *f = slot.index();
                     self.slot_free_len += 1;
@@ -438,12 +437,8 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
                 slot_len: len,
             });
         }
-        let at = self.tx_addr(slot.index()) + (self.rules.len() + offset) as u64;
-        self.hal
-            .memory()
-            .slice(at, data.len())?
-            .write_from(0, data)?;
-        Ok(())
+        let at = usize::from(slot.index()) * BUFFER_LEN + self.rules.len() + offset;
+        Ok(self.tx_mem.write_from(at, data)?)
     }
 
     /// Writes the virtio-net header and hands the buffer to the ring; the device sees it
@@ -471,9 +466,8 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         let paddr = self.tx_addr(b);
         let total = hdr_len + len;
         let r = (|| -> Result<Token, Error> {
-            let view = self.hal.memory().slice(paddr, hdr_len)?;
-            view.write_from(
-                0,
+            self.tx_mem.write_from(
+                usize::from(b) * BUFFER_LEN,
                 zerocopy::IntoBytes::as_bytes(&h)
                     .get(..hdr_len)
                     .unwrap_or(&[]),
