@@ -3,7 +3,9 @@
 
 use virtqueue::{Buffer, Token, UsedBuffer};
 
-use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
+use super::driver::{
+    TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_FRAME_AT, TX_QUEUE, TX_STRIDE,
+};
 use super::header::{checksum_fits, ctrl, tx_header, NetHeader, RxHeader, HEADER_LEN};
 use super::NetFeatures;
 use crate::slots::tx_len;
@@ -18,8 +20,15 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         self.rx_base + u64::from(b) * BUFFER_LEN as u64
     }
 
+    /// Offset in `tx_mem` of the header of transmit buffer `b` (the frame follows it, at a
+    /// 32-byte boundary).
+    fn tx_offset(&self, b: u16) -> usize {
+        usize::from(b) * TX_STRIDE + TX_FRAME_AT - self.rules.len()
+    }
+
+    /// Driver address of transmit buffer `b` (its header).
     fn tx_addr(&self, b: u16) -> u64 {
-        self.tx_base + u64::from(b) * BUFFER_LEN as u64
+        self.tx_base + self.tx_offset(b) as u64
     }
 
     /// One or two descriptors for a buffer at device address `dev` of `len` bytes.
@@ -437,7 +446,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
                 slot_len: len,
             });
         }
-        let at = usize::from(slot.index()) * BUFFER_LEN + self.rules.len() + offset;
+        let at = usize::from(slot.index()) * TX_STRIDE + TX_FRAME_AT + offset;
         Ok(self.tx_mem.write_from(at, data)?)
     }
 
@@ -466,12 +475,19 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         let paddr = self.tx_addr(b);
         let total = hdr_len + len;
         let r = (|| -> Result<Token, Error> {
-            self.tx_mem.write_from(
-                usize::from(b) * BUFFER_LEN,
-                zerocopy::IntoBytes::as_bytes(&h)
-                    .get(..hdr_len)
-                    .unwrap_or(&[]),
-            )?;
+            // The header ends at a 32-byte boundary: two 8-byte stores of the 16 bytes
+            // before it (zero padding in front of the header, outside the descriptor).
+            let mut words = [0u8; 16];
+            if let (Some(d), Some(s)) = (
+                words.get_mut(16 - hdr_len..),
+                zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
+            ) {
+                d.copy_from_slice(s);
+            }
+            let words = u128::from_le_bytes(words);
+            let at = usize::from(b) * TX_STRIDE + TX_FRAME_AT - 16;
+            self.tx_mem.write_u64(at, words as u64)?;
+            self.tx_mem.write_u64(at + 8, (words >> 64) as u64)?;
             let dev = self
                 .hal
                 .share(paddr, total, BufferDirection::DriverToDevice)?;

@@ -31,6 +31,12 @@ const CTRL_ACK: usize = 32;
 /// detected.
 const ACK_UNSET: u8 = 0xff;
 
+/// Distance between two transmit buffers: each holds its header just before a 32-byte
+/// boundary ([`TX_FRAME_AT`]), so that the frame copy into it starts aligned.
+pub(super) const TX_STRIDE: usize = BUFFER_LEN + 64;
+/// Offset of the frame in a transmit buffer's stride (the header ends there).
+pub(super) const TX_FRAME_AT: usize = 32;
+
 /// Bytes of a private receive slot: the header as the device wrote it (copied together
 /// with the frame, in one copy from the start of the buffer) and a frame of up to
 /// [`MAX_FRAME`] bytes.
@@ -243,7 +249,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         let rx_count = cfg.rx_buffers.min(rx_size / per_chain).max(1);
         let tx_count = cfg.tx_buffers.min(tx_size / per_chain).max(1);
         let rx_bytes = usize::from(rx_count) * BUFFER_LEN;
-        let tx_bytes = usize::from(tx_count) * BUFFER_LEN;
+        let tx_bytes = usize::from(tx_count) * TX_STRIDE;
         let rx_base = dma.alloc(rx_bytes, 64)?;
         let tx_base = dma.alloc(tx_bytes, 64)?;
         let rx_mem = mem.slice(rx_base, rx_bytes)?;

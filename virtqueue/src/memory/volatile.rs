@@ -401,6 +401,26 @@ mod wide {
         ok
     }
 
+    /// [`super::volatile_read`] with 256-bit blocks.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `src..src + dst.len()` valid for volatile reads.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn read_all(src: *const u8, dst: &mut [u8]) {
+        // SAFETY: by the caller's contract.
+        unsafe { super::read_with::<true>(src, dst) }
+    }
+
+    /// [`super::volatile_write`] with 256-bit blocks.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `dst..dst + src.len()` valid for volatile writes.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn write_all(dst: *mut u8, src: &[u8]) {
+        // SAFETY: by the caller's contract.
+        unsafe { super::write_with::<true>(dst, src) }
+    }
+
     /// Copy 32-byte blocks from shared `src + i` (16-aligned) to private `dst + i` while a
     /// whole block is left (128 bytes per round); returns the new `i`.
     ///
@@ -408,6 +428,7 @@ mod wide {
     /// AVX usable ([`avx`]); `src + i..src + n` valid for volatile reads, `dst + i..dst + n`
     /// valid for writes; `src + i` 16-aligned.
     #[target_feature(enable = "avx")]
+    #[inline]
     pub(super) unsafe fn read(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
         // SAFETY: every access is inside `i..n` (checked against `n` before it), each
         // shared one naturally aligned for its type (one 16-byte step reaches 32-byte
@@ -444,6 +465,7 @@ mod wide {
     /// # Safety
     /// As for [`read`], with the roles of the two sides swapped.
     #[target_feature(enable = "avx")]
+    #[inline]
     pub(super) unsafe fn write(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
         // SAFETY: as in `read`.
         unsafe {
@@ -482,6 +504,22 @@ mod wide {
 /// `src..src + dst.len()` must be valid for volatile reads.
 #[inline(always)]
 pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    if dst.len() >= 128 && wide::avx() {
+        // SAFETY: AVX is usable (checked); the range by the caller's contract.
+        return unsafe { wide::read_all(src, dst) };
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { read_with::<false>(src, dst) }
+}
+
+/// [`volatile_read`], with the 256-bit block loop when `WIDE` (only inside a function
+/// built with AVX, see `wide::read_all`).
+///
+/// # Safety
+/// As for [`volatile_read`]; with `WIDE`, AVX usable.
+#[inline(always)]
+unsafe fn read_with<const WIDE: bool>(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let d = dst.as_mut_ptr();
     let mut i = 0;
@@ -511,8 +549,8 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
             i += 8;
         }
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
-        if n - i >= 128 && wide::avx() {
-            // AVX usable (checked); src + i is 16-aligned (n - i >= 8 above).
+        if WIDE && n - i >= 32 {
+            // AVX usable (the caller's contract); src + i is 16-aligned (n - i >= 8 above).
             i = wide::read(src, d, i, n);
         }
         // 32 bytes per round (src + i is BLOCK_ALIGN-aligned whenever a block is left).
@@ -550,6 +588,21 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
 /// `dst..dst + src.len()` must be valid for volatile writes.
 #[inline(always)]
 pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    if src.len() >= 128 && wide::avx() {
+        // SAFETY: AVX is usable (checked); the range by the caller's contract.
+        return unsafe { wide::write_all(dst, src) };
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { write_with::<false>(dst, src) }
+}
+
+/// [`volatile_write`], with the 256-bit block loop when `WIDE`.
+///
+/// # Safety
+/// As for [`volatile_write`]; with `WIDE`, AVX usable.
+#[inline(always)]
+unsafe fn write_with<const WIDE: bool>(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let s = src.as_ptr();
     let mut i = 0;
@@ -576,8 +629,8 @@ pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
             i += 8;
         }
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
-        if n - i >= 128 && wide::avx() {
-            // As in `volatile_read`.
+        if WIDE && n - i >= 32 {
+            // As in `read_with`.
             i = wide::write(s, dst, i, n);
         }
         // 32 bytes per round, as in `volatile_read`.
