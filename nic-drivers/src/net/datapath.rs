@@ -124,6 +124,14 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         } else {
             u32::from(u16::from_le_bytes([h[8], h[9]]))
         };
+        // The common header: no flags, no segmentation, one buffer (or no `num_buffers`
+        // field) — what `parse` returns for it, without building the whole header.
+        if lo & 0xffff == 0 && (!self.rules.has_num_buffers || hi >> 16 == 1) {
+            return Ok(RxHeader {
+                num_buffers: 1,
+                meta: FrameMeta::NONE,
+            });
+        }
         self.rules.parse(&NetHeader::from_words(lo, hi))
     }
 
@@ -142,8 +150,11 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             })
         } else {
             // Only the header of a frame that is too long (its partners are still
-            // consumed below).
-            self.copy_rx(slot, 0, b, if too_long { hdr_len } else { len })
+            // consumed below). The copy is rounded up to whole 32-byte blocks (the buffer
+            // and the slot are both `BUFFER_LEN` long): bytes past the used length are
+            // copied but never used.
+            let n = if too_long { hdr_len } else { len };
+            self.copy_rx(slot, 0, b, n.next_multiple_of(32).min(BUFFER_LEN))
                 .and_then(|()| self.rx_header(slot))
         };
         self.post_rx(b)?;
@@ -471,18 +482,21 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
             });
         }
         let hdr_len = self.rules.len();
-        let h = tx_header(checksum);
         let paddr = self.tx_addr(b);
         let total = hdr_len + len;
         let r = (|| -> Result<Token, Error> {
             // The header ends at a 32-byte boundary: two 8-byte stores of the 16 bytes
             // before it (zero padding in front of the header, outside the descriptor).
+            // Without a checksum request the header is all zero.
             let mut words = [0u8; 16];
-            if let (Some(d), Some(s)) = (
-                words.get_mut(16 - hdr_len..),
-                zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
-            ) {
-                d.copy_from_slice(s);
+            if checksum.is_some() {
+                let h = tx_header(checksum);
+                if let (Some(d), Some(s)) = (
+                    words.get_mut(16 - hdr_len..),
+                    zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
+                ) {
+                    d.copy_from_slice(s);
+                }
             }
             let words = u128::from_le_bytes(words);
             let at = usize::from(b) * TX_STRIDE + TX_FRAME_AT - 16;

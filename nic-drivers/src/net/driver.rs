@@ -39,8 +39,10 @@ pub(super) const TX_FRAME_AT: usize = 32;
 
 /// Bytes of a private receive slot: the header as the device wrote it (copied together
 /// with the frame, in one copy from the start of the buffer) and a frame of up to
-/// [`MAX_FRAME`] bytes.
-pub(super) const SLOT_LEN: usize = HEADER_LEN + MAX_FRAME;
+/// [`MAX_FRAME`] bytes; as long as a receive buffer, so that copies can move whole
+/// 32-byte blocks.
+pub(super) const SLOT_LEN: usize = BUFFER_LEN;
+const _: () = assert!(SLOT_LEN >= HEADER_LEN + MAX_FRAME);
 
 /// Marks "no buffer" in the token → buffer maps.
 pub(super) const NONE: u16 = u16::MAX;

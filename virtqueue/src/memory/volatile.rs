@@ -401,12 +401,45 @@ mod wide {
         ok
     }
 
+    /// [`super::volatile_read`] of 128 bytes or more: with 256-bit blocks when AVX is
+    /// usable. Out of line, so that small copies stay leaf code (no register saves for
+    /// the detection call).
+    ///
+    /// # Safety
+    /// `src..src + dst.len()` valid for volatile reads.
+    #[inline(never)]
+    pub(super) unsafe fn read_big(src: *const u8, dst: &mut [u8]) {
+        if avx() {
+            // SAFETY: AVX is usable (checked); the range by the caller's contract.
+            unsafe { read_all(src, dst) }
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { super::read_with::<false>(src, dst) }
+        }
+    }
+
+    /// [`super::volatile_write`] of 128 bytes or more, as [`read_big`].
+    ///
+    /// # Safety
+    /// `dst..dst + src.len()` valid for volatile writes.
+    #[inline(never)]
+    pub(super) unsafe fn write_big(dst: *mut u8, src: &[u8]) {
+        if avx() {
+            // SAFETY: AVX is usable (checked); the range by the caller's contract.
+            unsafe { write_all(dst, src) }
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { super::write_with::<false>(dst, src) }
+        }
+    }
+
     /// [`super::volatile_read`] with 256-bit blocks.
     ///
     /// # Safety
     /// AVX usable ([`avx`]); `src..src + dst.len()` valid for volatile reads.
     #[target_feature(enable = "avx")]
-    pub(super) unsafe fn read_all(src: *const u8, dst: &mut [u8]) {
+    #[inline]
+    unsafe fn read_all(src: *const u8, dst: &mut [u8]) {
         // SAFETY: by the caller's contract.
         unsafe { super::read_with::<true>(src, dst) }
     }
@@ -416,7 +449,8 @@ mod wide {
     /// # Safety
     /// AVX usable ([`avx`]); `dst..dst + src.len()` valid for volatile writes.
     #[target_feature(enable = "avx")]
-    pub(super) unsafe fn write_all(dst: *mut u8, src: &[u8]) {
+    #[inline]
+    unsafe fn write_all(dst: *mut u8, src: &[u8]) {
         // SAFETY: by the caller's contract.
         unsafe { super::write_with::<true>(dst, src) }
     }
@@ -505,9 +539,9 @@ mod wide {
 #[inline(always)]
 pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
-    if dst.len() >= 128 && wide::avx() {
-        // SAFETY: AVX is usable (checked); the range by the caller's contract.
-        return unsafe { wide::read_all(src, dst) };
+    if dst.len() >= 128 {
+        // SAFETY: by the caller's contract.
+        return unsafe { wide::read_big(src, dst) };
     }
     // SAFETY: by the caller's contract.
     unsafe { read_with::<false>(src, dst) }
@@ -589,9 +623,9 @@ unsafe fn read_with<const WIDE: bool>(src: *const u8, dst: &mut [u8]) {
 #[inline(always)]
 pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
-    if src.len() >= 128 && wide::avx() {
-        // SAFETY: AVX is usable (checked); the range by the caller's contract.
-        return unsafe { wide::write_all(dst, src) };
+    if src.len() >= 128 {
+        // SAFETY: by the caller's contract.
+        return unsafe { wide::write_big(dst, src) };
     }
     // SAFETY: by the caller's contract.
     unsafe { write_with::<false>(dst, src) }
