@@ -206,7 +206,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
     }
 
     /// [`DriverQueue::add`] of a one-descriptor chain: one descriptor store, no chain walk.
-    #[inline]
+    #[inline(always)]
     fn add_one(&mut self, b: &Buffer, flags: DescFlags, writable: u32) -> Result<Token, Error> {
         if self.broken {
             return Err(Error::Broken);
@@ -349,7 +349,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
     /// Take back the next chain the device returned, or `Ok(None)`. Validates the used
     /// index jump, the id (in range, the head of an outstanding chain) and the length (at
     /// most the writable bytes posted). A violation breaks the queue.
-    #[inline]
+    #[inline(always)]
     pub fn pop_used(&mut self) -> Result<Option<UsedBuffer>, Error> {
         if self.broken {
             return Err(Error::Broken);

@@ -48,6 +48,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 
     /// Share receive buffer `b` and post it (not yet published).
+    #[inline(always)]
     pub(super) fn post_rx(&mut self, b: u16) -> Result<(), Error> {
         let paddr = self.rx_addr(b);
         let dev = self
@@ -67,6 +68,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
 
     /// The receive buffer behind a used token (validated as outstanding by the queue),
     /// unshared.
+    #[inline(always)]
     fn take_rx(&mut self, token: Token) -> Result<u16, Error> {
         let b = self
             .rx_by_token
@@ -94,7 +96,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     /// copy from the start of the buffer, whose host address is 64-aligned). `n` is at most
     /// the buffer's length: the queue checked the used length against the posted bytes,
     /// and the view checks the range once more (an error, never a panic).
-    #[inline]
+    #[inline(always)]
     fn copy_rx(&mut self, slot: u16, at: usize, b: u16, n: usize) -> Result<(), Error> {
         let Some(dst) = self
             .slots
@@ -112,6 +114,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 
     /// The header of the frame in `slot` (copied there with the frame), validated.
+    #[inline(always)]
     fn rx_header(&self, slot: u16) -> Result<RxHeader, Error> {
         let h = self.slots.get(usize::from(slot)).map_or([0; 12], |s| {
             let mut h = [0u8; 12];
