@@ -473,25 +473,57 @@ mod wide {
                 ptr::write_unaligned(dst.add(i).cast::<__m128i>(), w);
                 i += 16;
             }
-            while i + 128 <= n {
-                let s = src.add(i).cast::<__m256i>();
-                let d = dst.add(i).cast::<__m256i>();
-                let w = [
-                    ptr::read_volatile(s),
-                    ptr::read_volatile(s.add(1)),
-                    ptr::read_volatile(s.add(2)),
-                    ptr::read_volatile(s.add(3)),
-                ];
-                ptr::write_unaligned(d.cast::<[__m256i; 4]>(), w);
+            // 256 bytes per round, then at most one 128-byte step and 32-byte blocks
+            // (loop ends computed first: `i != end` loops compile to add/cmp/branch).
+            let end = i + (n - i) / 256 * 256;
+            while i != end {
+                read_blocks::<8>(src.add(i), dst.add(i));
+                i += 256;
+            }
+            if n - i >= 128 {
+                read_blocks::<4>(src.add(i), dst.add(i));
                 i += 128;
             }
-            while i + 32 <= n {
-                let w = ptr::read_volatile(src.add(i).cast::<__m256i>());
-                ptr::write_unaligned(dst.add(i).cast::<__m256i>(), w);
+            let end = i + (n - i) / 32 * 32;
+            while i != end {
+                read_blocks::<1>(src.add(i), dst.add(i));
                 i += 32;
             }
         }
         i
+    }
+
+    /// `K` 32-byte blocks from shared `src` (32-aligned) to private `dst`: all loads
+    /// first, then the stores.
+    ///
+    /// # Safety
+    /// AVX usable; `src..src + 32 * K` valid for volatile reads and 32-aligned,
+    /// `dst..dst + 32 * K` valid for writes.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn read_blocks<const K: usize>(src: *const u8, dst: *mut u8) {
+        let s = src.cast::<__m256i>();
+        // SAFETY: by the caller's contract (each load 32-aligned, inside the range).
+        let w: [__m256i; K] = core::array::from_fn(|k| unsafe { ptr::read_volatile(s.add(k)) });
+        // SAFETY: by the caller's contract (unaligned private stores inside the range).
+        unsafe { ptr::write_unaligned(dst.cast::<[__m256i; K]>(), w) };
+    }
+
+    /// `K` 32-byte blocks from private `src` to shared `dst` (32-aligned).
+    ///
+    /// # Safety
+    /// AVX usable; `src..src + 32 * K` valid for reads, `dst..dst + 32 * K` valid for
+    /// volatile writes and 32-aligned.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn write_blocks<const K: usize>(src: *const u8, dst: *mut u8) {
+        // SAFETY: by the caller's contract (unaligned private loads inside the range).
+        let w = unsafe { ptr::read_unaligned(src.cast::<[__m256i; K]>()) };
+        let d = dst.cast::<__m256i>();
+        for (k, v) in w.into_iter().enumerate() {
+            // SAFETY: by the caller's contract (each store 32-aligned, inside the range).
+            unsafe { ptr::write_volatile(d.add(k), v) };
+        }
     }
 
     /// [`read`] the other way: private `src + i` to shared `dst + i` (16-aligned).
@@ -508,19 +540,19 @@ mod wide {
                 ptr::write_volatile(dst.add(i).cast::<__m128i>(), w);
                 i += 16;
             }
-            while i + 128 <= n {
-                let s = src.add(i).cast::<[__m256i; 4]>();
-                let d = dst.add(i).cast::<__m256i>();
-                let w = ptr::read_unaligned(s);
-                ptr::write_volatile(d, w[0]);
-                ptr::write_volatile(d.add(1), w[1]);
-                ptr::write_volatile(d.add(2), w[2]);
-                ptr::write_volatile(d.add(3), w[3]);
+            // As in `read`.
+            let end = i + (n - i) / 256 * 256;
+            while i != end {
+                write_blocks::<8>(src.add(i), dst.add(i));
+                i += 256;
+            }
+            if n - i >= 128 {
+                write_blocks::<4>(src.add(i), dst.add(i));
                 i += 128;
             }
-            while i + 32 <= n {
-                let w = ptr::read_unaligned(src.add(i).cast::<__m256i>());
-                ptr::write_volatile(dst.add(i).cast::<__m256i>(), w);
+            let end = i + (n - i) / 32 * 32;
+            while i != end {
+                write_blocks::<1>(src.add(i), dst.add(i));
                 i += 32;
             }
         }
