@@ -113,19 +113,28 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             .map_err(Error::from)
     }
 
-    /// The header of the frame in `slot` (copied there with the frame), validated.
+    /// Copy the first `n` bytes (at least a header) of receive buffer `b` into `slot`,
+    /// then validate the header from the private copy.
     #[inline(always)]
-    fn rx_header(&self, slot: u16) -> Result<RxHeader, Error> {
-        let h = self.slots.get(usize::from(slot)).map_or([0; 12], |s| {
-            let mut h = [0u8; 12];
-            h.copy_from_slice(&s[..12]);
-            h
-        });
-        let lo = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-        let hi = if self.rules.len() == HEADER_LEN {
-            u32::from_le_bytes([h[8], h[9], h[10], h[11]])
-        } else {
-            u32::from(u16::from_le_bytes([h[8], h[9]]))
+    fn copy_first(&mut self, slot: u16, b: u16, n: usize) -> Result<RxHeader, Error> {
+        let Some(dst) = self
+            .slots
+            .get_mut(usize::from(slot))
+            .and_then(|s| s.get_mut(..n))
+        else {
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: n as u64,
+            });
+        };
+        self.rx_mem.read_into(usize::from(b) * BUFFER_LEN, dst)?;
+        let h = dst.first_chunk::<HEADER_LEN>().copied().unwrap_or_default();
+        let (lo, rest) = h.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+        let lo = u64::from_le_bytes(*lo);
+        let hi = match rest.first_chunk::<4>() {
+            Some(w) if self.rules.len() == HEADER_LEN => u32::from_le_bytes(*w),
+            Some(&[a, b, _, _]) => u32::from(u16::from_le_bytes([a, b])),
+            _ => 0,
         };
         // The common header: no flags, no segmentation, one buffer (or no `num_buffers`
         // field) — what `parse` returns for it, without building the whole header.
@@ -157,10 +166,35 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             // and the slot are both `BUFFER_LEN` long): bytes past the used length are
             // copied but never used.
             let n = if too_long { hdr_len } else { len };
-            self.copy_rx(slot, 0, b, n.next_multiple_of(32).min(BUFFER_LEN))
-                .and_then(|()| self.rx_header(slot))
+            self.copy_first(slot, b, n.next_multiple_of(32).min(BUFFER_LEN))
         };
         self.post_rx(b)?;
+        match parsed {
+            // The common frame: one buffer, long enough, no checksum to check.
+            Ok(p)
+                if p.num_buffers == 1
+                    && !too_long
+                    && len - hdr_len >= MIN_FRAME
+                    && p.meta.partial_checksum().is_none() =>
+            {
+                Ok((len - hdr_len, p.meta))
+            }
+            parsed => self.receive_rest(slot, parsed, too_long, len),
+        }
+    }
+
+    /// The rest of [`Self::receive`] for anything but the common frame: the further
+    /// buffers of a merged frame, the length and checksum checks, the errors.
+    #[cold]
+    #[inline(never)]
+    fn receive_rest(
+        &mut self,
+        slot: u16,
+        parsed: Result<RxHeader, Error>,
+        too_long: bool,
+        len: usize,
+    ) -> Result<(usize, FrameMeta), Error> {
+        let hdr_len = self.rules.len();
         // The buffers a valid header promises are consumed even when the frame is then
         // dropped, so the next frame starts at a header.
         let extra = parsed.as_ref().map_or(0, |p| p.num_buffers - 1);
@@ -361,7 +395,7 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         let r = self.receive(first, slot);
         // Reposted buffers are published in batches of a quarter of them (the device
         // keeps at least three quarters meanwhile), or by `service`.
-        if self.rx_unpublished >= (self.rx_count / 4).max(1) {
+        if self.rx_unpublished >= self.rx_kick_at {
             self.kick_rx();
         }
         match r {

@@ -127,6 +127,9 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) broken: bool,
     /// Receive buffers reposted but not yet published.
     pub(super) rx_unpublished: u16,
+    /// Reposted receive buffers are published by `rx_take` in batches of this many (a
+    /// quarter of them; the device keeps at least three quarters meanwhile).
+    pub(super) rx_kick_at: u16,
     /// Frames committed but not yet published.
     pub(super) tx_unpublished: u16,
     pub(super) _dma: DmaAllocations<'h, H>,
@@ -320,6 +323,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             link: crate::event::LinkWatch::new(),
             broken: false,
             rx_unpublished: 0,
+            rx_kick_at: (s.rx_count / 4).max(1),
             tx_unpublished: 0,
             _dma: s.dma,
         };
