@@ -502,7 +502,26 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
     /// at the next [`service`](FrameLink::service).
     fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), Error> {
         let len = self.reserved(&slot)?;
-        let b = slot.index();
+        let checksum = meta.partial_checksum();
+        if checksum.is_some() || meta.gso.is_some() {
+            return self.tx_commit_offload(slot, len, meta);
+        }
+        self.tx_post(slot, len, 0)
+    }
+
+    fn tx_abort(&mut self, slot: TxSlot) {
+        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
+            self.release_tx(slot.index());
+        }
+    }
+}
+
+impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, T, Q, R> {
+    /// [`FrameLink::tx_commit`] of a frame with offload requests: checked, then posted
+    /// with its header.
+    #[cold]
+    #[inline(never)]
+    fn tx_commit_offload(&mut self, slot: TxSlot, len: usize, meta: FrameMeta) -> Result<(), Error> {
         let checksum = meta.partial_checksum();
         if let Some(c) = checksum {
             if !self.features.contains(NetFeatures::CSUM) || !checksum_fits(&c, len) {
@@ -519,59 +538,65 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
             });
         }
         let hdr_len = self.rules.len();
-        let paddr = self.tx_addr(b);
-        let total = hdr_len + len;
-        let r = (|| -> Result<Token, Error> {
-            // The header ends at a 32-byte boundary: two 8-byte stores of the 16 bytes
-            // before it (zero padding in front of the header, outside the descriptor).
-            // Without a checksum request the header is all zero.
-            let mut words = [0u8; 16];
-            if checksum.is_some() {
-                let h = tx_header(checksum);
-                if let (Some(d), Some(s)) = (
-                    words.get_mut(16 - hdr_len..),
-                    zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
-                ) {
-                    d.copy_from_slice(s);
-                }
-            }
-            let words = u128::from_le_bytes(words);
-            let at = usize::from(b) * TX_STRIDE + TX_FRAME_AT - 16;
-            self.tx_mem.write_u64(at, words as u64)?;
-            self.tx_mem.write_u64(at + 8, (words >> 64) as u64)?;
-            let dev = self
-                .hal
-                .share(paddr, total, BufferDirection::DriverToDevice)?;
-            if let Some(d) = self.tx_dev.get_mut(usize::from(b)) {
-                *d = dev;
-            }
-            let (bufs, n) = self.layout(dev, total);
-            Ok(self.tx.add(bufs.get(..n).unwrap_or(&[]), &[])?)
-        })();
-        match r {
-            Ok(token) => {
-                if let Some(s) = self.tx_by_token.get_mut(usize::from(token.0)) {
-                    *s = b;
-                }
-                if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
-                    *s = TxState::InFlight;
-                }
-                self.tx_unpublished = self.tx_unpublished.saturating_add(1);
-                self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
-                self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
-                Ok(())
-            }
-            Err(e) => {
-                self.tx_abort(slot);
-                Err(self.device_error(e))
-            }
+        let mut words = [0u8; 16];
+        let h = tx_header(checksum);
+        if let (Some(d), Some(s)) = (
+            words.get_mut(16 - hdr_len..),
+            zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
+        ) {
+            d.copy_from_slice(s);
         }
+        self.tx_post(slot, len, u128::from_le_bytes(words))
     }
 
-    fn tx_abort(&mut self, slot: TxSlot) {
-        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
-            self.release_tx(slot.index());
+    /// Write the header of a reserved transmit buffer and hand it to the ring. The header
+    /// ends at a 32-byte boundary: `words` are the 16 bytes before that boundary (zero
+    /// padding in front of the header, outside the descriptor), written as two 8-byte
+    /// stores; without a checksum request they are all zero.
+    #[inline(always)]
+    fn tx_post(&mut self, slot: TxSlot, len: usize, words: u128) -> Result<(), Error> {
+        let b = slot.index();
+        let total = self.rules.len() + len;
+        let at = usize::from(b) * TX_STRIDE + TX_FRAME_AT - 16;
+        let shared = self
+            .tx_mem
+            .write_u64(at, words as u64)
+            .and_then(|()| self.tx_mem.write_u64(at + 8, (words >> 64) as u64))
+            .map_err(Error::from)
+            .and_then(|()| {
+                Ok(self
+                    .hal
+                    .share(self.tx_addr(b), total, BufferDirection::DriverToDevice)?)
+            });
+        let dev = match shared {
+            Ok(dev) => dev,
+            Err(e) => return self.tx_post_failed(slot, e),
+        };
+        if let Some(d) = self.tx_dev.get_mut(usize::from(b)) {
+            *d = dev;
         }
+        let (bufs, n) = self.layout(dev, total);
+        let token = match self.tx.add(bufs.get(..n).unwrap_or(&[]), &[]) {
+            Ok(token) => token,
+            Err(e) => return self.tx_post_failed(slot, e.into()),
+        };
+        if let Some(s) = self.tx_by_token.get_mut(usize::from(token.0)) {
+            *s = b;
+        }
+        if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
+            *s = TxState::InFlight;
+        }
+        self.tx_unpublished = self.tx_unpublished.saturating_add(1);
+        self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
+        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tx_post_failed(&mut self, slot: TxSlot, e: Error) -> Result<(), Error> {
+        self.tx_abort(slot);
+        Err(self.device_error(e))
     }
 }
 
