@@ -473,19 +473,24 @@ mod wide {
                 ptr::write_unaligned(dst.add(i).cast::<__m128i>(), w);
                 i += 16;
             }
-            // 256 bytes per round, then at most one 128-byte step and 32-byte blocks
-            // (loop ends computed first: `i != end` loops compile to add/cmp/branch).
+            // 256 bytes per round (the loop end computed first: an `i != end` loop
+            // compiles to add/cmp/branch).
             let end = i + (n - i) / 256 * 256;
             while i != end {
                 read_blocks::<8>(src.add(i), dst.add(i));
                 i += 256;
             }
+            // The rest of the blocks in at most three steps (no loop for the compiler to
+            // unroll with a prologue of its own).
             if n - i >= 128 {
                 read_blocks::<4>(src.add(i), dst.add(i));
                 i += 128;
             }
-            let end = i + (n - i) / 32 * 32;
-            while i != end {
+            if n - i >= 64 {
+                read_blocks::<2>(src.add(i), dst.add(i));
+                i += 64;
+            }
+            if n - i >= 32 {
                 read_blocks::<1>(src.add(i), dst.add(i));
                 i += 32;
             }
@@ -546,12 +551,17 @@ mod wide {
                 write_blocks::<8>(src.add(i), dst.add(i));
                 i += 256;
             }
+            // The rest of the blocks in at most three steps (no loop for the compiler to
+            // unroll with a prologue of its own).
             if n - i >= 128 {
                 write_blocks::<4>(src.add(i), dst.add(i));
                 i += 128;
             }
-            let end = i + (n - i) / 32 * 32;
-            while i != end {
+            if n - i >= 64 {
+                write_blocks::<2>(src.add(i), dst.add(i));
+                i += 64;
+            }
+            if n - i >= 32 {
                 write_blocks::<1>(src.add(i), dst.add(i));
                 i += 32;
             }
