@@ -212,10 +212,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
             return Err(Error::Broken);
         }
         if self.num_free == 0 {
-            return Err(Error::QueueFull {
-                needed: 1,
-                free: 0,
-            });
+            return Err(Error::QueueFull { needed: 1, free: 0 });
         }
         let head = self.free_head;
         self.ring

@@ -521,7 +521,12 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     /// with its header.
     #[cold]
     #[inline(never)]
-    fn tx_commit_offload(&mut self, slot: TxSlot, len: usize, meta: FrameMeta) -> Result<(), Error> {
+    fn tx_commit_offload(
+        &mut self,
+        slot: TxSlot,
+        len: usize,
+        meta: FrameMeta,
+    ) -> Result<(), Error> {
         let checksum = meta.partial_checksum();
         if let Some(c) = checksum {
             if !self.features.contains(NetFeatures::CSUM) || !checksum_fits(&c, len) {
