@@ -585,6 +585,20 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
         // SAFETY: by the caller's contract.
         return unsafe { wide::read_big(src, dst) };
     }
+    let n = dst.len();
+    if (src.addr() | n) % 32 == 0 {
+        // Whole blocks from an aligned start (a buffer copied in 32-byte blocks): the
+        // block loop alone.
+        let d = dst.as_mut_ptr();
+        let mut i = 0;
+        while i != n {
+            // SAFETY: i + 32 <= n (n is a multiple of 32), src + i is 32-aligned; in
+            // range by the caller's contract.
+            unsafe { read_block(src.add(i), d.add(i)) };
+            i += 32;
+        }
+        return;
+    }
     // SAFETY: by the caller's contract.
     unsafe { read_with::<false>(src, dst) }
 }
@@ -668,6 +682,18 @@ pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
     if src.len() >= 128 {
         // SAFETY: by the caller's contract.
         return unsafe { wide::write_big(dst, src) };
+    }
+    let n = src.len();
+    if (dst.addr() | n) % 32 == 0 {
+        // As in `volatile_read`.
+        let s = src.as_ptr();
+        let mut i = 0;
+        while i != n {
+            // SAFETY: as in `volatile_read`.
+            unsafe { write_block(s.add(i), dst.add(i)) };
+            i += 32;
+        }
+        return;
     }
     // SAFETY: by the caller's contract.
     unsafe { write_with::<false>(dst, src) }
