@@ -586,7 +586,7 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
         return unsafe { wide::read_big(src, dst) };
     }
     let n = dst.len();
-    if (src.addr() | n) % 32 == 0 {
+    if (src.addr() | n).is_multiple_of(32) {
         // Whole blocks from an aligned start (a buffer copied in 32-byte blocks): the
         // block loop alone.
         let d = dst.as_mut_ptr();
@@ -684,7 +684,7 @@ pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
         return unsafe { wide::write_big(dst, src) };
     }
     let n = src.len();
-    if (dst.addr() | n) % 32 == 0 {
+    if (dst.addr() | n).is_multiple_of(32) {
         // As in `volatile_read`.
         let s = src.as_ptr();
         let mut i = 0;
