@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use netstack_glue::smoltcp::wire::Ipv4Address;
 use netstack_glue::QueuingLink;
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use nic_drivers::{MacAddress, NicControl};
 use queuing_port::{AtomicU32, QueuingPortReceiver, QueuingPortSender, Region};
@@ -183,7 +183,7 @@ impl<U: NicControl> Net for World<'_, U> {
 /// The driver configuration of partition A.
 pub fn driver_config() -> NetConfig {
     NetConfig {
-        features: NetFeatures::SUPPORTED,
+        features: SUPPORTED_FEATURES,
         queue_size: 64,
         rx_buffers: 32,
         tx_buffers: 32,

@@ -3,7 +3,7 @@
 //! ports keep working.
 
 use nic_drivers::frame_link::FrameLinkExt;
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use nic_drivers::{FrameLink, MacAddress, NicControl};
 use partnet_examples::service::{Plan, Service, CHANNEL, PORT_A, VIRTIO_REGION};
@@ -60,7 +60,7 @@ fn a_virtio_driver_reaches_the_uplink_and_a_hostile_one_is_refused() {
     // Partition A brings its driver up on the same memory.
     let hal = ShmHal::new(dma);
     let cfg = NetConfig {
-        features: NetFeatures::SUPPORTED,
+        features: SUPPORTED_FEATURES,
         queue_size: 64,
         rx_buffers: 32,
         tx_buffers: 32,

@@ -12,7 +12,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use nic_drivers::frame_link::FrameLinkExt;
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::transport::shm::{ShmHal, ShmTransport};
 use nic_drivers::transport::Transport;
 use nic_drivers::MacAddress;
@@ -49,7 +49,7 @@ struct Input {
 
 fn cfg() -> NetConfig {
     NetConfig {
-        features: NetFeatures::SUPPORTED,
+        features: SUPPORTED_FEATURES,
         queue_size: 16,
         rx_buffers: 8,
         tx_buffers: 8,

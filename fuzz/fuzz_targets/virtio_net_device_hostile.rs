@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport};
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::virtqueue::mock::MockDevice;
 use nic_drivers::virtqueue::SharedMemory;
 use nic_drivers::{Error, FrameLink, FrameMeta, NicControl, MAX_FRAME, MIN_FRAME};
@@ -215,7 +215,7 @@ fuzz_target!(|input: Input| {
         let caps = net.caps();
         assert!(caps.mtu >= 68 && caps.mtu <= 1500);
         assert!(net.mac_address().is_unicast());
-        let _ = NetFeatures::SUPPORTED;
+        let _ = SUPPORTED_FEATURES;
     }
     assert_eq!(hal.live_allocations(), 0, "drop frees all DMA");
 });

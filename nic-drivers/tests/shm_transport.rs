@@ -6,7 +6,7 @@
 use std::cell::Cell;
 
 use nic_drivers::frame_link::FrameLinkExt;
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::transport::shm::{Doorbell, ShmHal, ShmTransport};
 use nic_drivers::transport::{DeviceStatus, InterruptStatus, Transport};
 use nic_drivers::virtqueue::shm::{self, offset, Registers, DMA_BASE, MAGIC, REG_LEN, U32, U64};
@@ -32,7 +32,7 @@ impl Doorbell for Bell {
 
 fn cfg() -> NetConfig {
     NetConfig {
-        features: NetFeatures::SUPPORTED,
+        features: SUPPORTED_FEATURES,
         queue_size: 16,
         rx_buffers: 8,
         tx_buffers: 8,

@@ -148,8 +148,9 @@ impl GsoType {
 }
 
 bitflags::bitflags! {
-    /// The device-specific virtio-net feature bits (5.1.3) and the generic ones a net
-    /// device commonly offers with them.
+    /// The virtio-net feature word: the device-specific bits (5.1.3) and the generic ones
+    /// a net device and its driver negotiate with them (one type for the driver side and
+    /// the device side).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub struct NetFeatures: u64 {
         /// The device completes partial checksums of transmitted frames.
@@ -200,6 +201,21 @@ bitflags::bitflags! {
         const GUEST_USO6 = 1 << 55;
         /// The device segments USO frames.
         const HOST_USO = 1 << 56;
+        /// `VIRTIO_F_ANY_LAYOUT` (27, legacy devices): header and frame may share a
+        /// descriptor.
+        const ANY_LAYOUT = 1 << 27;
+        /// `VIRTIO_F_INDIRECT_DESC` (28), as [`Features::INDIRECT_DESC`](crate::Features::INDIRECT_DESC).
+        const INDIRECT_DESC = crate::Features::INDIRECT_DESC.bits();
+        /// `VIRTIO_F_RING_EVENT_IDX` (29), as [`Features::RING_EVENT_IDX`](crate::Features::RING_EVENT_IDX).
+        const RING_EVENT_IDX = crate::Features::RING_EVENT_IDX.bits();
+        /// `VIRTIO_F_VERSION_1` (32), as [`Features::VERSION_1`](crate::Features::VERSION_1).
+        const VERSION_1 = crate::Features::VERSION_1.bits();
+        /// `VIRTIO_F_ACCESS_PLATFORM` (33), as [`Features::ACCESS_PLATFORM`](crate::Features::ACCESS_PLATFORM).
+        const ACCESS_PLATFORM = crate::Features::ACCESS_PLATFORM.bits();
+        /// `VIRTIO_F_RING_PACKED` (34), as [`Features::RING_PACKED`](crate::Features::RING_PACKED).
+        const RING_PACKED = crate::Features::RING_PACKED.bits();
+        /// `VIRTIO_F_ORDER_PLATFORM` (36), as [`Features::ORDER_PLATFORM`](crate::Features::ORDER_PLATFORM).
+        const ORDER_PLATFORM = crate::Features::ORDER_PLATFORM.bits();
     }
 }
 
@@ -293,7 +309,18 @@ mod tests {
 
     #[test]
     fn device_specific_bits_are_the_net_features() {
-        assert_eq!(NetFeatures::all().bits() & !NetFeatures::DEVICE_SPECIFIC, 0);
+        let generic = NetFeatures::ANY_LAYOUT
+            | NetFeatures::INDIRECT_DESC
+            | NetFeatures::RING_EVENT_IDX
+            | NetFeatures::VERSION_1
+            | NetFeatures::ACCESS_PLATFORM
+            | NetFeatures::RING_PACKED
+            | NetFeatures::ORDER_PLATFORM;
+        assert_eq!(generic.bits() & NetFeatures::DEVICE_SPECIFIC, 0);
+        assert_eq!(
+            NetFeatures::all().difference(generic).bits() & !NetFeatures::DEVICE_SPECIFIC,
+            0
+        );
         // Bits 24..=40 (transport and ring features) are not device-specific.
         assert_eq!(NetFeatures::DEVICE_SPECIFIC & (1 << 32), 0);
         assert_eq!(NetFeatures::DEVICE_SPECIFIC & (1 << 24), 0);

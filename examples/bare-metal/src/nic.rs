@@ -2,7 +2,7 @@
 //! PCI (ECAM enumeration of bus 0, BARs assigned by us: nothing did before).
 
 use nic_drivers::e1000::E1000;
-use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet, SUPPORTED_FEATURES};
 use nic_drivers::pci::{BarAllocator, DeviceMatch, Ecam, PciRoot};
 use nic_drivers::transport::mmio::{self, MmioSlots, MmioTransport};
 use nic_drivers::transport::Transport;
@@ -42,7 +42,7 @@ pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u
         // No checksum offload either way: the partitions' stacks compute and check every
         // checksum themselves, so a frame means the same on every port of the switch.
         let config = NetConfig {
-            features: NetFeatures::SUPPORTED
+            features: SUPPORTED_FEATURES
                 .difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
             ..NetConfig::default()
         };

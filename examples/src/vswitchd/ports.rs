@@ -6,7 +6,7 @@
 
 use netstack_glue::smoltcp;
 use netstack_glue::{AdapterStats, FrameLink, QueuingLink};
-use nic_drivers::net::{NetConfig, NetFeatures};
+use nic_drivers::net::{NetConfig, NetFeatures, SUPPORTED_FEATURES};
 use nic_drivers::transport::shm::ShmHal;
 use partnet_examples::hosted::{driver_a, driver_config, link_b, words, DriverA};
 use partnet_examples::node::{Node, Station};
@@ -130,7 +130,7 @@ impl<L: FrameLink> InProcess for WithSink<L> {
 /// before the frame reaches A's rings (VirtIO 5.1.6.4.1), where the glue would drop it.
 pub fn daemon_driver_config() -> NetConfig {
     NetConfig {
-        features: NetFeatures::SUPPORTED.difference(NetFeatures::GUEST_CSUM),
+        features: SUPPORTED_FEATURES.difference(NetFeatures::GUEST_CSUM),
         ..driver_config()
     }
 }

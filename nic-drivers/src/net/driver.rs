@@ -4,7 +4,7 @@
 use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory, VolatileSlice};
 
 use super::header::{config, ctrl, HeaderRules, HEADER_LEN};
-use super::{NetConfig, NetFeatures};
+use super::{NetConfig, NetFeatures, SUPPORTED_FEATURES};
 use crate::transport::{
     init_device, queue_layout, read_config_consistent, DeviceStatus, InterruptStatus, Transport,
     DEVICE_TYPE_NET, LEGACY_ALIGN,
@@ -187,7 +187,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
                 what: "legacy (guest-endian) devices on a big-endian CPU",
             });
         }
-        let wanted = cfg.features & NetFeatures::SUPPORTED;
+        let wanted = cfg.features & SUPPORTED_FEATURES;
         let negotiated = init_device(transport, wanted.bits())?;
         let features = NetFeatures::from_bits_truncate(negotiated);
         let legacy = transport.is_legacy();

@@ -44,55 +44,35 @@ pub use driver::{VirtioNet, BUFFER_LEN, CTRL_QUEUE, RX_QUEUE, TX_QUEUE};
 
 use crate::MacAddress;
 
-bitflags::bitflags! {
-    /// virtio-net feature bits (5.1.3) and the generic ones this driver negotiates.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub struct NetFeatures: u64 {
-        /// `VIRTIO_NET_F_CSUM` (0): the device completes partial transmit checksums.
-        const CSUM = virtqueue::net::NetFeatures::CSUM.bits();
-        /// `VIRTIO_NET_F_GUEST_CSUM` (1): the device may leave receive checksums partial
-        /// or mark them valid.
-        const GUEST_CSUM = virtqueue::net::NetFeatures::GUEST_CSUM.bits();
-        /// `VIRTIO_NET_F_MTU` (3): the device reports its MTU.
-        const MTU = virtqueue::net::NetFeatures::MTU.bits();
-        /// `VIRTIO_NET_F_MAC` (5): the device reports its MAC address.
-        const MAC = virtqueue::net::NetFeatures::MAC.bits();
-        /// `VIRTIO_NET_F_MRG_RXBUF` (15): a frame may span several receive buffers.
-        const MRG_RXBUF = virtqueue::net::NetFeatures::MRG_RXBUF.bits();
-        /// `VIRTIO_NET_F_STATUS` (16): link status in the configuration.
-        const STATUS = virtqueue::net::NetFeatures::STATUS.bits();
-        /// `VIRTIO_NET_F_CTRL_VQ` (17): control queue.
-        const CTRL_VQ = virtqueue::net::NetFeatures::CTRL_VQ.bits();
-        /// `VIRTIO_NET_F_CTRL_RX` (18): promiscuous and all-multicast commands.
-        const CTRL_RX = virtqueue::net::NetFeatures::CTRL_RX.bits();
-        /// `VIRTIO_NET_F_CTRL_MAC_ADDR` (23): set the MAC through the control queue.
-        const CTRL_MAC_ADDR = virtqueue::net::NetFeatures::CTRL_MAC_ADDR.bits();
-        /// `VIRTIO_F_ANY_LAYOUT` (27, legacy): header and frame may share a descriptor.
-        const ANY_LAYOUT = 1 << 27;
-        /// `VIRTIO_F_INDIRECT_DESC` (28): not negotiated (chains are one descriptor).
-        const INDIRECT_DESC = virtqueue::Features::INDIRECT_DESC.bits();
-        /// `VIRTIO_F_RING_EVENT_IDX` (29): event-index notification suppression.
-        const RING_EVENT_IDX = virtqueue::Features::RING_EVENT_IDX.bits();
-        /// `VIRTIO_F_VERSION_1` (32): modern device.
-        const VERSION_1 = virtqueue::Features::VERSION_1.bits();
-        /// `VIRTIO_F_ACCESS_PLATFORM` (33): device addresses go through the HAL's `share`.
-        const ACCESS_PLATFORM = virtqueue::Features::ACCESS_PLATFORM.bits();
-        /// `VIRTIO_F_RING_PACKED` (34): packed virtqueues (chosen when offered).
-        const RING_PACKED = virtqueue::Features::RING_PACKED.bits();
-        /// `VIRTIO_F_ORDER_PLATFORM` (36): hardware-strength barriers.
-        const ORDER_PLATFORM = virtqueue::Features::ORDER_PLATFORM.bits();
-    }
-}
+/// The virtio-net feature word (device and generic bits), shared with the device side
+/// (`vnet-switch`): `virtqueue`'s definition.
+pub use virtqueue::net::NetFeatures;
 
-impl NetFeatures {
-    /// Everything this driver can use (all but `INDIRECT_DESC`).
-    pub const SUPPORTED: NetFeatures = NetFeatures::all().difference(NetFeatures::INDIRECT_DESC);
-}
+/// Everything this driver can use: the device features it implements (checksum offload
+/// both ways, MTU, MAC, merged receive buffers, link status, the control queue with its
+/// receive-mode and MAC commands) and the generic ones (legacy `ANY_LAYOUT`, event-index
+/// suppression, `VERSION_1`, an IOMMU through the HAL, packed rings, platform barriers).
+/// Not `INDIRECT_DESC` (chains are one descriptor) and no segmentation offload.
+pub const SUPPORTED_FEATURES: NetFeatures = NetFeatures::CSUM
+    .union(NetFeatures::GUEST_CSUM)
+    .union(NetFeatures::MTU)
+    .union(NetFeatures::MAC)
+    .union(NetFeatures::MRG_RXBUF)
+    .union(NetFeatures::STATUS)
+    .union(NetFeatures::CTRL_VQ)
+    .union(NetFeatures::CTRL_RX)
+    .union(NetFeatures::CTRL_MAC_ADDR)
+    .union(NetFeatures::ANY_LAYOUT)
+    .union(NetFeatures::RING_EVENT_IDX)
+    .union(NetFeatures::VERSION_1)
+    .union(NetFeatures::ACCESS_PLATFORM)
+    .union(NetFeatures::RING_PACKED)
+    .union(NetFeatures::ORDER_PLATFORM);
 
 /// Driver configuration for [`VirtioNet::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetConfig {
-    /// Features to negotiate (intersected with [`NetFeatures::SUPPORTED`] and what the
+    /// Features to negotiate (intersected with [`SUPPORTED_FEATURES`] and what the
     /// device offers).
     pub features: NetFeatures,
     /// Largest ring size to use (rounded down to a power of two; also capped by `Q` and
@@ -111,7 +91,7 @@ pub struct NetConfig {
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
-            features: NetFeatures::SUPPORTED,
+            features: SUPPORTED_FEATURES,
             queue_size: 256,
             rx_buffers: 64,
             tx_buffers: 64,

@@ -5,7 +5,7 @@
 pub use std::cell::RefCell;
 
 pub use nic_drivers::mock::{FakeDeviceState, FakeHal, FakeTransport, NetDeviceModel};
-pub use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet};
+pub use nic_drivers::net::{NetConfig, NetFeatures, VirtioNet, SUPPORTED_FEATURES};
 pub use nic_drivers::{Error, FrameLink, FrameMeta, MacAddress, NicControl};
 
 /// The MAC the fake device reports.
@@ -24,7 +24,7 @@ pub const DMA_BASE: u64 = 0x8000_0000;
 /// What a modern QEMU virtio-net offers, roughly (split rings: `packed=off`, QEMU's
 /// default).
 pub fn modern_features() -> u64 {
-    (NetFeatures::SUPPORTED
+    (SUPPORTED_FEATURES
         - NetFeatures::ANY_LAYOUT
         - NetFeatures::ACCESS_PLATFORM
         - NetFeatures::RING_PACKED)
