@@ -7,12 +7,145 @@
 //! [`DeviceQueue::pop`] serves the next chain. An avail index that jumps by more than the
 //! queue size is fatal: the ring can no longer be trusted and the queue becomes broken
 //! (the transport should then set `DEVICE_NEEDS_RESET`).
+//!
+//! The queue holds its memory through a [`MemoryHandle`] and keeps only the ring's
+//! validated geometry; each call rebuilds its views of the ring from the memory, and a
+//! [`DeviceSession`] keeps them for a burst of calls.
 
 use crate::chain::DescriptorChain;
 use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedFlags};
 use crate::ordering::{self, IndexCell};
 use crate::ring::SplitRing;
-use crate::{Error, Features, SharedMemory, VolatileSlice};
+use crate::{Error, Features, MemoryHandle, SharedMemory, VolatileSlice};
+
+/// The memory access and per-call methods of a device queue (`$session` over ring views
+/// `$ring`): each call makes a session (a broken queue fails first, before any
+/// translation) and delegates to it.
+macro_rules! per_call_methods {
+    ($session:ident, $ring:ident) => {
+        /// The memory handle.
+        pub fn handle(&self) -> &H {
+            &self.mem
+        }
+
+        /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
+        /// [`DescriptorChain::writer`]).
+        #[inline(always)]
+        pub fn memory(&self) -> &H::Memory {
+            self.mem.memory()
+        }
+
+        /// Translate the ring once for a burst of calls. Fails only if the memory no
+        /// longer holds the ring it held at attach (a [`MemoryHandle`] promises it does).
+        #[inline]
+        pub fn session(&mut self) -> Result<$session<'_, H::Memory, N, S>, Error> {
+            let mem = self.mem.memory();
+            let ring = $ring::attach(mem, self.cfg, N, self.st.features)?;
+            Ok($session {
+                mem,
+                ring,
+                st: &mut self.st,
+            })
+        }
+
+        /// The session of a per-call method: a broken queue fails with
+        /// [`Error::Broken`] before any translation.
+        #[inline(always)]
+        fn live(&mut self) -> Result<$session<'_, H::Memory, N, S>, Error> {
+            if self.st.broken {
+                return Err(Error::Broken);
+            }
+            self.session()
+        }
+
+        #[doc = concat!("Chains made available and not popped yet: see [`", stringify!($session), "::pending`].")]
+        pub fn pending(&mut self) -> Result<u16, Error> {
+            self.live()?.pending()
+        }
+
+        /// Pop the next available chain: `Ok(None)` when there is none. O(chain length),
+        /// which is at most the queue size (plus an indirect table of at most the size).
+        ///
+        /// A per-chain error consumes the chain; the queue keeps working.
+        #[inline]
+        pub fn pop(&mut self) -> Result<Option<DescriptorChain<S>>, Error> {
+            self.live()?.pop()
+        }
+
+        /// Like `pop`, but fills a caller-owned chain (reused across calls, so nothing is
+        /// moved): `Ok(true)` when a chain was popped into `chain`. On `Ok(false)` or an
+        /// error, `chain` holds no segment.
+        #[inline]
+        pub fn pop_into(&mut self, chain: &mut DescriptorChain<S>) -> Result<bool, Error> {
+            match self.live() {
+                Ok(mut s) => s.pop_into(chain),
+                Err(e) => {
+                    chain.reset(0);
+                    Err(e)
+                }
+            }
+        }
+
+        /// Return one chain (by its head / buffer id) with `len` bytes written, and
+        /// publish it.
+        #[inline]
+        pub fn add_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
+            self.live()?.add_used(head, len)
+        }
+
+        #[doc = concat!("Return several chains with one publication: see [`", stringify!($session), "::add_used_batch`].")]
+        pub fn add_used_batch(&mut self, entries: &[UsedEntry]) -> Result<usize, Error> {
+            self.live()?.add_used_batch(entries)
+        }
+
+        #[doc = concat!("With `IN_ORDER`: see [`", stringify!($session), "::add_used_in_order`].")]
+        pub fn add_used_in_order(&mut self, last: u16, len: u32) -> Result<(), Error> {
+            self.live()?.add_used_in_order(last, len)
+        }
+
+        #[doc = concat!("Whether the driver wants a used-buffer notification now: see [`", stringify!($session), "::needs_notification`].")]
+        pub fn needs_notification(&mut self) -> Result<bool, Error> {
+            self.live()?.needs_notification()
+        }
+
+        /// Ask the driver for notifications of new available buffers. Returns `Ok(true)`
+        /// when buffers were already made available (work raced in): the caller must pop
+        /// again before sleeping.
+        ///
+        /// ```
+        /// # use virtqueue::{mock::Loopback, Features};
+        /// # let lb = Loopback::new(16, 4096);
+        /// # let mut q = lb.device::<16, 4>(Features::VERSION_1)?;
+        /// # let mut driver = lb.mock_driver();
+        /// # driver.add_chain(0, &[(lb.data_addr(0), 8, false)]);
+        /// # driver.publish();
+        /// let mut handled = 0;
+        /// loop {
+        ///     q.disable_notification();
+        ///     while let Some(chain) = q.pop()? {
+        ///         q.add_used(chain.head(), 0)?;
+        ///         handled += 1;
+        ///     }
+        ///     if !q.enable_notification()? {
+        ///         break; // nothing raced in: sleep until notified
+        ///     }
+        /// }
+        /// assert_eq!(handled, 1);
+        /// # Ok::<(), virtqueue::Error>(())
+        /// ```
+        pub fn enable_notification(&mut self) -> Result<bool, Error> {
+            self.live()?.enable_notification()
+        }
+
+        /// Ask the driver not to notify (best effort: the driver may notify anyway, and
+        /// nothing is asked of a broken queue).
+        pub fn disable_notification(&mut self) {
+            if let Ok(mut s) = self.live() {
+                s.disable_notification();
+            }
+        }
+    };
+}
 
 /// One entry for [`DeviceQueue::add_used_batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,13 +156,25 @@ pub struct UsedEntry {
     pub len: u32,
 }
 
-/// The device side of one split virtqueue over memory `M`.
+/// The device side of one split virtqueue over the memory of handle `H` (`&M` for memory
+/// that outlives the queue, `Arc<M>` for memory the queue keeps alive: see
+/// [`MemoryHandle`]).
 ///
 /// `N` is the largest queue size supported (private per-descriptor state is sized by it),
 /// `S` the most segments one chain may have.
-pub struct DeviceQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
-    mem: &'m M,
-    ring: SplitRing<'m>,
+///
+/// Each call translates the ring's three parts again from the memory (the geometry was
+/// validated at attach); [`DeviceQueue::session`] translates them once for a burst of
+/// calls.
+pub struct DeviceQueue<H: MemoryHandle, const N: usize = 256, const S: usize = 16> {
+    mem: H,
+    cfg: QueueConfig,
+    st: SplitState<N>,
+}
+
+/// The private state of a split device queue (everything but the memory).
+struct SplitState<const N: usize> {
+    size: u16,
     features: Features,
     event_idx: bool,
     next_avail: u16,
@@ -41,37 +186,96 @@ pub struct DeviceQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256, const
     broken: bool,
 }
 
-impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
-    for DeviceQueue<'_, M, N, S>
-{
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DeviceQueue")
-            .field("size", &self.ring.size)
-            .field("next_avail", &self.next_avail)
-            .field("next_used", &self.next_used)
-            .field("broken", &self.broken)
-            .finish()
+/// A [`DeviceQueue`] with its ring translated once: the same calls as the queue's, without
+/// translating the ring parts on each, for a burst of pops and returns (a poll).
+///
+/// ```
+/// # use virtqueue::{mock::Loopback, Features};
+/// # let lb = Loopback::new(16, 4096);
+/// # let mut q = lb.device::<16, 4>(Features::VERSION_1)?;
+/// # let mut driver = lb.mock_driver();
+/// # driver.add_chain(0, &[(lb.data_addr(0), 8, false)]);
+/// # driver.publish();
+/// let mut s = q.session()?;
+/// while let Some(chain) = s.pop()? {
+///     let mut header = [0u8; 8];
+///     chain.reader(s.memory()).read_exact(&mut header)?;
+///     s.add_used(chain.head(), 0)?;
+/// }
+/// # Ok::<(), virtqueue::Error>(())
+/// ```
+pub struct DeviceSession<'q, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
+    mem: &'q M,
+    ring: SplitRing<'q>,
+    st: &'q mut SplitState<N>,
+}
+
+/// The `Debug` of a device queue or session: its position and health.
+pub(crate) fn debug_queue(
+    f: &mut core::fmt::Formatter<'_>,
+    name: &str,
+    size: u16,
+    next_avail: &dyn core::fmt::Debug,
+    next_used: &dyn core::fmt::Debug,
+    broken: bool,
+) -> core::fmt::Result {
+    f.debug_struct(name)
+        .field("size", &size)
+        .field("next_avail", next_avail)
+        .field("next_used", next_used)
+        .field("broken", &broken)
+        .finish()
+}
+
+impl<const N: usize> SplitState<N> {
+    fn debug(&self, f: &mut core::fmt::Formatter<'_>, name: &str) -> core::fmt::Result {
+        debug_queue(
+            f,
+            name,
+            self.size,
+            &self.next_avail,
+            &self.next_used,
+            self.broken,
+        )
     }
 }
 
-impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'m, M, N, S> {
-    /// Attach to the rings at `cfg` (from the transport) in `mem`. Checks the size (a
-    /// power of two, at most `N` and 32768), the alignment of each part and that each
-    /// part is inside `mem`. `features` are the negotiated generic features.
-    pub fn attach(mem: &'m M, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
-        let ring = SplitRing::attach(mem, cfg, N, features)?;
+impl<H: MemoryHandle, const N: usize, const S: usize> core::fmt::Debug for DeviceQueue<H, N, S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.st.debug(f, "DeviceQueue")
+    }
+}
+
+impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
+    for DeviceSession<'_, M, N, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.st.debug(f, "DeviceSession")
+    }
+}
+
+impl<H: MemoryHandle, const N: usize, const S: usize> DeviceQueue<H, N, S> {
+    /// Attach to the rings at `cfg` (from the transport) in the memory of `mem`. Checks
+    /// the size (a power of two, at most `N` and 32768), the alignment of each part and
+    /// that each part is inside the memory. `features` are the negotiated generic
+    /// features.
+    pub fn attach(mem: H, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
+        let size = SplitRing::attach(mem.memory(), cfg, N, features)?.size;
         Ok(DeviceQueue {
             mem,
-            ring,
-            features,
-            event_idx: features.contains(Features::RING_EVENT_IDX),
-            next_avail: 0,
-            cached_avail: 0,
-            next_used: 0,
-            signalled_used: None,
-            stamps: [0; N],
-            generation: 0,
-            broken: false,
+            cfg,
+            st: SplitState {
+                size,
+                features,
+                event_idx: features.contains(Features::RING_EVENT_IDX),
+                next_avail: 0,
+                cached_avail: 0,
+                next_used: 0,
+                signalled_used: None,
+                stamps: [0; N],
+                generation: 0,
+                broken: false,
+            },
         })
     }
 
@@ -80,74 +284,90 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// caller's business.
     pub fn reset(&mut self) {
         self.set_indices(0, 0);
-        self.broken = false;
+        self.st.broken = false;
     }
 
     /// Set the ring positions (vhost-user `SET_VRING_BASE`, migration, resumption).
     pub fn set_indices(&mut self, next_avail: u16, next_used: u16) {
-        self.next_avail = next_avail;
-        self.cached_avail = next_avail;
-        self.next_used = next_used;
-        self.signalled_used = None;
+        self.st.next_avail = next_avail;
+        self.st.cached_avail = next_avail;
+        self.st.next_used = next_used;
+        self.st.signalled_used = None;
     }
 
     /// The queue size.
     pub fn size(&self) -> u16 {
-        self.ring.size
+        self.st.size
     }
 
     /// The negotiated generic features.
     pub fn features(&self) -> Features {
-        self.features
+        self.st.features
     }
 
     /// Next avail index to be popped.
     pub fn next_avail(&self) -> u16 {
-        self.next_avail
+        self.st.next_avail
     }
 
     /// Next used index to be written.
     pub fn next_used(&self) -> u16 {
-        self.next_used
+        self.st.next_used
     }
 
     /// Whether a fatal violation broke the queue.
     pub fn is_broken(&self) -> bool {
-        self.broken
+        self.st.broken
+    }
+
+    per_call_methods!(DeviceSession, SplitRing);
+}
+
+impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession<'q, M, N, S> {
+    /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
+    /// [`DescriptorChain::writer`]).
+    #[inline(always)]
+    pub fn memory(&self) -> &'q M {
+        self.mem
+    }
+
+    /// Whether a fatal violation broke the queue.
+    pub fn is_broken(&self) -> bool {
+        self.st.broken
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        if e.is_fatal() && !self.broken {
+        if e.is_fatal() && !self.st.broken {
             event!(
                 warn,
                 "virtqueue: split device queue broken by the driver: {}",
                 e
             );
-            self.broken = true;
+            self.st.broken = true;
         }
         e
     }
 
     /// Take in a newly observed `avail.idx`, checking the jump.
     fn accept_avail(&mut self, published: u16) -> Result<(), Error> {
-        if published.wrapping_sub(self.next_avail) > self.ring.size {
+        if published.wrapping_sub(self.st.next_avail) > self.ring.size {
             return Err(self.fail(Error::AvailIndexJump {
-                next: self.next_avail,
+                next: self.st.next_avail,
                 published,
             }));
         }
-        self.cached_avail = published;
+        self.st.cached_avail = published;
         Ok(())
     }
 
     /// Chains made available and not popped yet (reads `avail.idx` once).
     pub fn pending(&mut self) -> Result<u16, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
         self.accept_avail(published)?;
-        Ok(self.cached_avail.wrapping_sub(self.next_avail))
+        Ok(self.st.cached_avail.wrapping_sub(self.st.next_avail))
     }
 
     /// Pop the next available chain: `Ok(None)` when there is none. O(chain length),
@@ -155,7 +375,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     ///
     /// A per-chain error consumes the avail entry; the queue keeps working.
     #[inline]
-    pub fn pop(&mut self) -> Result<Option<DescriptorChain<'m, S>>, Error> {
+    pub fn pop(&mut self) -> Result<Option<DescriptorChain<S>>, Error> {
         let mut chain = DescriptorChain::empty();
         Ok(if self.pop_into(&mut chain)? {
             Some(chain)
@@ -168,24 +388,24 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// so nothing is moved): `Ok(true)` when a chain was popped into `chain`. On
     /// `Ok(false)` or an error, `chain` holds no segment.
     #[inline]
-    pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
-        if self.broken {
+    pub fn pop_into(&mut self, chain: &mut DescriptorChain<S>) -> Result<bool, Error> {
+        if self.st.broken {
             chain.reset(0);
             return Err(Error::Broken);
         }
-        if self.next_avail == self.cached_avail {
+        if self.st.next_avail == self.st.cached_avail {
             let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
             if let Err(e) = self.accept_avail(published) {
                 chain.reset(0);
                 return Err(e);
             }
-            if self.next_avail == self.cached_avail {
+            if self.st.next_avail == self.st.cached_avail {
                 chain.reset(0);
                 return Ok(false);
             }
         }
-        let head = self.ring.read_avail_slot(self.next_avail);
-        self.next_avail = self.next_avail.wrapping_add(1);
+        let head = self.ring.read_avail_slot(self.st.next_avail);
+        self.st.next_avail = self.st.next_avail.wrapping_add(1);
         chain.reset(head);
         match self.walk(chain) {
             Ok(()) => Ok(true),
@@ -198,19 +418,19 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
 
     #[inline]
     fn next_generation(&mut self) -> u16 {
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
+        self.st.generation = self.st.generation.wrapping_add(1);
+        if self.st.generation == 0 {
             // Once every 65535 walks: O(N) reset so stale stamps never match.
-            self.stamps = [0; N];
-            self.generation = 1;
+            self.st.stamps = [0; N];
+            self.st.generation = 1;
         }
-        self.generation
+        self.st.generation
     }
 
     /// Mark `index` visited in this walk; false when it was already.
     #[inline]
     fn visit(&mut self, index: u16, generation: u16) -> bool {
-        match self.stamps.get_mut(usize::from(index)) {
+        match self.st.stamps.get_mut(usize::from(index)) {
             Some(s) if *s != generation => {
                 *s = generation;
                 true
@@ -223,7 +443,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// here, inline (most chains have one descriptor, which cannot loop); the rest of a
     /// longer chain in [`DeviceQueue::walk_next`].
     #[inline]
-    fn walk(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<(), Error> {
+    fn walk(&mut self, chain: &mut DescriptorChain<S>) -> Result<(), Error> {
         let size = self.ring.size;
         let head = chain.head;
         if head >= size {
@@ -232,7 +452,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
         let d = self.ring.read_desc(head);
         let flags = DescFlags::from_bits_retain(d.flags.get());
         if flags.contains(DescFlags::INDIRECT) {
-            if !self.features.contains(Features::INDIRECT_DESC) {
+            if !self.st.features.contains(Features::INDIRECT_DESC) {
                 return Err(Error::IndirectNotNegotiated { head });
             }
             if flags.contains(DescFlags::NEXT) {
@@ -250,11 +470,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// The descriptors after the head (whose `next` is `next`), with loop detection:
     /// every descriptor of the walk is stamped with a fresh generation.
     #[inline(never)]
-    fn walk_next(
-        &mut self,
-        chain: &mut DescriptorChain<'m, S>,
-        mut next: u16,
-    ) -> Result<(), Error> {
+    fn walk_next(&mut self, chain: &mut DescriptorChain<S>, mut next: u16) -> Result<(), Error> {
         let size = self.ring.size;
         let head = chain.head;
         let generation = self.next_generation();
@@ -275,7 +491,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             let d = self.ring.read_desc(next);
             let flags = DescFlags::from_bits_retain(d.flags.get());
             if flags.contains(DescFlags::INDIRECT) {
-                return Err(if self.features.contains(Features::INDIRECT_DESC) {
+                return Err(if self.st.features.contains(Features::INDIRECT_DESC) {
                     Error::IndirectInChain { head }
                 } else {
                     Error::IndirectNotNegotiated { head }
@@ -295,7 +511,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     #[inline(never)]
     fn walk_indirect(
         &mut self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         addr: u64,
         len: u32,
     ) -> Result<(), Error> {
@@ -311,7 +527,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
                 size: self.ring.size,
             });
         }
-        let view: VolatileSlice<'m> = self
+        let view: VolatileSlice<'q> = self
             .mem
             .slice(addr, len as usize)
             .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
@@ -347,7 +563,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     #[inline]
     fn push(
         &self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         d: &Descriptor,
         flags: DescFlags,
         position: u32,
@@ -370,19 +586,19 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             });
         }
         self.ring
-            .write_used_slot(self.next_used, u32::from(head), len);
-        self.next_used = self.next_used.wrapping_add(1);
+            .write_used_slot(self.st.next_used, u32::from(head), len);
+        self.st.next_used = self.st.next_used.wrapping_add(1);
         Ok(())
     }
 
     /// Return one chain (by its head) with `len` bytes written, and publish it.
     #[inline]
     pub fn add_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         self.write_used(head, len)?;
-        ordering::publish(self.ring.barriers, &self.ring.used_idx, self.next_used);
+        ordering::publish(self.ring.barriers, &self.ring.used_idx, self.st.next_used);
         Ok(())
     }
 
@@ -390,7 +606,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// the budget. Stops at the first invalid head (those before it are published) and
     /// returns how many were added.
     pub fn add_used_batch(&mut self, entries: &[UsedEntry]) -> Result<usize, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         let mut done = 0;
@@ -403,7 +619,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             done += 1;
         }
         if done > 0 {
-            ordering::publish(self.ring.barriers, &self.ring.used_idx, self.next_used);
+            ordering::publish(self.ring.barriers, &self.ring.used_idx, self.st.next_used);
         }
         result.map(|()| done)
     }
@@ -413,7 +629,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// infers the earlier ones. The caller keeps the order (chains are used in the order
     /// they were popped).
     pub fn add_used_in_order(&mut self, last: u16, len: u32) -> Result<(), Error> {
-        if !self.features.contains(Features::IN_ORDER) {
+        if !self.st.features.contains(Features::IN_ORDER) {
             return Err(Error::FeatureMissing {
                 bits: Features::IN_ORDER.bits(),
             });
@@ -426,13 +642,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
     /// the used entries added since the last notification; otherwise the driver's
     /// `NO_INTERRUPT` flag.
     pub fn needs_notification(&mut self) -> Result<bool, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        let new = self.next_used;
-        if self.event_idx {
+        let new = self.st.next_used;
+        if self.st.event_idx {
             let event = ordering::load_after_publish(self.ring.barriers, &self.ring.used_event);
-            let old = self.signalled_used.replace(new);
+            let old = self.st.signalled_used.replace(new);
             Ok(match old {
                 None => true,
                 Some(old) => need_event(event, new, old),
@@ -445,38 +661,16 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
 
     /// Ask the driver for notifications of new available buffers. Returns `Ok(true)` when
     /// buffers were already made available (work raced in): the caller must pop again
-    /// before sleeping.
-    ///
-    /// ```
-    /// # use virtqueue::{mock::Loopback, Features};
-    /// # let lb = Loopback::new(16, 4096);
-    /// # let mut q = lb.device::<16, 4>(Features::VERSION_1)?;
-    /// # let mut driver = lb.mock_driver();
-    /// # driver.add_chain(0, &[(lb.data_addr(0), 8, false)]);
-    /// # driver.publish();
-    /// let mut handled = 0;
-    /// loop {
-    ///     q.disable_notification();
-    ///     while let Some(chain) = q.pop()? {
-    ///         q.add_used(chain.head(), 0)?;
-    ///         handled += 1;
-    ///     }
-    ///     if !q.enable_notification()? {
-    ///         break; // nothing raced in: sleep until notified
-    ///     }
-    /// }
-    /// assert_eq!(handled, 1);
-    /// # Ok::<(), virtqueue::Error>(())
-    /// ```
+    /// before sleeping (see [`DeviceQueue::enable_notification`]).
     pub fn enable_notification(&mut self) -> Result<bool, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        let published = if self.event_idx {
+        let published = if self.st.event_idx {
             ordering::store_then_load(
                 self.ring.barriers,
                 &self.ring.avail_event,
-                self.next_avail,
+                self.st.next_avail,
                 &self.ring.avail_idx,
             )
         } else {
@@ -488,13 +682,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceQueue<'
             )
         };
         self.accept_avail(published)?;
-        Ok(self.cached_avail != self.next_avail)
+        Ok(self.st.cached_avail != self.st.next_avail)
     }
 
     /// Ask the driver not to notify (best effort: the driver may notify anyway). With
     /// `RING_EVENT_IDX` the event index is simply left behind.
     pub fn disable_notification(&mut self) {
-        if !self.event_idx {
+        if !self.st.event_idx {
             self.ring.used_flags.store(UsedFlags::NO_NOTIFY.bits());
         }
     }

@@ -11,7 +11,7 @@ const N: DescFlags = DescFlags::NEXT;
 const W: DescFlags = DescFlags::WRITE;
 const R: DescFlags = DescFlags::empty();
 
-type Dev<'a> = DeviceQueue<'a, OwnedMemory, 16, 8>;
+type Dev<'a> = DeviceQueue<&'a OwnedMemory, 16, 8>;
 
 fn setup(lb: &Loopback) -> (MockDriver<'_>, Dev<'_>) {
     (lb.mock_driver(), lb.device::<16, 8>(F).unwrap())
@@ -26,7 +26,7 @@ fn assert_still_serves(lb: &Loopback, drv: &mut MockDriver<'_>, dev: &mut Dev<'_
     let chain = dev.pop().expect("queue still works").expect("good chain");
     assert_eq!(chain.head(), 14);
     let mut buf = [0u8; 10];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"good chain");
     assert_eq!(chain.writable_len(), 32);
     dev.add_used(14, 5).unwrap();
@@ -426,9 +426,9 @@ fn good_indirect_chain_reads_and_writes() {
         (9, 11, 12)
     );
     let mut buf = [0u8; 11];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"hello world");
-    let mut w = chain.writer();
+    let mut w = chain.writer(dev.memory());
     assert_eq!(w.write(b"0123456789abcdef"), 12);
     assert_eq!(
         w.write_all(b"x"),
@@ -449,7 +449,7 @@ fn attach_checks_the_transport_config() {
     let lb = Loopback::new(16, 8192);
     let m = lb.memory();
     let good = lb.config();
-    let attach = |cfg| DeviceQueue::<'_, OwnedMemory, 16, 8>::attach(m, cfg, F).map(|_| ());
+    let attach = |cfg| DeviceQueue::<&'_ OwnedMemory, 16, 8>::attach(m, cfg, F).map(|_| ());
     assert_eq!(
         attach(QueueConfig { size: 12, ..good }),
         Err(Error::InvalidQueueSize { size: 12, max: 16 })
@@ -584,7 +584,7 @@ fn rings_and_buffers_in_different_regions() {
     .unwrap();
     let cfg = QueueConfig::contiguous(0x1000, 16);
     let mut drv = MockDriver::new(&mem, cfg).unwrap();
-    let mut dev: DeviceQueue<'_, MultiRegion<'_, 2>, 16, 4> =
+    let mut dev: DeviceQueue<&'_ MultiRegion<'_, 2>, 16, 4> =
         DeviceQueue::attach(&mem, cfg, F).unwrap();
     mem.slice(0x8000_0010, 5)
         .unwrap()
@@ -597,9 +597,9 @@ fn rings_and_buffers_in_different_regions() {
     drv.publish();
     let chain = dev.pop().unwrap().unwrap();
     let mut buf = [0u8; 5];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"frame");
-    assert_eq!(chain.writer().write(b"reply"), 5);
+    assert_eq!(chain.writer(dev.memory()).write(b"reply"), 5);
     assert!(matches!(
         dev.pop(),
         Err(Error::BufferOutOfMemory { head: 2, .. })

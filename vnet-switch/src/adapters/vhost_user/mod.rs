@@ -109,7 +109,7 @@ pub const FRAME: usize = 1536;
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The virtio-net port type used per guest.
-pub(crate) type VmNetPort<'m> = VirtioNetPort<'m, GuestMemory, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
+pub(crate) type VmNetPort = VirtioNetPort<Arc<GuestMemory>, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
 
 /// Counters of one vhost-user port (the switch counts frames itself).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
