@@ -13,16 +13,18 @@
 //! [`DeviceSession`] keeps them for a burst of calls.
 
 use crate::chain::DescriptorChain;
+use crate::layout::{self, avail, used};
 use crate::layout::{need_event, DescFlags, Descriptor, QueueConfig, UsedFlags};
-use crate::ordering::{self, IndexCell};
-use crate::ring::SplitRing;
+use crate::memory::Slots;
+use crate::ordering::{self, Barriers, IndexCell, RingU16};
+use crate::ring::{desc_from_words, part, SplitRing};
 use crate::{Error, Features, MemoryHandle, SharedMemory, VolatileSlice};
 
 /// The memory access and per-call methods of a device queue (`$session` over ring views
 /// `$ring`): each call makes a session (a broken queue fails first, before any
 /// translation) and delegates to it.
 macro_rules! per_call_methods {
-    ($session:ident, $ring:ident) => {
+    ($session:ident) => {
         /// The memory handle.
         pub fn handle(&self) -> &H {
             &self.mem
@@ -39,13 +41,7 @@ macro_rules! per_call_methods {
         /// longer holds the ring it held at attach (a [`MemoryHandle`] promises it does).
         #[inline]
         pub fn session(&mut self) -> Result<$session<'_, H::Memory, N, S>, Error> {
-            let mem = self.mem.memory();
-            let ring = $ring::attach(mem, self.cfg, N, self.st.features)?;
-            Ok($session {
-                mem,
-                ring,
-                st: &mut self.st,
-            })
+            $session::all(self.mem.memory(), self.cfg, &mut self.st)
         }
 
         /// The session of a per-call method: a broken queue fails with
@@ -55,7 +51,7 @@ macro_rules! per_call_methods {
             if self.st.broken {
                 return Err(Error::Broken);
             }
-            self.session()
+            $session::per_call(self.mem.memory(), self.cfg, &mut self.st)
         }
 
         #[doc = concat!("Chains made available and not popped yet: see [`", stringify!($session), "::pending`].")]
@@ -163,8 +159,9 @@ pub struct UsedEntry {
 /// `N` is the largest queue size supported (private per-descriptor state is sized by it),
 /// `S` the most segments one chain may have.
 ///
-/// Each call translates the ring's three parts again from the memory (the geometry was
-/// validated at attach); [`DeviceQueue::session`] translates them once for a burst of
+/// Each call translates the parts of the ring it uses again from the memory (the geometry
+/// was validated at attach): a pop the avail ring and the descriptor table, an
+/// `add_used` the used ring; [`DeviceQueue::session`] translates them once for a burst of
 /// calls.
 pub struct DeviceQueue<H: MemoryHandle, const N: usize = 256, const S: usize = 16> {
     mem: H,
@@ -175,6 +172,7 @@ pub struct DeviceQueue<H: MemoryHandle, const N: usize = 256, const S: usize = 1
 /// The private state of a split device queue (everything but the memory).
 struct SplitState<const N: usize> {
     size: u16,
+    barriers: Barriers,
     features: Features,
     event_idx: bool,
     next_avail: u16,
@@ -206,8 +204,53 @@ struct SplitState<const N: usize> {
 /// ```
 pub struct DeviceSession<'q, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
     mem: &'q M,
-    ring: SplitRing<'q>,
+    cfg: QueueConfig,
+    /// The ring's parts, each translated when first needed (all at once for
+    /// [`DeviceQueue::session`]).
+    avail: Option<Part<'q, 2>>,
+    used: Option<Part<'q, 8>>,
+    desc: Option<Slots<'q, 16>>,
     st: &'q mut SplitState<N>,
+}
+
+/// One translated ring (avail or used): its view (for the flags and event words), its
+/// index word and its element slots.
+#[derive(Clone, Copy)]
+struct Part<'q, const STRIDE: usize> {
+    view: VolatileSlice<'q>,
+    idx: RingU16<'q>,
+    slots: Slots<'q, STRIDE>,
+}
+
+impl<'q, const STRIDE: usize> Part<'q, STRIDE> {
+    /// The ring (avail: `STRIDE` 2, used: 8) of `size` elements at `addr`, whose element
+    /// array starts at offset `first`: its index word is at offset 2 in both.
+    #[inline]
+    fn translate<M: SharedMemory + ?Sized>(
+        mem: &'q M,
+        name: &'static str,
+        addr: u64,
+        size: u16,
+        first: usize,
+    ) -> Result<Self, Error> {
+        let (bytes, align) = if STRIDE == 2 {
+            (layout::avail_ring_bytes(size), layout::AVAIL_ALIGN)
+        } else {
+            (layout::used_ring_bytes(size), layout::USED_ALIGN)
+        };
+        let view = part(mem, name, addr, bytes, align)?;
+        Ok(Part {
+            idx: RingU16(view.atomic_u16(avail::IDX)?),
+            slots: Slots::new(&view, first, size)?,
+            view,
+        })
+    }
+
+    /// The `u16` word at `offset` of the part (checked), as a ring index or event cell.
+    #[inline]
+    fn word(&self, offset: usize) -> Result<RingU16<'q>, Error> {
+        Ok(RingU16(self.view.atomic_u16(offset)?))
+    }
 }
 
 /// The `Debug` of a device queue or session: its position and health.
@@ -266,6 +309,7 @@ impl<H: MemoryHandle, const N: usize, const S: usize> DeviceQueue<H, N, S> {
             cfg,
             st: SplitState {
                 size,
+                barriers: Barriers::for_features(features),
                 features,
                 event_idx: features.contains(Features::RING_EVENT_IDX),
                 next_avail: 0,
@@ -320,10 +364,93 @@ impl<H: MemoryHandle, const N: usize, const S: usize> DeviceQueue<H, N, S> {
         self.st.broken
     }
 
-    per_call_methods!(DeviceSession, SplitRing);
+    per_call_methods!(DeviceSession);
 }
 
 impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession<'q, M, N, S> {
+    /// A per-call method's session: its parts are translated when first needed.
+    #[inline(always)]
+    fn per_call(mem: &'q M, cfg: QueueConfig, st: &'q mut SplitState<N>) -> Result<Self, Error> {
+        Ok(Self::lazy(mem, cfg, st))
+    }
+
+    /// A session with no part translated yet.
+    #[inline(always)]
+    fn lazy(mem: &'q M, cfg: QueueConfig, st: &'q mut SplitState<N>) -> Self {
+        DeviceSession {
+            mem,
+            cfg,
+            avail: None,
+            used: None,
+            desc: None,
+            st,
+        }
+    }
+
+    /// A session with every part translated.
+    #[inline]
+    fn all(mem: &'q M, cfg: QueueConfig, st: &'q mut SplitState<N>) -> Result<Self, Error> {
+        let mut s = Self::lazy(mem, cfg, st);
+        s.desc()?;
+        s.avail()?;
+        s.used()?;
+        Ok(s)
+    }
+
+    /// The descriptor table.
+    #[inline]
+    fn desc(&mut self) -> Result<Slots<'q, 16>, Error> {
+        if let Some(p) = self.desc {
+            return Ok(p);
+        }
+        let size = self.st.size;
+        let bytes = layout::desc_table_bytes(size);
+        let view = part(
+            self.mem,
+            "descriptor table",
+            self.cfg.desc,
+            bytes,
+            layout::DESC_ALIGN,
+        )?;
+        let d = Slots::new(&view, 0, size)?;
+        self.desc = Some(d);
+        Ok(d)
+    }
+
+    /// The avail ring.
+    #[inline]
+    fn avail(&mut self) -> Result<Part<'q, 2>, Error> {
+        if let Some(p) = self.avail {
+            return Ok(p);
+        }
+        let p = Part::translate(
+            self.mem,
+            "avail ring",
+            self.cfg.avail,
+            self.st.size,
+            avail::ring(0),
+        )?;
+        self.avail = Some(p);
+        Ok(p)
+    }
+
+    /// The used ring.
+    #[inline]
+    fn used(&mut self) -> Result<Part<'q, 8>, Error> {
+        if let Some(p) = self.used {
+            return Ok(p);
+        }
+        let p = Part::translate(
+            self.mem,
+            "used ring",
+            self.cfg.used,
+            self.st.size,
+            used::ring(0),
+        )?;
+        self.used = Some(p);
+        Ok(p)
+    }
+
     /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
     /// [`DescriptorChain::writer`]).
     #[inline(always)]
@@ -350,7 +477,7 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
 
     /// Take in a newly observed `avail.idx`, checking the jump.
     fn accept_avail(&mut self, published: u16) -> Result<(), Error> {
-        if published.wrapping_sub(self.st.next_avail) > self.ring.size {
+        if published.wrapping_sub(self.st.next_avail) > self.st.size {
             return Err(self.fail(Error::AvailIndexJump {
                 next: self.st.next_avail,
                 published,
@@ -365,7 +492,8 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         if self.st.broken {
             return Err(Error::Broken);
         }
-        let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
+        let idx = self.avail()?.idx;
+        let published = ordering::observe(self.st.barriers, &idx);
         self.accept_avail(published)?;
         Ok(self.st.cached_avail.wrapping_sub(self.st.next_avail))
     }
@@ -393,8 +521,19 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
             chain.reset(0);
             return Err(Error::Broken);
         }
+        // The parts already translated (a session's) are taken without a call.
+        let av = match self.avail {
+            Some(av) => av,
+            None => match self.avail() {
+                Ok(av) => av,
+                Err(e) => {
+                    chain.reset(0);
+                    return Err(e);
+                }
+            },
+        };
         if self.st.next_avail == self.st.cached_avail {
-            let published = ordering::observe(self.ring.barriers, &self.ring.avail_idx);
+            let published = ordering::observe(self.st.barriers, &av.idx);
             if let Err(e) = self.accept_avail(published) {
                 chain.reset(0);
                 return Err(e);
@@ -404,10 +543,20 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
                 return Ok(false);
             }
         }
-        let head = self.ring.read_avail_slot(self.st.next_avail);
+        let desc = match self.desc {
+            Some(desc) => desc,
+            None => match self.desc() {
+                Ok(desc) => desc,
+                Err(e) => {
+                    chain.reset(0);
+                    return Err(e);
+                }
+            },
+        };
+        let head = av.slots.load_u16(self.st.next_avail);
         self.st.next_avail = self.st.next_avail.wrapping_add(1);
         chain.reset(head);
-        match self.walk(chain) {
+        match self.walk(chain, &desc) {
             Ok(()) => Ok(true),
             Err(e) => {
                 chain.reset(head);
@@ -443,13 +592,14 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
     /// here, inline (most chains have one descriptor, which cannot loop); the rest of a
     /// longer chain in [`DeviceQueue::walk_next`].
     #[inline]
-    fn walk(&mut self, chain: &mut DescriptorChain<S>) -> Result<(), Error> {
-        let size = self.ring.size;
+    fn walk(&mut self, chain: &mut DescriptorChain<S>, desc: &Slots<'q, 16>) -> Result<(), Error> {
+        let size = self.st.size;
         let head = chain.head;
         if head >= size {
             return Err(Error::HeadOutOfRange { head, size });
         }
-        let d = self.ring.read_desc(head);
+        let (lo, hi) = desc.load_u64_pair(head);
+        let d = desc_from_words(lo, hi);
         let flags = DescFlags::from_bits_retain(d.flags.get());
         if flags.contains(DescFlags::INDIRECT) {
             if !self.st.features.contains(Features::INDIRECT_DESC) {
@@ -464,14 +614,19 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         if !flags.contains(DescFlags::NEXT) {
             return Ok(());
         }
-        self.walk_next(chain, d.next.get())
+        self.walk_next(chain, d.next.get(), desc)
     }
 
     /// The descriptors after the head (whose `next` is `next`), with loop detection:
     /// every descriptor of the walk is stamped with a fresh generation.
     #[inline(never)]
-    fn walk_next(&mut self, chain: &mut DescriptorChain<S>, mut next: u16) -> Result<(), Error> {
-        let size = self.ring.size;
+    fn walk_next(
+        &mut self,
+        chain: &mut DescriptorChain<S>,
+        mut next: u16,
+        desc: &Slots<'q, 16>,
+    ) -> Result<(), Error> {
+        let size = self.st.size;
         let head = chain.head;
         let generation = self.next_generation();
         // The head is in range (checked by `walk`), so this marks it.
@@ -488,7 +643,8 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
             if !self.visit(next, generation) {
                 return Err(Error::ChainLoop { head, index: next });
             }
-            let d = self.ring.read_desc(next);
+            let (lo, hi) = desc.load_u64_pair(next);
+            let d = desc_from_words(lo, hi);
             let flags = DescFlags::from_bits_retain(d.flags.get());
             if flags.contains(DescFlags::INDIRECT) {
                 return Err(if self.st.features.contains(Features::INDIRECT_DESC) {
@@ -520,11 +676,11 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
             return Err(Error::IndirectLength { head, len });
         }
         let entries = len / 16;
-        if entries > u32::from(self.ring.size) {
+        if entries > u32::from(self.st.size) {
             return Err(Error::ChainTooLong {
                 head,
                 len: entries,
-                size: self.ring.size,
+                size: self.st.size,
             });
         }
         let view: VolatileSlice<'q> = self
@@ -578,15 +734,15 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
     }
 
     #[inline]
-    fn write_used(&mut self, head: u16, len: u32) -> Result<(), Error> {
-        if head >= self.ring.size {
+    fn write_used(&mut self, used: &Part<'q, 8>, head: u16, len: u32) -> Result<(), Error> {
+        if head >= self.st.size {
             return Err(Error::HeadOutOfRange {
                 head,
-                size: self.ring.size,
+                size: self.st.size,
             });
         }
-        self.ring
-            .write_used_slot(self.st.next_used, u32::from(head), len);
+        used.slots
+            .store_u32_pair(self.st.next_used, u32::from(head), len);
         self.st.next_used = self.st.next_used.wrapping_add(1);
         Ok(())
     }
@@ -597,8 +753,9 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         if self.st.broken {
             return Err(Error::Broken);
         }
-        self.write_used(head, len)?;
-        ordering::publish(self.ring.barriers, &self.ring.used_idx, self.st.next_used);
+        let used = self.used()?;
+        self.write_used(&used, head, len)?;
+        ordering::publish(self.st.barriers, &used.idx, self.st.next_used);
         Ok(())
     }
 
@@ -609,17 +766,18 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         if self.st.broken {
             return Err(Error::Broken);
         }
+        let used = self.used()?;
         let mut done = 0;
         let mut result = Ok(());
         for e in entries {
-            if let Err(err) = self.write_used(e.head, e.len) {
+            if let Err(err) = self.write_used(&used, e.head, e.len) {
                 result = Err(err);
                 break;
             }
             done += 1;
         }
         if done > 0 {
-            ordering::publish(self.ring.barriers, &self.ring.used_idx, self.st.next_used);
+            ordering::publish(self.st.barriers, &used.idx, self.st.next_used);
         }
         result.map(|()| done)
     }
@@ -647,14 +805,16 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         }
         let new = self.st.next_used;
         if self.st.event_idx {
-            let event = ordering::load_after_publish(self.ring.barriers, &self.ring.used_event);
+            let cell = self.avail()?.word(avail::used_event(self.st.size))?;
+            let event = ordering::load_after_publish(self.st.barriers, &cell);
             let old = self.st.signalled_used.replace(new);
             Ok(match old {
                 None => true,
                 Some(old) => need_event(event, new, old),
             })
         } else {
-            let flags = ordering::load_after_publish(self.ring.barriers, &self.ring.avail_flags);
+            let cell = self.avail()?.word(avail::FLAGS)?;
+            let flags = ordering::load_after_publish(self.st.barriers, &cell);
             Ok(flags & crate::layout::AvailFlags::NO_INTERRUPT.bits() == 0)
         }
     }
@@ -666,20 +826,14 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
         if self.st.broken {
             return Err(Error::Broken);
         }
+        let idx = self.avail()?.idx;
+        let used = self.used()?;
         let published = if self.st.event_idx {
-            ordering::store_then_load(
-                self.ring.barriers,
-                &self.ring.avail_event,
-                self.st.next_avail,
-                &self.ring.avail_idx,
-            )
+            let cell = used.word(used::avail_event(self.st.size))?;
+            ordering::store_then_load(self.st.barriers, &cell, self.st.next_avail, &idx)
         } else {
-            ordering::store_then_load(
-                self.ring.barriers,
-                &self.ring.used_flags,
-                0,
-                &self.ring.avail_idx,
-            )
+            let cell = used.word(used::FLAGS)?;
+            ordering::store_then_load(self.st.barriers, &cell, 0, &idx)
         };
         self.accept_avail(published)?;
         Ok(self.st.cached_avail != self.st.next_avail)
@@ -689,7 +843,9 @@ impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize> DeviceSession
     /// `RING_EVENT_IDX` the event index is simply left behind.
     pub fn disable_notification(&mut self) {
         if !self.st.event_idx {
-            self.ring.used_flags.store(UsedFlags::NO_NOTIFY.bits());
+            if let Ok(cell) = self.used().and_then(|u| u.word(used::FLAGS)) {
+                cell.store(UsedFlags::NO_NOTIFY.bits());
+            }
         }
     }
 }

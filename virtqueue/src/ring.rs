@@ -34,7 +34,7 @@ pub(crate) fn read_desc_at(table: &VolatileSlice<'_>, off: usize) -> Result<Desc
 
 /// A descriptor from its two little-endian words as loaded.
 #[inline]
-fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
+pub(crate) fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
     Descriptor::new(
         lo,
         hi as u32,

@@ -615,3 +615,73 @@ fn rings_and_buffers_in_different_regions() {
         .unwrap();
     assert_eq!(&out, b"reply");
 }
+
+/// Memory whose translation can be withdrawn: a `MemoryHandle` promises it is not, but
+/// if it were, every call fails with a typed error instead of panicking.
+struct Revocable<'a> {
+    mem: &'a OwnedMemory,
+    revoked: std::cell::Cell<bool>,
+}
+
+impl SharedMemory for Revocable<'_> {
+    fn slice(&self, addr: u64, len: usize) -> Result<virtqueue::VolatileSlice<'_>, Error> {
+        if self.revoked.get() {
+            return Err(Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            });
+        }
+        self.mem.slice(addr, len)
+    }
+}
+
+#[test]
+fn memory_withdrawn_after_attach_gives_typed_errors() {
+    let lb = Loopback::new(16, 4096);
+    let mut drv = lb.mock_driver();
+    drv.add_chain(0, &[(lb.data_addr(0), 8, false)]);
+    drv.publish();
+    let mem = Revocable {
+        mem: lb.memory(),
+        revoked: std::cell::Cell::new(false),
+    };
+    let mut dev: DeviceQueue<_, 16, 4> = DeviceQueue::attach(&mem, lb.config(), F).unwrap();
+    let chain = dev.pop().unwrap().expect("a chain");
+    mem.revoked.set(true);
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        chain.reader(dev.memory()).read_exact(&mut buf),
+        Err(Error::OutOfMemory { .. })
+    ));
+    assert_eq!(chain.reader(dev.memory()).read(&mut buf), 0);
+    assert!(matches!(dev.pop(), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(dev.add_used(0, 0), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(dev.session(), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(
+        dev.needs_notification(),
+        Err(Error::OutOfMemory { .. })
+    ));
+    dev.disable_notification();
+    // Nothing was consumed by the failed calls: the memory back, the queue goes on.
+    mem.revoked.set(false);
+    assert!(!dev.is_broken());
+    dev.add_used(chain.head(), 0).unwrap();
+    assert_eq!(drv.used_elem(0), (0, 0));
+}
+
+#[test]
+fn an_owning_handle_keeps_the_memory_alive() {
+    use std::sync::Arc;
+    let lb = Loopback::new(16, 4096);
+    let mem = Arc::new(OwnedMemory::new(lb.memory().base(), lb.memory().len()));
+    let mut drv = MockDriver::new(&*mem, lb.config()).unwrap();
+    drv.add_chain(3, &[(lb.data_addr(0), 8, true)]);
+    drv.publish();
+    let mut dev: DeviceQueue<Arc<OwnedMemory>, 16, 4> =
+        DeviceQueue::attach(Arc::clone(&mem), lb.config(), F).unwrap();
+    let chain = dev.pop().unwrap().expect("a chain");
+    assert_eq!(chain.writer(dev.memory()).write(b"12345678"), 8);
+    dev.add_used(chain.head(), 8).unwrap();
+    assert_eq!(drv.used_elem(0), (3, 8));
+    assert_eq!(Arc::strong_count(dev.handle()), 2);
+}

@@ -194,12 +194,26 @@ impl<H: MemoryHandle, const N: usize, const S: usize> PackedDeviceQueue<H, N, S>
         self.st.broken
     }
 
-    per_call_methods!(PackedDeviceSession, PackedRing);
+    per_call_methods!(PackedDeviceSession);
 }
 
 impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize>
     PackedDeviceSession<'q, M, N, S>
 {
+    /// A per-call method's session: the ring translated at once (the packed ring's
+    /// parts are the descriptor ring and two event areas).
+    #[inline]
+    fn per_call(mem: &'q M, cfg: QueueConfig, st: &'q mut PackedState<N>) -> Result<Self, Error> {
+        Self::all(mem, cfg, st)
+    }
+
+    /// A session with the ring translated.
+    #[inline]
+    fn all(mem: &'q M, cfg: QueueConfig, st: &'q mut PackedState<N>) -> Result<Self, Error> {
+        let ring = PackedRing::attach(mem, cfg, N, st.features)?;
+        Ok(PackedDeviceSession { mem, ring, st })
+    }
+
     /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
     /// [`DescriptorChain::writer`]).
     #[inline(always)]
