@@ -10,7 +10,9 @@
 //! rings are started and enabled, the port maps the guest memory ([`GuestMemory`]: one
 //! `mmap` per region, guest-physical → region) and serves the rings with the
 //! [`virtio_net`](crate::adapters::virtio_net) port over the `virtqueue` device side: all
-//! ring processing is ours (no virtio-queue, no vm-memory).
+//! ring processing is ours (no virtio-queue, no vm-memory). The port's queues hold the
+//! memory through an `Arc` (a [`virtqueue::MemoryHandle`]), so the mappings live as long
+//! as the data path that reads them.
 //!
 //! # Features
 //!
