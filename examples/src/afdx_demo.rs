@@ -275,7 +275,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let mut io2_status: QueuingPortReceiver<MSG, DEPTH> =
         QueuingPortReceiver::attach(r(&status_out), &qg).map_err(err("IO2 status"))?;
 
-    let bind = |e: afdx::ConfigError| format!("binding: {e}");
+    let bind = |e: afdx::EsConfigError| format!("binding: {e}");
     let mut io1: IoPartition<'_, 4, 4> = IoPartition::new();
     io1.bind_source(&es1, P1, 0, &mut io1_cmd).map_err(bind)?;
     io1.bind_source(&es1, P2, 1, &mut io1_air).map_err(bind)?;

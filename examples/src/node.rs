@@ -8,7 +8,7 @@
 
 use netstack_glue::smoltcp;
 use netstack_glue::{
-    build_interface, DeviceConfig, FrameLink, GlueDevice, InterfaceConfig, NetStats,
+    build_interface, AdapterStats, DeviceConfig, FrameLink, GlueDevice, InterfaceConfig,
 };
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{ChecksumCapabilities, Device, TxToken};
@@ -54,7 +54,7 @@ pub trait Station {
     /// Hands a raw frame to the link, bypassing the stack (the spoofing attempt).
     fn send_raw(&mut self, frame: &[u8], now_ns: u64) -> bool;
     /// The adapter's counters.
-    fn net_stats(&self) -> NetStats;
+    fn net_stats(&self) -> AdapterStats;
 }
 
 /// A partition's stack over link `L`.
@@ -273,7 +273,7 @@ impl<L: FrameLink> Station for Node<L> {
         let _ = self.dev.service(64);
         true
     }
-    fn net_stats(&self) -> NetStats {
+    fn net_stats(&self) -> AdapterStats {
         self.dev.stats()
     }
 }

@@ -6,9 +6,9 @@
 //! of memfd regions with arbitrary sizes, offsets and file lengths, sealed or not, or
 //! pipes, eventfds and sockets as region fds; vring num, addr, base, kick, call,
 //! enable; GET_VRING_BASE; resets), raw headers whose size field lies, garbage and
-//! partial messages, kicks, polls of the data path, and hang-ups. After each step the
-//! port's `handle_socket` is called (as an event loop would on a wake-up, also when
-//! nothing was sent).
+//! partial messages, kicks, polls of the data path, files shrunk under the backend, and
+//! hang-ups. After each step the port's `handle_socket` is called (as an event loop
+//! would on a wake-up, also when nothing was sent).
 //!
 //! Invariants: no call blocks (a watchdog aborts after 3 s: the dispatcher behind the
 //! port reads with blocking calls, so a request handed over before it is there whole
@@ -323,6 +323,17 @@ fuzz_target!(|data: &[u8]| {
             18 => {
                 // Hang up.
                 let _ = f.sock.shutdown(std::net::Shutdown::Both);
+            }
+            19 => {
+                // Shrink one of the frontend's files (a sealed memfd refuses; an unsealed
+                // one under running rings is the backend's fault guard's business).
+                if !f.fds.is_empty() {
+                    let i = usize::from(r.u8()) % f.fds.len();
+                    let len = r.u64() % (1 << 21);
+                    // SAFETY: ftruncate on a valid fd the frontend owns; no memory is
+                    // passed.
+                    unsafe { libc::ftruncate(f.fds[i].as_raw_fd(), len as libc::off_t) };
+                }
             }
             _ => {}
         }

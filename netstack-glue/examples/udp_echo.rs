@@ -11,7 +11,7 @@
 use netstack_glue::frame_link::{End, PortPair};
 use netstack_glue::smoltcp::time::Instant;
 use netstack_glue::smoltcp::wire::{IpEndpoint, Ipv4Address, Ipv4Cidr};
-use netstack_glue::{NetStats, Stack};
+use netstack_glue::{AdapterStats, Stack};
 
 const ECHO_PORT: u16 = 7;
 const MESSAGES: [&str; 3] = ["hello", "from", "partition A"];
@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn report(who: &str, s: NetStats) {
+fn report(who: &str, s: AdapterStats) {
     println!(
         "{who}: rx {} frames / {} bytes, tx {} frames / {} bytes, dropped {}",
         s.rx_frames,

@@ -26,7 +26,7 @@ use core::cell::RefCell;
 use frame_link::{Checksum, FrameLink, FrameMeta, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
 
 use crate::checksum::verify;
-use crate::stats::{AdapterDrop, NetStats};
+use crate::stats::{AdapterDrop, AdapterStats};
 use crate::RxChecksum;
 
 /// Frames skipped (dropped and counted) at most per receive call: bounded work.
@@ -35,7 +35,7 @@ pub(crate) const MAX_RX_SKIP: usize = 8;
 /// A link and its counters.
 pub(crate) struct Core<L: FrameLink> {
     pub(crate) link: L,
-    pub(crate) stats: NetStats,
+    pub(crate) stats: AdapterStats,
 }
 
 /// What the transmit path could not do while the link was borrowed.
@@ -68,7 +68,7 @@ impl<L: FrameLink> Shared<L> {
         Shared {
             core: RefCell::new(Core {
                 link,
-                stats: NetStats::default(),
+                stats: AdapterStats::default(),
             }),
             scratch: RefCell::new(Scratch {
                 buf: [0; MAX_FRAME],

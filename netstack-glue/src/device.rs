@@ -20,7 +20,7 @@ use smoltcp::time::Instant;
 use frame_link::{FrameLink, RxSlot, TxSlot, MAX_FRAME, MIN_FRAME};
 
 use crate::core::Shared;
-use crate::stats::NetStats;
+use crate::stats::AdapterStats;
 
 /// Largest Ethernet MTU (header included) the adapters announce: IP MTU 1500.
 pub const MAX_ETHERNET_MTU: usize = 1514;
@@ -82,7 +82,7 @@ impl<L: FrameLink> GlueDevice<L> {
     }
 
     /// The counters.
-    pub fn stats(&self) -> NetStats {
+    pub fn stats(&self) -> AdapterStats {
         self.shared.core.borrow().stats
     }
 

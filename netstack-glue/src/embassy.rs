@@ -18,7 +18,7 @@ use embassy_net_driver::{Capabilities, Checksum, Driver, HardwareAddress, LinkSt
 use frame_link::{FrameLink, MAX_FRAME};
 
 use crate::device::{DeviceConfig, GlueDevice, RxToken, TxToken};
-use crate::stats::NetStats;
+use crate::stats::AdapterStats;
 
 /// An embassy-net driver over the link `L`.
 pub struct EmbassyDevice<L: FrameLink> {
@@ -68,7 +68,7 @@ impl<L: FrameLink> EmbassyDevice<L> {
     }
 
     /// The counters.
-    pub fn stats(&self) -> NetStats {
+    pub fn stats(&self) -> AdapterStats {
         self.dev.stats()
     }
 

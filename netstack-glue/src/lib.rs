@@ -36,7 +36,7 @@ pub use iface::{
 pub use links::queuing::{QueuingLink, QueuingLinkError, QueuingLinkStats};
 #[cfg(feature = "alloc")]
 pub use stack::Stack;
-pub use stats::{AdapterDrop, Drops, NetStats};
+pub use stats::{AdapterDrop, AdapterStats, Drops};
 
 /// smoltcp, re-exported so integrators use the same version.
 pub use smoltcp;

@@ -38,7 +38,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::Ipv4Cidr;
 
 use crate::iface::{build_interface, InterfaceConfig, SetupError};
-use crate::{DeviceConfig, FrameLink, GlueDevice, NetStats};
+use crate::{AdapterStats, DeviceConfig, FrameLink, GlueDevice};
 
 /// Datagrams each UDP socket holds per direction.
 pub const UDP_PACKETS: usize = 16;
@@ -132,7 +132,7 @@ impl<L: FrameLink> Stack<L> {
     }
 
     /// The device's counters (frames, drops by reason, the last link error).
-    pub fn stats(&self) -> NetStats {
+    pub fn stats(&self) -> AdapterStats {
         self.device.stats()
     }
 }

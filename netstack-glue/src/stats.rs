@@ -102,7 +102,7 @@ impl Drops {
 
 /// Counters of one interface (one adapter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct NetStats {
+pub struct AdapterStats {
     /// Frames handed to the stack.
     pub rx_frames: u64,
     /// Bytes handed to the stack.
@@ -123,7 +123,7 @@ pub struct NetStats {
     pub last_error: Option<frame_link::ErrorKind>,
 }
 
-impl NetStats {
+impl AdapterStats {
     pub(crate) fn drop(&mut self, reason: AdapterDrop) {
         let c = self.drops.slot(reason);
         *c = c.wrapping_add(1);

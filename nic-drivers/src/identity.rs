@@ -19,7 +19,7 @@ use crate::{DmaPool, Hal, HalError, MmioWindow};
 /// ```
 #[derive(Debug)]
 pub struct IdentityHal<'a> {
-    pool: DmaPool<'a>,
+    pool: DmaPool<MemoryRegion<'a>>,
 }
 
 impl<'a> IdentityHal<'a> {

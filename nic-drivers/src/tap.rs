@@ -27,7 +27,7 @@ use crate::link::{
     FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress, NicControl,
     RxSlot, TxSlot, MAX_FRAME, MIN_FRAME,
 };
-use crate::slots::{check_station_mac, check_tx_len, tx_len, RxPool};
+use crate::slots::{check_station_mac, check_tx_len, counted, tx_len, RxPool};
 use crate::Error;
 
 /// `TUNSETIFF` = `_IOW('T', 202, int)` (linux/if_tun.h).
@@ -194,9 +194,10 @@ impl<const R: usize, const T: usize> TapDevice<R, T> {
         &self.name
     }
 
-    /// Reads one frame into private slot `slot`: `Ok(None)` when the kernel has none.
-    fn read_frame(&mut self, slot: usize) -> Result<Option<usize>, Error> {
-        let Some(buf) = self.rx.buffer(slot) else {
+    /// Reads one frame into the next free private slot: `Ok(None)` when the kernel has
+    /// none (or no slot is free).
+    fn read_frame(&mut self) -> Result<Option<usize>, Error> {
+        let Some(buf) = self.rx.next_free() else {
             return Ok(None);
         };
         match rustix::io::read(&self.fd, &mut buf[..SLOT_LEN]) {
@@ -282,19 +283,17 @@ impl<const R: usize, const T: usize> FrameLink for TapDevice<R, T> {
     }
 
     fn rx_take(&mut self) -> Result<Option<RxSlot>, Error> {
-        let Some(slot) = self.rx.free() else {
-            return Ok(None);
-        };
         // Bounded: at most R reads per call, skipping frames of a bad length.
         for _ in 0..R {
-            let Some(n) = self.read_frame(slot)? else {
+            let Some(n) = self.read_frame()? else {
                 return Ok(None);
             };
             if !(MIN_FRAME..=MAX_FRAME).contains(&n) {
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
-            return Ok(Some(self.rx.fill(slot, n as u16, &mut self.stats)));
+            let slot = self.rx.take(n as u16, FrameMeta::NONE);
+            return Ok(counted(slot, &mut self.stats));
         }
         Ok(None)
     }

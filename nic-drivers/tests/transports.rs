@@ -6,6 +6,7 @@ mod harness;
 use std::cell::Cell;
 
 use harness::*;
+use nic_drivers::mock::FakeMmio;
 use nic_drivers::net::header::config;
 use nic_drivers::pci::{BarAllocator, Ecam, PciAddress, PciRoot};
 use nic_drivers::transport::mmio::{MmioSlots, MmioTransport, MAGIC};
@@ -478,32 +479,20 @@ fn pci_enumeration_capabilities_and_bars() {
     );
 }
 
-/// A HAL whose `mmio_map` hands out windows of one BAR backing.
-struct PciHal<'a> {
-    inner: FakeHal,
-    bar: &'a RefCell<Vec<u8>>,
-    bar_base: u64,
+/// Windows of one BAR backing, for `FakeHal::mmio_map`.
+struct Bar<'a> {
+    bytes: &'a RefCell<Vec<u8>>,
+    base: u64,
 }
 
-// SAFETY: delegates DMA to `FakeHal`; `mmio_map` returns windows of the BAR model only.
-unsafe impl<'a> nic_drivers::Hal for PciHal<'a> {
-    type Memory = nic_drivers::virtqueue::OwnedMemory;
-    type Mmio = Flat<'a>;
-    fn dma_alloc(&self, len: usize, align: usize) -> Result<u64, nic_drivers::HalError> {
-        self.inner.dma_alloc(len, align)
-    }
-    fn dma_dealloc(&self, paddr: u64, len: usize) {
-        self.inner.dma_dealloc(paddr, len)
-    }
-    fn memory(&self) -> &Self::Memory {
-        self.inner.memory()
-    }
-    fn mmio_map(&self, paddr: u64, len: usize) -> Result<Flat<'a>, nic_drivers::HalError> {
+impl<'a> FakeMmio for Bar<'a> {
+    type Window = Flat<'a>;
+    fn map(&self, paddr: u64, len: usize) -> Result<Flat<'a>, nic_drivers::HalError> {
         let base = paddr
-            .checked_sub(self.bar_base)
+            .checked_sub(self.base)
             .ok_or(nic_drivers::HalError::Unmappable { addr: paddr, len })?;
         Ok(Flat {
-            bytes: self.bar,
+            bytes: self.bytes,
             base: base as usize,
             len,
         })
@@ -528,11 +517,14 @@ fn pci_transport_probe_and_registers() {
         put(&mut b, 0x2000 + config::MTU, &1400u16.to_le_bytes());
         put(&mut b, 0x1000, &[3]); // ISR
     }
-    let hal = PciHal {
-        inner: FakeHal::new(DMA_BASE, 1 << 16),
-        bar: &bar,
-        bar_base: 0x4000_0000,
-    };
+    let hal = FakeHal::with_mmio(
+        DMA_BASE,
+        1 << 16,
+        Bar {
+            bytes: &bar,
+            base: 0x4000_0000,
+        },
+    );
     let mut t = PciTransport::probe(&hal, &root, addr).unwrap();
     assert_eq!(t.device_type(), 1);
     assert!(!t.is_legacy());

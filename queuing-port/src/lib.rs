@@ -39,6 +39,7 @@ pub use ports::{
 pub use queuing::{QueueReceiver, QueueSender, QueuingPortStatus, Received};
 pub use region::Region;
 pub use sampling::{
-    MessageAge, SampleReader, SampleWriter, SampledMessage, SamplingPortStatus, Validity,
+    MessageAge, SampleReader, SampleWriter, SampledMessage, SamplingPortCurrentStatus,
+    SamplingPortStatus, UpdateState, Validity,
 };
 pub use sync::AtomicU32;

@@ -196,7 +196,38 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
 
     /// Post a chain: `readable` buffers (device reads) then `writable` ones (device
     /// writes). It is not visible to the device until [`DriverQueue::publish`]. O(chain).
+    #[inline]
     pub fn add(&mut self, readable: &[Buffer], writable: &[Buffer]) -> Result<Token, Error> {
+        match (readable, writable) {
+            ([b], []) => self.add_one(b, DescFlags::empty(), 0),
+            ([], [b]) => self.add_one(b, DescFlags::WRITE, b.len),
+            _ => self.add_chain(readable, writable),
+        }
+    }
+
+    /// [`DriverQueue::add`] of a one-descriptor chain: one descriptor store, no chain walk.
+    #[inline(always)]
+    fn add_one(&mut self, b: &Buffer, flags: DescFlags, writable: u32) -> Result<Token, Error> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        if self.num_free == 0 {
+            return Err(Error::QueueFull { needed: 1, free: 0 });
+        }
+        let head = self.free_head;
+        self.ring
+            .write_desc(head, &Descriptor::new(b.addr, b.len, flags, 0));
+        self.free_head = self.link_of(head);
+        self.num_free -= 1;
+        if let Some(c) = self.chains.get_mut(usize::from(head)) {
+            *c = ChainState { descs: 1, writable };
+        }
+        self.ring.write_avail_slot(self.avail_idx, head);
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        Ok(Token(head))
+    }
+
+    fn add_chain(&mut self, readable: &[Buffer], writable: &[Buffer]) -> Result<Token, Error> {
         if self.broken {
             return Err(Error::Broken);
         }
@@ -315,6 +346,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> DriverQueue<'m, M, N> {
     /// Take back the next chain the device returned, or `Ok(None)`. Validates the used
     /// index jump, the id (in range, the head of an outstanding chain) and the length (at
     /// most the writable bytes posted). A violation breaks the queue.
+    #[inline(always)]
     pub fn pop_used(&mut self) -> Result<Option<UsedBuffer>, Error> {
         if self.broken {
             return Err(Error::Broken);

@@ -56,6 +56,22 @@ impl SharedMemory for OwnedMemory {
     }
 }
 
+/// Memory shared by reference count (a device model and a HAL over one buffer, a backend
+/// and its rings): the same translation as the memory itself.
+impl<T: SharedMemory + ?Sized> SharedMemory for alloc::rc::Rc<T> {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        (**self).slice(addr, len)
+    }
+}
+
+/// As for `Rc`, across threads.
+#[cfg(target_has_atomic = "ptr")]
+impl<T: SharedMemory + ?Sized> SharedMemory for alloc::sync::Arc<T> {
+    fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
+        (**self).slice(addr, len)
+    }
+}
+
 impl Drop for OwnedMemory {
     fn drop(&mut self) {
         let slice = core::ptr::slice_from_raw_parts_mut(self.ptr, self.words);

@@ -25,7 +25,9 @@ use crate::mac_table::MacTable;
 use crate::policy::{Hot, Role, VlanMode};
 use crate::stats::DropReason;
 use crate::switch::Port;
-use crate::wire::{MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN};
+use crate::wire::{
+    is_fast_ethertype, MacAddress, ParseError, RawHeader, VlanTag, HEADER_LEN, TAG_LEN,
+};
 use frame_link::FrameLink;
 
 /// The forwarding decision for one frame.
@@ -126,7 +128,7 @@ impl<const M: usize> FastCtx<'_, M> {
     /// check is `len + TAG_LEN <= fits_everywhere` (which implies `len <= max_frame`
     /// and that the frame fits every destination, tagged or not); the header is parsed
     /// the same way (untagged frames only, and only EtherTypes below `0x8100` or IPv6:
-    /// no tag TPID, no MAC control, see [`RawHeader::is_fast_ok`]); the VLAN is the
+    /// no tag TPID, no MAC control, see [`is_fast_ethertype`]); the VLAN is the
     /// home VLAN; the spoofing check is the same; no EtherType list exists on a
     /// `fast_in` port; the route is
     /// the unicast route, and isolation and VLAN membership are the precomputed
@@ -143,14 +145,23 @@ impl<const M: usize> FastCtx<'_, M> {
         if frame.len() + TAG_LEN > self.fits_everywhere {
             return None;
         }
-        let header = RawHeader::untagged(frame.first_chunk::<HEADER_LEN>()?);
-        if !header.is_fast_ok() || header.dst_is_multicast() {
+        let h = frame.first_chunk::<HEADER_LEN>()?;
+        // A group destination: the I/G bit of the first octet (`dst_is_multicast`).
+        if h[0] & 1 != 0 {
             return None;
         }
+        if !is_fast_ethertype([h[12], h[13]]) {
+            return None;
+        }
+        let header = RawHeader::untagged(h);
         // The addresses are 48-bit values: the keys of the home VLAN are `vid_key | mac`.
         let vid_key = hot.home_key;
         match hot.role {
             Role::Partition if hot.mac != header.src => return None,
+            // A partition's own address is unicast and non-zero (checked when the switch
+            // is built): a source equal to it is a valid source (`RawHeader::src_is_ok`).
+            Role::Partition => {}
+            _ if !header.src_is_ok() => return None,
             Role::Uplink => {
                 if let Some(hit) = self.table.lookup_key(vid_key | header.src, now_ns) {
                     if !hit.learned && usize::from(hit.port) != s {

@@ -41,6 +41,10 @@ impl core::fmt::Display for InjectError {
 
 /// A FIFO of up to `N` slot indices (`N` a power of two): free-running positions masked
 /// with `N - 1`, so no index is out of bounds and no wrap test is needed.
+///
+/// A ring's free list and FIFO share its `N` indices: each index is in one of them or
+/// handed out (and goes back only through `take_back`, once), so a push never finds a
+/// full FIFO and needs no test for it.
 struct Indices<const N: usize> {
     items: [u16; N],
     head: usize,
@@ -57,22 +61,24 @@ impl<const N: usize> Indices<N> {
         }
     }
     #[inline]
-    fn push(&mut self, i: u16) -> bool {
-        if self.len() >= N {
-            return false;
-        }
+    fn push(&mut self, i: u16) {
+        debug_assert!(self.len() < N, "more than N indices in a ring");
         if let Some(item) = self.items.get_mut(self.tail & Self::MASK) {
             *item = i;
         }
         self.tail = self.tail.wrapping_add(1);
-        true
     }
     #[inline]
     fn pop(&mut self) -> Option<u16> {
         if self.head == self.tail {
             return None;
         }
-        let i = self.items.get(self.head & Self::MASK).copied();
+        // Entries are slot indices (below `N`): the mask changes none, and tells the
+        // compiler so (no bounds check where the index is used).
+        let i = self
+            .items
+            .get(self.head & Self::MASK)
+            .map(|i| i & Self::MASK as u16);
         self.head = self.head.wrapping_add(1);
         i
     }
@@ -94,6 +100,57 @@ impl<const N: usize> Indices<N> {
 struct Slot<const S: usize> {
     bytes: [u8; S],
     _pad: [u8; 64],
+}
+
+/// Writes `header` then `payload` from the start of `buf`; the caller checked that
+/// they fit (a longer frame writes nothing). Fixed-size copies for the two header
+/// lengths the switch writes (no call into memcpy for 14 bytes); none for a frame copied
+/// whole.
+#[inline(always)]
+fn write_frame<const S: usize>(buf: &mut [u8; S], header: &[u8], payload: &[u8]) {
+    let h = header.len();
+    let Some(rest) = buf.get_mut(h..h + payload.len()) else {
+        return;
+    };
+    copy(rest, payload);
+    if header.is_empty() {
+    } else if let (Some(d), Ok(src)) = (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
+    {
+        *d = *src;
+    } else if let (Some(d), Ok(src)) = (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
+    {
+        *d = *src;
+    } else if let Some(d) = buf.get_mut(..h) {
+        d.copy_from_slice(header);
+    }
+}
+
+/// `dst.copy_from_slice(src)` (same lengths), inline for up to 64 bytes (two
+/// overlapping fixed-size copies: no call into memcpy for a small frame).
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    fn ends<const K: usize>(dst: &mut [u8], src: &[u8]) -> bool {
+        match (
+            dst.first_chunk_mut::<K>(),
+            src.first_chunk::<K>(),
+            src.last_chunk::<K>(),
+        ) {
+            (Some(d), Some(a), Some(_)) => *d = *a,
+            _ => return false,
+        }
+        if let (Some(d), Some(b)) = (dst.last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+            *d = *b;
+        }
+        true
+    }
+    let n = src.len();
+    if n != dst.len() || !(16..=64).contains(&n) {
+        dst.copy_from_slice(src);
+    } else if n >= 32 {
+        ends::<32>(dst, src);
+    } else {
+        ends::<16>(dst, src);
+    }
 }
 
 /// A ring of `N` slots of `S` bytes: a free list and a FIFO of filled slots.
@@ -201,6 +258,37 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         self.discard = on;
     }
 
+    /// A free egress slot for a frame of `len` bytes (`None`: no room); a frame longer
+    /// than a slot is refused.
+    #[inline(always)]
+    fn tx_slot(&mut self, len: usize) -> Result<Option<u16>, LinkError> {
+        if len > S {
+            return Err(LinkError::FrameLength {
+                len,
+                min: 0,
+                max: S,
+            });
+        }
+        Ok(self.tx.free.pop())
+    }
+
+    /// Hands written slot `i` (`len <= S` bytes) to the peer, or frees it at once in
+    /// discard mode.
+    #[inline(always)]
+    fn tx_publish(&mut self, i: u16, len: usize, meta: FrameMeta) {
+        let at = usize::from(i);
+        if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
+            // `S` fits a `u16` (checked on `new`).
+            *l = len.min(S) as u16;
+            *m = meta;
+        }
+        if self.discard {
+            self.tx.free.push(i);
+        } else {
+            self.tx.fifo.push(i);
+        }
+    }
+
     /// The peer sends a frame (subject to the fault hooks).
     pub fn inject(&mut self, frame: &[u8]) -> Result<(), InjectError> {
         self.inject_with_meta(frame, FrameMeta::NONE)
@@ -219,7 +307,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let hit = |every: u32| every != 0 && n.is_multiple_of(u64::from(every));
         if hit(self.faults.drop_every) {
             self.fault_dropped += 1;
-            let _ = self.rx.free.push(i);
+            self.rx.free.push(i);
             return Ok(());
         }
         let slot = usize::from(i);
@@ -232,8 +320,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         }
         self.rx.lens[slot] = frame.len() as u16;
         self.rx.metas[slot] = meta;
-        // The free list and the FIFO share the N indices: this push cannot fail.
-        let _ = self.rx.fifo.push(i);
+        self.rx.fifo.push(i);
         Ok(())
     }
 
@@ -249,7 +336,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
         let slot = usize::from(i);
         let len = usize::from(self.tx.lens[slot]).min(out.len());
         out[..len].copy_from_slice(&self.tx.bufs[slot].bytes[..len]);
-        let _ = self.tx.free.push(i);
+        self.tx.free.push(i);
         Some((usize::from(self.tx.lens[slot]), self.tx.metas[slot]))
     }
 
@@ -266,7 +353,7 @@ impl<const N: usize, const S: usize> MemEndpoint<N, S> {
     /// Drops all frames waiting for the peer (O(1) per frame, no copy).
     pub fn clear_tx(&mut self) {
         while let Some(i) = self.tx.fifo.pop() {
-            let _ = self.tx.free.push(i);
+            self.tx.free.push(i);
         }
     }
 }
@@ -303,11 +390,11 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     fn rx_release(&mut self, slot: RxSlot) {
         let i = slot.index();
         if self.rx.take_back(i) {
-            let _ = if self.recycle {
-                self.rx.fifo.push(i)
+            if self.recycle {
+                self.rx.fifo.push(i);
             } else {
-                self.rx.free.push(i)
-            };
+                self.rx.free.push(i);
+            }
         }
     }
 
@@ -318,14 +405,7 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
 
     #[inline]
     fn tx_reserve(&mut self, len: usize) -> Result<Option<TxSlot>, LinkError> {
-        if len > S {
-            return Err(LinkError::FrameLength {
-                len,
-                min: 0,
-                max: S,
-            });
-        }
-        let Some(i) = self.tx.free.pop() else {
+        let Some(i) = self.tx_slot(len)? else {
             return Ok(None);
         };
         self.tx.hand_out(i);
@@ -369,27 +449,13 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     ) -> Result<(), LinkError> {
         let i = usize::from(slot.index());
         let reserved = slot.len();
-        let (h, total) = (header.len(), header.len() + payload.len());
+        let total = header.len() + payload.len();
         match (
             self.tx.out.get(i),
             self.tx.bufs.get_mut(i).map(|b| &mut b.bytes),
         ) {
             (Some(true), Some(buf)) if total <= reserved && total <= S => {
-                // Fixed-size copies for the two header lengths the switch writes (no
-                // call into memcpy for 14 bytes); none for a frame copied whole.
-                if header.is_empty() {
-                } else if let (Some(d), Ok(src)) =
-                    (buf.first_chunk_mut::<14>(), <&[u8; 14]>::try_from(header))
-                {
-                    *d = *src;
-                } else if let (Some(d), Ok(src)) =
-                    (buf.first_chunk_mut::<18>(), <&[u8; 18]>::try_from(header))
-                {
-                    *d = *src;
-                } else {
-                    buf[..h].copy_from_slice(header);
-                }
-                buf[h..total].copy_from_slice(payload);
+                write_frame(buf, header, payload);
                 Ok(())
             }
             (Some(true), Some(_)) => Err(LinkError::OutOfBounds {
@@ -418,18 +484,9 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
         if !self.tx.take_back(i) {
             return Err(LinkError::BadSlot { index: i });
         }
-        let at = usize::from(i);
-        if let (Some(l), Some(m)) = (self.tx.lens.get_mut(at), self.tx.metas.get_mut(at)) {
-            // At most a slot (`S` fits a `u16`, checked on `new`): a handle claiming
-            // more than its slot cannot make the peer read past it.
-            *l = slot.len().min(S) as u16;
-            *m = meta;
-        }
-        let _ = if self.discard {
-            self.tx.free.push(i)
-        } else {
-            self.tx.fifo.push(i)
-        };
+        // At most a slot: a handle claiming more than its slot cannot make the peer
+        // read past it.
+        self.tx_publish(i, slot.len().min(S), meta);
         Ok(())
     }
 
@@ -437,8 +494,29 @@ impl<const N: usize, const S: usize> FrameLink for MemEndpoint<N, S> {
     fn tx_abort(&mut self, slot: TxSlot) {
         let i = slot.index();
         if self.tx.take_back(i) {
-            let _ = self.tx.free.push(i);
+            self.tx.free.push(i);
         }
+    }
+
+    /// Reserve, write and commit in one: no handle is handed out, so none is checked.
+    #[inline]
+    fn tx_send(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        meta: FrameMeta,
+    ) -> Result<bool, LinkError> {
+        let len = header.len() + payload.len();
+        let Some(i) = self.tx_slot(len)? else {
+            return Ok(false);
+        };
+        // Published before the copy (nothing reads the slot in between: the peer reads
+        // through `&mut self`), so the caller's `meta` is not kept across the copy.
+        self.tx_publish(i, len, meta);
+        if let Some(b) = self.tx.bufs.get_mut(usize::from(i)) {
+            write_frame(&mut b.bytes, header, payload);
+        }
+        Ok(true)
     }
 }
 
@@ -487,6 +565,35 @@ mod tests {
             e.tx_commit(t, FrameMeta::NONE).is_err(),
             "committed once already"
         );
+    }
+
+    #[test]
+    fn tx_send_writes_commits_and_refuses_like_the_slot_calls() {
+        let mut e = MemEndpoint::<2, 64>::new();
+        let head = [7u8; 14];
+        let meta = FrameMeta::partial(14, 6);
+        assert_eq!(e.tx_send(&head, &[1, 2, 3], meta), Ok(true));
+        let long = [5u8; 40];
+        assert_eq!(e.tx_send(&head[..4], &long, FrameMeta::NONE), Ok(true));
+        assert_eq!(e.tx_send(&[], &[1], FrameMeta::NONE), Ok(false), "full");
+        assert!(matches!(
+            e.tx_send(&head, &[0; 51], FrameMeta::NONE),
+            Err(LinkError::FrameLength { len: 65, .. })
+        ));
+        let mut out = [0u8; 64];
+        assert_eq!(e.receive_with_meta(&mut out), Some((17, meta)));
+        assert_eq!((&out[..14], &out[14..17]), (&head[..], &[1, 2, 3][..]));
+        assert_eq!(e.receive(&mut out), Some(44));
+        assert_eq!((&out[..4], &out[4..44]), (&head[..4], &long[..]));
+        // Every length of the inline small copies, and the copy past them.
+        let mut e = MemEndpoint::<2, 128>::new();
+        let mut out = [0u8; 128];
+        for n in 0..=128 {
+            let f: Vec<u8> = (0..n as u8).collect();
+            assert_eq!(e.tx_send(&[], &f, FrameMeta::NONE), Ok(true));
+            assert_eq!(e.receive(&mut out), Some(n));
+            assert_eq!(&out[..n], &f[..]);
+        }
     }
 
     #[test]

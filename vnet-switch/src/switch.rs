@@ -253,9 +253,9 @@ struct FastRun {
     learn: Option<(u16, u64)>,
 }
 
-/// Copies a fast-path frame (`head`, then `payload` from the source slot) into a new
-/// slot of `dst` and commits it, with the source's offload metadata. `false` if `dst`
-/// had no room or refused the write (counted at `dst`).
+/// Sends a fast-path frame (`head`, then `payload` from the source slot) to `dst` in
+/// one [`FrameLink::tx_send`], with the source's offload metadata. `false` if `dst` had
+/// no room or refused it (counted at `dst`).
 #[inline(always)]
 fn deliver_fast<E: FrameLink, const Q: usize>(
     src: &Port<E, Q>,
@@ -264,31 +264,32 @@ fn deliver_fast<E: FrameLink, const Q: usize>(
     head: &[u8],
     payload: &[u8],
 ) -> bool {
-    let tx = match dst.ep.tx_reserve(head.len() + payload.len()) {
-        Ok(Some(tx)) => tx,
-        Ok(None) => {
+    let meta = src.ep.rx_meta(slot);
+    let sent = if meta.is_none() {
+        // No offload state (most frames): the constant, not the value just read.
+        dst.ep.tx_send(head, payload, FrameMeta::NONE)
+    } else if head.is_empty() {
+        dst.ep.tx_send(head, payload, meta)
+    } else {
+        dst.ep
+            .tx_send(head, payload, meta.moved(HEADER_LEN, head.len()))
+    };
+    match sent {
+        Ok(true) => {
+            dst.stats.tx_frames += 1;
+            dst.stats.tx_bytes += (head.len() + payload.len()) as u64;
+            true
+        }
+        Ok(false) => {
             dst.stats.tx_queue_full += 1;
-            return false;
+            false
         }
         Err(e) => {
             dst.stats.tx_errors += 1;
             dst.stats.fault(&e);
-            return false;
+            false
         }
-    };
-    if let Err(e) = dst.ep.tx_write_frame(&tx, head, payload) {
-        dst.ep.tx_abort(tx);
-        dst.stats.tx_errors += 1;
-        dst.stats.fault(&e);
-        return false;
     }
-    let meta = src.ep.rx_meta(slot);
-    let meta = if head.is_empty() {
-        meta
-    } else {
-        meta.moved(HEADER_LEN, head.len())
-    };
-    dst.commit(tx, meta)
 }
 
 /// The virtual Ethernet switch over `P` ports of link type `E` (any [`FrameLink`]), with
@@ -534,10 +535,9 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
             run.empty = true;
             return run;
         };
-        let (mut bytes, mut forwarded, mut dropped) = (0u64, 0u64, 0u64);
+        let dropped_before = src.stats.rx_drops[DropReason::QueueFull.index()];
         while run.handled < max {
             let Some(slot) = src.take() else {
-                run.empty = true;
                 break;
             };
             let frame = src.ep.rx_frame(&slot);
@@ -557,21 +557,19 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
             let len = frame.len();
             let tci = egress_tci(&dst.hot, src.hot.home_vid, src.hot.default_pcp);
             let ok = if let Some(tci) = tci {
-                let mut head = [0u8; MAX_HEADER_LEN];
-                let hl = RawHeader::untagged(h).emit(Some(tci), &mut head);
+                let head = RawHeader::tag_untagged(h, tci);
                 let payload = frame.get(HEADER_LEN..).unwrap_or(&[]);
-                deliver_fast(src, &slot, dst, head.get(..hl).unwrap_or(&[]), payload)
+                deliver_fast(src, &slot, dst, &head, payload)
             } else {
                 // Untagged on egress too: the header the full path would build from the
                 // private copy is the frame's own first 14 bytes (private memory, just
                 // validated), so the frame is copied whole.
                 deliver_fast(src, &slot, dst, &[], frame)
             };
-            bytes += len as u64;
-            if ok {
-                forwarded += 1;
-            } else {
-                dropped += 1;
+            // Counted in place: nothing more to keep in registers across the copy.
+            src.stats.rx_bytes += len as u64;
+            if !ok {
+                src.stats.rx_drops[DropReason::QueueFull.index()] += 1;
             }
             run.handled += 1;
             let learn = src.hot.learning.then(|| RawHeader::untagged(h).src);
@@ -581,9 +579,13 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
                 break;
             }
         }
-        src.stats.rx_frames += forwarded + dropped;
-        src.stats.rx_bytes += bytes;
-        src.stats.rx_forwarded += forwarded;
+        // The port had no more frames if the run ended for no other reason (set here, not
+        // on every frame).
+        run.empty = run.handled < max && run.declined.is_none() && run.learn.is_none();
+        let dropped =
+            src.stats.rx_drops[DropReason::QueueFull.index()].wrapping_sub(dropped_before);
+        src.stats.rx_frames += run.handled as u64;
+        src.stats.rx_forwarded += run.handled as u64 - dropped;
         if dropped > 0 {
             event!(
                 debug,
@@ -592,7 +594,6 @@ impl<E: FrameLink, const P: usize, const M: usize, const Q: usize> Switch<E, P, 
                 dropped
             );
         }
-        src.stats.rx_drops[DropReason::QueueFull.index()] += dropped;
         run
     }
 

@@ -177,6 +177,17 @@ pub(crate) struct RawHeader {
     pub(crate) payload_offset: u16,
 }
 
+/// `true` for an EtherType (big-endian bytes) the fast path takes: below `0x8100` and not
+/// a length (a high byte of `0x06..=0x80`), or IPv6. The common case decides on the
+/// high byte alone.
+#[inline(always)]
+pub(crate) fn is_fast_ethertype(t: [u8; 2]) -> bool {
+    if t[0].wrapping_sub(0x06) <= 0x80 - 0x06 {
+        return true;
+    }
+    u16::from_be_bytes(t) == ETHERTYPE_IPV6
+}
+
 /// `true` for a service tag TPID: 802.1ad or a pre-standard S-tag.
 #[inline]
 const fn is_service_tag(t: u16) -> bool {
@@ -278,13 +289,29 @@ impl RawHeader {
     /// `0x8100` or IPv6 (`0x86dd`). Every tag TPID and every link-control EtherType
     /// (MAC control `0x8808`, slow protocols `0x8809`) is above `0x8100`, so two
     /// comparisons decide; anything else takes the full path, which decides as always.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn is_fast_ok(&self) -> bool {
-        self.src & GROUP_BIT == 0
-            && self.src != 0
-            // 0x0600..0x8100 is a high byte of 0x06..=0x80.
-            && (((self.ethertype >> 8) as u8).wrapping_sub(0x06) <= 0x80 - 0x06
-                || self.ethertype == ETHERTYPE_IPV6)
+        self.src_is_ok() && is_fast_ethertype(self.ethertype.to_be_bytes())
+    }
+
+    /// A unicast, non-zero source (with [`is_fast_ethertype`], what the fast path takes).
+    #[inline(always)]
+    pub(crate) fn src_is_ok(&self) -> bool {
+        self.src & GROUP_BIT == 0 && self.src != 0
+    }
+
+    /// The tagged egress header of an untagged header `h` (validated): what
+    /// `untagged(h).emit(Some(tci), _)` writes, built from the bytes (so nothing decoded
+    /// from `h` needs to be kept for it).
+    #[inline(always)]
+    pub(crate) fn tag_untagged(h: &[u8; HEADER_LEN], tci: u16) -> [u8; HEADER_LEN + TAG_LEN] {
+        let mut out = [0u8; HEADER_LEN + TAG_LEN];
+        let (addrs, ethertype) = h.split_at(12);
+        out[..12].copy_from_slice(addrs);
+        out[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+        out[14..16].copy_from_slice(&tci.to_be_bytes());
+        out[16..].copy_from_slice(ethertype);
+        out
     }
 
     /// `true` for MAC control (`0x8808`: PAUSE, PFC) and slow protocols (`0x8809`: LACP,
@@ -416,6 +443,10 @@ mod tests {
                 let h = RawHeader::untagged(f.first_chunk().unwrap());
                 if h.is_fast_ok() {
                     assert_eq!(Some(h), full, "fast path took type {t:#06x}");
+                    let mut out = [0u8; MAX_HEADER_LEN];
+                    assert_eq!(h.emit(Some(0xa005), &mut out), MAX_HEADER_LEN);
+                    let head = f.first_chunk().unwrap();
+                    assert_eq!(RawHeader::tag_untagged(head, 0xa005), out);
                     assert!((t < 0x8100 || t == 0x86dd) && !h.is_mac_control());
                 }
             }

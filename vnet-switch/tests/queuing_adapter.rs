@@ -14,16 +14,7 @@ use vnet_switch::{DropReason, ErrorKind, FrameLink, FrameMeta, LinkFault};
 fn virtio_still_works(sw: &mut Sw<'_>, drv: &mut NetDriver<'_>, now: u64) {
     let to_v = frame(mac(1), mac(77), 0x0800, b"uplink to virtio partition");
     let to_up = frame(mac(77), mac(1), 0x0800, b"virtio partition to uplink");
-    drv.post_rx(1, 1536);
-    drv.send(&to_up);
-    sw.endpoint_mut(port(0))
-        .unwrap()
-        .mem()
-        .inject(&to_v)
-        .unwrap();
-    sw.poll(now, 16);
-    assert_eq!(drv.receive().map(|(_, f)| f), Some(to_v));
-    assert_eq!(uplink_next(sw).as_ref(), Some(&to_up));
+    exchange_with_virtio(sw, drv, now, &to_v, &to_up);
 }
 
 #[test]

@@ -88,6 +88,10 @@ usage: cargo xtask test [STEP ...]   every check (what .ci/run calls), or only t
                                      instructions per bounded call on its worst input
                                      and a typical one (callgrind; virtqueue,
                                      queuing-port, vnet-switch), with the work units
+       cargo xtask soak [--cycles N]  vhost-user frontends and queuing-port peers attached,
+                                     fed and dropped N times each (default 10000) against
+                                     one switch beside checked traffic; prints connections,
+                                     frames, fds, mappings and RSS at start and end
        cargo xtask miri | loom       one step alone";
 
 fn main() -> ExitCode {
@@ -117,6 +121,13 @@ fn main() -> ExitCode {
             }
         },
         Some("worst-case") => worst_case::worst_case(&mut run, &args[1..]),
+        Some("soak") => match soak_cycles(&args[1..]) {
+            Ok(n) => soak(&mut run, n),
+            Err(e) => {
+                eprintln!("cargo xtask soak: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("miri") => miri(&mut run),
         Some("loom") => loom(&mut run),
         // Internal: the echo clients `examples-qemu` and `examples-tap` run inside their
@@ -133,6 +144,35 @@ fn main() -> ExitCode {
         }
     }
     run.finish()
+}
+
+/// `--cycles N` (default 10000).
+fn soak_cycles(args: &[String]) -> Result<u32, String> {
+    match args {
+        [] => Ok(10_000),
+        [flag, n] if flag == "--cycles" => n
+            .parse()
+            .map_err(|_| format!("--cycles takes a number, not {n:?}")),
+        _ => Err(format!("unexpected arguments {args:?}")),
+    }
+}
+
+/// `cargo xtask soak`: the soak test of vnet-switch (`tests/soak.rs`), optimised, with
+/// `cycles` frontends and peers; its figures go to the output.
+fn soak(run: &mut Run, cycles: u32) {
+    let mut c = cargo(&[
+        "test",
+        "--release",
+        "-p",
+        "vnet-switch",
+        "--all-features",
+        "--test",
+        "soak",
+        "--",
+        "--nocapture",
+    ]);
+    c.env("PARTNET_SOAK_CYCLES", cycles.to_string());
+    run.step(&format!("soak ({cycles} cycles)"), c);
 }
 
 fn test_all(run: &mut Run, only: &[&str]) {

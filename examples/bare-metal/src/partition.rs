@@ -181,7 +181,7 @@ impl<'a> Partition<'a> {
     }
 
     /// Frames the glue dropped (bad checksums, malformed) and its last link error.
-    pub fn glue_stats(&self) -> netstack_glue::NetStats {
+    pub fn glue_stats(&self) -> netstack_glue::AdapterStats {
         self.dev.stats()
     }
 

@@ -5,7 +5,7 @@
 //! (`service`, `hosted`, `node`), each with a TCP sink next to the node's services.
 
 use netstack_glue::smoltcp;
-use netstack_glue::{FrameLink, NetStats, QueuingLink};
+use netstack_glue::{AdapterStats, FrameLink, QueuingLink};
 use nic_drivers::net::{NetConfig, NetFeatures};
 use nic_drivers::transport::shm::ShmHal;
 use partnet_examples::hosted::{driver_a, driver_config, link_b, words, DriverA};
@@ -81,7 +81,7 @@ pub trait InProcess {
     /// How long the stack may sleep.
     fn poll_delay(&mut self, now_ns: u64) -> Option<Duration>;
     /// The glue's counters.
-    fn stats(&self) -> NetStats;
+    fn stats(&self) -> AdapterStats;
     /// Transfers completed so far.
     fn transfers(&self) -> usize;
 }
@@ -117,7 +117,7 @@ impl<L: FrameLink> InProcess for WithSink<L> {
             .iface
             .poll_delay(instant(now_ns), &self.node.sockets)
     }
-    fn stats(&self) -> NetStats {
+    fn stats(&self) -> AdapterStats {
         self.node.net_stats()
     }
     fn transfers(&self) -> usize {

@@ -3,7 +3,7 @@
 
 use queuing_port::PartitionId;
 
-use crate::error::ConfigError;
+use crate::error::EsConfigError;
 use crate::wire;
 
 /// The jitter bound of an end system's output (ARINC 664 P7): 500 µs.
@@ -132,15 +132,15 @@ impl VlConfig {
         (self.lmax as usize).saturating_sub(wire::OVERHEAD)
     }
 
-    pub(crate) fn check(&self, max_lmax: u16) -> Result<(), ConfigError> {
+    pub(crate) fn check(&self, max_lmax: u16) -> Result<(), EsConfigError> {
         if !self.bag_ms.is_power_of_two() || self.bag_ms > 128 {
-            return Err(ConfigError::Bag {
+            return Err(EsConfigError::Bag {
                 vl: self.id,
                 ms: self.bag_ms,
             });
         }
         if self.lmax < 64 || self.lmax > max_lmax {
-            return Err(ConfigError::Lmax {
+            return Err(EsConfigError::Lmax {
                 vl: self.id,
                 lmax: self.lmax,
                 max: max_lmax,
@@ -220,30 +220,30 @@ pub fn worst_case_jitter_ns(vls: &[VlConfig], link_mbps: u32, tech_latency_us: u
 
 impl EsConfig<'_> {
     /// Checks the VL tables and the jitter budget (not capacities: the end system does).
-    pub fn check(&self) -> Result<(), ConfigError> {
+    pub fn check(&self) -> Result<(), EsConfigError> {
         if self.link_mbps == 0 {
-            return Err(ConfigError::LinkSpeed);
+            return Err(EsConfigError::LinkSpeed);
         }
         for (list, i) in [(self.tx_vls, 0), (self.rx_vls, 1)] {
             for (n, v) in list.iter().enumerate() {
                 v.check((wire::MAX_FRAME + wire::FCS_LEN) as u16)?;
                 if list[..n].iter().any(|w| w.id == v.id) {
-                    return Err(ConfigError::DuplicateVl { vl: v.id });
+                    return Err(EsConfigError::DuplicateVl { vl: v.id });
                 }
                 if i == 1 && v.skew_max_us == 0 {
-                    return Err(ConfigError::Skew { vl: v.id });
+                    return Err(EsConfigError::Skew { vl: v.id });
                 }
             }
         }
         for (n, p) in self.tx_ports.iter().enumerate() {
             if !self.tx_vls.iter().any(|v| v.id == p.vl) {
-                return Err(ConfigError::UnknownVl { vl: p.vl });
+                return Err(EsConfigError::UnknownVl { vl: p.vl });
             }
             if self.tx_ports[..n]
                 .iter()
                 .any(|q| q.vl == p.vl && q.dst_udp == p.dst_udp && q.src_udp == p.src_udp)
             {
-                return Err(ConfigError::DuplicatePort {
+                return Err(EsConfigError::DuplicatePort {
                     vl: p.vl,
                     udp: p.dst_udp,
                 });
@@ -251,13 +251,13 @@ impl EsConfig<'_> {
         }
         for (n, p) in self.rx_ports.iter().enumerate() {
             if !self.rx_vls.iter().any(|v| v.id == p.vl) {
-                return Err(ConfigError::UnknownVl { vl: p.vl });
+                return Err(EsConfigError::UnknownVl { vl: p.vl });
             }
             if self.rx_ports[..n]
                 .iter()
                 .any(|q| q.vl == p.vl && q.dst_udp == p.dst_udp)
             {
-                return Err(ConfigError::DuplicatePort {
+                return Err(EsConfigError::DuplicatePort {
                     vl: p.vl,
                     udp: p.dst_udp,
                 });
@@ -266,7 +266,7 @@ impl EsConfig<'_> {
         let worst_ns = worst_case_jitter_ns(self.tx_vls, self.link_mbps, self.tech_latency_us);
         let bound_ns = JITTER_BOUND_US * 1000;
         if worst_ns > bound_ns {
-            return Err(ConfigError::Jitter { worst_ns, bound_ns });
+            return Err(EsConfigError::Jitter { worst_ns, bound_ns });
         }
         Ok(())
     }

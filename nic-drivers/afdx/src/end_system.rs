@@ -4,7 +4,7 @@ use heapless::Vec;
 use queuing_port::PartitionId;
 
 use crate::config::{EsConfig, Network, PortKind, RxPortConfig, TxPortConfig, VlConfig};
-use crate::error::ConfigError;
+use crate::error::EsConfigError;
 use crate::stats::{NetStats, VlRxStats, VlTxStats};
 use crate::wire::{self, Addressing};
 
@@ -154,14 +154,14 @@ impl<const V: usize, const P: usize, const Q: usize> core::fmt::Debug for EndSys
     }
 }
 
-fn too_many(what: &'static str, max: usize) -> ConfigError {
-    ConfigError::TooMany { what, max }
+fn too_many(what: &'static str, max: usize) -> EsConfigError {
+    EsConfigError::TooMany { what, max }
 }
 
 impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
     /// Checks `cfg` ([`EsConfig::check`], capacities, queue bounds) and builds the end
     /// system. Sequence numbers start at 0 (reset).
-    pub fn new(cfg: &EsConfig<'_>) -> Result<Self, ConfigError> {
+    pub fn new(cfg: &EsConfig<'_>) -> Result<Self, EsConfigError> {
         cfg.check()?;
         let mut es = EndSystem {
             tx_vls: Vec::new(),
@@ -174,7 +174,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
         };
         for v in cfg.tx_vls {
             if v.queue_bound == 0 || usize::from(v.queue_bound) > Q {
-                return Err(ConfigError::QueueBound {
+                return Err(EsConfigError::QueueBound {
                     vl: v.id,
                     bound: v.queue_bound,
                     max: Q,
@@ -206,7 +206,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                 .tx_vls
                 .iter()
                 .position(|v| v.cfg.id == p.vl)
-                .ok_or(ConfigError::UnknownVl { vl: p.vl })?;
+                .ok_or(EsConfigError::UnknownVl { vl: p.vl })?;
             let addr = Addressing {
                 vl: p.vl,
                 network_id: cfg.network_id,
@@ -224,7 +224,7 @@ impl<const V: usize, const P: usize, const Q: usize> EndSystem<V, P, Q> {
                 .rx_vls
                 .iter()
                 .position(|v| v.cfg.id == p.vl)
-                .ok_or(ConfigError::UnknownVl { vl: p.vl })?;
+                .ok_or(EsConfigError::UnknownVl { vl: p.vl })?;
             es.rx_ports
                 .push(RxPort { cfg: *p, vl })
                 .map_err(|_| too_many("rx ports", P))?;

@@ -6,7 +6,7 @@ use core::fmt;
 /// A configuration the end system refuses (checked once, by [`EndSystem::new`](crate::EndSystem::new)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum EsConfigError {
     /// A BAG that is not a power of two in 1..=128 ms.
     Bag {
         /// The VL.
@@ -85,41 +85,41 @@ pub enum ConfigError {
     },
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for EsConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ConfigError::Bag { vl, ms } => {
+            EsConfigError::Bag { vl, ms } => {
                 write!(f, "VL {vl}: BAG {ms} ms is not a power of two in 1..=128")
             }
-            ConfigError::Lmax { vl, lmax, max } => {
+            EsConfigError::Lmax { vl, lmax, max } => {
                 write!(f, "VL {vl}: Lmax {lmax} is outside 64..={max}")
             }
-            ConfigError::DuplicateVl { vl } => write!(f, "VL {vl} is configured twice"),
-            ConfigError::UnknownVl { vl } => {
+            EsConfigError::DuplicateVl { vl } => write!(f, "VL {vl} is configured twice"),
+            EsConfigError::UnknownVl { vl } => {
                 write!(f, "a port names VL {vl}, which is not configured")
             }
-            ConfigError::DuplicatePort { vl, udp } => {
+            EsConfigError::DuplicatePort { vl, udp } => {
                 write!(f, "VL {vl}: UDP port {udp} is configured twice")
             }
-            ConfigError::QueueBound { vl, bound, max } => {
+            EsConfigError::QueueBound { vl, bound, max } => {
                 write!(f, "VL {vl}: queue bound {bound} is outside 1..={max}")
             }
-            ConfigError::TooMany { what, max } => write!(f, "more than {max} {what}"),
-            ConfigError::LinkSpeed => write!(f, "link speed 0"),
-            ConfigError::Jitter { worst_ns, bound_ns } => write!(
+            EsConfigError::TooMany { what, max } => write!(f, "more than {max} {what}"),
+            EsConfigError::LinkSpeed => write!(f, "link speed 0"),
+            EsConfigError::Jitter { worst_ns, bound_ns } => write!(
                 f,
                 "worst-case output jitter {worst_ns} ns exceeds the bound of {bound_ns} ns"
             ),
-            ConfigError::NotOwner { partition, port } => {
+            EsConfigError::NotOwner { partition, port } => {
                 write!(f, "port {port} is not configured for partition {partition}")
             }
-            ConfigError::NoSuchPort { port } => write!(f, "no port {port}"),
-            ConfigError::Skew { vl } => write!(f, "VL {vl}: skew max 0"),
+            EsConfigError::NoSuchPort { port } => write!(f, "no port {port}"),
+            EsConfigError::Skew { vl } => write!(f, "VL {vl}: skew max 0"),
         }
     }
 }
 
-impl core::error::Error for ConfigError {}
+impl core::error::Error for EsConfigError {}
 
 /// A partition's send request the end system refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

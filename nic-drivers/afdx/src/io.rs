@@ -20,7 +20,7 @@ use queuing_port::PartitionId;
 use crate::apex::{ApexSink, ApexSource, SinkError};
 use crate::config::PortKind;
 use crate::end_system::EndSystem;
-use crate::error::ConfigError;
+use crate::error::EsConfigError;
 use crate::rx::Delivery;
 use crate::wire;
 
@@ -103,12 +103,12 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
         partition: PartitionId,
         port: usize,
         source: &'p mut dyn ApexSource,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<(), EsConfigError> {
         let cfg = es
             .tx_port_config(port)
-            .ok_or(ConfigError::NoSuchPort { port })?;
+            .ok_or(EsConfigError::NoSuchPort { port })?;
         if cfg.partition != partition {
-            return Err(ConfigError::NotOwner {
+            return Err(EsConfigError::NotOwner {
                 partition: partition.0,
                 port,
             });
@@ -119,7 +119,7 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
                 port,
                 source,
             })
-            .map_err(|_| ConfigError::TooMany {
+            .map_err(|_| EsConfigError::TooMany {
                 what: "bindings",
                 max: S,
             })
@@ -134,19 +134,19 @@ impl<'p, const S: usize, const D: usize> IoPartition<'p, S, D> {
         partition: PartitionId,
         port: usize,
         sink: &'p mut dyn ApexSink,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<(), EsConfigError> {
         let cfg = es
             .rx_port_config(port)
-            .ok_or(ConfigError::NoSuchPort { port })?;
+            .ok_or(EsConfigError::NoSuchPort { port })?;
         if cfg.partition != partition {
-            return Err(ConfigError::NotOwner {
+            return Err(EsConfigError::NotOwner {
                 partition: partition.0,
                 port,
             });
         }
         self.sinks
             .push(Sink { port, sink })
-            .map_err(|_| ConfigError::TooMany {
+            .map_err(|_| EsConfigError::TooMany {
                 what: "bindings",
                 max: D,
             })

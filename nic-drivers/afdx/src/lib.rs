@@ -20,7 +20,7 @@ pub use config::{
     EsConfig, Network, Networks, PortKind, RxPortConfig, TxPortConfig, VlConfig, JITTER_BOUND_US,
 };
 pub use end_system::EndSystem;
-pub use error::{ConfigError, FrameError, RxError, TxError};
+pub use error::{EsConfigError, FrameError, RxError, TxError};
 pub use io::{IoPartition, IoStats};
 pub use queuing_port::PartitionId;
 pub use rx::Delivery;

@@ -4,7 +4,7 @@
 //! lost mid-run loses no queuing message.
 
 use afdx::{
-    ConfigError, EndSystem, EsConfig, IoPartition, Network, PartitionId, PortKind, RxDrop,
+    EndSystem, EsConfig, EsConfigError, IoPartition, Network, PartitionId, PortKind, RxDrop,
     RxPortConfig, TxPortConfig, VlConfig,
 };
 use frame_link::{End, Faults, Odds, PortPair};
@@ -122,7 +122,7 @@ fn bridges_queuing_and_sampling_ports_through_a_network_failure() {
         io_left
             .bind_source(&left, PartitionId(2), 0, &mut dummy)
             .unwrap_err(),
-        ConfigError::NotOwner {
+        EsConfigError::NotOwner {
             partition: 2,
             port: 0
         }
@@ -139,7 +139,7 @@ fn bridges_queuing_and_sampling_ports_through_a_network_failure() {
         io_right
             .bind_sink(&right, PartitionId(1), 0, &mut dummy_sink)
             .unwrap_err(),
-        ConfigError::NotOwner {
+        EsConfigError::NotOwner {
             partition: 1,
             port: 0
         }

@@ -6,7 +6,7 @@
 use afdx::config::{wire_time_ns, worst_case_jitter_ns};
 use afdx::wire;
 use afdx::{
-    ConfigError, Emit, EndSystem, EsConfig, Network, Networks, PartitionId, PortKind, TxDrop,
+    Emit, EndSystem, EsConfig, EsConfigError, Network, Networks, PartitionId, PortKind, TxDrop,
     TxError, TxPortConfig, VlConfig, JITTER_BOUND_US,
 };
 use proptest::prelude::*;
@@ -103,7 +103,7 @@ proptest! {
             Err(e) => {
                 // Refused only for the jitter bound (everything else is generated valid).
                 prop_assert!(worst > JITTER_BOUND_US * 1000, "{e}");
-                prop_assert_eq!(e, ConfigError::Jitter { worst_ns: worst, bound_ns: 500_000 });
+                prop_assert_eq!(e, EsConfigError::Jitter { worst_ns: worst, bound_ns: 500_000 });
                 return Ok(());
             }
         };
@@ -196,7 +196,7 @@ proptest! {
     }
 }
 
-fn one_vl(lmax: u16, mbps: u32, tech: u32, n: usize) -> Result<Es, ConfigError> {
+fn one_vl(lmax: u16, mbps: u32, tech: u32, n: usize) -> Result<Es, EsConfigError> {
     let vls: Vec<VlConfig> = (0..n as u16).map(|i| VlConfig::new(i, 1, lmax)).collect();
     let cfg = EsConfig {
         network_id: 1,
@@ -220,7 +220,7 @@ fn jitter_budget_is_enforced_at_configuration() {
     assert!(one_vl(1518, 100, 100, 3).is_ok());
     assert_eq!(
         one_vl(1518, 100, 100, 4).unwrap_err(),
-        ConfigError::Jitter {
+        EsConfigError::Jitter {
             worst_ns: 592_160,
             bound_ns: 500_000
         }
@@ -230,7 +230,7 @@ fn jitter_budget_is_enforced_at_configuration() {
     // Capacity: a ninth VL does not fit `EndSystem<8, ..>`.
     assert_eq!(
         one_vl(64, 1000, 40, 9).unwrap_err(),
-        ConfigError::TooMany {
+        EsConfigError::TooMany {
             what: "tx VLs",
             max: 8
         }
@@ -256,20 +256,20 @@ fn configuration_errors_are_typed() {
     };
     assert_eq!(
         base(VlConfig::new(1, 3, 100)),
-        Err(ConfigError::Bag { vl: 1, ms: 3 })
+        Err(EsConfigError::Bag { vl: 1, ms: 3 })
     );
     assert_eq!(
         base(VlConfig::new(1, 0, 100)),
-        Err(ConfigError::Bag { vl: 1, ms: 0 })
+        Err(EsConfigError::Bag { vl: 1, ms: 0 })
     );
     assert_eq!(
         base(VlConfig::new(1, 255, 100)),
-        Err(ConfigError::Bag { vl: 1, ms: 255 })
+        Err(EsConfigError::Bag { vl: 1, ms: 255 })
     );
     assert!(base(VlConfig::new(1, 128, 100)).is_ok());
     assert_eq!(
         base(VlConfig::new(1, 1, 63)),
-        Err(ConfigError::Lmax {
+        Err(EsConfigError::Lmax {
             vl: 1,
             lmax: 63,
             max: 1518
@@ -277,7 +277,7 @@ fn configuration_errors_are_typed() {
     );
     assert_eq!(
         base(VlConfig::new(1, 1, 1519)),
-        Err(ConfigError::Lmax {
+        Err(EsConfigError::Lmax {
             vl: 1,
             lmax: 1519,
             max: 1518
@@ -285,7 +285,7 @@ fn configuration_errors_are_typed() {
     );
     assert_eq!(
         base(VlConfig::new(1, 1, 100).queue(5)),
-        Err(ConfigError::QueueBound {
+        Err(EsConfigError::QueueBound {
             vl: 1,
             bound: 5,
             max: 4
@@ -293,7 +293,7 @@ fn configuration_errors_are_typed() {
     );
     assert_eq!(
         base(VlConfig::new(1, 1, 100).skew(0)),
-        Err(ConfigError::Skew { vl: 1 })
+        Err(EsConfigError::Skew { vl: 1 })
     );
     let vls = [VlConfig::new(1, 1, 100), VlConfig::new(1, 2, 100)];
     let cfg = EsConfig {
@@ -309,7 +309,7 @@ fn configuration_errors_are_typed() {
     };
     assert_eq!(
         Es::new(&cfg).unwrap_err(),
-        ConfigError::DuplicateVl { vl: 1 }
+        EsConfigError::DuplicateVl { vl: 1 }
     );
     let vls = [VlConfig::new(1, 1, 100)];
     let tx = [TxPortConfig {
@@ -324,7 +324,10 @@ fn configuration_errors_are_typed() {
         tx_ports: &tx,
         ..cfg
     };
-    assert_eq!(Es::new(&cfg).unwrap_err(), ConfigError::UnknownVl { vl: 2 });
+    assert_eq!(
+        Es::new(&cfg).unwrap_err(),
+        EsConfigError::UnknownVl { vl: 2 }
+    );
 }
 
 #[test]

@@ -186,6 +186,19 @@ macro_rules! link_enum {
             fn tx_abort(&mut self, slot: $crate::TxSlot) {
                 match self { $($name::$variant(l) => l.tx_abort(slot)),+ }
             }
+            #[inline]
+            fn tx_send(
+                &mut self,
+                header: &[u8],
+                payload: &[u8],
+                meta: $crate::FrameMeta,
+            ) -> Result<bool, Self::Error> {
+                match self {
+                    $($name::$variant(l) => {
+                        l.tx_send(header, payload, meta).map_err($err::$variant)
+                    }),+
+                }
+            }
         }
     };
 }

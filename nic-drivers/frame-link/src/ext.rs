@@ -12,14 +12,7 @@ pub trait FrameLinkExt: FrameLink {
 
     /// Sends `frame` with offload metadata: `Ok(false)` when the link has no room now.
     fn send_frame_with(&mut self, frame: &[u8], meta: FrameMeta) -> Result<bool, Self::Error> {
-        let Some(slot) = self.tx_reserve(frame.len())? else {
-            return Ok(false);
-        };
-        if let Err(e) = self.tx_write(&slot, 0, frame) {
-            self.tx_abort(slot);
-            return Err(e);
-        }
-        self.tx_commit(slot, meta).map(|()| true)
+        self.tx_send(&[], frame, meta)
     }
 
     /// Receives the next frame into `buf` (what fits of it) and releases it: the frame's

@@ -13,6 +13,7 @@ mod link;
 mod mac;
 mod meta;
 mod pair;
+mod rx_slots;
 mod slot;
 
 pub use caps::{ChecksumCaps, GsoCaps, LinkCaps, LinkState};
@@ -24,6 +25,7 @@ pub use meta::{Checksum, FrameMeta, Gso, GsoKind, PartialChecksum};
 pub use pair::{End, PairEnd, PortPair, PAIR_TAKEN};
 #[cfg(feature = "test-utils")]
 pub use pair::{FaultCounts, Faults, Odds};
+pub use rx_slots::RxSlots;
 pub use slot::{RxSlot, TxSlot};
 
 /// Bytes of an untagged Ethernet header (destination, source, EtherType).

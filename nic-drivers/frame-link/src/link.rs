@@ -141,6 +141,30 @@ pub trait FrameLink {
 
     /// Gives a reservation back unsent.
     fn tx_abort(&mut self, slot: TxSlot);
+
+    /// Sends one frame, `header` then `payload`, with `meta`, in one call: `Ok(true)`
+    /// sent, `Ok(false)` no room now (nothing changed), an error if the link refused it
+    /// (nothing sent, no slot held). The default calls [`tx_reserve`](Self::tx_reserve),
+    /// [`tx_write_frame`](Self::tx_write_frame) and [`tx_commit`](Self::tx_commit)
+    /// ([`tx_abort`](Self::tx_abort) if the write fails); a link may do it without
+    /// handing out and checking a handle in between.
+    // Always inlined: one call made of three, which a data path calls once per frame.
+    #[inline(always)]
+    fn tx_send(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        meta: FrameMeta,
+    ) -> Result<bool, Self::Error> {
+        let Some(slot) = self.tx_reserve(header.len() + payload.len())? else {
+            return Ok(false);
+        };
+        if let Err(e) = self.tx_write_frame(&slot, header, payload) {
+            self.tx_abort(slot);
+            return Err(e);
+        }
+        self.tx_commit(slot, meta).map(|()| true)
+    }
 }
 
 /// Forwards every method of [`FrameLink`] through `$via` (an expression of `self`).
@@ -216,6 +240,15 @@ macro_rules! forward_all {
         #[inline]
         fn tx_abort(&mut self, slot: TxSlot) {
             L::tx_abort(&mut **self, slot)
+        }
+        #[inline(always)]
+        fn tx_send(
+            &mut self,
+            header: &[u8],
+            payload: &[u8],
+            meta: FrameMeta,
+        ) -> Result<bool, Self::Error> {
+            L::tx_send(&mut **self, header, payload, meta)
         }
     };
 }

@@ -83,6 +83,11 @@ impl FrameLink for Probe {
     fn tx_abort(&mut self, _: TxSlot) {
         self.hit("tx_abort");
     }
+    fn tx_send(&mut self, h: &[u8], p: &[u8], meta: FrameMeta) -> Result<bool, LinkError> {
+        self.hit("tx_send");
+        assert_eq!((h, p, meta), (&[1][..], &[2][..], FrameMeta::VERIFIED));
+        Ok(true)
+    }
 }
 
 /// Every method, in this order.
@@ -102,6 +107,7 @@ const ALL: &[&str] = &[
     "tx_buffer",
     "tx_commit",
     "tx_abort",
+    "tx_send",
 ];
 
 /// Calls every method of `l` once, checking the probe's answers came through.
@@ -121,6 +127,7 @@ fn exercise<L: FrameLink>(l: &mut L) {
     assert_eq!(l.tx_buffer(&tx).map(|b| b.len()), Some(32));
     assert!(l.tx_commit(tx, FrameMeta::partial(34, 16)).is_ok());
     l.tx_abort(TxSlot::new(2, 60));
+    assert_eq!(l.tx_send(&[1], &[2], FrameMeta::VERIFIED).ok(), Some(true));
 }
 
 #[test]

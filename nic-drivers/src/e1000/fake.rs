@@ -1,22 +1,22 @@
-//! An in-process model of the 82540EM register file and descriptor rings, and a [`Hal`]
-//! over heap memory, for tests (`test-utils`): [`fake_e1000`] gives a `FakeHal` to build
-//! the driver with and a [`FakeE1000`] handle to play the device — correctly
-//! ([`FakeE1000::deliver`], [`FakeE1000::take_sent`]) or maliciously
+//! An in-process model of the 82540EM register file and descriptor rings, for tests
+//! (`test-utils`): [`fake_e1000`] gives a [`FakeHal`] (heap DMA memory and the model's
+//! registers) to build the driver with and a [`FakeE1000`] handle to play the device —
+//! correctly ([`FakeE1000::deliver`], [`FakeE1000::take_sent`]) or maliciously
 //! ([`FakeE1000::write_rx_descriptor`], [`FakeE1000::set_stuck_reset`], ...).
 //!
 //! The model reacts to register accesses synchronously (a reset completes at once, a
 //! write of `TDT` transmits), which is how QEMU's e1000 behaves too.
-#![allow(unsafe_code)]
 
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::{Cell, RefCell};
+use core::cell::RefCell;
 
 use virtqueue::{OwnedMemory, SharedMemory};
 
 use super::desc::{RxWriteBack, TxDesc, DESC_LEN};
 use super::regs::*;
-use crate::hal::{BufferDirection, Hal, HalError, RegisterIo};
+use crate::hal::{HalError, RegisterIo};
+use crate::mock::{FakeHal, FakeMmio};
 
 /// Physical address the fake's register window answers at.
 pub const FAKE_BAR0: u64 = 0xfeb0_0000;
@@ -225,66 +225,38 @@ impl RegisterIo for FakeRegisters {
     }
 }
 
-/// A [`Hal`] over heap memory with the fake device's registers; counts shares.
-pub struct FakeHal {
-    model: Rc<RefCell<Model>>,
-    mem: Rc<OwnedMemory>,
-    next: Cell<u64>,
-    shared: Rc<Cell<i64>>,
-}
+/// The fake's register window at [`FAKE_BAR0`], for [`FakeHal`]'s `mmio_map`.
+#[derive(Clone)]
+pub struct FakeBar0(Rc<RefCell<Model>>);
 
-// SAFETY: `dma_alloc` hands out disjoint, aligned ranges of `mem` (bump allocation, never
-// reused), which is zeroed heap memory accessed only through volatile views; `memory`
-// translates exactly those addresses; `share` is the identity; `mmio_map` returns the
-// model's registers only.
-unsafe impl Hal for FakeHal {
-    type Memory = OwnedMemory;
-    type Mmio = FakeRegisters;
-
-    fn dma_alloc(&self, len: usize, align: usize) -> Result<u64, HalError> {
-        let align = align.max(1) as u64;
-        let start = self.next.get().div_ceil(align) * align;
-        let end = start + len as u64;
-        if end > FAKE_DMA_BASE + FAKE_DMA_LEN as u64 {
-            return Err(HalError::OutOfDmaMemory { len });
-        }
-        self.next.set(end);
-        Ok(start)
-    }
-
-    fn dma_dealloc(&self, _paddr: u64, _len: usize) {}
-
-    fn memory(&self) -> &OwnedMemory {
-        &self.mem
-    }
-
-    fn share(&self, paddr: u64, _len: usize, _dir: BufferDirection) -> Result<u64, HalError> {
-        self.shared.set(self.shared.get() + 1);
-        Ok(paddr)
-    }
-
-    fn unshare(&self, _device_addr: u64, _paddr: u64, _len: usize, _dir: BufferDirection) {
-        self.shared.set(self.shared.get() - 1);
-    }
-
-    fn mmio_map(&self, paddr: u64, len: usize) -> Result<FakeRegisters, HalError> {
+impl FakeMmio for FakeBar0 {
+    type Window = FakeRegisters;
+    fn map(&self, paddr: u64, len: usize) -> Result<FakeRegisters, HalError> {
         if paddr != FAKE_BAR0 || len > WINDOW as usize {
             return Err(HalError::Unmappable { addr: paddr, len });
         }
-        Ok(FakeRegisters(self.model.clone()))
+        Ok(FakeRegisters(self.0.clone()))
     }
 }
+
+impl core::fmt::Debug for FakeBar0 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FakeBar0")
+    }
+}
+
+/// The HAL the fake device is reached through: heap DMA memory and the fake's registers.
+pub type E1000FakeHal = FakeHal<FakeBar0>;
 
 /// The test's handle on the fake device.
 pub struct FakeE1000 {
     model: Rc<RefCell<Model>>,
-    shared: Rc<Cell<i64>>,
 }
 
 /// A fake 82540EM with station address `mac` (in its EEPROM and, after reset, in
 /// `RAL0`/`RAH0`), link up; returns the HAL to build the driver with (`E1000::new(hal,
 /// FAKE_BAR0)`) and the device handle.
-pub fn fake_e1000(mac: [u8; 6]) -> (FakeHal, FakeE1000) {
+pub fn fake_e1000(mac: [u8; 6]) -> (E1000FakeHal, FakeE1000) {
     let mem = Rc::new(OwnedMemory::new(FAKE_DMA_BASE, FAKE_DMA_LEN));
     let mut eeprom = [0u16; 64];
     for (w, pair) in mac.chunks_exact(2).enumerate() {
@@ -303,14 +275,8 @@ pub fn fake_e1000(mac: [u8; 6]) -> (FakeHal, FakeE1000) {
     };
     model.reset();
     let model = Rc::new(RefCell::new(model));
-    let shared = Rc::new(Cell::new(0));
-    let hal = FakeHal {
-        model: model.clone(),
-        mem,
-        next: Cell::new(FAKE_DMA_BASE),
-        shared: shared.clone(),
-    };
-    (hal, FakeE1000 { model, shared })
+    let hal = FakeHal::over(mem, FakeBar0(model.clone()));
+    (hal, FakeE1000 { model })
 }
 
 impl FakeE1000 {
@@ -398,10 +364,5 @@ impl FakeE1000 {
         m.desc(base, index)
             .map(|d| RxWriteBack::decode(&d).addr)
             .unwrap_or(0)
-    }
-
-    /// Ranges currently shared with the device (shares minus unshares).
-    pub fn shared_ranges(&self) -> i64 {
-        self.shared.get()
     }
 }

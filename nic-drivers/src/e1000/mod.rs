@@ -42,7 +42,7 @@ use crate::link::{
     FilterCaps, FrameLink, FrameMeta, LinkCaps, LinkState, LinkStats, MacAddress, NicControl,
     RxSlot, TxSlot, MAX_FRAME,
 };
-use crate::slots::{check_station_mac, check_tx_len, tx_len, RxPool};
+use crate::slots::{check_station_mac, check_tx_len, counted, tx_len, RxPool};
 use crate::Error;
 use desc::{RxWriteBack, TxDesc, DESC_LEN};
 use regs::*;
@@ -437,10 +437,10 @@ impl<H: Hal, const RX: usize, const TX: usize> FrameLink for E1000<'_, H, RX, TX
             if d.status & RXD_STAT_DD == 0 {
                 return Ok(None);
             }
-            let Some(slot) = self.rx_private.free() else {
+            if self.rx_private.free() == 0 {
                 // No private slot: leave the frame with the device for later.
                 return Ok(None);
-            };
+            }
             let paddr = self.unshare_rx(i);
             let eop = d.status & RXD_STAT_EOP != 0;
             if self.rx_discarding || !eop {
@@ -469,17 +469,18 @@ impl<H: Hal, const RX: usize, const TX: usize> FrameLink for E1000<'_, H, RX, TX
                 self.stats.rx_dropped = self.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
-            let copied = match self.rx_private.buffer(slot) {
+            let copied = match self.rx_private.next_free() {
                 Some(buf) => self
                     .hal
                     .memory()
                     .slice(paddr, len)
                     .and_then(|s| s.read_into(0, &mut buf[..len])),
-                None => Ok(()), // not reachable: `free` returned an index in range
+                None => Ok(()), // not reachable: a slot is free (checked above)
             };
             self.repost_rx(i)?;
             copied?;
-            return Ok(Some(self.rx_private.fill(slot, d.length, &mut self.stats)));
+            let slot = self.rx_private.take(d.length, FrameMeta::NONE);
+            return Ok(counted(slot, &mut self.stats));
         }
         Ok(None)
     }

@@ -1,7 +1,7 @@
 //! The driver against the fake 82540EM: correct device, then a malicious one.
 
 use super::desc::RxWriteBack;
-use super::fake::{fake_e1000, FakeE1000, FakeHal, FAKE_BAR0};
+use super::fake::{fake_e1000, E1000FakeHal as FakeHal, FakeE1000, FAKE_BAR0};
 use super::regs::*;
 use super::E1000;
 use crate::link::{
@@ -366,9 +366,9 @@ fn drop_resets_the_device_and_unshares_everything() {
     assert!(fake.deliver(&frame(60, 1)));
     assert_eq!(take(&mut dev), Some(frame(60, 1)));
     dev.service(8).unwrap();
-    assert!(fake.shared_ranges() > 0);
+    assert!(hal.outstanding_shares() > 0);
     drop(dev);
-    assert_eq!(fake.shared_ranges(), 0);
+    assert_eq!(hal.outstanding_shares(), 0);
     assert_eq!(fake.register(RCTL) & RCTL_EN, 0, "receiver off after reset");
 }
 
@@ -382,7 +382,7 @@ fn drop_unshares_frames_still_in_flight() {
     dev.service(8).unwrap();
     assert_eq!(dev.tx_room(), Some(5), "both still in flight");
     drop(dev);
-    assert_eq!(fake.shared_ranges(), 0);
+    assert_eq!(hal.outstanding_shares(), 0);
 }
 
 // ---- malicious device -------------------------------------------------------------

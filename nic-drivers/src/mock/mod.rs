@@ -22,7 +22,7 @@ mod model;
 mod pci;
 mod transport;
 
-pub use hal::FakeHal;
+pub use hal::{FakeHal, FakeMmio, NoMmio};
 pub use machine::{NetMachine, DMA_BASE, DMA_LEN};
 pub use model::NetDeviceModel;
 pub use pci::FakeConfigSpace;

@@ -1,10 +1,12 @@
 //! The data path of [`VirtioNet`]: receive buffers and private slots, transmit buffers,
 //! and the [`FrameLink`] and [`NicControl`] implementations.
 
-use virtqueue::{Buffer, SharedMemory, Token, UsedBuffer, VolatileSlice};
+use virtqueue::{Buffer, Token, UsedBuffer};
 
-use super::driver::{TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_QUEUE};
-use super::header::{checksum_fits, ctrl, tx_header, NetHeader, HEADER_LEN};
+use super::driver::{
+    TxState, VirtioNet, BUFFER_LEN, NONE, RX_QUEUE, TX_FRAME_AT, TX_QUEUE, TX_STRIDE,
+};
+use super::header::{checksum_fits, ctrl, tx_header, NetHeader, RxHeader, HEADER_LEN};
 use super::NetFeatures;
 use crate::slots::tx_len;
 use crate::transport::Transport;
@@ -18,8 +20,15 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         self.rx_base + u64::from(b) * BUFFER_LEN as u64
     }
 
+    /// Offset in `tx_mem` of the header of transmit buffer `b` (the frame follows it, at a
+    /// 32-byte boundary).
+    fn tx_offset(&self, b: u16) -> usize {
+        usize::from(b) * TX_STRIDE + TX_FRAME_AT - self.rules.len()
+    }
+
+    /// Driver address of transmit buffer `b` (its header).
     fn tx_addr(&self, b: u16) -> u64 {
-        self.tx_base + u64::from(b) * BUFFER_LEN as u64
+        self.tx_base + self.tx_offset(b) as u64
     }
 
     /// One or two descriptors for a buffer at device address `dev` of `len` bytes.
@@ -39,6 +48,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
     }
 
     /// Share receive buffer `b` and post it (not yet published).
+    #[inline(always)]
     pub(super) fn post_rx(&mut self, b: u16) -> Result<(), Error> {
         let paddr = self.rx_addr(b);
         let dev = self
@@ -58,6 +68,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
 
     /// The receive buffer behind a used token (validated as outstanding by the queue),
     /// unshared.
+    #[inline(always)]
     fn take_rx(&mut self, token: Token) -> Result<u16, Error> {
         let b = self
             .rx_by_token
@@ -81,84 +92,134 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         Ok(b)
     }
 
-    /// The whole of receive buffer `b`, as one bounds-checked view (translated once per
-    /// buffer: the header loads and the frame copy need no further translation).
-    #[inline]
-    fn rx_view(&self, b: u16) -> Result<VolatileSlice<'h>, Error> {
-        Ok(self.hal.memory().slice(self.rx_addr(b), BUFFER_LEN)?)
-    }
-
-    /// Copy `n` bytes at `off` of receive buffer `view` into `slot` at `*total`; a frame
-    /// above `MAX_FRAME` is an error (the copy is skipped). `off + n` is inside the
-    /// buffer: the queue checked the used length against the posted bytes (and the view's
-    /// copy checks it once more, without a panic path).
-    #[inline]
-    fn copy_rx(
-        &mut self,
-        slot: u16,
-        total: &mut usize,
-        view: VolatileSlice<'_>,
-        off: usize,
-        n: usize,
-    ) -> Result<(), Error> {
-        let end = *total + n;
-        if end > MAX_FRAME {
-            *total = end;
-            return Err(Error::DeviceViolation {
-                field: "received frame length",
-                value: end as u64,
-            });
-        }
-        if let Some(dst) = self
+    /// Copy the first `n` bytes of receive buffer `b` into `slot` at `at` (one volatile
+    /// copy from the start of the buffer, whose host address is 64-aligned). `n` is at most
+    /// the buffer's length: the queue checked the used length against the posted bytes,
+    /// and the view checks the range once more (an error, never a panic).
+    #[inline(always)]
+    fn copy_rx(&mut self, slot: u16, at: usize, b: u16, n: usize) -> Result<(), Error> {
+        let Some(dst) = self
             .slots
             .get_mut(usize::from(slot))
-            .and_then(|s| s.get_mut(*total..end))
-        {
-            view.read_into(off, dst)?;
-        }
-        *total = end;
-        Ok(())
+            .and_then(|s| s.get_mut(at..at + n))
+        else {
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: (at + n) as u64,
+            });
+        };
+        self.rx_mem
+            .read_into(usize::from(b) * BUFFER_LEN, dst)
+            .map_err(Error::from)
     }
 
-    /// Assemble the frame starting with used buffer `first` into `slot`. Every consumed
-    /// buffer is reposted, whatever happens.
+    /// Copy the first `n` bytes (at least a header) of receive buffer `b` into `slot`,
+    /// then validate the header from the private copy.
+    #[inline(always)]
+    fn copy_first(&mut self, slot: u16, b: u16, n: usize) -> Result<RxHeader, Error> {
+        let Some(dst) = self
+            .slots
+            .get_mut(usize::from(slot))
+            .and_then(|s| s.get_mut(..n))
+        else {
+            return Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: n as u64,
+            });
+        };
+        self.rx_mem.read_into(usize::from(b) * BUFFER_LEN, dst)?;
+        let h = dst.first_chunk::<HEADER_LEN>().copied().unwrap_or_default();
+        let (lo, rest) = h.split_first_chunk::<8>().unwrap_or((&[0; 8], &[]));
+        let lo = u64::from_le_bytes(*lo);
+        let hi = match rest.first_chunk::<4>() {
+            Some(w) if self.rules.len() == HEADER_LEN => u32::from_le_bytes(*w),
+            Some(&[a, b, _, _]) => u32::from(u16::from_le_bytes([a, b])),
+            _ => 0,
+        };
+        // The common header: no flags, no segmentation, one buffer (or no `num_buffers`
+        // field) — what `parse` returns for it, without building the whole header.
+        if lo & 0xffff == 0 && (!self.rules.has_num_buffers || hi >> 16 == 1) {
+            return Ok(RxHeader {
+                num_buffers: 1,
+                meta: FrameMeta::NONE,
+            });
+        }
+        self.rules.parse(&NetHeader::from_words(lo, hi))
+    }
+
+    /// Assemble the frame starting with used buffer `first` into `slot`: the header and
+    /// the frame are copied into private memory together, then the private header is
+    /// validated. Every consumed buffer is reposted, whatever happens.
     fn receive(&mut self, first: UsedBuffer, slot: u16) -> Result<(usize, FrameMeta), Error> {
         let b = self.take_rx(first.token)?;
-        let view = self.rx_view(b)?;
         let hdr_len = self.rules.len();
         let len = first.len as usize;
+        let too_long = len > hdr_len + MAX_FRAME;
         let parsed = if len < hdr_len {
             Err(Error::DeviceViolation {
                 field: "used length below the header",
                 value: len as u64,
             })
         } else {
-            // One read of each header word (buffers are 64-byte aligned), into private
-            // memory, then validation.
-            let lo = view.read_u64(0)?;
-            let hi = if hdr_len == HEADER_LEN {
-                view.read_u32(8)?
-            } else {
-                u32::from(view.read_u16(8)?)
-            };
-            self.rules.parse(&NetHeader::from_words(lo, hi))
+            // Only the header of a frame that is too long (its partners are still
+            // consumed below). The copy is rounded up to whole 32-byte blocks (the buffer
+            // and the slot are both `BUFFER_LEN` long): bytes past the used length are
+            // copied but never used.
+            let n = if too_long { hdr_len } else { len };
+            self.copy_first(slot, b, n.next_multiple_of(32).min(BUFFER_LEN))
         };
+        self.post_rx(b)?;
+        match parsed {
+            // The common frame: one buffer, long enough, no checksum to check.
+            Ok(p)
+                if p.num_buffers == 1
+                    && !too_long
+                    && len - hdr_len >= MIN_FRAME
+                    && p.meta.partial_checksum().is_none() =>
+            {
+                Ok((len - hdr_len, p.meta))
+            }
+            parsed => self.receive_rest(slot, parsed, too_long, len),
+        }
+    }
+
+    /// The rest of [`Self::receive`] for anything but the common frame: the further
+    /// buffers of a merged frame, the length and checksum checks, the errors.
+    #[cold]
+    #[inline(never)]
+    fn receive_rest(
+        &mut self,
+        slot: u16,
+        parsed: Result<RxHeader, Error>,
+        too_long: bool,
+        len: usize,
+    ) -> Result<(usize, FrameMeta), Error> {
+        let hdr_len = self.rules.len();
         // The buffers a valid header promises are consumed even when the frame is then
         // dropped, so the next frame starts at a header.
         let extra = parsed.as_ref().map_or(0, |p| p.num_buffers - 1);
-        let mut total = 0;
-        let mut result = parsed.and_then(|p| {
-            self.copy_rx(slot, &mut total, view, hdr_len, len - hdr_len)
-                .map(|()| p)
-        });
-        self.post_rx(b)?;
+        let mut end = len;
+        let mut result = match parsed {
+            Ok(_) if too_long => Err(Error::DeviceViolation {
+                field: "received frame length",
+                value: (len - hdr_len) as u64,
+            }),
+            p => p,
+        };
         for _ in 0..extra {
             match self.rx.pop_used() {
                 Ok(Some(u)) => {
                     let b = self.take_rx(u.token)?;
-                    let r = self
-                        .rx_view(b)
-                        .and_then(|v| self.copy_rx(slot, &mut total, v, 0, u.len as usize));
+                    let n = u.len as usize;
+                    let r = if end + n - hdr_len > MAX_FRAME {
+                        Err(Error::DeviceViolation {
+                            field: "received frame length",
+                            value: (end + n - hdr_len) as u64,
+                        })
+                    } else {
+                        self.copy_rx(slot, end, b, n)
+                    };
+                    end += n;
                     self.post_rx(b)?;
                     if let (Err(e), true) = (r, result.is_ok()) {
                         result = Err(e);
@@ -175,6 +236,7 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             }
         }
         let p = result?;
+        let total = end - hdr_len;
         if total < MIN_FRAME {
             return Err(Error::DeviceViolation {
                 field: "received frame length",
@@ -333,19 +395,14 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         let r = self.receive(first, slot);
         // Reposted buffers are published in batches of a quarter of them (the device
         // keeps at least three quarters meanwhile), or by `service`.
-        if self.rx_unpublished >= (self.rx_count / 4).max(1) {
+        if self.rx_unpublished >= self.rx_kick_at {
             self.kick_rx();
         }
         match r {
             Ok((len, meta)) => {
                 self.slot_free_len -= 1;
                 let i = usize::from(slot);
-                if let (Some(u), Some(l), Some(m)) = (
-                    self.slot_used.get_mut(i),
-                    self.slot_len.get_mut(i),
-                    self.slot_meta.get_mut(i),
-                ) {
-                    *u = true;
+                if let (Some(l), Some(m)) = (self.slot_len.get_mut(i), self.slot_meta.get_mut(i)) {
                     *l = len as u16;
                     *m = meta;
                 }
@@ -360,15 +417,13 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
         }
     }
 
+    #[inline]
     fn rx_frame(&self, slot: &RxSlot) -> &[u8] {
         let i = usize::from(slot.index());
-        match (
-            self.slot_used.get(i),
-            self.slot_len.get(i),
-            self.slots.get(i),
-        ) {
-            (Some(true), Some(&len), Some(buf)) if usize::from(len) == slot.len() => {
-                buf.get(..slot.len()).unwrap_or(&[])
+        match (self.slot_len.get(i), self.slots.get(i)) {
+            (Some(&len), Some(buf)) if len != 0 && usize::from(len) == slot.len() => {
+                let hdr_len = self.rules.len();
+                buf.get(hdr_len..hdr_len + slot.len()).unwrap_or(&[])
             }
             _ => &[],
         }
@@ -376,17 +431,18 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
 
     fn rx_meta(&self, slot: &RxSlot) -> FrameMeta {
         let i = usize::from(slot.index());
-        match self.slot_used.get(i) {
-            Some(true) => self.slot_meta.get(i).copied().unwrap_or_default(),
+        match self.slot_len.get(i) {
+            Some(&len) if len != 0 => self.slot_meta.get(i).copied().unwrap_or_default(),
             _ => FrameMeta::NONE,
         }
     }
 
+    #[inline]
     fn rx_release(&mut self, slot: RxSlot) {
         let i = usize::from(slot.index());
-        if let Some(u) = self.slot_used.get_mut(i) {
-            if *u {
-                *u = false;
+        if let Some(l) = self.slot_len.get_mut(i) {
+            if *l != 0 {
+                *l = 0;
                 if let Some(f) = self.slot_free.get_mut(usize::from(self.slot_free_len)) {
                     *f = slot.index();
                     self.slot_free_len += 1;
@@ -438,19 +494,39 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
                 slot_len: len,
             });
         }
-        let at = self.tx_addr(slot.index()) + (self.rules.len() + offset) as u64;
-        self.hal
-            .memory()
-            .slice(at, data.len())?
-            .write_from(0, data)?;
-        Ok(())
+        let at = usize::from(slot.index()) * TX_STRIDE + TX_FRAME_AT + offset;
+        Ok(self.tx_mem.write_from(at, data)?)
     }
 
     /// Writes the virtio-net header and hands the buffer to the ring; the device sees it
     /// at the next [`service`](FrameLink::service).
     fn tx_commit(&mut self, slot: TxSlot, meta: FrameMeta) -> Result<(), Error> {
         let len = self.reserved(&slot)?;
-        let b = slot.index();
+        let checksum = meta.partial_checksum();
+        if checksum.is_some() || meta.gso.is_some() {
+            return self.tx_commit_offload(slot, len, meta);
+        }
+        self.tx_post(slot, len, 0)
+    }
+
+    fn tx_abort(&mut self, slot: TxSlot) {
+        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
+            self.release_tx(slot.index());
+        }
+    }
+}
+
+impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, T, Q, R> {
+    /// [`FrameLink::tx_commit`] of a frame with offload requests: checked, then posted
+    /// with its header.
+    #[cold]
+    #[inline(never)]
+    fn tx_commit_offload(
+        &mut self,
+        slot: TxSlot,
+        len: usize,
+        meta: FrameMeta,
+    ) -> Result<(), Error> {
         let checksum = meta.partial_checksum();
         if let Some(c) = checksum {
             if !self.features.contains(NetFeatures::CSUM) || !checksum_fits(&c, len) {
@@ -467,50 +543,65 @@ impl<H: Hal, T: Transport, const Q: usize, const R: usize> FrameLink for VirtioN
             });
         }
         let hdr_len = self.rules.len();
+        let mut words = [0u8; 16];
         let h = tx_header(checksum);
-        let paddr = self.tx_addr(b);
-        let total = hdr_len + len;
-        let r = (|| -> Result<Token, Error> {
-            let view = self.hal.memory().slice(paddr, hdr_len)?;
-            view.write_from(
-                0,
-                zerocopy::IntoBytes::as_bytes(&h)
-                    .get(..hdr_len)
-                    .unwrap_or(&[]),
-            )?;
-            let dev = self
-                .hal
-                .share(paddr, total, BufferDirection::DriverToDevice)?;
-            if let Some(d) = self.tx_dev.get_mut(usize::from(b)) {
-                *d = dev;
-            }
-            let (bufs, n) = self.layout(dev, total);
-            Ok(self.tx.add(bufs.get(..n).unwrap_or(&[]), &[])?)
-        })();
-        match r {
-            Ok(token) => {
-                if let Some(s) = self.tx_by_token.get_mut(usize::from(token.0)) {
-                    *s = b;
-                }
-                if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
-                    *s = TxState::InFlight;
-                }
-                self.tx_unpublished = self.tx_unpublished.saturating_add(1);
-                self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
-                self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
-                Ok(())
-            }
-            Err(e) => {
-                self.tx_abort(slot);
-                Err(self.device_error(e))
-            }
+        if let (Some(d), Some(s)) = (
+            words.get_mut(16 - hdr_len..),
+            zerocopy::IntoBytes::as_bytes(&h).get(..hdr_len),
+        ) {
+            d.copy_from_slice(s);
         }
+        self.tx_post(slot, len, u128::from_le_bytes(words))
     }
 
-    fn tx_abort(&mut self, slot: TxSlot) {
-        if let Some(TxState::Reserved(_)) = self.tx_state.get(usize::from(slot.index())) {
-            self.release_tx(slot.index());
+    /// Write the header of a reserved transmit buffer and hand it to the ring. The header
+    /// ends at a 32-byte boundary: `words` are the 16 bytes before that boundary (zero
+    /// padding in front of the header, outside the descriptor), written as two 8-byte
+    /// stores; without a checksum request they are all zero.
+    #[inline(always)]
+    fn tx_post(&mut self, slot: TxSlot, len: usize, words: u128) -> Result<(), Error> {
+        let b = slot.index();
+        let total = self.rules.len() + len;
+        let at = usize::from(b) * TX_STRIDE + TX_FRAME_AT - 16;
+        let shared = self
+            .tx_mem
+            .write_u64(at, words as u64)
+            .and_then(|()| self.tx_mem.write_u64(at + 8, (words >> 64) as u64))
+            .map_err(Error::from)
+            .and_then(|()| {
+                Ok(self
+                    .hal
+                    .share(self.tx_addr(b), total, BufferDirection::DriverToDevice)?)
+            });
+        let dev = match shared {
+            Ok(dev) => dev,
+            Err(e) => return self.tx_post_failed(slot, e),
+        };
+        if let Some(d) = self.tx_dev.get_mut(usize::from(b)) {
+            *d = dev;
         }
+        let (bufs, n) = self.layout(dev, total);
+        let token = match self.tx.add(bufs.get(..n).unwrap_or(&[]), &[]) {
+            Ok(token) => token,
+            Err(e) => return self.tx_post_failed(slot, e.into()),
+        };
+        if let Some(s) = self.tx_by_token.get_mut(usize::from(token.0)) {
+            *s = b;
+        }
+        if let Some(s) = self.tx_state.get_mut(usize::from(b)) {
+            *s = TxState::InFlight;
+        }
+        self.tx_unpublished = self.tx_unpublished.saturating_add(1);
+        self.stats.tx_frames = self.stats.tx_frames.wrapping_add(1);
+        self.stats.tx_bytes = self.stats.tx_bytes.wrapping_add(len as u64);
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tx_post_failed(&mut self, slot: TxSlot, e: Error) -> Result<(), Error> {
+        self.tx_abort(slot);
+        Err(self.device_error(e))
     }
 }
 

@@ -1,9 +1,9 @@
 //! [`VirtioNet`]: set-up (status state machine, feature negotiation, configuration,
 //! queues, buffers), the control queue, interrupts and tear-down.
 
-use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory};
+use virtqueue::{AnyDriverQueue, Buffer, Features, QueueConfig, SharedMemory, VolatileSlice};
 
-use super::header::{config, ctrl, HeaderRules};
+use super::header::{config, ctrl, HeaderRules, HEADER_LEN};
 use super::{NetConfig, NetFeatures};
 use crate::transport::{
     init_device, queue_layout, read_config_consistent, DeviceStatus, InterruptStatus, Transport,
@@ -30,6 +30,19 @@ const CTRL_ACK: usize = 32;
 /// Marker written to the ack byte before a command: a device that does not write it is
 /// detected.
 const ACK_UNSET: u8 = 0xff;
+
+/// Distance between two transmit buffers: each holds its header just before a 32-byte
+/// boundary ([`TX_FRAME_AT`]), so that the frame copy into it starts aligned.
+pub(super) const TX_STRIDE: usize = BUFFER_LEN + 64;
+/// Offset of the frame in a transmit buffer's stride (the header ends there).
+pub(super) const TX_FRAME_AT: usize = 32;
+
+/// Bytes of a private receive slot: the header as the device wrote it (copied together
+/// with the frame, in one copy from the start of the buffer) and a frame of up to
+/// [`MAX_FRAME`] bytes; as long as a receive buffer, so that copies can move whole
+/// 32-byte blocks.
+pub(super) const SLOT_LEN: usize = BUFFER_LEN;
+const _: () = assert!(SLOT_LEN >= HEADER_LEN + MAX_FRAME);
 
 /// Marks "no buffer" in the token → buffer maps.
 pub(super) const NONE: u16 = u16::MAX;
@@ -89,20 +102,24 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) promiscuous: bool,
     pub(super) all_multicast: bool,
     pub(super) rx_base: u64,
+    /// All receive buffers, translated once at set-up.
+    pub(super) rx_mem: VolatileSlice<'h>,
     pub(super) rx_count: u16,
     pub(super) rx_dev: [u64; Q],
     pub(super) rx_by_token: [u16; Q],
     pub(super) tx_base: u64,
+    /// All transmit buffers, translated once at set-up.
+    pub(super) tx_mem: VolatileSlice<'h>,
     pub(super) tx_count: u16,
     pub(super) tx_dev: [u64; Q],
     pub(super) tx_by_token: [u16; Q],
     pub(super) tx_state: [TxState; Q],
     pub(super) tx_free: [u16; Q],
     pub(super) tx_free_len: u16,
-    pub(super) slots: [[u8; MAX_FRAME]; R],
+    pub(super) slots: [[u8; SLOT_LEN]; R],
+    /// Frame length of each slot; 0 when the slot is free.
     pub(super) slot_len: [u16; R],
     pub(super) slot_meta: [FrameMeta; R],
-    pub(super) slot_used: [bool; R],
     pub(super) slot_free: [u16; R],
     pub(super) slot_free_len: u16,
     pub(super) stats: LinkStats,
@@ -110,6 +127,9 @@ pub struct VirtioNet<'h, H: Hal, T: Transport, const Q: usize = 256, const R: us
     pub(super) broken: bool,
     /// Receive buffers reposted but not yet published.
     pub(super) rx_unpublished: u16,
+    /// Reposted receive buffers are published by `rx_take` in batches of this many (a
+    /// quarter of them; the device keeps at least three quarters meanwhile).
+    pub(super) rx_kick_at: u16,
     /// Frames committed but not yet published.
     pub(super) tx_unpublished: u16,
     pub(super) _dma: DmaAllocations<'h, H>,
@@ -233,8 +253,12 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
         let per_chain = if split_header { 2 } else { 1 };
         let rx_count = cfg.rx_buffers.min(rx_size / per_chain).max(1);
         let tx_count = cfg.tx_buffers.min(tx_size / per_chain).max(1);
-        let rx_base = dma.alloc(usize::from(rx_count) * BUFFER_LEN, 64)?;
-        let tx_base = dma.alloc(usize::from(tx_count) * BUFFER_LEN, 64)?;
+        let rx_bytes = usize::from(rx_count) * BUFFER_LEN;
+        let tx_bytes = usize::from(tx_count) * TX_STRIDE;
+        let rx_base = dma.alloc(rx_bytes, 64)?;
+        let tx_base = dma.alloc(tx_bytes, 64)?;
+        let rx_mem = mem.slice(rx_base, rx_bytes)?;
+        let tx_mem = mem.slice(tx_base, tx_bytes)?;
         let ctrl_buf = if ctrl.is_some() {
             dma.alloc(CTRL_BUF, 64)?
         } else {
@@ -251,8 +275,10 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             ctrl,
             ctrl_buf,
             rx_base,
+            rx_mem,
             rx_count,
             tx_base,
+            tx_mem,
             tx_count,
             dma,
         })
@@ -276,26 +302,28 @@ impl<'h, H: Hal, T: Transport, const Q: usize, const R: usize> VirtioNet<'h, H, 
             promiscuous: false,
             all_multicast: false,
             rx_base: s.rx_base,
+            rx_mem: s.rx_mem,
             rx_count: s.rx_count,
             rx_dev: [0; Q],
             rx_by_token: [NONE; Q],
             tx_base: s.tx_base,
+            tx_mem: s.tx_mem,
             tx_count: s.tx_count,
             tx_dev: [0; Q],
             tx_by_token: [NONE; Q],
             tx_state: [TxState::Free; Q],
             tx_free: core::array::from_fn(|i| i as u16),
             tx_free_len: s.tx_count,
-            slots: [[0; MAX_FRAME]; R],
+            slots: [[0; SLOT_LEN]; R],
             slot_len: [0; R],
             slot_meta: [FrameMeta::NONE; R],
-            slot_used: [false; R],
             slot_free: core::array::from_fn(|i| i as u16),
             slot_free_len: u16::try_from(R).unwrap_or(u16::MAX),
             stats: LinkStats::default(),
             link: crate::event::LinkWatch::new(),
             broken: false,
             rx_unpublished: 0,
+            rx_kick_at: (s.rx_count / 4).max(1),
             tx_unpublished: 0,
             _dma: s.dma,
         };
@@ -495,8 +523,10 @@ struct Setup<'h, H: Hal, const Q: usize> {
     ctrl: Option<AnyDriverQueue<'h, H::Memory, CTRL_RING>>,
     ctrl_buf: u64,
     rx_base: u64,
+    rx_mem: VolatileSlice<'h>,
     rx_count: u16,
     tx_base: u64,
+    tx_mem: VolatileSlice<'h>,
     tx_count: u16,
     dma: DmaAllocations<'h, H>,
 }

@@ -12,10 +12,12 @@
 //!
 //! `VirtioNet<'h, H, T, Q, R>`: `H` the [`crate::Hal`] (borrowed for `'h`), `T` the
 //! transport (owned), `Q` the largest ring size (private per-descriptor state is sized by
-//! it), `R` the private receive slots (each [`crate::MAX_FRAME`] bytes). No heap: DMA
-//! memory comes from [`crate::Hal::dma_alloc`] (rings, `rx_buffers` + `tx_buffers`
-//! buffers of [`BUFFER_LEN`] bytes, one control buffer) and is freed on drop after a
-//! device reset.
+//! it), `R` the private receive slots (each [`BUFFER_LEN`] bytes: a received header and
+//! frame are copied into one together). No heap: DMA memory comes from
+//! [`crate::Hal::dma_alloc`] (rings, `rx_buffers` buffers of [`BUFFER_LEN`] bytes,
+//! `tx_buffers` buffers of [`BUFFER_LEN`] + 64 bytes, so that each transmitted frame
+//! starts at a 32-byte boundary, one control buffer) and is freed on drop after a device
+//! reset.
 //!
 //! # Trust
 //!

@@ -216,12 +216,8 @@ impl BarAllocator {
         if size == 0 || !size.is_power_of_two() {
             return None;
         }
-        let at = self.next.checked_add(size - 1)? & !(size - 1);
-        let end = at.checked_add(size)?;
-        if end > self.end {
-            return None;
-        }
-        self.next = end;
+        let (at, next) = crate::dma_pool::bump(self.next, self.end, size, size)?;
+        self.next = next;
         Some(at)
     }
 }

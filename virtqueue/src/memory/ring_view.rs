@@ -97,6 +97,15 @@ impl Slots<'_, 16> {
             }
             return;
         }
+        self.store_u64_pair_unaligned(i, lo, hi);
+    }
+
+    /// [`Slots::store_u64_pair`] into slots that are not 8-aligned in host memory (out of
+    /// line: the aligned store stays small enough to inline).
+    #[cold]
+    #[inline(never)]
+    fn store_u64_pair_unaligned(&self, i: u16, lo: u64, hi: u64) {
+        let p = self.slot(i);
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&lo.to_le_bytes());
         b[8..].copy_from_slice(&hi.to_le_bytes());

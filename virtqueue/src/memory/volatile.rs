@@ -363,15 +363,253 @@ unsafe fn write_block(src: *const u8, dst: *mut u8) {
     }
 }
 
+/// 256-bit volatile copies for CPUs with AVX, chosen at run time (the crate is built
+/// for baseline x86-64; the CPU and the OS are asked once, with `cpuid` and `xgetbv`).
+/// Not under Miri, which runs the baseline path.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+mod wide {
+    use core::arch::x86_64::{__m128i, __m256i};
+    use core::ptr;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0: not asked yet, 1: no AVX, 2: AVX usable.
+    static AVX: AtomicU8 = AtomicU8::new(0);
+
+    /// Whether 256-bit loads and stores may be used.
+    #[inline(always)]
+    pub(super) fn avx() -> bool {
+        if cfg!(target_feature = "avx") {
+            return true;
+        }
+        match AVX.load(Ordering::Relaxed) {
+            0 => detect(),
+            v => v == 2,
+        }
+    }
+
+    #[cold]
+    fn detect() -> bool {
+        // CPUID.1:ECX bit 28 = AVX, bit 27 = OSXSAVE (the OS uses XSAVE, so XGETBV exists);
+        // XCR0 bits 1 and 2: the OS saves the SSE and AVX register state.
+        let ecx = core::arch::x86_64::__cpuid(1).ecx;
+        let ok = ecx & (1 << 27) != 0 && ecx & (1 << 28) != 0 && {
+            // SAFETY: OSXSAVE is set, so XGETBV is enabled and register 0 exists.
+            let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+            xcr0 & 0b110 == 0b110
+        };
+        AVX.store(if ok { 2 } else { 1 }, Ordering::Relaxed);
+        ok
+    }
+
+    /// [`super::volatile_read`] of 128 bytes or more: with 256-bit blocks when AVX is
+    /// usable. Out of line, so that small copies stay leaf code (no register saves for
+    /// the detection call).
+    ///
+    /// # Safety
+    /// `src..src + dst.len()` valid for volatile reads.
+    #[inline(never)]
+    pub(super) unsafe fn read_big(src: *const u8, dst: &mut [u8]) {
+        if avx() {
+            // SAFETY: AVX is usable (checked); the range by the caller's contract.
+            unsafe { read_all(src, dst) }
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { super::read_with::<false>(src, dst) }
+        }
+    }
+
+    /// [`super::volatile_write`] of 128 bytes or more, as [`read_big`].
+    ///
+    /// # Safety
+    /// `dst..dst + src.len()` valid for volatile writes.
+    #[inline(never)]
+    pub(super) unsafe fn write_big(dst: *mut u8, src: &[u8]) {
+        if avx() {
+            // SAFETY: AVX is usable (checked); the range by the caller's contract.
+            unsafe { write_all(dst, src) }
+        } else {
+            // SAFETY: by the caller's contract.
+            unsafe { super::write_with::<false>(dst, src) }
+        }
+    }
+
+    /// [`super::volatile_read`] with 256-bit blocks.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `src..src + dst.len()` valid for volatile reads.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn read_all(src: *const u8, dst: &mut [u8]) {
+        // SAFETY: by the caller's contract.
+        unsafe { super::read_with::<true>(src, dst) }
+    }
+
+    /// [`super::volatile_write`] with 256-bit blocks.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `dst..dst + src.len()` valid for volatile writes.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn write_all(dst: *mut u8, src: &[u8]) {
+        // SAFETY: by the caller's contract.
+        unsafe { super::write_with::<true>(dst, src) }
+    }
+
+    /// Copy 32-byte blocks from shared `src + i` (16-aligned) to private `dst + i` while a
+    /// whole block is left (128 bytes per round); returns the new `i`.
+    ///
+    /// # Safety
+    /// AVX usable ([`avx`]); `src + i..src + n` valid for volatile reads, `dst + i..dst + n`
+    /// valid for writes; `src + i` 16-aligned.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn read(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
+        // SAFETY: every access is inside `i..n` (checked against `n` before it), each
+        // shared one naturally aligned for its type (one 16-byte step reaches 32-byte
+        // alignment), by the caller's contract.
+        unsafe {
+            if !src.add(i).addr().is_multiple_of(32) {
+                let w = ptr::read_volatile(src.add(i).cast::<__m128i>());
+                ptr::write_unaligned(dst.add(i).cast::<__m128i>(), w);
+                i += 16;
+            }
+            // 256 bytes per round (the loop end computed first: an `i != end` loop
+            // compiles to add/cmp/branch).
+            let end = i + (n - i) / 256 * 256;
+            while i != end {
+                read_blocks::<8>(src.add(i), dst.add(i));
+                i += 256;
+            }
+            // The rest of the blocks in at most three steps (no loop for the compiler to
+            // unroll with a prologue of its own).
+            if n - i >= 128 {
+                read_blocks::<4>(src.add(i), dst.add(i));
+                i += 128;
+            }
+            if n - i >= 64 {
+                read_blocks::<2>(src.add(i), dst.add(i));
+                i += 64;
+            }
+            if n - i >= 32 {
+                read_blocks::<1>(src.add(i), dst.add(i));
+                i += 32;
+            }
+        }
+        i
+    }
+
+    /// `K` 32-byte blocks from shared `src` (32-aligned) to private `dst`: all loads
+    /// first, then the stores.
+    ///
+    /// # Safety
+    /// AVX usable; `src..src + 32 * K` valid for volatile reads and 32-aligned,
+    /// `dst..dst + 32 * K` valid for writes.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn read_blocks<const K: usize>(src: *const u8, dst: *mut u8) {
+        let s = src.cast::<__m256i>();
+        // SAFETY: by the caller's contract (each load 32-aligned, inside the range).
+        let w: [__m256i; K] = core::array::from_fn(|k| unsafe { ptr::read_volatile(s.add(k)) });
+        // SAFETY: by the caller's contract (unaligned private stores inside the range).
+        unsafe { ptr::write_unaligned(dst.cast::<[__m256i; K]>(), w) };
+    }
+
+    /// `K` 32-byte blocks from private `src` to shared `dst` (32-aligned).
+    ///
+    /// # Safety
+    /// AVX usable; `src..src + 32 * K` valid for reads, `dst..dst + 32 * K` valid for
+    /// volatile writes and 32-aligned.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn write_blocks<const K: usize>(src: *const u8, dst: *mut u8) {
+        // SAFETY: by the caller's contract (unaligned private loads inside the range).
+        let w = unsafe { ptr::read_unaligned(src.cast::<[__m256i; K]>()) };
+        let d = dst.cast::<__m256i>();
+        for (k, v) in w.into_iter().enumerate() {
+            // SAFETY: by the caller's contract (each store 32-aligned, inside the range).
+            unsafe { ptr::write_volatile(d.add(k), v) };
+        }
+    }
+
+    /// [`read`] the other way: private `src + i` to shared `dst + i` (16-aligned).
+    ///
+    /// # Safety
+    /// As for [`read`], with the roles of the two sides swapped.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub(super) unsafe fn write(src: *const u8, dst: *mut u8, mut i: usize, n: usize) -> usize {
+        // SAFETY: as in `read`.
+        unsafe {
+            if !dst.add(i).addr().is_multiple_of(32) {
+                let w = ptr::read_unaligned(src.add(i).cast::<__m128i>());
+                ptr::write_volatile(dst.add(i).cast::<__m128i>(), w);
+                i += 16;
+            }
+            // As in `read`.
+            let end = i + (n - i) / 256 * 256;
+            while i != end {
+                write_blocks::<8>(src.add(i), dst.add(i));
+                i += 256;
+            }
+            // The rest of the blocks in at most three steps (no loop for the compiler to
+            // unroll with a prologue of its own).
+            if n - i >= 128 {
+                write_blocks::<4>(src.add(i), dst.add(i));
+                i += 128;
+            }
+            if n - i >= 64 {
+                write_blocks::<2>(src.add(i), dst.add(i));
+                i += 64;
+            }
+            if n - i >= 32 {
+                write_blocks::<1>(src.add(i), dst.add(i));
+                i += 32;
+            }
+        }
+        i
+    }
+}
+
 /// Volatile copy from shared memory to private memory: each shared byte is loaded once,
 /// by naturally aligned volatile loads (1, 2 and 4 bytes up to an 8-byte boundary, one
-/// 8-byte word up to [`BLOCK_ALIGN`], 32-byte blocks, 8-byte words, and a 4/2/1-byte
-/// tail); `dst` is written with unaligned stores.
+/// 8-byte word up to [`BLOCK_ALIGN`], 32-byte blocks — single 256-bit loads when the CPU
+/// has AVX and at least 128 bytes are left —, 8-byte words, and a 4/2/1-byte tail);
+/// `dst` is written with unaligned stores.
 ///
 /// # Safety
 /// `src..src + dst.len()` must be valid for volatile reads.
 #[inline(always)]
 pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    if dst.len() >= 128 {
+        // SAFETY: by the caller's contract.
+        return unsafe { wide::read_big(src, dst) };
+    }
+    let n = dst.len();
+    if (src.addr() | n).is_multiple_of(32) {
+        // Whole blocks from an aligned start (a buffer copied in 32-byte blocks): the
+        // block loop alone.
+        let d = dst.as_mut_ptr();
+        let mut i = 0;
+        while i != n {
+            // SAFETY: i + 32 <= n (n is a multiple of 32), src + i is 32-aligned; in
+            // range by the caller's contract.
+            unsafe { read_block(src.add(i), d.add(i)) };
+            i += 32;
+        }
+        return;
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { read_with::<false>(src, dst) }
+}
+
+/// [`volatile_read`], with the 256-bit block loop when `WIDE` (only inside a function
+/// built with AVX, see `wide::read_all`).
+///
+/// # Safety
+/// As for [`volatile_read`]; with `WIDE`, AVX usable.
+#[inline(always)]
+unsafe fn read_with<const WIDE: bool>(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let d = dst.as_mut_ptr();
     let mut i = 0;
@@ -399,6 +637,11 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
             let w = ptr::read_volatile(src.add(i).cast::<u64>());
             ptr::write_unaligned(d.add(i).cast::<u64>(), w);
             i += 8;
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+        if WIDE && n - i >= 32 {
+            // AVX usable (the caller's contract); src + i is 16-aligned (n - i >= 8 above).
+            i = wide::read(src, d, i, n);
         }
         // 32 bytes per round (src + i is BLOCK_ALIGN-aligned whenever a block is left).
         while i + 32 <= n {
@@ -435,6 +678,33 @@ pub(super) unsafe fn volatile_read(src: *const u8, dst: &mut [u8]) {
 /// `dst..dst + src.len()` must be valid for volatile writes.
 #[inline(always)]
 pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    if src.len() >= 128 {
+        // SAFETY: by the caller's contract.
+        return unsafe { wide::write_big(dst, src) };
+    }
+    let n = src.len();
+    if (dst.addr() | n).is_multiple_of(32) {
+        // As in `volatile_read`.
+        let s = src.as_ptr();
+        let mut i = 0;
+        while i != n {
+            // SAFETY: as in `volatile_read`.
+            unsafe { write_block(s.add(i), dst.add(i)) };
+            i += 32;
+        }
+        return;
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { write_with::<false>(dst, src) }
+}
+
+/// [`volatile_write`], with the 256-bit block loop when `WIDE`.
+///
+/// # Safety
+/// As for [`volatile_write`]; with `WIDE`, AVX usable.
+#[inline(always)]
+unsafe fn write_with<const WIDE: bool>(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let s = src.as_ptr();
     let mut i = 0;
@@ -459,6 +729,11 @@ pub(super) unsafe fn volatile_write(dst: *mut u8, src: &[u8]) {
             let w = ptr::read_unaligned(s.add(i).cast::<u64>());
             ptr::write_volatile(dst.add(i).cast::<u64>(), w);
             i += 8;
+        }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+        if WIDE && n - i >= 32 {
+            // As in `read_with`.
+            i = wide::write(s, dst, i, n);
         }
         // 32 bytes per round, as in `volatile_read`.
         while i + 32 <= n {

@@ -21,8 +21,6 @@ pub(crate) mod csum;
 pub mod queuing;
 #[cfg(feature = "virtqueue")]
 pub mod shm;
-#[cfg(any(feature = "virtqueue", feature = "queuing-port"))]
-mod slots;
 #[cfg(all(feature = "vhost-user", target_os = "linux"))]
 pub mod vhost_user;
 #[cfg(feature = "virtqueue")]

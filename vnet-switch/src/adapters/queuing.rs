@@ -20,7 +20,7 @@
 use core::fmt;
 
 use crate::adapters::csum::complete_in_place;
-use crate::adapters::slots::RxSlots;
+use frame_link::RxSlots;
 use frame_link::{ErrorKind, FrameLink, FrameMeta, LinkCaps, LinkError, LinkFault, RxSlot, TxSlot};
 use queuing_port::{Error as QpError, QueuingPortReceiver, QueuingPortSender, RegionError};
 

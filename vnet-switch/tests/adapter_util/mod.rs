@@ -279,3 +279,25 @@ pub fn uplink_next(sw: &mut Sw<'_>) -> Option<Vec<u8>> {
     let n = sw.endpoint_mut(port(0))?.mem().receive(&mut buf)?;
     Some(buf[..n].to_vec())
 }
+
+/// One frame from the uplink to the virtio partition (`to_v`) and one back (`to_up`) in
+/// one poll at `now`: both arrive intact.
+pub fn exchange_with_virtio(
+    sw: &mut Sw<'_>,
+    drv: &mut NetDriver<'_>,
+    now: u64,
+    to_v: &[u8],
+    to_up: &[u8],
+) {
+    drv.post_rx(1, 1536);
+    drv.send(to_up);
+    sw.endpoint_mut(port(0))
+        .unwrap()
+        .mem()
+        .inject(to_v)
+        .unwrap();
+    sw.poll(now, 16);
+    assert_eq!(drv.receive().map(|(_, f)| f).as_deref(), Some(to_v));
+    assert_eq!(uplink_next(sw).as_deref(), Some(to_up));
+    drv.reclaim_tx();
+}

@@ -317,6 +317,16 @@ pub(crate) fn bring_up(stream: UnixStream, guest: &Guest) -> Vm {
 
 /// The protocol up to running rings with `features` (packed rings if they say so).
 pub(crate) fn bring_up_with(stream: UnixStream, guest: &Guest, features: u64) -> Vm {
+    bring_up_at(stream, guest, features, PACKED_START)
+}
+
+/// As [`bring_up_with`], a packed ring's `SET_VRING_BASE` being `packed_base`.
+pub(crate) fn bring_up_at(
+    stream: UnixStream,
+    guest: &Guest,
+    features: u64,
+    packed_base: u32,
+) -> Vm {
     let mut sock = stream.try_clone().unwrap();
     let mut front = Frontend::from_stream(stream, 2);
     front.set_owner().unwrap();
@@ -347,7 +357,7 @@ pub(crate) fn bring_up_with(stream: UnixStream, guest: &Guest, features: u64) ->
             .unwrap();
         if packed {
             // QEMU's 32-bit packed state (rust-vmm's frontend sends 16 bits).
-            set_vring_base_raw(&mut sock, q as u32, PACKED_START);
+            set_vring_base_raw(&mut sock, q as u32, packed_base);
         } else {
             front.set_vring_base(q, 0).unwrap();
         }

@@ -56,6 +56,26 @@ fn packed_rings_pass_frames_both_ways_and_resume_from_their_state() {
     ping_pong(&run, &vm, &mut drv, 99);
 }
 
+/// DPDK's virtio-user frontend sends a packed ring's base as the avail half only
+/// (`0x8000`: offset 0, wrap counter 1; the used half zero). The backend takes used =
+/// avail, so frames flow past the first lap of the ring.
+#[test]
+#[cfg_attr(miri, ignore = "sockets, memfd and mmap")]
+fn a_packed_base_without_its_used_half_runs_past_the_first_lap() {
+    let run = Running::start();
+    let guest = Guest::new();
+    let vm = bring_up_at(run.connect(VM_A), &guest, PACKED, 0x8000);
+    let mut drv = Driver::with(&guest, PACKED);
+    drv.post_rx(32);
+    run.wait_for("VM A running", |b| b.vm(VM_A).is_running());
+    for seed in 0..300u32 {
+        ping_pong(&run, &vm, &mut drv, seed as u8);
+    }
+    let s = run.with(|b| b.vm(VM_A).stats());
+    assert_eq!((s.net.tx_frames, s.net.rx_frames), (300, 300));
+    assert!(run.cutoffs(VM_A).is_empty());
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "sockets, memfd and mmap")]
 fn hostile_packed_frontends_are_cut_off_and_vm_a_goes_on() {

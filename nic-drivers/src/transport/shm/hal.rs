@@ -11,7 +11,7 @@ use crate::{DmaPool, Hal, HalError, MmioWindow};
 /// windows to map (the transport's registers are in the region).
 #[derive(Debug)]
 pub struct ShmHal<'a> {
-    pool: DmaPool<'a>,
+    pool: DmaPool<MemoryRegion<'a>>,
 }
 
 impl<'a> ShmHal<'a> {

@@ -95,7 +95,10 @@ impl Vring {
 
 /// A packed ring's state in vhost-user's encoding (`SET_VRING_BASE` / `GET_VRING_BASE`,
 /// as QEMU sends and reads it): next avail offset in bits 0..=14 and its wrap counter in
-/// bit 15; next used offset in bits 16..=30 and its wrap counter in bit 31.
+/// bit 15; next used offset in bits 16..=30 and its wrap counter in bit 31. Frontends
+/// that send only the avail half (DPDK's virtio-user) leave the upper half zero: that reads as "used = avail" (every chain made available was used when the
+/// ring stopped), as DPDK's own backend takes it. (A used half of offset 0 with wrap
+/// counter 0 therefore cannot be set explicitly; a stopped ring reports used = avail.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PackedBase {
     pub(crate) avail: (u16, bool),
@@ -105,9 +108,13 @@ pub(crate) struct PackedBase {
 impl PackedBase {
     pub(crate) fn decode(num: u32) -> Self {
         let half = |h: u32| ((h & 0x7fff) as u16, h & 0x8000 != 0);
+        let avail = half(num & 0xffff);
         PackedBase {
-            avail: half(num & 0xffff),
-            used: half(num >> 16),
+            avail,
+            used: match num >> 16 {
+                0 => avail,
+                h => half(h),
+            },
         }
     }
 
@@ -695,6 +702,12 @@ mod tests {
             used: (200, true),
         };
         assert_eq!(PackedBase::decode(p.encode()), p);
+        // DPDK's encoding: the avail half only; used = avail.
+        let dpdk = PackedBase::decode(0x8000);
+        assert_eq!((dpdk.avail, dpdk.used), ((0, true), (0, true)));
+        let later = PackedBase::decode(14);
+        assert_eq!((later.avail, later.used), ((14, false), (14, false)));
+        assert!(dpdk.fits(256) && later.fits(256));
         assert!(p.fits(256), "used 61 positions behind, across a wrap");
         for (avail, used) in [
             ((0, true), (2, true)),   // used ahead of avail, same lap

@@ -29,7 +29,8 @@ pub enum VhostUserError {
         user_addr: u64,
     },
     /// A region's file is shorter than the region, or can still shrink (no
-    /// `F_SEAL_SHRINK`): a page of the mapping could vanish under the backend.
+    /// `F_SEAL_SHRINK`) and the backend cannot guard its mapping against that: a page of
+    /// the mapping could vanish under the backend.
     RegionFile {
         /// The region's guest-physical address.
         guest_phys_addr: u64,
@@ -39,6 +40,12 @@ pub enum VhostUserError {
         needed: u64,
         /// Whether the file is sealed against shrinking.
         sealed: bool,
+    },
+    /// A region's file shrank under the running rings: an access past its new end
+    /// faulted (the backend mapped zero pages there and went on).
+    RegionTruncated {
+        /// The region's guest-physical address.
+        guest_phys_addr: u64,
     },
     /// A region's fd is not a memfd (a pipe, a socket, an eventfd, a file on disk or on
     /// FUSE, ...): only memfds (tmpfs or hugetlbfs) can be sealed and are never served by
@@ -183,6 +190,10 @@ impl fmt::Display for VhostUserError {
             } => write!(
                 f,
                 "memory region at {guest_phys_addr:#x} of {memory_size:#x} bytes (user {user_addr:#x}) is empty, overflows or overlaps"
+            ),
+            VhostUserError::RegionTruncated { guest_phys_addr } => write!(
+                f,
+                "region at {guest_phys_addr:#x}: its file shrank under the running rings"
             ),
             VhostUserError::RegionFile {
                 guest_phys_addr,

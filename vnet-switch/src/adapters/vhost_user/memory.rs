@@ -43,6 +43,9 @@ pub struct GuestMemory {
 /// inside the mapping, and the mapping's length.
 #[derive(Debug, Clone, Copy)]
 struct Placement {
+    sealed: bool,
+    file_size: u64,
+    needed: u64,
     file_offset: u64,
     start: usize,
     len: usize,
@@ -56,8 +59,9 @@ impl GuestMemory {
     /// Fails (typed, naming the region) on: a count of files that differs from the count
     /// of regions, 0 or more than [`MAX_REGIONS`] regions; a size of 0, an offset or size
     /// that overflows; an fd that is not a memfd (checked first, before anything else is
-    /// asked of it: [`VhostUserError::RegionFd`]); a file shorter than the region's end or
-    /// not sealed against shrinking (`F_SEAL_SHRINK`); a region overlapping another (in
+    /// asked of it: [`VhostUserError::RegionFd`]); a file shorter than the region's end, or
+    /// not sealed against shrinking (`F_SEAL_SHRINK`) when its mapping cannot be guarded
+    /// against the file shrinking (see [`GuestMemory::truncated`]); a region overlapping another (in
     /// guest-physical or frontend addresses); a table above the budget
     /// ([`VhostUserError::MemoryBudget`], nothing mapped); a memfd on hugetlbfs unless
     /// `hugetlbfs` allows it ([`VhostUserError::HugetlbfsRegion`]); a failed `mmap`.
@@ -108,6 +112,14 @@ impl GuestMemory {
                     guest_phys_addr: r.guest_phys_addr,
                     errno: e.raw_os_error().unwrap_or(0),
                 })?;
+            if !p.sealed && !map.guarded() {
+                return Err(VhostUserError::RegionFile {
+                    guest_phys_addr: r.guest_phys_addr,
+                    file_size: p.file_size,
+                    needed: p.needed,
+                    sealed: false,
+                });
+            }
             // `memory_size` fits `usize` (checked): the region lies inside its mapping.
             map.view(p.start, r.memory_size as usize).ok_or(bad(r))?;
             mem.maps.push((map, p.start)).map_err(|_| bad(r))?;
@@ -147,11 +159,12 @@ impl GuestMemory {
                 kind: super::sys::fd_kind(file),
             });
         };
-        // A mapped page beyond the end of the file, or a file the frontend can still
-        // shrink, would fault (SIGBUS) on access: the file must be long enough and
-        // sealed against shrinking (QEMU's memory-backend-memfd seals by default).
+        // A mapped page beyond the end of the file would fault (SIGBUS) on access: the
+        // file must be long enough now. One the frontend can still shrink (DPDK's memfd;
+        // QEMU's memory-backend-memfd seals by default) is mapped under a fault guard
+        // (checked when mapping).
         let sealed = seals.contains(rustix::fs::SealFlags::SHRINK);
-        if meta.len() < end || !sealed {
+        if meta.len() < end {
             return Err(VhostUserError::RegionFile {
                 guest_phys_addr: r.guest_phys_addr,
                 file_size: meta.len(),
@@ -174,6 +187,9 @@ impl GuestMemory {
             .checked_next_multiple_of(align)
             .ok_or(bad(r))?;
         Ok(Placement {
+            sealed,
+            file_size: meta.len(),
+            needed: end,
             file_offset,
             start: usize::try_from(start).map_err(|_| bad(r))?,
             len: usize::try_from(len).map_err(|_| bad(r))?,
@@ -184,6 +200,15 @@ impl GuestMemory {
     /// budget it was mapped with.
     pub fn mapped_bytes(&self) -> u64 {
         self.maps.iter().map(|(m, _)| m.len() as u64).sum()
+    }
+
+    /// The guest-physical address of a region whose file shrank under an access (the
+    /// frontend truncated it; the backend read zeros there), if any.
+    pub fn truncated(&self) -> Option<u64> {
+        self.maps
+            .iter()
+            .zip(&self.info)
+            .find_map(|((m, _), r)| m.faulted().then_some(r.guest_phys_addr))
     }
 
     /// The regions as the frontend described them.

@@ -73,6 +73,7 @@
 mod active;
 mod control;
 mod error;
+mod fault;
 mod memory;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod mock;
@@ -449,6 +450,11 @@ impl VhostUserPort {
         let Some(a) = &mut self.active else {
             return Ok(());
         };
+        // A truncated file first: what the rings read after it (zeros) is its effect.
+        let truncated = lock(&self.control).mem.as_ref().and_then(|m| m.truncated());
+        if let Some(guest_phys_addr) = truncated {
+            return Err(self.cut_off(VhostUserError::RegionTruncated { guest_phys_addr }));
+        }
         if let PortState::Down(e) = a.port.state() {
             return Err(self.cut_off(VhostUserError::Ring(e)));
         }

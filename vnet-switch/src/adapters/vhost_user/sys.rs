@@ -15,11 +15,15 @@ use rustix::fs::{OFlags, SealFlags};
 use rustix::net::RecvFlags;
 
 use super::error::FdKind;
+use super::fault::Guard;
 
 /// A shared, read-write mapping of `len` bytes of a file (memmap2's raw mapping: it
-/// hands out a pointer, never a reference), unmapped on drop.
+/// hands out a pointer, never a reference), unmapped on drop; guarded against its file
+/// shrinking ([`Guard`]) when the guard could be set up.
 #[derive(Debug)]
 pub(crate) struct Mapping {
+    // Dropped first: the range is unregistered before it is unmapped.
+    guard: Option<Guard>,
     map: memmap2::MmapRaw,
 }
 
@@ -34,7 +38,18 @@ impl Mapping {
             .offset(offset)
             .len(len)
             .map_raw(file)?;
-        Ok(Mapping { map })
+        let guard = Guard::register(map.as_mut_ptr(), map.len());
+        Ok(Mapping { guard, map })
+    }
+
+    /// Whether a file shrinking under this mapping would be survived ([`Guard`]).
+    pub(crate) fn guarded(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Whether an access faulted because the file shrank.
+    pub(crate) fn faulted(&self) -> bool {
+        self.guard.as_ref().is_some_and(Guard::faulted)
     }
 
     /// The bytes mapped.
@@ -53,8 +68,9 @@ impl Mapping {
         // SAFETY: `offset..offset + len` lies inside the mapping (checked above), which
         // stays mapped as long as the borrow of `self` the view carries; the mapping is
         // read-write and shared memory only ever accessed through volatile copies (no
-        // `&[u8]` to it exists). The region's memfd is sealed against shrinking (checked
-        // before mapping), so no page of it can vanish (`SIGBUS`).
+        // `&[u8]` to it exists). A page of it cannot vanish: the file is sealed against
+        // shrinking, or the mapping is guarded (`fault.rs`: a page past a new end of file
+        // is replaced by a zero page on the fault, and the range stays mapped).
         Some(unsafe {
             virtqueue::VolatileSlice::from_raw_parts(self.map.as_mut_ptr().add(offset), len)
         })

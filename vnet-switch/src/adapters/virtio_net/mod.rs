@@ -52,8 +52,8 @@ pub use header::{
     U16,
 };
 
-use crate::adapters::slots::RxSlots;
 use egress::ChainSlot;
+use frame_link::RxSlots;
 use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkState, RxSlot, TxSlot};
 use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, MemoryHandle};
 
