@@ -56,7 +56,7 @@ fuzz_target!(|input: Input| {
     if input.indirect {
         f |= Features::INDIRECT_DESC;
     }
-    let mut q: DeviceQueue<'_, OwnedMemory, 32, 8> =
+    let mut q: DeviceQueue<&'_ OwnedMemory, 32, 8> =
         DeviceQueue::attach(mem, lb.config(), f).unwrap();
     q.set_indices(input.start, input.start);
     let mut chain = DescriptorChain::empty();
@@ -68,8 +68,8 @@ fuzz_target!(|input: Input| {
                     assert!(!broken);
                     check_chain(&chain, size);
                     let mut buf = vec![0u8; chain.readable_len() as usize];
-                    chain.reader().read_exact(&mut buf).unwrap();
-                    let mut w = chain.writer();
+                    chain.reader(q.memory()).read_exact(&mut buf).unwrap();
+                    let mut w = chain.writer(q.memory());
                     let n = w.write(&buf);
                     assert!(n as u64 <= u64::from(chain.writable_len()));
                     assert_eq!(w.written() as usize, n);
@@ -107,7 +107,7 @@ fuzz_target!(|input: Input| {
 });
 
 fn check_error(
-    q: &mut DeviceQueue<'_, OwnedMemory, 32, 8>,
+    q: &mut DeviceQueue<&'_ OwnedMemory, 32, 8>,
     e: Error,
     broken: &mut bool,
     size: u16,

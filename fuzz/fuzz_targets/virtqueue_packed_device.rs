@@ -46,7 +46,7 @@ struct Input {
     ops: Vec<Op>,
 }
 
-type Q<'a> = PackedDeviceQueue<'a, OwnedMemory, 32, 8>;
+type Q<'a> = PackedDeviceQueue<&'a OwnedMemory, 32, 8>;
 
 fuzz_target!(|input: Input| {
     let size = 1u16 << (input.size_log2 % 6); // 1..=32
@@ -84,8 +84,8 @@ fuzz_target!(|input: Input| {
                         "id popped twice"
                     );
                     let mut buf = vec![0u8; chain.readable_len() as usize];
-                    chain.reader().read_exact(&mut buf).unwrap();
-                    chain.writer().write(&buf);
+                    chain.reader(q.memory()).read_exact(&mut buf).unwrap();
+                    chain.writer(q.memory()).write(&buf);
                     held.push_back((chain.head(), chain.writable_len()));
                 }
                 Ok(false) => assert!(!broken),

@@ -20,7 +20,7 @@ use vnet_switch::{FrameMeta, MacAddress, PortConfig, PortId, SwitchBuilder, Vlan
 const QSIZE: u16 = 8;
 const DATA: usize = 8192;
 
-type Virtio<'m> = VirtioNetPort<'m, OwnedMemory, 1536, 2, 8, 8, 4>;
+type Virtio<'m> = VirtioNetPort<&'m OwnedMemory, 1536, 2, 8, 8, 4>;
 
 link_enum! {
     /// The switch's ports: in-memory ones and the virtio-net device port under attack.

@@ -20,7 +20,7 @@ const DMA_BASE: u64 = 0x8000_0000;
 const DMA_LEN: usize = 512 * 1024;
 
 type Driver<'a> = VirtioNet<'a, FakeHal, FakeTransport<'a>, 64, 8>;
-type Port<'a> = VirtioNetPort<'a, MemoryRegion<'a>, 1536, 2, 32, 64, 16>;
+type Port<'a> = VirtioNetPort<&'a MemoryRegion<'a>, 1536, 2, 32, 64, 16>;
 /// The driver under the stack directly: it is a frame link.
 type Dev<'a> = GlueDevice<Driver<'a>>;
 type Sw<'a> = Switch<Port<'a>, 4, 64, 64>;

@@ -112,11 +112,11 @@ fn a_driver_comes_up_sends_and_kicks_through_the_doorbell() {
 
     // The device side takes it off the ring: header, then the frame byte for byte.
     let mem: MemoryRegion<'_> = dma;
-    let mut txq: DeviceQueue<'_, _, 16, 16> =
+    let mut txq: DeviceQueue<_, 16, 16> =
         DeviceQueue::attach(&mem, queue(&regs, 1), Features::VERSION_1).unwrap();
     let chain = txq.pop().unwrap().expect("a transmit chain");
     let mut got = vec![0u8; chain.readable_len() as usize];
-    assert_eq!(chain.reader().read(&mut got), got.len());
+    assert_eq!(chain.reader(txq.memory()).read(&mut got), got.len());
     assert_eq!(&got[12..], &frame[..]);
     txq.add_used(chain.head(), 0).unwrap();
 

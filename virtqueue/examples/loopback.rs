@@ -86,7 +86,7 @@ fn exchange(features: Features) -> Result<Stats, String> {
             while let Some(chain) = dev.pop().map_err(|e| format!("device pop: {e}"))? {
                 let mut req = vec![0u8; chain.readable_len() as usize];
                 chain
-                    .reader()
+                    .reader(dev.memory())
                     .read_exact(&mut req)
                     .map_err(|e| e.to_string())?;
                 let s = u32::from_le_bytes([req[0], req[1], req[2], req[3]]);
@@ -99,7 +99,7 @@ fn exchange(features: Features) -> Result<Stats, String> {
                     })?;
                 }
                 let resp: Vec<u8> = req.iter().map(|b| !b).collect();
-                let mut w = chain.writer();
+                let mut w = chain.writer(dev.memory());
                 w.write_all(&resp).map_err(|e| e.to_string())?;
                 dev.add_used(chain.head(), w.written())
                     .map_err(|e| e.to_string())?;
@@ -291,7 +291,7 @@ fn malicious_driver(report: &mut Vec<String>) -> Check {
         .ok_or("good chain after the attacks is missing")?;
     let mut got = [0u8; 12];
     chain
-        .reader()
+        .reader(dev.memory())
         .read_exact(&mut got)
         .map_err(|e| e.to_string())?;
     ensure(&got == b"still served", || {

@@ -6,8 +6,8 @@
 //! code written against them (a virtio-net driver, a switch port) serves both layouts.
 
 use crate::{
-    Buffer, DescriptorChain, DeviceQueue, DriverQueue, Error, Features, PackedDeviceQueue,
-    PackedDriverQueue, QueueConfig, SharedMemory, Token, UsedBuffer, UsedEntry,
+    Buffer, DescriptorChain, DeviceQueue, DriverQueue, Error, Features, MemoryHandle,
+    PackedDeviceQueue, PackedDriverQueue, QueueConfig, SharedMemory, Token, UsedBuffer, UsedEntry,
 };
 
 /// The driver side of one virtqueue, split or packed.
@@ -34,9 +34,7 @@ impl<M: SharedMemory + ?Sized, const N: usize> core::fmt::Debug for AnyDriverQue
     }
 }
 
-impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
-    for AnyDeviceQueue<'_, M, N, S>
-{
+impl<H: MemoryHandle, const N: usize, const S: usize> core::fmt::Debug for AnyDeviceQueue<H, N, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         dispatch!(self, q => q.fmt(f))
     }
@@ -135,19 +133,20 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> AnyDriverQueue<'m, M, N> {
     }
 }
 
-/// The device side of one virtqueue, split or packed.
+/// The device side of one virtqueue, split or packed, over the memory of handle `H` (see
+/// [`MemoryHandle`]).
 #[allow(clippy::large_enum_variant)]
-pub enum AnyDeviceQueue<'m, M: SharedMemory + ?Sized, const N: usize = 256, const S: usize = 16> {
+pub enum AnyDeviceQueue<H: MemoryHandle, const N: usize = 256, const S: usize = 16> {
     /// Split ring (VirtIO 2.7).
-    Split(DeviceQueue<'m, M, N, S>),
+    Split(DeviceQueue<H, N, S>),
     /// Packed ring (VirtIO 2.8).
-    Packed(PackedDeviceQueue<'m, M, N, S>),
+    Packed(PackedDeviceQueue<H, N, S>),
 }
 
-impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> AnyDeviceQueue<'m, M, N, S> {
+impl<H: MemoryHandle, const N: usize, const S: usize> AnyDeviceQueue<H, N, S> {
     /// Attach to the queue at `cfg` in the layout `features` select (packed when
     /// [`Features::RING_PACKED`] was negotiated).
-    pub fn attach(mem: &'m M, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
+    pub fn attach(mem: H, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
         Ok(if features.contains(Features::RING_PACKED) {
             AnyDeviceQueue::Packed(PackedDeviceQueue::attach(mem, cfg, features)?)
         } else {
@@ -158,6 +157,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> AnyDeviceQueu
     /// Whether this is a packed ring.
     pub fn is_packed(&self) -> bool {
         matches!(self, AnyDeviceQueue::Packed(_))
+    }
+
+    /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
+    /// [`DescriptorChain::writer`]).
+    #[inline]
+    pub fn memory(&self) -> &H::Memory {
+        dispatch!(self, q => q.memory())
     }
 
     /// The queue size.
@@ -183,13 +189,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> AnyDeviceQueu
 
     /// Pop the next available chain.
     #[inline]
-    pub fn pop(&mut self) -> Result<Option<DescriptorChain<'m, S>>, Error> {
+    pub fn pop(&mut self) -> Result<Option<DescriptorChain<S>>, Error> {
         dispatch!(self, q => q.pop())
     }
 
     /// Pop into a reused chain.
     #[inline]
-    pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
+    pub fn pop_into(&mut self, chain: &mut DescriptorChain<S>) -> Result<bool, Error> {
         dispatch!(self, q => q.pop_into(chain))
     }
 
@@ -247,18 +253,18 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize> From<PackedDriverQueue<'m, M,
     }
 }
 
-impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> From<DeviceQueue<'m, M, N, S>>
-    for AnyDeviceQueue<'m, M, N, S>
+impl<H: MemoryHandle, const N: usize, const S: usize> From<DeviceQueue<H, N, S>>
+    for AnyDeviceQueue<H, N, S>
 {
-    fn from(q: DeviceQueue<'m, M, N, S>) -> Self {
+    fn from(q: DeviceQueue<H, N, S>) -> Self {
         AnyDeviceQueue::Split(q)
     }
 }
 
-impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize>
-    From<PackedDeviceQueue<'m, M, N, S>> for AnyDeviceQueue<'m, M, N, S>
+impl<H: MemoryHandle, const N: usize, const S: usize> From<PackedDeviceQueue<H, N, S>>
+    for AnyDeviceQueue<H, N, S>
 {
-    fn from(q: PackedDeviceQueue<'m, M, N, S>) -> Self {
+    fn from(q: PackedDeviceQueue<H, N, S>) -> Self {
         AnyDeviceQueue::Packed(q)
     }
 }

@@ -2,42 +2,52 @@
 //! writer.
 //!
 //! Every descriptor of the chain was read exactly once from shared memory at pop time,
-//! checked, and its buffer translated; the chain holds only those private copies. Payload
-//! bytes are copied through [`VolatileSlice`]s.
+//! checked, and its buffer translated; the chain holds only those private copies (each
+//! buffer's peer address, length and direction), not a borrow of the memory, so it can be
+//! kept across calls by whoever holds the queue. Payload bytes are copied through
+//! [`VolatileSlice`]s translated again from the queue's memory
+//! ([`crate::DeviceQueue::memory`]) when a reader or writer reaches them.
 
 use zerocopy::{FromBytes, IntoBytes};
 
-use crate::memory::CompactSlice;
 use crate::{Error, SharedMemory, VolatileSlice};
 
-/// One buffer of a chain: its translated, bounds-checked view and its direction.
+/// One buffer of a chain: its peer address and length (checked to be inside the memory
+/// at pop time) and its direction.
 #[derive(Clone, Copy)]
-pub struct Segment<'m> {
-    view: CompactSlice<'m>,
+pub struct Segment {
+    addr: u64,
+    len: u32,
     writable: bool,
 }
 
-impl<'m> Segment<'m> {
-    pub(crate) fn new(view: CompactSlice<'m>, writable: bool) -> Self {
-        Segment { view, writable }
+impl Segment {
+    /// The buffer in `mem` (the memory of the queue that popped it, which translates it
+    /// as it did at pop time).
+    #[inline]
+    pub fn slice<'a, M: SharedMemory + ?Sized>(
+        &self,
+        mem: &'a M,
+    ) -> Result<VolatileSlice<'a>, Error> {
+        mem.slice(self.addr, self.len as usize)
     }
 
-    /// The buffer.
+    /// Its peer address.
     #[inline]
-    pub fn slice(&self) -> VolatileSlice<'m> {
-        self.view.expand()
+    pub fn addr(&self) -> u64 {
+        self.addr
     }
 
     /// Its length in bytes.
     #[inline]
     pub fn len(&self) -> u32 {
-        self.view.len()
+        self.len
     }
 
     /// Whether it is empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.view.len() == 0
+        self.len == 0
     }
 
     /// Device-writable (otherwise device-readable).
@@ -47,10 +57,11 @@ impl<'m> Segment<'m> {
     }
 }
 
-impl core::fmt::Debug for Segment<'_> {
+impl core::fmt::Debug for Segment {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Segment")
-            .field("len", &self.len())
+            .field("addr", &self.addr)
+            .field("len", &self.len)
             .field("writable", &self.writable)
             .finish()
     }
@@ -58,23 +69,25 @@ impl core::fmt::Debug for Segment<'_> {
 
 /// A validated chain: readable segments first, then writable ones, at most `S` in all.
 ///
-/// Return it with [`crate::DeviceQueue::add_used`] using [`DescriptorChain::head`].
+/// Return it with [`crate::DeviceQueue::add_used`] using [`DescriptorChain::head`]. It
+/// borrows nothing: read and write its buffers with [`DescriptorChain::reader`] and
+/// [`DescriptorChain::writer`] over the queue's memory.
 #[derive(Debug, Clone)]
-pub struct DescriptorChain<'m, const S: usize = 16> {
+pub struct DescriptorChain<const S: usize = 16> {
     pub(crate) head: u16,
-    pub(crate) segs: heapless::Vec<Segment<'m>, S>,
+    pub(crate) segs: heapless::Vec<Segment, S>,
     pub(crate) readable_segs: u16,
     pub(crate) readable_len: u32,
     pub(crate) writable_len: u32,
 }
 
-impl<const S: usize> Default for DescriptorChain<'_, S> {
+impl<const S: usize> Default for DescriptorChain<S> {
     fn default() -> Self {
         Self::empty()
     }
 }
 
-impl<'m, const S: usize> DescriptorChain<'m, S> {
+impl<const S: usize> DescriptorChain<S> {
     /// A chain with no segment, to be filled by [`crate::DeviceQueue::pop_into`].
     pub const fn empty() -> Self {
         DescriptorChain {
@@ -99,7 +112,7 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
     #[inline]
     pub(crate) fn push_segment<M: SharedMemory + ?Sized>(
         &mut self,
-        mem: &'m M,
+        mem: &M,
         addr: u64,
         len: u32,
         writable: bool,
@@ -114,18 +127,19 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
         if sum > u64::from(u32::MAX) {
             return Err(Error::ChainBytesOverflow { head });
         }
-        let slice = mem
-            .slice(addr, len as usize)
+        mem.slice(addr, len as usize)
             .map_err(|_| Error::BufferOutOfMemory { head, addr, len })?;
         if writable {
             self.writable_len += len;
         } else {
             self.readable_len += len;
         }
-        // `len` is a u32, so the view always compresses.
-        let view = CompactSlice::new(slice).ok_or(Error::BufferOutOfMemory { head, addr, len })?;
         self.segs
-            .push(Segment::new(view, writable))
+            .push(Segment {
+                addr,
+                len,
+                writable,
+            })
             .map_err(|_| Error::TooManySegments { head, capacity: S })?;
         if !writable {
             self.readable_segs += 1;
@@ -149,13 +163,13 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
     }
 
     /// All segments, readable ones first.
-    pub fn segments(&self) -> &[Segment<'m>] {
+    pub fn segments(&self) -> &[Segment] {
         &self.segs
     }
 
     /// The readable segments.
     #[inline(always)]
-    pub fn readable(&self) -> &[Segment<'m>] {
+    pub fn readable(&self) -> &[Segment] {
         self.segs
             .get(..usize::from(self.readable_segs))
             .unwrap_or(&[])
@@ -163,40 +177,62 @@ impl<'m, const S: usize> DescriptorChain<'m, S> {
 
     /// The writable segments.
     #[inline(always)]
-    pub fn writable(&self) -> &[Segment<'m>] {
+    pub fn writable(&self) -> &[Segment] {
         self.segs
             .get(usize::from(self.readable_segs)..)
             .unwrap_or(&[])
     }
 
-    /// A reader over the readable buffers.
+    /// A reader over the readable buffers in `mem`, the memory of the queue that popped
+    /// the chain ([`crate::DeviceQueue::memory`]).
     #[inline(always)]
-    pub fn reader(&self) -> ChainReader<'_, 'm> {
-        ChainReader::new(self.readable(), self.readable_len as usize)
+    pub fn reader<'c, M: SharedMemory + ?Sized>(&'c self, mem: &'c M) -> ChainReader<'c, M> {
+        ChainReader {
+            cursor: Cursor::new(mem, self.readable(), self.readable_len as usize),
+        }
     }
 
-    /// A writer over the writable buffers.
+    /// A writer over the writable buffers in `mem`, the memory of the queue that popped
+    /// the chain ([`crate::DeviceQueue::memory`]).
     #[inline(always)]
-    pub fn writer(&self) -> ChainWriter<'_, 'm> {
+    pub fn writer<'c, M: SharedMemory + ?Sized>(&'c self, mem: &'c M) -> ChainWriter<'c, M> {
         ChainWriter {
-            cursor: Cursor::new(self.writable(), self.writable_len as usize),
+            cursor: Cursor::new(mem, self.writable(), self.writable_len as usize),
         }
     }
 }
 
-/// Position inside a list of segments.
-#[derive(Debug, Clone)]
-struct Cursor<'c, 'm> {
-    segs: &'c [Segment<'m>],
+/// Position inside a list of segments of memory `M`.
+struct Cursor<'c, M: ?Sized> {
+    mem: &'c M,
+    segs: &'c [Segment],
     seg: usize,
     off: usize,
     remaining: usize,
     done: usize,
 }
 
-impl<'c, 'm> Cursor<'c, 'm> {
-    fn new(segs: &'c [Segment<'m>], total: usize) -> Self {
+impl<M: ?Sized> Clone for Cursor<'_, M> {
+    fn clone(&self) -> Self {
+        Cursor { ..*self }
+    }
+}
+
+impl<M: ?Sized> core::fmt::Debug for Cursor<'_, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("seg", &self.seg)
+            .field("off", &self.off)
+            .field("remaining", &self.remaining)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<'c, M: SharedMemory + ?Sized> Cursor<'c, M> {
+    fn new(mem: &'c M, segs: &'c [Segment], total: usize) -> Self {
         Cursor {
+            mem,
             segs,
             seg: 0,
             off: 0,
@@ -205,18 +241,24 @@ impl<'c, 'm> Cursor<'c, 'm> {
         }
     }
 
-    /// Visit up to `want` bytes as (view, offset in view, start in caller buffer, length)
-    /// pieces.
+    /// The `n` bytes at `off` of segment `s`, translated again (they were inside the
+    /// memory at pop time).
+    #[inline(always)]
+    fn piece(&self, s: &Segment, off: usize, n: usize) -> Result<VolatileSlice<'c>, Error> {
+        self.mem.slice(s.addr.wrapping_add(off as u64), n)
+    }
+
+    /// Visit up to `want` bytes as (view, start in caller buffer, length) pieces.
     #[inline(always)]
     fn advance(
         &mut self,
         want: usize,
-        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
+        mut f: impl FnMut(VolatileSlice<'c>, usize, usize) -> Result<(), Error>,
     ) -> Result<usize, Error> {
         // Fast path: the whole request lies in the current segment (one piece).
         if let Some(s) = self.segs.get(self.seg) {
             if want <= (s.len() as usize).saturating_sub(self.off) {
-                f(s.slice(), self.off, 0, want)?;
+                f(self.piece(s, self.off, want)?, 0, want)?;
                 self.off += want;
                 self.remaining -= want;
                 self.done += want;
@@ -235,7 +277,7 @@ impl<'c, 'm> Cursor<'c, 'm> {
     fn advance_pieces(
         mut self,
         want: usize,
-        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), Error>,
+        mut f: impl FnMut(VolatileSlice<'c>, usize, usize) -> Result<(), Error>,
     ) -> (Self, Result<usize, Error>) {
         let mut moved = 0;
         while moved < want {
@@ -249,7 +291,7 @@ impl<'c, 'm> Cursor<'c, 'm> {
                 continue;
             }
             let n = left_in_seg.min(want - moved);
-            if let Err(e) = f(s.slice(), self.off, moved, n) {
+            if let Err(e) = self.piece(s, self.off, n).and_then(|v| f(v, moved, n)) {
                 return (self, Err(e));
             }
             self.off += n;
@@ -263,17 +305,11 @@ impl<'c, 'm> Cursor<'c, 'm> {
 
 /// Reads the readable part of a chain as one byte stream.
 #[derive(Debug, Clone)]
-pub struct ChainReader<'c, 'm> {
-    cursor: Cursor<'c, 'm>,
+pub struct ChainReader<'c, M: ?Sized> {
+    cursor: Cursor<'c, M>,
 }
 
-impl<'c, 'm> ChainReader<'c, 'm> {
-    fn new(segs: &'c [Segment<'m>], total: usize) -> Self {
-        ChainReader {
-            cursor: Cursor::new(segs, total),
-        }
-    }
-
+impl<M: SharedMemory + ?Sized> ChainReader<'_, M> {
     /// Bytes not read yet.
     pub fn remaining(&self) -> usize {
         self.cursor.remaining
@@ -284,18 +320,23 @@ impl<'c, 'm> ChainReader<'c, 'm> {
         self.cursor.done
     }
 
-    /// Copy up to `buf.len()` bytes; returns how many were copied.
     #[inline(always)]
-    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+    fn copy(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         let want = buf.len().min(self.cursor.remaining);
-        let res = self.cursor.advance(want, |view, off, at, n| {
-            view.read_into(off, &mut buf[at..at + n])
-        });
-        // Every piece is inside its checked segment, so the copy cannot fail.
-        res.unwrap_or(0)
+        self.cursor
+            .advance(want, |view, at, n| view.read_into(0, &mut buf[at..at + n]))
     }
 
-    /// Copy exactly `buf.len()` bytes, or fail without consuming anything.
+    /// Copy up to `buf.len()` bytes; returns how many were copied (0 if the memory no
+    /// longer holds the chain's buffers: see [`ChainReader::read_exact`]).
+    #[inline(always)]
+    pub fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.copy(buf).unwrap_or(0)
+    }
+
+    /// Copy exactly `buf.len()` bytes, or fail without consuming anything: with
+    /// [`Error::PayloadBounds`] when fewer remain, with [`Error::OutOfMemory`] when `mem`
+    /// is not the memory the chain was popped from.
     #[inline(always)]
     pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), Error> {
         if buf.len() > self.cursor.remaining {
@@ -304,8 +345,7 @@ impl<'c, 'm> ChainReader<'c, 'm> {
                 available: self.cursor.remaining,
             });
         }
-        self.read(buf);
-        Ok(())
+        self.copy(buf).map(|_| ())
     }
 
     /// Read one plain-data value (e.g. a virtio-net header).
@@ -318,17 +358,17 @@ impl<'c, 'm> ChainReader<'c, 'm> {
     /// Skip up to `n` bytes; returns how many were skipped.
     pub fn skip(&mut self, n: usize) -> usize {
         let want = n.min(self.cursor.remaining);
-        self.cursor.advance(want, |_, _, _, _| Ok(())).unwrap_or(0)
+        self.cursor.advance(want, |_, _, _| Ok(())).unwrap_or(0)
     }
 }
 
 /// Writes the writable part of a chain as one byte stream.
 #[derive(Debug, Clone)]
-pub struct ChainWriter<'c, 'm> {
-    cursor: Cursor<'c, 'm>,
+pub struct ChainWriter<'c, M: ?Sized> {
+    cursor: Cursor<'c, M>,
 }
 
-impl ChainWriter<'_, '_> {
+impl<M: SharedMemory + ?Sized> ChainWriter<'_, M> {
     /// Room left.
     pub fn remaining(&self) -> usize {
         self.cursor.remaining
@@ -340,17 +380,23 @@ impl ChainWriter<'_, '_> {
         self.cursor.done as u32
     }
 
-    /// Copy up to `buf.len()` bytes; returns how many were copied.
     #[inline(always)]
-    pub fn write(&mut self, buf: &[u8]) -> usize {
+    fn copy(&mut self, buf: &[u8]) -> Result<usize, Error> {
         let want = buf.len().min(self.cursor.remaining);
-        let res = self.cursor.advance(want, |view, off, at, n| {
-            view.write_from(off, &buf[at..at + n])
-        });
-        res.unwrap_or(0)
+        self.cursor
+            .advance(want, |view, at, n| view.write_from(0, &buf[at..at + n]))
     }
 
-    /// Copy all of `buf`, or fail without writing anything.
+    /// Copy up to `buf.len()` bytes; returns how many were copied (0 if the memory no
+    /// longer holds the chain's buffers: see [`ChainWriter::write_all`]).
+    #[inline(always)]
+    pub fn write(&mut self, buf: &[u8]) -> usize {
+        self.copy(buf).unwrap_or(0)
+    }
+
+    /// Copy all of `buf`, or fail without writing anything: with
+    /// [`Error::PayloadBounds`] when it does not fit, with [`Error::OutOfMemory`] when
+    /// `mem` is not the memory the chain was popped from.
     #[inline(always)]
     pub fn write_all(&mut self, buf: &[u8]) -> Result<(), Error> {
         if buf.len() > self.cursor.remaining {
@@ -359,8 +405,7 @@ impl ChainWriter<'_, '_> {
                 available: self.cursor.remaining,
             });
         }
-        self.write(buf);
-        Ok(())
+        self.copy(buf).map(|_| ())
     }
 
     /// Write one plain-data value.

@@ -34,7 +34,7 @@ pub(crate) fn read_desc_at(table: &VolatileSlice<'_>, off: usize) -> Result<Desc
 
 /// A descriptor from its two little-endian words as loaded.
 #[inline]
-fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
+pub(crate) fn desc_from_words(lo: u64, hi: u64) -> Descriptor {
     Descriptor::new(
         lo,
         hi as u32,
@@ -126,6 +126,8 @@ impl<'m> SplitRing<'m> {
         })
     }
 
+    // The device side keeps its own views; the mock device reads and writes through these.
+    #[cfg(any(test, feature = "test-utils"))]
     /// Read descriptor `i mod size` of the main table once (callers check `i < size`).
     #[inline]
     pub(crate) fn read_desc(&self, i: u16) -> Descriptor {
@@ -141,6 +143,8 @@ impl<'m> SplitRing<'m> {
         self.desc_slots.store_u64_pair(i, d.addr.get(), hi);
     }
 
+    // The device side keeps its own views; the mock device reads and writes through these.
+    #[cfg(any(test, feature = "test-utils"))]
     /// Avail ring slot for free-running index `idx`.
     #[inline]
     pub(crate) fn read_avail_slot(&self, idx: u16) -> u16 {
@@ -159,6 +163,8 @@ impl<'m> SplitRing<'m> {
         self.used_slots.load_u32_pair(idx)
     }
 
+    // The device side keeps its own views; the mock device reads and writes through these.
+    #[cfg(any(test, feature = "test-utils"))]
     /// Write the used element for free-running index `idx`: one 8-byte store or two
     /// 4-byte stores (the used ring is 4-aligned in host memory, checked at attach).
     #[inline]

@@ -8,7 +8,7 @@ use virtqueue::mock::{Loopback, MockDriver};
 use virtqueue::{DeviceQueue, Error, Features, OwnedMemory};
 
 const F: Features = Features::VERSION_1;
-type Dev<'a> = DeviceQueue<'a, OwnedMemory, 16, 8>;
+type Dev<'a> = DeviceQueue<&'a OwnedMemory, 16, 8>;
 
 #[derive(Debug, Clone)]
 enum ReadOp {
@@ -105,16 +105,16 @@ proptest! {
                 None => (writable[k - readable.len()], true),
             };
             prop_assert_eq!((seg.len(), seg.is_writable(), seg.is_empty()), (want_len, want_w, want_len == 0));
-            prop_assert_eq!(seg.slice().len(), want_len as usize);
+            prop_assert_eq!(seg.slice(dev.memory()).unwrap().len(), want_len as usize);
             let shown = format!("{seg:?}");
-            let want_shown = format!("Segment {{ len: {want_len}, writable: {want_w} }}");
+            let want_shown = format!("Segment {{ addr: {}, len: {want_len}, writable: {want_w} }}", seg.addr());
             prop_assert_eq!(shown, want_shown);
         }
 
         // The model: the pattern the readable segments hold, and a position.
         let stream: Vec<u8> = (1..=total).map(|i| i as u8).collect();
         let mut at = 0usize;
-        let mut r = chain.reader();
+        let mut r = chain.reader(dev.memory());
         prop_assert_eq!((r.remaining(), r.bytes_read()), (total, 0));
         for op in ops {
             match op {
@@ -181,7 +181,7 @@ proptest! {
         let mut bytes = |n: usize| -> Vec<u8> {
             (0..n).map(|_| { next = next.wrapping_add(3); next }).collect()
         };
-        let mut w = chain.writer();
+        let mut w = chain.writer(dev.memory());
         prop_assert_eq!((w.remaining(), w.written()), (total, 0));
         for op in ops {
             match op {

@@ -11,7 +11,7 @@ const N: DescFlags = DescFlags::NEXT;
 const W: DescFlags = DescFlags::WRITE;
 const R: DescFlags = DescFlags::empty();
 
-type Dev<'a> = DeviceQueue<'a, OwnedMemory, 16, 8>;
+type Dev<'a> = DeviceQueue<&'a OwnedMemory, 16, 8>;
 
 fn setup(lb: &Loopback) -> (MockDriver<'_>, Dev<'_>) {
     (lb.mock_driver(), lb.device::<16, 8>(F).unwrap())
@@ -26,7 +26,7 @@ fn assert_still_serves(lb: &Loopback, drv: &mut MockDriver<'_>, dev: &mut Dev<'_
     let chain = dev.pop().expect("queue still works").expect("good chain");
     assert_eq!(chain.head(), 14);
     let mut buf = [0u8; 10];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"good chain");
     assert_eq!(chain.writable_len(), 32);
     dev.add_used(14, 5).unwrap();
@@ -426,9 +426,9 @@ fn good_indirect_chain_reads_and_writes() {
         (9, 11, 12)
     );
     let mut buf = [0u8; 11];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"hello world");
-    let mut w = chain.writer();
+    let mut w = chain.writer(dev.memory());
     assert_eq!(w.write(b"0123456789abcdef"), 12);
     assert_eq!(
         w.write_all(b"x"),
@@ -449,7 +449,7 @@ fn attach_checks_the_transport_config() {
     let lb = Loopback::new(16, 8192);
     let m = lb.memory();
     let good = lb.config();
-    let attach = |cfg| DeviceQueue::<'_, OwnedMemory, 16, 8>::attach(m, cfg, F).map(|_| ());
+    let attach = |cfg| DeviceQueue::<&'_ OwnedMemory, 16, 8>::attach(m, cfg, F).map(|_| ());
     assert_eq!(
         attach(QueueConfig { size: 12, ..good }),
         Err(Error::InvalidQueueSize { size: 12, max: 16 })
@@ -584,7 +584,7 @@ fn rings_and_buffers_in_different_regions() {
     .unwrap();
     let cfg = QueueConfig::contiguous(0x1000, 16);
     let mut drv = MockDriver::new(&mem, cfg).unwrap();
-    let mut dev: DeviceQueue<'_, MultiRegion<'_, 2>, 16, 4> =
+    let mut dev: DeviceQueue<&'_ MultiRegion<'_, 2>, 16, 4> =
         DeviceQueue::attach(&mem, cfg, F).unwrap();
     mem.slice(0x8000_0010, 5)
         .unwrap()
@@ -597,9 +597,9 @@ fn rings_and_buffers_in_different_regions() {
     drv.publish();
     let chain = dev.pop().unwrap().unwrap();
     let mut buf = [0u8; 5];
-    chain.reader().read_exact(&mut buf).unwrap();
+    chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"frame");
-    assert_eq!(chain.writer().write(b"reply"), 5);
+    assert_eq!(chain.writer(dev.memory()).write(b"reply"), 5);
     assert!(matches!(
         dev.pop(),
         Err(Error::BufferOutOfMemory { head: 2, .. })
@@ -614,4 +614,74 @@ fn rings_and_buffers_in_different_regions() {
         .read_into(0, &mut out)
         .unwrap();
     assert_eq!(&out, b"reply");
+}
+
+/// Memory whose translation can be withdrawn: a `MemoryHandle` promises it is not, but
+/// if it were, every call fails with a typed error instead of panicking.
+struct Revocable<'a> {
+    mem: &'a OwnedMemory,
+    revoked: std::cell::Cell<bool>,
+}
+
+impl SharedMemory for Revocable<'_> {
+    fn slice(&self, addr: u64, len: usize) -> Result<virtqueue::VolatileSlice<'_>, Error> {
+        if self.revoked.get() {
+            return Err(Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            });
+        }
+        self.mem.slice(addr, len)
+    }
+}
+
+#[test]
+fn memory_withdrawn_after_attach_gives_typed_errors() {
+    let lb = Loopback::new(16, 4096);
+    let mut drv = lb.mock_driver();
+    drv.add_chain(0, &[(lb.data_addr(0), 8, false)]);
+    drv.publish();
+    let mem = Revocable {
+        mem: lb.memory(),
+        revoked: std::cell::Cell::new(false),
+    };
+    let mut dev: DeviceQueue<_, 16, 4> = DeviceQueue::attach(&mem, lb.config(), F).unwrap();
+    let chain = dev.pop().unwrap().expect("a chain");
+    mem.revoked.set(true);
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        chain.reader(dev.memory()).read_exact(&mut buf),
+        Err(Error::OutOfMemory { .. })
+    ));
+    assert_eq!(chain.reader(dev.memory()).read(&mut buf), 0);
+    assert!(matches!(dev.pop(), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(dev.add_used(0, 0), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(dev.session(), Err(Error::OutOfMemory { .. })));
+    assert!(matches!(
+        dev.needs_notification(),
+        Err(Error::OutOfMemory { .. })
+    ));
+    dev.disable_notification();
+    // Nothing was consumed by the failed calls: the memory back, the queue goes on.
+    mem.revoked.set(false);
+    assert!(!dev.is_broken());
+    dev.add_used(chain.head(), 0).unwrap();
+    assert_eq!(drv.used_elem(0), (0, 0));
+}
+
+#[test]
+fn an_owning_handle_keeps_the_memory_alive() {
+    use std::sync::Arc;
+    let lb = Loopback::new(16, 4096);
+    let mem = Arc::new(OwnedMemory::new(lb.memory().base(), lb.memory().len()));
+    let mut drv = MockDriver::new(&*mem, lb.config()).unwrap();
+    drv.add_chain(3, &[(lb.data_addr(0), 8, true)]);
+    drv.publish();
+    let mut dev: DeviceQueue<Arc<OwnedMemory>, 16, 4> =
+        DeviceQueue::attach(Arc::clone(&mem), lb.config(), F).unwrap();
+    let chain = dev.pop().unwrap().expect("a chain");
+    assert_eq!(chain.writer(dev.memory()).write(b"12345678"), 8);
+    dev.add_used(chain.head(), 8).unwrap();
+    assert_eq!(drv.used_elem(0), (3, 8));
+    assert_eq!(Arc::strong_count(dev.handle()), 2);
 }

@@ -77,7 +77,7 @@ fn run(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
     }
     let (mut drv, mut dev): (
         AnyDriverQueue<'_, OwnedMemory, 16>,
-        AnyDeviceQueue<'_, OwnedMemory, 16, 4>,
+        AnyDeviceQueue<&'_ OwnedMemory, 16, 4>,
     ) = if setup.packed {
         (
             AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap(),
@@ -160,7 +160,7 @@ fn run(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
                         prop_assert_eq!(chain.head(), p.token.0);
                         prop_assert_eq!(chain.writable_len(), p.writable);
                         let mut buf = vec![0u8; chain.readable_len() as usize];
-                        chain.reader().read_exact(&mut buf).unwrap();
+                        chain.reader(dev.memory()).read_exact(&mut buf).unwrap();
                         prop_assert_eq!(&buf, &p.payload);
                         held.push((chain.head(), p.writable));
                         slot_by_head[usize::from(chain.head())] =

@@ -10,7 +10,7 @@ use virtqueue::{
 const F: Features = Features::VERSION_1.union(Features::RING_PACKED);
 const FI: Features = F.union(Features::INDIRECT_DESC);
 
-type Dev<'a> = PackedDeviceQueue<'a, OwnedMemory, 8, 4>;
+type Dev<'a> = PackedDeviceQueue<&'a OwnedMemory, 8, 4>;
 type Drv<'a> = PackedDriverQueue<'a, OwnedMemory, 8>;
 
 fn flags(w: bool, extra: PackedDescFlags) -> PackedDescFlags {
@@ -42,9 +42,12 @@ fn roundtrip_across_many_laps() {
         assert_eq!(chain.head(), t.0);
         assert_eq!((chain.readable_len(), chain.writable_len()), (4, 16));
         let mut b = [0u8; 4];
-        chain.reader().read_exact(&mut b).unwrap();
+        chain.reader(dev.memory()).read_exact(&mut b).unwrap();
         assert_eq!(u32::from_le_bytes(b), round);
-        chain.writer().write_all(&[round as u8; 10]).unwrap();
+        chain
+            .writer(dev.memory())
+            .write_all(&[round as u8; 10])
+            .unwrap();
         dev.add_used(chain.head(), 10).unwrap();
         let u = drv.pop_used().unwrap().expect("used");
         assert_eq!((u.token, u.len), (t, 10));
@@ -100,7 +103,7 @@ fn any_queue_selects_the_layout_from_the_features() {
         let f = if packed { F } else { Features::VERSION_1 };
         let mut drv: AnyDriverQueue<'_, OwnedMemory, 8> =
             AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap();
-        let mut dev: AnyDeviceQueue<'_, OwnedMemory, 8, 4> =
+        let mut dev: AnyDeviceQueue<&'_ OwnedMemory, 8, 4> =
             AnyDeviceQueue::attach(lb.memory(), lb.config(), f).unwrap();
         assert_eq!((drv.is_packed(), dev.is_packed()), (packed, packed));
         lb.write(lb.data_addr(0), b"hello");
@@ -115,7 +118,7 @@ fn any_queue_selects_the_layout_from_the_features() {
         assert_eq!(drv.notification_data(3) & 0xffff, 3);
         let c = dev.pop().unwrap().unwrap();
         let mut b = [0u8; 5];
-        c.reader().read_exact(&mut b).unwrap();
+        c.reader(dev.memory()).read_exact(&mut b).unwrap();
         assert_eq!(&b, b"hello");
         dev.add_used(c.head(), 5).unwrap();
         assert!(dev.needs_notification().unwrap());
@@ -539,7 +542,7 @@ fn in_order_batches_are_inferred_split_and_packed() {
         }
         let mut drv: AnyDriverQueue<'_, OwnedMemory, 8> =
             AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap();
-        let mut dev: AnyDeviceQueue<'_, OwnedMemory, 8, 4> =
+        let mut dev: AnyDeviceQueue<&'_ OwnedMemory, 8, 4> =
             AnyDeviceQueue::attach(lb.memory(), lb.config(), f).unwrap();
         for round in 0..6 {
             let toks: Vec<Token> = (0..3)
@@ -571,7 +574,7 @@ fn ring_reset_restarts_both_sides() {
         let f = if packed { F } else { Features::VERSION_1 };
         let mut drv: AnyDriverQueue<'_, OwnedMemory, 4> =
             AnyDriverQueue::new(lb.memory(), lb.config(), f).unwrap();
-        let mut dev: AnyDeviceQueue<'_, OwnedMemory, 4, 4> =
+        let mut dev: AnyDeviceQueue<&'_ OwnedMemory, 4, 4> =
             AnyDeviceQueue::attach(lb.memory(), lb.config(), f).unwrap();
         let b = [Buffer::new(lb.data_addr(0), 8)];
         for _ in 0..3 {

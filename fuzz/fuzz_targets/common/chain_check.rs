@@ -5,7 +5,7 @@ use virtqueue::DescriptorChain;
 
 /// A popped chain is consistent: head below `size`, at least one segment, readable
 /// segments before writable ones, totals matching the segments, below 4 GiB.
-pub fn check_chain(chain: &DescriptorChain<'_, 8>, size: u16) {
+pub fn check_chain(chain: &DescriptorChain<8>, size: u16) {
     assert!(chain.head() < size);
     let segs = chain.segments();
     assert!(!segs.is_empty());

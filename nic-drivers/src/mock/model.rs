@@ -14,14 +14,14 @@ use crate::net::{NetFeatures, CTRL_QUEUE, RX_QUEUE, TX_QUEUE};
 use crate::transport::InterruptStatus;
 
 /// Split or packed, as the driver negotiated (`RING_PACKED`).
-type Queue<'m, M> = AnyDeviceQueue<'m, M, 256, 4>;
+type Queue<'m, M> = AnyDeviceQueue<&'m M, 256, 4>;
 
 /// A virtio-net device model over device memory `M` (see the [module](super) docs).
 pub struct NetDeviceModel<'m, M: SharedMemory> {
     mem: &'m M,
     state: &'m RefCell<FakeDeviceState>,
     queues: [Option<Queue<'m, M>>; 3],
-    chains: [DescriptorChain<'m, 4>; 4],
+    chains: [DescriptorChain<4>; 4],
     pending: VecDeque<Vec<u8>>,
     /// Frames the driver transmitted (payload after the header), if `keep_sent`.
     pub sent: Vec<Vec<u8>>,
@@ -181,7 +181,7 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
             while batch < heads.len() {
                 match q.pop_into(chain) {
                     Ok(true) => {
-                        let got = chain.reader().read(&mut frame);
+                        let got = chain.reader(self.mem).read(&mut frame);
                         if keep {
                             record_sent(
                                 &mut self.sent,
@@ -246,7 +246,7 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
                 }
             }
             let mut cmd = [0u8; 32];
-            let mut r = chain.reader();
+            let mut r = chain.reader(self.mem);
             let got = r.read(&mut cmd);
             let head = chain.head();
             let mut ack = self.ctrl_ack;
@@ -262,7 +262,7 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
                     _ => ack = 1,
                 }
             }
-            let written = chain.writer().write(&[ack]) as u32;
+            let written = chain.writer(self.mem).write(&[ack]) as u32;
             let Some(q) = self.queue(CTRL_QUEUE) else {
                 return;
             };
@@ -332,7 +332,7 @@ impl<'m, M: SharedMemory> NetDeviceModel<'m, M> {
                     self.interrupt(RX_QUEUE);
                     return delivered;
                 }
-                let mut w = chain.writer();
+                let mut w = chain.writer(self.mem);
                 if i == 0 {
                     w.write(header);
                 }

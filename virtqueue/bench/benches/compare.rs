@@ -70,15 +70,33 @@ fn prepare<'a>(region: &'a MemoryRegion<'a>, cfg: QueueConfig) -> MockDriver<'a>
 /// used (publishing `used.idx` each time). Returns the sum of the first payload bytes.
 #[inline(never)]
 fn partnet_round<'m>(
-    q: &mut DeviceQueue<'m, MemoryRegion<'m>, 256, 4>,
-    chain: &mut DescriptorChain<'m, 4>,
+    q: &mut DeviceQueue<&'m MemoryRegion<'m>, 256, 4>,
+    chain: &mut DescriptorChain<4>,
 ) -> u32 {
     let mut sum = 0u32;
     let mut buf = [0u8; PAYLOAD as usize];
     while q.pop_into(chain).unwrap() {
-        chain.reader().read_exact(&mut buf).unwrap();
+        chain.reader(q.memory()).read_exact(&mut buf).unwrap();
         sum += u32::from(buf[0]);
         q.add_used(chain.head(), 0).unwrap();
+    }
+    sum
+}
+
+/// [`partnet_round`] in one [`virtqueue::DeviceSession`]: the ring is translated once per
+/// round instead of once per call.
+#[inline(never)]
+fn partnet_session_round<'m>(
+    q: &mut DeviceQueue<&'m MemoryRegion<'m>, 256, 4>,
+    chain: &mut DescriptorChain<4>,
+) -> u32 {
+    let mut sum = 0u32;
+    let mut buf = [0u8; PAYLOAD as usize];
+    let mut s = q.session().unwrap();
+    while s.pop_into(chain).unwrap() {
+        chain.reader(s.memory()).read_exact(&mut buf).unwrap();
+        sum += u32::from(buf[0]);
+        s.add_used(chain.head(), 0).unwrap();
     }
     sum
 }
@@ -110,7 +128,7 @@ fn split_device(c: &mut Criterion) {
         let gm = guest_memory();
         let region = region(&gm);
         let mut drv = prepare(&region, cfg);
-        let mut q: DeviceQueue<'_, _, 256, 4> =
+        let mut q: DeviceQueue<_, 256, 4> =
             DeviceQueue::attach(&region, cfg, Features::VERSION_1).unwrap();
         let mut avail = 0u16;
         let mut chain = DescriptorChain::empty();
@@ -119,6 +137,13 @@ fn split_device(c: &mut Criterion) {
                 avail = avail.wrapping_add(SIZE);
                 drv.set_avail_idx(avail);
                 black_box(partnet_round(&mut q, &mut chain))
+            })
+        });
+        g.bench_function("partnet-session", |b| {
+            b.iter(|| {
+                avail = avail.wrapping_add(SIZE);
+                drv.set_avail_idx(avail);
+                black_box(partnet_session_round(&mut q, &mut chain))
             })
         });
     }
@@ -163,7 +188,7 @@ macro_rules! roundtrip {
             let mut used = [UsedEntry { head: 0, len: 0 }; 32];
             let mut n = 0;
             while $dev.pop_into($chain).unwrap() {
-                $chain.reader().read_exact(&mut buf).unwrap();
+                $chain.reader($dev.memory()).read_exact(&mut buf).unwrap();
                 sum += u32::from(buf[0]);
                 used[n] = UsedEntry {
                     head: $chain.head(),
@@ -184,7 +209,7 @@ fn split_roundtrip(c: &mut Criterion) {
     g.throughput(Throughput::Elements(u64::from(SIZE)));
     let lb = Loopback::new(SIZE, usize::from(SIZE) * PAYLOAD as usize);
     let mut drv: DriverQueue<'_, _, 256> = lb.driver(Features::VERSION_1).unwrap();
-    let mut dev: DeviceQueue<'_, _, 256, 4> = lb.device(Features::VERSION_1).unwrap();
+    let mut dev: DeviceQueue<_, 256, 4> = lb.device(Features::VERSION_1).unwrap();
     let mut chain = DescriptorChain::empty();
     g.bench_function("partnet", |b| {
         b.iter(|| black_box(roundtrip!(lb, drv, dev, &mut chain)))
@@ -199,7 +224,7 @@ fn packed_roundtrip(c: &mut Criterion) {
     let f = Features::VERSION_1 | Features::RING_PACKED;
     let lb = Loopback::packed(SIZE, usize::from(SIZE) * PAYLOAD as usize);
     let mut drv: PackedDriverQueue<'_, _, 256> = lb.packed_driver(f).unwrap();
-    let mut dev: PackedDeviceQueue<'_, _, 256, 4> = lb.packed_device(f).unwrap();
+    let mut dev: PackedDeviceQueue<_, 256, 4> = lb.packed_device(f).unwrap();
     let mut chain = DescriptorChain::empty();
     g.bench_function("partnet", |b| {
         b.iter(|| black_box(roundtrip!(lb, drv, dev, &mut chain)))

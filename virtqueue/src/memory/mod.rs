@@ -19,7 +19,7 @@ mod ring_view;
 mod volatile;
 
 pub use regions::{MemoryRegion, MultiRegion, OffsetMemory, SharedMemory};
-pub(crate) use ring_view::{CompactSlice, Slots};
+pub(crate) use ring_view::Slots;
 pub use volatile::VolatileSlice;
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-//! Views of ring memory the queues index into: a compact descriptor buffer and strided
-//! slots of ring entries.
+//! Views of ring memory the queues index into: strided slots of ring entries.
 #![allow(unsafe_code)]
 
 use core::cell::UnsafeCell;
@@ -11,45 +10,6 @@ use crate::Error;
 
 use super::volatile::{volatile_read, volatile_write};
 use super::VolatileSlice;
-
-/// A [`VolatileSlice`] of at most 4 GiB in 12 bytes (a descriptor buffer), so that a
-/// chain of them stays small enough to move cheaply.
-#[derive(Clone, Copy)]
-pub(crate) struct CompactSlice<'a> {
-    ptr: *mut u8,
-    len: u32,
-    _life: PhantomData<&'a UnsafeCell<[u8]>>,
-}
-
-// SAFETY: as for `VolatileSlice`, which this is a compressed form of.
-unsafe impl Send for CompactSlice<'_> {}
-// SAFETY: as for `VolatileSlice`.
-unsafe impl Sync for CompactSlice<'_> {}
-
-impl<'a> CompactSlice<'a> {
-    /// Compress `v`, whose length must fit in 32 bits.
-    #[inline]
-    pub(crate) fn new(v: VolatileSlice<'a>) -> Option<Self> {
-        Some(CompactSlice {
-            ptr: v.ptr,
-            len: u32::try_from(v.len).ok()?,
-            _life: PhantomData,
-        })
-    }
-
-    #[inline]
-    pub(crate) fn len(&self) -> u32 {
-        self.len
-    }
-
-    /// The full view again.
-    #[inline]
-    pub(crate) fn expand(self) -> VolatileSlice<'a> {
-        // SAFETY: `ptr`/`len` come from a `VolatileSlice<'a>` (see `new`), so they satisfy
-        // its contract for 'a.
-        unsafe { VolatileSlice::from_raw_parts(self.ptr, self.len as usize) }
-    }
-}
 
 /// `count` slots of `STRIDE` bytes inside a [`VolatileSlice`] (the element array of a
 /// ring part), bounds-checked once at construction. Slot `i` is slot `i mod count`

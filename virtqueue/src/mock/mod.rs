@@ -114,7 +114,7 @@ impl Loopback {
     pub fn device<const N: usize, const S: usize>(
         &self,
         features: Features,
-    ) -> Result<DeviceQueue<'_, OwnedMemory, N, S>, Error> {
+    ) -> Result<DeviceQueue<&OwnedMemory, N, S>, Error> {
         DeviceQueue::attach(&self.mem, self.cfg, features)
     }
 
@@ -130,7 +130,7 @@ impl Loopback {
     pub fn packed_device<const N: usize, const S: usize>(
         &self,
         features: Features,
-    ) -> Result<PackedDeviceQueue<'_, OwnedMemory, N, S>, Error> {
+    ) -> Result<PackedDeviceQueue<&OwnedMemory, N, S>, Error> {
         PackedDeviceQueue::attach(&self.mem, self.cfg, features)
     }
 

@@ -15,7 +15,7 @@ use crate::layout::packed::{packed_need_event, EventFlags, PackedDescFlags};
 use crate::layout::QueueConfig;
 use crate::ordering::{self, IndexCell};
 use crate::packed::{is_avail, PackedRing, Pos};
-use crate::{Error, Features, SharedMemory, UsedEntry};
+use crate::{Error, Features, MemoryHandle, SharedMemory, UsedEntry};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Held {
@@ -25,18 +25,20 @@ struct Held {
     writable: u32,
 }
 
-/// The device side of one packed virtqueue over memory `M`. Same API shape as
-/// [`crate::DeviceQueue`]; a chain's [`DescriptorChain::head`] is its buffer id.
+/// The device side of one packed virtqueue over the memory of handle `H` (see
+/// [`MemoryHandle`]). Same API shape as [`crate::DeviceQueue`]; a chain's
+/// [`DescriptorChain::head`] is its buffer id.
 ///
 /// `N` is the largest queue size supported, `S` the most segments one chain may have.
-pub struct PackedDeviceQueue<
-    'm,
-    M: SharedMemory + ?Sized,
-    const N: usize = 256,
-    const S: usize = 16,
-> {
-    mem: &'m M,
-    ring: PackedRing<'m>,
+pub struct PackedDeviceQueue<H: MemoryHandle, const N: usize = 256, const S: usize = 16> {
+    mem: H,
+    cfg: QueueConfig,
+    st: PackedState<N>,
+}
+
+/// The private state of a packed device queue (everything but the memory).
+struct PackedState<const N: usize> {
+    size: u16,
     features: Features,
     event_idx: bool,
     next_avail: Pos,
@@ -53,52 +55,84 @@ pub struct PackedDeviceQueue<
     broken: bool,
 }
 
-impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
-    for PackedDeviceQueue<'_, M, N, S>
-{
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PackedDeviceQueue")
-            .field("size", &self.ring.size)
-            .field("next_avail", &self.next_avail)
-            .field("next_used", &self.next_used)
-            .field("broken", &self.broken)
-            .finish()
+/// A [`PackedDeviceQueue`] with its ring translated once, for a burst of calls (see
+/// [`crate::DeviceSession`]).
+pub struct PackedDeviceSession<
+    'q,
+    M: SharedMemory + ?Sized,
+    const N: usize = 256,
+    const S: usize = 16,
+> {
+    mem: &'q M,
+    ring: PackedRing<'q>,
+    st: &'q mut PackedState<N>,
+}
+
+impl<const N: usize> PackedState<N> {
+    fn debug(&self, f: &mut core::fmt::Formatter<'_>, name: &str) -> core::fmt::Result {
+        crate::device::debug_queue(
+            f,
+            name,
+            self.size,
+            &self.next_avail,
+            &self.next_used,
+            self.broken,
+        )
     }
 }
 
-impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQueue<'m, M, N, S> {
-    /// Attach to the ring at `cfg` in `mem` (`cfg.avail` / `cfg.used`: the driver / device
-    /// event suppression areas). Checks the size, alignment and that each part is inside
-    /// `mem`. `features` are the negotiated generic features.
-    pub fn attach(mem: &'m M, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
-        let ring = PackedRing::attach(mem, cfg, N, features)?;
+impl<H: MemoryHandle, const N: usize, const S: usize> core::fmt::Debug
+    for PackedDeviceQueue<H, N, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.st.debug(f, "PackedDeviceQueue")
+    }
+}
+
+impl<M: SharedMemory + ?Sized, const N: usize, const S: usize> core::fmt::Debug
+    for PackedDeviceSession<'_, M, N, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.st.debug(f, "PackedDeviceSession")
+    }
+}
+
+impl<H: MemoryHandle, const N: usize, const S: usize> PackedDeviceQueue<H, N, S> {
+    /// Attach to the ring at `cfg` in the memory of `mem` (`cfg.avail` / `cfg.used`: the
+    /// driver / device event suppression areas). Checks the size, alignment and that each
+    /// part is inside the memory. `features` are the negotiated generic features.
+    pub fn attach(mem: H, cfg: QueueConfig, features: Features) -> Result<Self, Error> {
+        let size = PackedRing::attach(mem.memory(), cfg, N, features)?.size;
         Ok(PackedDeviceQueue {
             mem,
-            ring,
-            features,
-            event_idx: features.contains(Features::RING_EVENT_IDX),
-            next_avail: Pos::START,
-            next_used: Pos::START,
-            unsignalled: None,
-            held: [Held::default(); N],
-            in_order: features.contains(Features::IN_ORDER),
-            order: [0; N],
-            order_head: 0,
-            order_len: 0,
-            broken: false,
+            cfg,
+            st: PackedState {
+                size,
+                features,
+                event_idx: features.contains(Features::RING_EVENT_IDX),
+                next_avail: Pos::START,
+                next_used: Pos::START,
+                unsignalled: None,
+                held: [Held::default(); N],
+                in_order: features.contains(Features::IN_ORDER),
+                order: [0; N],
+                order_head: 0,
+                order_len: 0,
+                broken: false,
+            },
         })
     }
 
     /// Reset this queue (`RING_RESET`): positions back to offset 0 of lap 1, nothing held,
     /// not broken. The ring memory is the driver's to re-initialise.
     pub fn reset(&mut self) {
-        self.next_avail = Pos::START;
-        self.next_used = Pos::START;
-        self.unsignalled = None;
-        self.held = [Held::default(); N];
-        self.order_head = 0;
-        self.order_len = 0;
-        self.broken = false;
+        self.st.next_avail = Pos::START;
+        self.st.next_used = Pos::START;
+        self.st.unsignalled = None;
+        self.st.held = [Held::default(); N];
+        self.st.order_head = 0;
+        self.st.order_len = 0;
+        self.st.broken = false;
     }
 
     /// Start from a saved ring state (a vhost-user `SET_VRING_BASE`, a migrated device):
@@ -112,7 +146,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         next_avail: (u16, bool),
         next_used: (u16, bool),
     ) -> Result<(), Error> {
-        let size = self.ring.size;
+        let size = self.st.size;
         let pos = |(off, wrap): (u16, bool)| {
             if off >= size {
                 return Err(Error::HeadOutOfRange { head: off, size });
@@ -124,50 +158,82 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         };
         let (avail, used) = (pos(next_avail)?, pos(next_used)?);
         self.reset();
-        self.next_avail = avail;
-        self.next_used = used;
+        self.st.next_avail = avail;
+        self.st.next_used = used;
         Ok(())
     }
 
     /// The queue size.
     pub fn size(&self) -> u16 {
-        self.ring.size
+        self.st.size
     }
 
     /// The negotiated generic features.
     pub fn features(&self) -> Features {
-        self.features
+        self.st.features
     }
 
     /// Next ring position to be popped: `(offset, wrap counter)`.
     pub fn next_avail(&self) -> (u16, bool) {
         (
-            self.next_avail.off(self.ring.size),
-            self.next_avail.wrap(self.ring.size),
+            self.st.next_avail.off(self.st.size),
+            self.st.next_avail.wrap(self.st.size),
         )
     }
 
     /// Next ring position a used descriptor goes to: `(offset, wrap counter)`.
     pub fn next_used(&self) -> (u16, bool) {
         (
-            self.next_used.off(self.ring.size),
-            self.next_used.wrap(self.ring.size),
+            self.st.next_used.off(self.st.size),
+            self.st.next_used.wrap(self.st.size),
         )
     }
 
     /// Whether a fatal violation broke the queue.
     pub fn is_broken(&self) -> bool {
-        self.broken
+        self.st.broken
+    }
+
+    per_call_methods!(PackedDeviceSession);
+}
+
+impl<'q, M: SharedMemory + ?Sized, const N: usize, const S: usize>
+    PackedDeviceSession<'q, M, N, S>
+{
+    /// A per-call method's session: the ring translated at once (the packed ring's
+    /// parts are the descriptor ring and two event areas).
+    #[inline]
+    fn per_call(mem: &'q M, cfg: QueueConfig, st: &'q mut PackedState<N>) -> Result<Self, Error> {
+        Self::all(mem, cfg, st)
+    }
+
+    /// A session with the ring translated.
+    #[inline]
+    fn all(mem: &'q M, cfg: QueueConfig, st: &'q mut PackedState<N>) -> Result<Self, Error> {
+        let ring = PackedRing::attach(mem, cfg, N, st.features)?;
+        Ok(PackedDeviceSession { mem, ring, st })
+    }
+
+    /// The memory the chains' buffers are in (for [`DescriptorChain::reader`] /
+    /// [`DescriptorChain::writer`]).
+    #[inline(always)]
+    pub fn memory(&self) -> &'q M {
+        self.mem
+    }
+
+    /// Whether a fatal violation broke the queue.
+    pub fn is_broken(&self) -> bool {
+        self.st.broken
     }
 
     fn fail(&mut self, e: Error) -> Error {
-        if e.is_fatal() && !self.broken {
+        if e.is_fatal() && !self.st.broken {
             event!(
                 warn,
                 "virtqueue: packed device queue broken by the driver: {}",
                 e
             );
-            self.broken = true;
+            self.st.broken = true;
         }
         e
     }
@@ -177,11 +243,11 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// reads and validates every descriptor again. A chain that does not end within the
     /// ring, or continues with the wrong wrap bits, is not counted.
     pub fn pending(&mut self) -> Result<u16, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         let size = self.ring.size;
-        let mut pos = self.next_avail;
+        let mut pos = self.st.next_avail;
         let (mut chains, mut scanned) = (0u16, 0u16);
         let mut first = true;
         while scanned < size {
@@ -206,7 +272,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// Pop the next available chain: `Ok(None)` when there is none. O(chain length),
     /// which is at most the queue size (plus an indirect table of at most the size).
     #[inline]
-    pub fn pop(&mut self) -> Result<Option<DescriptorChain<'m, S>>, Error> {
+    pub fn pop(&mut self) -> Result<Option<DescriptorChain<S>>, Error> {
         let mut chain = DescriptorChain::empty();
         Ok(if self.pop_into(&mut chain)? {
             Some(chain)
@@ -218,12 +284,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// Like [`PackedDeviceQueue::pop`], but fills a caller-owned chain: `Ok(true)` when a
     /// chain was popped. On `Ok(false)` or an error, `chain` holds no segment.
     #[inline]
-    pub fn pop_into(&mut self, chain: &mut DescriptorChain<'m, S>) -> Result<bool, Error> {
+    pub fn pop_into(&mut self, chain: &mut DescriptorChain<S>) -> Result<bool, Error> {
         chain.reset(0);
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        let start = self.next_avail;
+        let start = self.st.next_avail;
         // The publication point: the first descriptor's flags, then an acquire fence.
         let raw = ordering::observe(self.ring.barriers, &self.ring.flags(start.idx));
         if !is_avail(raw, start.wrap(self.ring.size)) {
@@ -239,7 +305,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
                 let writable = flags.contains(PackedDescFlags::WRITE);
                 (1, id, chain.push_segment(self.mem, addr, len, writable, 0))
             };
-        self.next_avail = start.advance(count);
+        self.st.next_avail = start.advance(count);
         self.hold(chain, count, id, content)
     }
 
@@ -250,7 +316,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     #[inline(never)]
     fn walk_long(
         &mut self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         start: Pos,
         first: PackedDescFlags,
         first_fields: (u64, u32, u16),
@@ -298,7 +364,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     #[inline]
     fn hold(
         &mut self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         count: u16,
         id: u16,
         content: Result<(), Error>,
@@ -308,7 +374,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             chain.reset(0);
             return Err(Error::BufferIdOutOfRange { id, size });
         }
-        let held = match self.held.get_mut(usize::from(id)) {
+        let held = match self.st.held.get_mut(usize::from(id)) {
             Some(h) if h.descs == 0 => h,
             _ => {
                 chain.reset(0);
@@ -321,12 +387,12 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             writable: if ok { chain.writable_len } else { 0 },
         };
         chain.head = id;
-        if self.in_order {
-            let slot = (self.order_head + self.order_len) % size;
-            if let Some(o) = self.order.get_mut(usize::from(slot)) {
+        if self.st.in_order {
+            let slot = (self.st.order_head + self.st.order_len) % size;
+            if let Some(o) = self.st.order.get_mut(usize::from(slot)) {
                 *o = id;
             }
-            self.order_len += 1;
+            self.st.order_len += 1;
         }
         match content {
             Ok(()) => Ok(true),
@@ -341,7 +407,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     #[inline]
     fn take(
         &self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         addr: u64,
         len: u32,
         flags: PackedDescFlags,
@@ -349,7 +415,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     ) -> Result<(), Error> {
         let head = chain.head;
         if flags.contains(PackedDescFlags::INDIRECT) {
-            if !self.features.contains(Features::INDIRECT_DESC) {
+            if !self.st.features.contains(Features::INDIRECT_DESC) {
                 return Err(Error::IndirectNotNegotiated { head });
             }
             // 2.8.7: an indirect descriptor is alone (no NEXT, not inside a chain).
@@ -371,7 +437,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     #[inline(never)]
     fn walk_indirect(
         &self,
-        chain: &mut DescriptorChain<'m, S>,
+        chain: &mut DescriptorChain<S>,
         addr: u64,
         len: u32,
     ) -> Result<(), Error> {
@@ -413,16 +479,16 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
 
     /// Check `id` is held with at least `len` writable bytes; its ring positions.
     fn release(&mut self, id: u16, len: u32) -> Result<u16, Error> {
-        if self.in_order {
-            let oldest = self.order.get(usize::from(self.order_head)).copied();
-            if self.order_len == 0 || oldest != Some(id) {
+        if self.st.in_order {
+            let oldest = self.st.order.get(usize::from(self.st.order_head)).copied();
+            if self.st.order_len == 0 || oldest != Some(id) {
                 return Err(Error::NotOldest {
                     id,
-                    oldest: oldest.filter(|_| self.order_len != 0),
+                    oldest: oldest.filter(|_| self.st.order_len != 0),
                 });
             }
         }
-        let descs = match self.held.get_mut(usize::from(id)) {
+        let descs = match self.st.held.get_mut(usize::from(id)) {
             Some(h) if h.descs != 0 => {
                 if len > h.writable {
                     return Err(Error::LengthAboveWritable {
@@ -435,9 +501,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             }
             _ => return Err(Error::NotHeld { id }),
         };
-        if self.in_order {
-            self.order_head = (self.order_head + 1) % self.ring.size;
-            self.order_len -= 1;
+        if self.st.in_order {
+            self.st.order_head = (self.st.order_head + 1) % self.ring.size;
+            self.st.order_len -= 1;
         }
         Ok(descs)
     }
@@ -446,10 +512,14 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// by the caller (directly, or as the publication point).
     fn write_used(&mut self, id: u16, len: u32) -> Result<(u16, u16), Error> {
         let descs = self.release(id, len)?;
-        let at = self.next_used;
+        let at = self.st.next_used;
         self.ring.descs.store_len_id(at.idx, len, id);
-        self.next_used = at.advance(descs);
-        self.unsignalled = Some(self.unsignalled.map_or(descs, |u| u.saturating_add(descs)));
+        self.st.next_used = at.advance(descs);
+        self.st.unsignalled = Some(
+            self.st
+                .unsignalled
+                .map_or(descs, |u| u.saturating_add(descs)),
+        );
         Ok((
             at.off(self.ring.size),
             PackedDescFlags::used_bits(at.wrap(self.ring.size)).bits(),
@@ -459,7 +529,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// Return one chain (by its id) with `len` bytes written, and publish it: length and id
     /// first, release fence, then the flags (2.8.22).
     pub fn add_used(&mut self, id: u16, len: u32) -> Result<(), Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         let (off, flags) = self.write_used(id, len)?;
@@ -471,7 +541,7 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// stored last. The slice length is the budget. Stops at the first invalid entry
     /// (those before it are published); returns how many were added.
     pub fn add_used_batch(&mut self, entries: &[UsedEntry]) -> Result<usize, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
         let mut first: Option<(u16, u16)> = None;
@@ -501,16 +571,16 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// positions of all of them are skipped and the driver infers the earlier ones.
     /// O(chains returned).
     pub fn add_used_in_order(&mut self, last: u16, len: u32) -> Result<(), Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        if !self.in_order {
+        if !self.st.in_order {
             return Err(Error::FeatureMissing {
                 bits: Features::IN_ORDER.bits(),
             });
         }
         // Check before touching anything: `last` held (hence in the order queue).
-        match self.held.get(usize::from(last)) {
+        match self.st.held.get(usize::from(last)) {
             Some(h) if h.descs != 0 && len <= h.writable => {}
             Some(h) if h.descs != 0 => {
                 return Err(Error::LengthAboveWritable {
@@ -522,21 +592,23 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             _ => return Err(Error::NotHeld { id: last }),
         }
         let size = self.ring.size;
-        let at = self.next_used;
+        let at = self.st.next_used;
         let mut skip: u16 = 0;
-        while self.order_len > 0 {
+        while self.st.order_len > 0 {
             let id = self
+                .st
                 .order
-                .get(usize::from(self.order_head))
+                .get(usize::from(self.st.order_head))
                 .copied()
                 .unwrap_or(last);
             let descs = self
+                .st
                 .held
                 .get_mut(usize::from(id))
                 .map_or(0, |h| core::mem::take(h).descs);
             skip = skip.saturating_add(descs);
-            self.order_head = (self.order_head + 1) % size;
-            self.order_len -= 1;
+            self.st.order_head = (self.st.order_head + 1) % size;
+            self.st.order_len -= 1;
             if id == last {
                 break;
             }
@@ -544,8 +616,8 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
         // All returned chains were popped after `at`: together at most the ring.
         let skip = skip.min(size);
         self.ring.descs.store_len_id(at.idx, len, last);
-        self.next_used = at.advance(skip);
-        self.unsignalled = Some(self.unsignalled.map_or(skip, |u| u.saturating_add(skip)));
+        self.st.next_used = at.advance(skip);
+        self.st.unsignalled = Some(self.st.unsignalled.map_or(skip, |u| u.saturating_add(skip)));
         let flags = PackedDescFlags::used_bits(at.wrap(self.ring.size)).bits();
         ordering::publish(self.ring.barriers, &self.ring.flags(at.idx), flags);
         Ok(())
@@ -555,22 +627,22 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// [`PackedDeviceQueue::add_used`]): the driver's event suppression structure, with the
     /// wrap-safe descriptor event test under `RING_EVENT_IDX` (2.8.10).
     pub fn needs_notification(&mut self) -> Result<bool, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        let moved = self.unsignalled.replace(0);
+        let moved = self.st.unsignalled.replace(0);
         let flags = ordering::load_after_publish(self.ring.barriers, &self.ring.driver_flags);
         Ok(match (EventFlags::from_bits(flags), moved) {
             (_, Some(0)) => false,
             (EventFlags::Disable, _) => false,
-            (EventFlags::Desc, Some(moved)) if self.event_idx && moved < self.ring.size => {
+            (EventFlags::Desc, Some(moved)) if self.st.event_idx && moved < self.ring.size => {
                 let event = self.ring.driver_off_wrap.load();
-                let new = self.next_used.off(self.ring.size);
+                let new = self.st.next_used.off(self.ring.size);
                 packed_need_event(
                     event,
                     new,
                     new.wrapping_sub(moved),
-                    self.next_used.wrap(self.ring.size),
+                    self.st.next_used.wrap(self.ring.size),
                     self.ring.size,
                 )
             }
@@ -581,13 +653,13 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
     /// Ask the driver for available-buffer notifications. Returns `Ok(true)` when a chain
     /// was already made available (work raced in): pop again before sleeping.
     pub fn enable_notification(&mut self) -> Result<bool, Error> {
-        if self.broken {
+        if self.st.broken {
             return Err(Error::Broken);
         }
-        let mode = if self.event_idx {
+        let mode = if self.st.event_idx {
             self.ring
                 .device_off_wrap
-                .store(self.next_avail.off_wrap(self.ring.size));
+                .store(self.st.next_avail.off_wrap(self.ring.size));
             EventFlags::Desc
         } else {
             EventFlags::Enable
@@ -596,9 +668,9 @@ impl<'m, M: SharedMemory + ?Sized, const N: usize, const S: usize> PackedDeviceQ
             self.ring.barriers,
             &self.ring.device_flags,
             mode.bits(),
-            &self.ring.flags(self.next_avail.idx),
+            &self.ring.flags(self.st.next_avail.idx),
         );
-        Ok(is_avail(seen, self.next_avail.wrap(self.ring.size)))
+        Ok(is_avail(seen, self.st.next_avail.wrap(self.ring.size)))
     }
 
     /// Ask the driver not to notify (best effort).

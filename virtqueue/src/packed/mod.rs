@@ -11,7 +11,7 @@
 mod device;
 mod driver;
 
-pub use device::PackedDeviceQueue;
+pub use device::{PackedDeviceQueue, PackedDeviceSession};
 pub use driver::PackedDriverQueue;
 
 use crate::layout::packed::{event, PackedDescFlags, EVENT_ALIGN, EVENT_BYTES, RING_ALIGN};

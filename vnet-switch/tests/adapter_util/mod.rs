@@ -19,7 +19,7 @@ pub const QSIZE: u16 = 32;
 pub const MSG: usize = 1536;
 pub const DEPTH: usize = 4;
 
-pub type Virtio<'m> = VirtioNetPort<'m, OwnedMemory, 1536, 2, 16, 64, 16>;
+pub type Virtio<'m> = VirtioNetPort<&'m OwnedMemory, 1536, 2, 16, 64, 16>;
 pub type Queuing<'r> = QueuingPortEndpoint<'r, MSG, DEPTH>;
 
 frame_link::link_enum! {

@@ -75,7 +75,7 @@ pub const QUEUE_MAX: u16 = 64;
 pub const CHAINS: usize = 16;
 
 /// The port the device hands the rings to.
-pub type ShmNetPort<'m> = VirtioNetPort<'m, MemoryRegion<'m>, 1536, 2, CHAINS, 64, 16>;
+pub type ShmNetPort<'m> = VirtioNetPort<&'m MemoryRegion<'m>, 1536, 2, CHAINS, 64, 16>;
 
 /// What the device offers: version 1, a MAC, link status and an MTU in config space.
 pub const OFFERED: u64 =

@@ -1,6 +1,5 @@
 //! The data path of a running frontend: the virtio-net port over the guest memory it
-//! keeps alive.
-#![allow(unsafe_code)]
+//! keeps alive (its queues hold an `Arc` of the memory).
 
 use std::sync::Arc;
 
@@ -11,13 +10,10 @@ use super::memory::GuestMemory;
 use super::{VmNetPort, QUEUE_SIZE};
 use crate::adapters::virtio_net::{NetQueue, VirtioNetError};
 
-/// A running data path. The port borrows the memory for `'static` as far as the type
-/// system knows; this struct makes that sound: it owns an `Arc` of the memory, drops the
-/// port first (field order), and never hands out the `'static` borrow.
+/// A running data path: the port, whose two queues each hold a strong reference to the
+/// guest memory, so the memory lives as long as the port does.
 pub(crate) struct Active {
-    // Dropped first: it borrows `mem`.
-    pub(crate) port: VmNetPort<'static>,
-    _mem: Arc<GuestMemory>,
+    pub(crate) port: VmNetPort,
 }
 
 impl Active {
@@ -29,20 +25,15 @@ impl Active {
         negotiated: u64,
         max_frame: u16,
     ) -> Result<Box<Active>, VirtioNetError> {
-        // SAFETY: the `GuestMemory` lives in the `Arc`'s heap allocation, which does not
-        // move and stays alive as long as `_mem` (a strong reference) is held by the
-        // returned `Active`. The reference is only given to `port`, which is dropped
-        // before `_mem`, and `Active` exposes `port` only through `&self` / `&mut self`
-        // borrows, so no borrow of the memory outlives the `Arc`.
-        let m: &'static GuestMemory = unsafe { &*Arc::as_ptr(&mem) };
         let features = Features::from_bits_truncate(negotiated);
         let attach = |(cfg, base): (QueueConfig, u32), queue| {
             let ring = |error| VirtioNetError::Ring { queue, error };
-            let mut q =
-                AnyDeviceQueue::<'static, GuestMemory, QUEUE_SIZE, { super::SEGMENTS }>::attach(
-                    m, cfg, features,
-                )
-                .map_err(ring)?;
+            let mut q = AnyDeviceQueue::<_, QUEUE_SIZE, { super::SEGMENTS }>::attach(
+                Arc::clone(&mem),
+                cfg,
+                features,
+            )
+            .map_err(ring)?;
             match &mut q {
                 // Split: the next avail index; every chain before it was returned.
                 AnyDeviceQueue::Split(q) => {
@@ -60,7 +51,7 @@ impl Active {
         let receiveq = attach(rx, NetQueue::Receive)?;
         let transmitq = attach(tx, NetQueue::Transmit)?;
         let port = VmNetPort::new(receiveq, transmitq, negotiated, max_frame)?;
-        Ok(Box::new(Active { port, _mem: mem }))
+        Ok(Box::new(Active { port }))
     }
 
     /// The packed rings' positions (`None` for split rings).

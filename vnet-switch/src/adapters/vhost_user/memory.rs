@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 
-use virtqueue::{MemoryRegion, MultiRegion, SharedMemory, VolatileSlice};
+use virtqueue::{SharedMemory, VolatileSlice};
 
 use super::error::VhostUserError;
 use super::sys::Mapping;
@@ -33,10 +33,10 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 8 << 30;
 /// is dropped.
 #[derive(Debug)]
 pub struct GuestMemory {
-    // Field order matters: `regions` holds views into `maps` and is dropped first.
-    regions: MultiRegion<'static, MAX_REGIONS>,
     info: heapless::Vec<RegionInfo, MAX_REGIONS>,
-    maps: heapless::Vec<Mapping, MAX_REGIONS>,
+    /// Each region's mapping and where the region starts in it, index for index with
+    /// `info`.
+    maps: heapless::Vec<(Mapping, usize), MAX_REGIONS>,
 }
 
 /// Where one region is mapped from its file: the aligned file offset, the region's start
@@ -90,7 +90,9 @@ impl GuestMemory {
             let p = Self::check(r, file, hugetlbfs)?;
             for o in &regions[..i] {
                 let disjoint = |a: u64, b: u64| a + r.memory_size <= b || b + o.memory_size <= a;
-                if !disjoint(r.user_addr, o.user_addr) {
+                if !disjoint(r.user_addr, o.user_addr)
+                    || !disjoint(r.guest_phys_addr, o.guest_phys_addr)
+                {
                     return Err(bad(r));
                 }
             }
@@ -101,7 +103,6 @@ impl GuestMemory {
             return Err(VhostUserError::MemoryBudget { needed, budget });
         }
         let mut mem = GuestMemory {
-            regions: MultiRegion::new(),
             info: heapless::Vec::new(),
             maps: heapless::Vec::new(),
         };
@@ -119,13 +120,9 @@ impl GuestMemory {
                     sealed: false,
                 });
             }
-            // `memory_size` fits `usize` (checked).
-            let view = map.view(p.start, r.memory_size as usize).ok_or(bad(r))?;
-            // `add` refuses overlaps in guest-physical addresses and wraps.
-            mem.regions
-                .add(MemoryRegion::new(r.guest_phys_addr, view))
-                .map_err(|_| bad(r))?;
-            mem.maps.push(map).map_err(|_| bad(r))?;
+            // `memory_size` fits `usize` (checked): the region lies inside its mapping.
+            map.view(p.start, r.memory_size as usize).ok_or(bad(r))?;
+            mem.maps.push((map, p.start)).map_err(|_| bad(r))?;
             mem.info.push(*r).map_err(|_| bad(r))?;
         }
         Ok(mem)
@@ -135,7 +132,11 @@ impl GuestMemory {
     fn check(r: &RegionInfo, file: &File, hugetlbfs: bool) -> Result<Placement, VhostUserError> {
         let size = usize::try_from(r.memory_size).map_err(|_| bad(r))?;
         let end = r.mmap_offset.checked_add(r.memory_size).ok_or(bad(r))?;
-        if size == 0 || end > i64::MAX as u64 || r.user_addr.checked_add(r.memory_size).is_none() {
+        if size == 0
+            || end > i64::MAX as u64
+            || r.user_addr.checked_add(r.memory_size).is_none()
+            || r.guest_phys_addr.checked_add(r.memory_size).is_none()
+        {
             return Err(bad(r));
         }
         // The fd's kind first: only a memfd has seals, and only then is `fstat` safe (on
@@ -198,7 +199,7 @@ impl GuestMemory {
     /// Bytes mapped for this table (the regions rounded out to whole pages): at most the
     /// budget it was mapped with.
     pub fn mapped_bytes(&self) -> u64 {
-        self.maps.iter().map(|m| m.len() as u64).sum()
+        self.maps.iter().map(|(m, _)| m.len() as u64).sum()
     }
 
     /// The guest-physical address of a region whose file shrank under an access (the
@@ -207,7 +208,7 @@ impl GuestMemory {
         self.maps
             .iter()
             .zip(&self.info)
-            .find_map(|(m, r)| m.faulted().then_some(r.guest_phys_addr))
+            .find_map(|((m, _), r)| m.faulted().then_some(r.guest_phys_addr))
     }
 
     /// The regions as the frontend described them.
@@ -235,9 +236,23 @@ fn bad(r: &RegionInfo) -> VhostUserError {
 }
 
 impl SharedMemory for GuestMemory {
+    /// Guest-physical `addr..addr + len` inside one region, as a view of its mapping
+    /// (borrowing the memory, so it cannot outlive the mapping).
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, virtqueue::Error> {
-        // The views are `'static` inside `regions`; the returned one is tied to `&self`,
-        // so none outlives the mappings.
-        self.regions.slice(addr, len)
+        self.info
+            .iter()
+            .zip(&self.maps)
+            .find_map(|(r, (map, start))| {
+                let off = addr.checked_sub(r.guest_phys_addr)?;
+                if off.checked_add(len as u64)? > r.memory_size {
+                    return None;
+                }
+                // `off < memory_size`, which fits `usize` (checked at map time).
+                map.view(start + off as usize, len)
+            })
+            .ok_or(virtqueue::Error::OutOfMemory {
+                addr,
+                len: len as u64,
+            })
     }
 }

@@ -10,7 +10,9 @@
 //! rings are started and enabled, the port maps the guest memory ([`GuestMemory`]: one
 //! `mmap` per region, guest-physical → region) and serves the rings with the
 //! [`virtio_net`](crate::adapters::virtio_net) port over the `virtqueue` device side: all
-//! ring processing is ours (no virtio-queue, no vm-memory).
+//! ring processing is ours (no virtio-queue, no vm-memory). The port's queues hold the
+//! memory through an `Arc` (a [`virtqueue::MemoryHandle`]), so the mappings live as long
+//! as the data path that reads them.
 //!
 //! # Features
 //!
@@ -110,7 +112,7 @@ pub const FRAME: usize = 1536;
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The virtio-net port type used per guest.
-pub(crate) type VmNetPort<'m> = VirtioNetPort<'m, GuestMemory, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
+pub(crate) type VmNetPort = VirtioNetPort<Arc<GuestMemory>, FRAME, 2, 32, QUEUE_SIZE, SEGMENTS>;
 
 /// Counters of one vhost-user port (the switch counts frames itself).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

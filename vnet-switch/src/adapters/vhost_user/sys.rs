@@ -1,8 +1,8 @@
 //! The few system calls of the backend, through `rustix`: mapping a guest memory region
 //! from its file, telling what kind of file a received fd is, waiting on fds, and
 //! signalling / draining eventfds. Every `unsafe` of the adapter's system side is here:
-//! the views into a guest memory mapping (whose lifetime is ours to keep; the mapping
-//! itself is memmap2's) and the wait on the raw fds of a [`WaitList`](super::WaitList).
+//! the views into a guest memory mapping (each borrowing the mapping) and the wait on the
+//! raw fds of a [`WaitList`](super::WaitList).
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -58,24 +58,19 @@ impl Mapping {
     }
 
     /// A volatile view of `len` bytes at `offset`, or `None` when outside the mapping.
-    /// The view is `'static` as far as the type system knows: the caller keeps it no
-    /// longer than the mapping (see `memory.rs`).
-    pub(crate) fn view(
-        &self,
-        offset: usize,
-        len: usize,
-    ) -> Option<virtqueue::VolatileSlice<'static>> {
+    /// The view borrows the mapping, so it cannot outlive it.
+    #[inline]
+    pub(crate) fn view(&self, offset: usize, len: usize) -> Option<virtqueue::VolatileSlice<'_>> {
         let end = offset.checked_add(len)?;
-        if end > self.map.len() || len == 0 {
+        if end > self.map.len() {
             return None;
         }
-        // SAFETY: `offset..offset + len` lies inside the live mapping (checked above); the
-        // mapping is read-write and shared memory only ever accessed through volatile
-        // copies (no `&[u8]` to it exists); the view's owner (`GuestMemory`) drops it
-        // before this mapping (field order there). A page of it cannot vanish: the file is
-        // sealed against shrinking, or the mapping is guarded (`fault.rs`: a page past a
-        // new end of file is replaced by a zero page on the fault, and the range stays
-        // mapped).
+        // SAFETY: `offset..offset + len` lies inside the mapping (checked above), which
+        // stays mapped as long as the borrow of `self` the view carries; the mapping is
+        // read-write and shared memory only ever accessed through volatile copies (no
+        // `&[u8]` to it exists). A page of it cannot vanish: the file is sealed against
+        // shrinking, or the mapping is guarded (`fault.rs`: a page past a new end of file
+        // is replaced by a zero page on the fault, and the range stays mapped).
         Some(unsafe {
             virtqueue::VolatileSlice::from_raw_parts(self.map.as_mut_ptr().add(offset), len)
         })

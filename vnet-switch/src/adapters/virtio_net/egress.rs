@@ -11,7 +11,7 @@ use super::header::{self, NET_HDR_LEN};
 use super::{NetQueue, PortState, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS, NIL};
 use crate::adapters::csum::{checksum_range, Checksum};
 use frame_link::{FrameMeta, LinkError, TxSlot};
-use virtqueue::{SharedMemory, UsedEntry, VolatileSlice};
+use virtqueue::{MemoryHandle, UsedEntry, VolatileSlice};
 
 /// What an arena entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +41,13 @@ struct List {
 }
 
 impl<
-        'm,
-        M: SharedMemory + ?Sized,
+        H: MemoryHandle,
         const FRAME: usize,
         const SLOTS: usize,
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > VirtioNetPort<'m, M, FRAME, SLOTS, CHAINS, N, S>
+    > VirtioNetPort<H, FRAME, SLOTS, CHAINS, N, S>
 {
     fn next_of(&self, i: u16) -> u16 {
         self.link.get(usize::from(i)).copied().unwrap_or(NIL)
@@ -269,12 +268,13 @@ impl<
         first: u16,
         mut pos: usize,
         len: usize,
-        mut f: impl FnMut(VolatileSlice<'m>, usize, usize, usize) -> Result<(), virtqueue::Error>,
+        mut f: impl FnMut(VolatileSlice<'_>, usize, usize, usize) -> Result<(), virtqueue::Error>,
     ) -> Result<(), VirtioNetError> {
         let ring = |error| VirtioNetError::Ring {
             queue: NetQueue::Receive,
             error,
         };
+        let mem = self.receiveq.memory();
         let mut done = 0;
         let mut c = first;
         for _ in 0..CHAINS {
@@ -294,7 +294,7 @@ impl<
                     continue;
                 }
                 let n = (seg_len - pos).min(len - done);
-                f(seg.slice(), pos, done, n).map_err(ring)?;
+                f(seg.slice(mem).map_err(ring)?, pos, done, n).map_err(ring)?;
                 done += n;
                 pos = 0;
             }

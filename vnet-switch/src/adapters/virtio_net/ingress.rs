@@ -4,12 +4,13 @@
 use super::header::{self, NET_HDR_LEN};
 use super::{NetQueue, VirtioNetError, VirtioNetPort, MAX_BAD_CHAINS};
 use frame_link::{FrameMeta, RxSlot};
-use virtqueue::{DescriptorChain, SharedMemory};
+use virtqueue::{DescriptorChain, MemoryHandle, SharedMemory};
 
 /// Validates a popped transmit chain and copies its frame into `slot`; returns the frame
 /// length and its offload metadata.
-fn read_chain<const S: usize>(
-    chain: &DescriptorChain<'_, S>,
+fn read_chain<M: SharedMemory + ?Sized, const S: usize>(
+    mem: &M,
+    chain: &DescriptorChain<S>,
     slot: &mut [u8],
     max_frame: u16,
     csum: bool,
@@ -38,7 +39,7 @@ fn read_chain<const S: usize>(
         queue: NetQueue::Transmit,
         error,
     };
-    let mut reader = chain.reader();
+    let mut reader = chain.reader(mem);
     // The header is read once, into private memory, and only that copy is used.
     let mut hdr = [0u8; NET_HDR_LEN];
     reader.read_exact(&mut hdr).map_err(ring)?;
@@ -49,14 +50,13 @@ fn read_chain<const S: usize>(
 }
 
 impl<
-        'm,
-        M: SharedMemory + ?Sized,
+        H: MemoryHandle,
         const FRAME: usize,
         const SLOTS: usize,
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > VirtioNetPort<'m, M, FRAME, SLOTS, CHAINS, N, S>
+    > VirtioNetPort<H, FRAME, SLOTS, CHAINS, N, S>
 {
     /// Returns a transmit chain used with length 0 (the device writes nothing into it).
     fn return_tx(&mut self, head: u16) {
@@ -92,7 +92,13 @@ impl<
                 Ok(true) => {
                     let head = self.scratch.head();
                     let buf = self.ingress.next_free()?;
-                    match read_chain(&self.scratch, buf, self.max_frame, self.csum) {
+                    match read_chain(
+                        self.transmitq.memory(),
+                        &self.scratch,
+                        buf,
+                        self.max_frame,
+                        self.csum,
+                    ) {
                         Ok((len, meta)) => {
                             self.return_tx(head);
                             self.stats.tx_frames += 1;

@@ -55,7 +55,7 @@ pub use header::{
 use egress::ChainSlot;
 use frame_link::RxSlots;
 use frame_link::{FrameLink, FrameMeta, LinkCaps, LinkState, RxSlot, TxSlot};
-use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, SharedMemory};
+use virtqueue::{AnyDeviceQueue, DescriptorChain, Features, MemoryHandle};
 
 /// Bad chains skipped (counted, returned used with length 0) at most per call.
 pub const MAX_BAD_CHAINS: usize = 8;
@@ -79,7 +79,9 @@ impl Interrupts {
     }
 }
 
-/// A virtio-net device port over driver memory `M`.
+/// A virtio-net device port over the driver memory its queues hold through handle `H`
+/// (`&M` for borrowed memory, `Arc<M>` for memory the port keeps alive: see
+/// [`virtqueue::MemoryHandle`]).
 ///
 /// * `FRAME`: bytes of one private ingress slot (the largest frame the switch can take
 ///   from this partition; the runtime limit `max_frame` is at most this).
@@ -92,16 +94,15 @@ impl Interrupts {
 /// No heap: every buffer is inside the struct (about `FRAME * SLOTS + CHAINS * (S * 16 +
 /// 40)` bytes); keep it in a `static` or a `Box` on hosted targets.
 pub struct VirtioNetPort<
-    'm,
-    M: SharedMemory + ?Sized,
+    H: MemoryHandle,
     const FRAME: usize = 1536,
     const SLOTS: usize = 2,
     const CHAINS: usize = 16,
     const N: usize = 256,
     const S: usize = 16,
 > {
-    receiveq: AnyDeviceQueue<'m, M, N, S>,
-    transmitq: AnyDeviceQueue<'m, M, N, S>,
+    receiveq: AnyDeviceQueue<H, N, S>,
+    transmitq: AnyDeviceQueue<H, N, S>,
     state: PortState,
     mrg: bool,
     csum: bool,
@@ -113,9 +114,9 @@ pub struct VirtioNetPort<
     // Ingress (transmitq): private slots.
     ingress: RxSlots<FRAME, SLOTS>,
     pending: u16,
-    scratch: DescriptorChain<'m, S>,
+    scratch: DescriptorChain<S>,
     // Egress (receiveq): held chains, linked into per-frame lists.
-    chains: [DescriptorChain<'m, S>; CHAINS],
+    chains: [DescriptorChain<S>; CHAINS],
     link: [u16; CHAINS],
     slots: [ChainSlot; CHAINS],
     free_chains: u16,
@@ -124,13 +125,13 @@ pub struct VirtioNetPort<
 }
 
 impl<
-        M: SharedMemory + ?Sized,
+        H: MemoryHandle,
         const FRAME: usize,
         const SLOTS: usize,
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > core::fmt::Debug for VirtioNetPort<'_, M, FRAME, SLOTS, CHAINS, N, S>
+    > core::fmt::Debug for VirtioNetPort<H, FRAME, SLOTS, CHAINS, N, S>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("VirtioNetPort")
@@ -143,14 +144,13 @@ impl<
 }
 
 impl<
-        'm,
-        M: SharedMemory + ?Sized,
+        H: MemoryHandle,
         const FRAME: usize,
         const SLOTS: usize,
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > VirtioNetPort<'m, M, FRAME, SLOTS, CHAINS, N, S>
+    > VirtioNetPort<H, FRAME, SLOTS, CHAINS, N, S>
 {
     /// A port over the driver's two queues (attached by the integrator's transport with
     /// the negotiated generic features: a split `DeviceQueue`, a `PackedDeviceQueue`, or
@@ -158,8 +158,8 @@ impl<
     /// (`VERSION_1` required; device bits within [`NetFeatures::SUPPORTED`]), and the
     /// largest Ethernet frame (without FCS) in either direction, `14..=FRAME`.
     pub fn new(
-        receiveq: impl Into<AnyDeviceQueue<'m, M, N, S>>,
-        transmitq: impl Into<AnyDeviceQueue<'m, M, N, S>>,
+        receiveq: impl Into<AnyDeviceQueue<H, N, S>>,
+        transmitq: impl Into<AnyDeviceQueue<H, N, S>>,
         negotiated: u64,
         max_frame: u16,
     ) -> Result<Self, VirtioNetError> {
@@ -234,7 +234,7 @@ impl<
 
     /// The two queues, `[receiveq, transmitq]` (read-only: a transport saving the ring
     /// state, such as vhost-user's `GET_VRING_BASE` of a packed ring, reads positions).
-    pub fn queues(&self) -> [&AnyDeviceQueue<'m, M, N, S>; 2] {
+    pub fn queues(&self) -> [&AnyDeviceQueue<H, N, S>; 2] {
         [&self.receiveq, &self.transmitq]
     }
 
@@ -302,13 +302,13 @@ impl<
 }
 
 impl<
-        M: SharedMemory + ?Sized,
+        H: MemoryHandle,
         const FRAME: usize,
         const SLOTS: usize,
         const CHAINS: usize,
         const N: usize,
         const S: usize,
-    > FrameLink for VirtioNetPort<'_, M, FRAME, SLOTS, CHAINS, N, S>
+    > FrameLink for VirtioNetPort<H, FRAME, SLOTS, CHAINS, N, S>
 {
     type Error = VirtioNetError;
 
