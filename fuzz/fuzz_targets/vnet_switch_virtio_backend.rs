@@ -98,9 +98,9 @@ fn raw(lb: &Loopback, at: u16, bytes: &[u8]) {
 fn run(u: &mut Unstructured) -> Result<()> {
     let mut negotiated = Features::VERSION_1.bits();
     for bit in [
-        NetFeatures::MRG_RXBUF,
-        NetFeatures::CSUM,
-        NetFeatures::GUEST_CSUM,
+        NetFeatures::MRG_RXBUF.bits(),
+        NetFeatures::CSUM.bits(),
+        NetFeatures::GUEST_CSUM.bits(),
         Features::RING_EVENT_IDX.bits(),
         Features::INDIRECT_DESC.bits(),
     ] {

@@ -118,7 +118,7 @@ fn mrg_rxbuf_over_packed_rings() {
 fn mrg_rxbuf(packed: bool) {
     let (net, f) = layout(packed);
     let (up, down) = (channel(), channel());
-    let features = f | NetFeatures::MRG_RXBUF;
+    let features = f | NetFeatures::MRG_RXBUF.bits();
     let mut drv = net.driver(features);
     let mut sw = switch(net.port(features), queuing_port(&up, &down));
     drv.post_rx(12, 128);
@@ -202,7 +202,7 @@ fn tcp_frame(dst: MacAddress, src: MacAddress) -> Vec<u8> {
 #[test]
 fn checksum_flags_pass_through_the_switch() {
     let csum_meta = FrameMeta::partial(34, 16);
-    let features = V1 | NetFeatures::CSUM | NetFeatures::GUEST_CSUM;
+    let features = V1 | NetFeatures::CSUM.bits() | NetFeatures::GUEST_CSUM.bits();
     let net = NetMemory::new();
     let (up, down) = (channel(), channel());
     let mut drv = net.driver(features);
@@ -304,7 +304,7 @@ fn aborted_reservations_keep_their_buffers_and_writes_are_bounded() {
     use vnet_switch::adapters::virtio_net::VirtioNetError;
     use vnet_switch::frame_link::LinkError;
     use vnet_switch::{FrameLink, FrameMeta, TxSlot};
-    let features = V1 | NetFeatures::MRG_RXBUF;
+    let features = V1 | NetFeatures::MRG_RXBUF.bits();
     let net = NetMemory::new();
     let mut drv = net.driver(features);
     let mut v = net.port(features);

@@ -28,7 +28,7 @@ proptest! {
         buf in 96u32..=600,
         mrg in any::<bool>(),
     ) {
-        let features = V1 | if mrg { NetFeatures::MRG_RXBUF } else { 0 };
+        let features = V1 | if mrg { NetFeatures::MRG_RXBUF.bits() } else { 0 };
         let buf = if mrg { buf } else { 1530 };
         let net = NetMemory::new();
         let (up, down) = (channel(), channel());

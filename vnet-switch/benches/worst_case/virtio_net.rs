@@ -91,7 +91,7 @@ fn run(
 }
 
 const V1: u64 = Features::VERSION_1.bits();
-const MRG: u64 = V1 | NetFeatures::MRG_RXBUF;
+const MRG: u64 = V1 | NetFeatures::MRG_RXBUF.bits();
 const HDR: u32 = NET_HDR_LEN as u32;
 
 /// A 16-descriptor transmit chain whose frame is too long (refused after the walk).

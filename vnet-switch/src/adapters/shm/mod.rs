@@ -78,8 +78,10 @@ pub const CHAINS: usize = 16;
 pub type ShmNetPort<'m> = VirtioNetPort<&'m MemoryRegion<'m>, 1536, 2, CHAINS, 64, 16>;
 
 /// What the device offers: version 1, a MAC, link status and an MTU in config space.
-pub const OFFERED: u64 =
-    Features::VERSION_1.bits() | NetFeatures::MAC | NetFeatures::STATUS | NetFeatures::MTU;
+pub const OFFERED: u64 = Features::VERSION_1.bits()
+    | NetFeatures::MAC.bits()
+    | NetFeatures::STATUS.bits()
+    | NetFeatures::MTU.bits();
 
 /// The service partition's side of one shared-memory virtio-net device, ringing `D`
 /// when it raises an interrupt.

@@ -35,9 +35,9 @@ pub const OFFERED_FEATURES: u64 = Features::VERSION_1.bits()
     | Features::RING_EVENT_IDX.bits()
     | Features::RING_PACKED.bits()
     | Features::INDIRECT_DESC.bits()
-    | NetFeatures::MRG_RXBUF
-    | NetFeatures::CSUM
-    | NetFeatures::GUEST_CSUM
+    | NetFeatures::MRG_RXBUF.bits()
+    | NetFeatures::CSUM.bits()
+    | NetFeatures::GUEST_CSUM.bits()
     | PROTOCOL_FEATURES;
 
 /// vhost-user's `VHOST_USER_F_PROTOCOL_FEATURES` (bit 30), not a virtio bit.
@@ -640,7 +640,7 @@ mod tests {
             fault_of(&mut c, r),
             VhostUserError::Features { bits: 1 << 22 }
         );
-        let r = c.set_features(NetFeatures::CSUM);
+        let r = c.set_features(NetFeatures::CSUM.bits());
         assert_eq!(
             fault_of(&mut c, r),
             VhostUserError::Features {

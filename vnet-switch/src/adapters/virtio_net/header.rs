@@ -18,30 +18,18 @@ pub const F_DATA_VALID: u8 = HeaderFlags::DATA_VALID.bits();
 /// `gso_type`: no segmentation.
 pub const GSO_NONE: u8 = GsoType::NONE.0;
 
-/// The device-specific feature bits this backend knows, as plain `u64` masks of
-/// `virtqueue::net::NetFeatures`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NetFeatures;
+/// The virtio-net feature word, shared with the driver side (`nic-drivers`):
+/// `virtqueue`'s definition.
+pub use virtqueue::net::NetFeatures;
 
-impl NetFeatures {
-    /// `VIRTIO_NET_F_CSUM`: the device completes partial transmit checksums.
-    pub const CSUM: u64 = virtqueue::net::NetFeatures::CSUM.bits();
-    /// `VIRTIO_NET_F_GUEST_CSUM`: the driver accepts partial or validated checksums.
-    pub const GUEST_CSUM: u64 = virtqueue::net::NetFeatures::GUEST_CSUM.bits();
-    /// `VIRTIO_NET_F_MTU`: the configuration carries the MTU.
-    pub const MTU: u64 = virtqueue::net::NetFeatures::MTU.bits();
-    /// `VIRTIO_NET_F_MAC`: the configuration carries the MAC.
-    pub const MAC: u64 = virtqueue::net::NetFeatures::MAC.bits();
-    /// `VIRTIO_NET_F_MRG_RXBUF`: a received frame may span several chains.
-    pub const MRG_RXBUF: u64 = virtqueue::net::NetFeatures::MRG_RXBUF.bits();
-    /// `VIRTIO_NET_F_STATUS`: the configuration carries the link status.
-    pub const STATUS: u64 = virtqueue::net::NetFeatures::STATUS.bits();
-    /// Everything this backend can offer.
-    pub const SUPPORTED: u64 =
-        Self::CSUM | Self::GUEST_CSUM | Self::MTU | Self::MAC | Self::MRG_RXBUF | Self::STATUS;
-    /// The device-specific part of the feature word.
-    pub const DEVICE_SPECIFIC: u64 = virtqueue::net::NetFeatures::DEVICE_SPECIFIC;
-}
+/// The device features this backend can offer: checksum offload both ways, MTU, MAC,
+/// merged receive buffers, link status.
+pub const SUPPORTED_FEATURES: NetFeatures = NetFeatures::CSUM
+    .union(NetFeatures::GUEST_CSUM)
+    .union(NetFeatures::MTU)
+    .union(NetFeatures::MAC)
+    .union(NetFeatures::MRG_RXBUF)
+    .union(NetFeatures::STATUS);
 
 /// Validates the header of a transmitted frame (a private copy) against what was
 /// negotiated (`csum`: `VIRTIO_NET_F_CSUM`) and the frame's length: its offload

@@ -39,7 +39,7 @@
 //! queue: `needs_notification`, with `RING_EVENT_IDX` when negotiated) and, before
 //! sleeping, [`VirtioNetPort::enable_notifications`] (`true`: work raced in, poll again).
 //! Device config space (MAC, status, MTU) and feature negotiation on the transport are
-//! the integrator's; [`NetFeatures::SUPPORTED`] is what this backend can offer.
+//! the integrator's; [`SUPPORTED_FEATURES`] is what this backend can offer.
 
 mod egress;
 mod error;
@@ -49,7 +49,7 @@ mod ingress;
 pub use error::{NetQueue, PortState, VirtioNetError, VirtioNetStats};
 pub use header::{
     parse_tx, rx_header, NetFeatures, NetHeader, F_DATA_VALID, F_NEEDS_CSUM, GSO_NONE, NET_HDR_LEN,
-    U16,
+    SUPPORTED_FEATURES, U16,
 };
 
 use egress::ChainSlot;
@@ -155,7 +155,7 @@ impl<
     /// A port over the driver's two queues (attached by the integrator's transport with
     /// the negotiated generic features: a split `DeviceQueue`, a `PackedDeviceQueue`, or
     /// an `AnyDeviceQueue` chosen by `RING_PACKED`), the whole negotiated feature word `negotiated`
-    /// (`VERSION_1` required; device bits within [`NetFeatures::SUPPORTED`]), and the
+    /// (`VERSION_1` required; device bits within [`SUPPORTED_FEATURES`]), and the
     /// largest Ethernet frame (without FCS) in either direction, `14..=FRAME`.
     pub fn new(
         receiveq: impl Into<AnyDeviceQueue<H, N, S>>,
@@ -172,7 +172,7 @@ impl<
                 bits: Features::VERSION_1.bits(),
             });
         }
-        let unknown = negotiated & NetFeatures::DEVICE_SPECIFIC & !NetFeatures::SUPPORTED;
+        let unknown = negotiated & NetFeatures::DEVICE_SPECIFIC & !SUPPORTED_FEATURES.bits();
         if unknown != 0 {
             return Err(VirtioNetError::Features { bits: unknown });
         }
@@ -194,9 +194,9 @@ impl<
             receiveq,
             transmitq,
             state: PortState::Up,
-            mrg: negotiated & NetFeatures::MRG_RXBUF != 0,
-            csum: negotiated & NetFeatures::CSUM != 0,
-            guest_csum: negotiated & NetFeatures::GUEST_CSUM != 0,
+            mrg: negotiated & NetFeatures::MRG_RXBUF.bits() != 0,
+            csum: negotiated & NetFeatures::CSUM.bits() != 0,
+            guest_csum: negotiated & NetFeatures::GUEST_CSUM.bits() != 0,
             max_frame,
             stats: VirtioNetStats::default(),
             used_added: [false; 2],
