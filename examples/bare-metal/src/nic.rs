@@ -42,8 +42,7 @@ pub fn virtio_mmio<'h>(hal: &'h IdentityHal<'static>) -> Result<VirtioDev<'h>, u
         // No checksum offload either way: the partitions' stacks compute and check every
         // checksum themselves, so a frame means the same on every port of the switch.
         let config = NetConfig {
-            features: SUPPORTED_FEATURES
-                .difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
+            features: SUPPORTED_FEATURES.difference(NetFeatures::CSUM | NetFeatures::GUEST_CSUM),
             ..NetConfig::default()
         };
         let dev = VirtioNet::new(hal, t, config).map_err(|e| driver_error("virtio-net init", e))?;
