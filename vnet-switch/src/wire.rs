@@ -386,6 +386,36 @@ mod tests {
     }
 
     #[test]
+    fn parse_errors_say_what_was_wrong_with_the_value_found() {
+        let cases: [(ParseError, &str); 6] = [
+            (ParseError::Runt(9), "runt frame: 9 bytes, need 14"),
+            (
+                ParseError::TruncatedTag(16),
+                "802.1Q tag cut off: frame of 16 bytes",
+            ),
+            (
+                ParseError::DoubleTagged(0x8100),
+                "double-tagged frame: inner TPID 0x8100",
+            ),
+            (
+                ParseError::ServiceTag(0x88a8),
+                "service tag 0x88a8 (QinQ) not supported",
+            ),
+            (
+                ParseError::BadSource(MacAddress([1, 0, 0, 0, 0, 0])),
+                "invalid source address 01:00:00:00:00:00",
+            ),
+            (
+                ParseError::LengthField(0x05dc),
+                "802.3 length field 0x05dc instead of an EtherType",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
+    #[test]
     fn untagged_and_tagged_headers_parse_and_round_trip() {
         let f = frame(&[0x08, 0x00], &[]);
         let h = EthernetHeader::parse(&f).unwrap();
