@@ -2,7 +2,7 @@
 //! learning.
 mod common;
 use common::*;
-use vnet_switch::{DropReason, PortConfig, VlanSet};
+use vnet_switch::{DropReason, MacAddress, PortConfig, VlanSet};
 
 const IPV4: u16 = 0x0800;
 
@@ -305,4 +305,33 @@ fn checksum_offload_flags_pass_through_and_follow_the_tag() {
     let bad = FrameMeta::partial(4, 16);
     assert_eq!(bad.moved(14, 18), FrameMeta::NONE);
     assert_eq!(FrameMeta::NONE.moved(14, 18), FrameMeta::NONE);
+}
+
+/// Sources the uplink may not use: any group address (only its group bit set, or more),
+/// or all zero. Each is dropped as malformed on the fast path's frames (IPv4, IPv6, ARP)
+/// as on the others, and nothing is learnt from it.
+#[test]
+fn group_and_zero_sources_from_the_uplink_are_dropped() {
+    let mut sw = net();
+    let sources = [
+        MacAddress([1, 0, 0, 0, 0, 0]),
+        MacAddress([1, 0, 0x5e, 0, 0, 1]),
+        MacAddress([0xff; 6]),
+        MacAddress([0; 6]),
+    ];
+    let mut dropped = 0;
+    for src in sources {
+        for ethertype in [IPV4, 0x86dd, 0x0806, 0x88b5] {
+            inject(&mut sw, 0, &frame(mac(1), src, ethertype, b"bad source"));
+            sw.poll(0, 64);
+            dropped += 1;
+            assert!(drain(&mut sw, 1).is_empty(), "{src} {ethertype:#06x}");
+            assert_eq!(
+                sw.stats(p(0)).unwrap().drops(DropReason::Malformed),
+                dropped,
+                "{src} {ethertype:#06x}"
+            );
+        }
+    }
+    assert_eq!(sw.stats(p(0)).unwrap().rx_forwarded, 0);
 }
