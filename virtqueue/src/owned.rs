@@ -27,6 +27,7 @@ impl OwnedMemory {
     }
 
     /// The whole buffer as a region (offset translation at `base`).
+    #[inline]
     pub fn region(&self) -> MemoryRegion<'_> {
         // SAFETY: `ptr` owns `words * 8` bytes until drop; the borrow of `self` keeps the
         // view from outliving them, and this type never hands out references to them.
@@ -51,6 +52,7 @@ impl OwnedMemory {
 }
 
 impl SharedMemory for OwnedMemory {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         self.region().get(addr, len)
     }
@@ -59,6 +61,7 @@ impl SharedMemory for OwnedMemory {
 /// Memory shared by reference count (a device model and a HAL over one buffer, a backend
 /// and its rings): the same translation as the memory itself.
 impl<T: SharedMemory + ?Sized> SharedMemory for alloc::rc::Rc<T> {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         (**self).slice(addr, len)
     }
@@ -67,6 +70,7 @@ impl<T: SharedMemory + ?Sized> SharedMemory for alloc::rc::Rc<T> {
 /// As for `Rc`, across threads.
 #[cfg(target_has_atomic = "ptr")]
 impl<T: SharedMemory + ?Sized> SharedMemory for alloc::sync::Arc<T> {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         (**self).slice(addr, len)
     }

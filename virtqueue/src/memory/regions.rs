@@ -15,6 +15,7 @@ pub trait SharedMemory {
 }
 
 impl<T: SharedMemory + ?Sized> SharedMemory for &T {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         (**self).slice(addr, len)
     }
@@ -135,6 +136,7 @@ impl<'a, const N: usize> MultiRegion<'a, N> {
 }
 
 impl<const N: usize> SharedMemory for MultiRegion<'_, N> {
+    #[inline]
     fn slice(&self, addr: u64, len: usize) -> Result<VolatileSlice<'_>, Error> {
         self.regions
             .iter()
